@@ -1,0 +1,99 @@
+import { SerializationError } from './errors.js';
+
+/** A value that survives `JSON.stringify` / `JSON.parse` unchanged. */
+export type JsonValue =
+  | null
+  | boolean
+  | number
+  | string
+  | JsonValue[]
+  | { [key: string]: JsonValue };
+
+/**
+ * Turns application values into JSON and back. `encode` runs on every write and may
+ * throw `SerializationError`; `decode` runs on every read.
+ */
+export interface Codec<T> {
+  encode(value: T): JsonValue;
+  decode(json: JsonValue): T;
+}
+
+/**
+ * Check that `value` round-trips exactly through JSON, or throw `SerializationError`
+ * naming the path of the first offending part.
+ *
+ * Rejected: `NaN`, `Infinity`, `-0`, `undefined` at the top level or inside an array,
+ * sparse arrays, `BigInt`, symbols, functions, `Date`, `Map`, `Set`, class instances and
+ * cycles. An object property whose value is `undefined` is accepted and omitted, the
+ * way an absent optional property reads back.
+ */
+export function assertJsonValue(value: unknown): asserts value is JsonValue {
+  checkJson(value, '$', new Set());
+}
+
+function checkJson(value: unknown, path: string, ancestors: Set<object>): void {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return;
+    case 'number':
+      if (!Number.isFinite(value)) fail(path, `${value} is not finite`);
+      if (Object.is(value, -0)) fail(path, '-0 reads back as 0');
+      return;
+    case 'object':
+      break;
+    default:
+      fail(path, `${typeof value} is not JSON`);
+  }
+  if (value === null) return;
+  const object = value as object;
+  if (ancestors.has(object)) fail(path, 'the value has a cycle');
+  ancestors.add(object);
+  if (Array.isArray(object)) {
+    for (let i = 0; i < object.length; i++) {
+      if (!(i in object)) fail(`${path}[${i}]`, 'sparse arrays read back with null holes');
+      const item = object[i];
+      if (item === undefined) fail(`${path}[${i}]`, 'undefined reads back as null');
+      checkJson(item, `${path}[${i}]`, ancestors);
+    }
+  } else {
+    const proto = Object.getPrototypeOf(object);
+    if (proto !== Object.prototype && proto !== null) {
+      const name = (object as { constructor?: { name?: string } }).constructor?.name ?? 'object';
+      fail(path, `${name} instances are not plain JSON objects`);
+    }
+    if (Object.getOwnPropertySymbols(object).length > 0) fail(path, 'symbol keys are not JSON');
+    for (const key of Object.keys(object)) {
+      const item = (object as Record<string, unknown>)[key];
+      if (item !== undefined) checkJson(item, `${path}.${key}`, ancestors);
+    }
+  }
+  ancestors.delete(object);
+}
+
+function fail(path: string, reason: string): never {
+  throw new SerializationError(`value at ${path} cannot be stored: ${reason}`);
+}
+
+/**
+ * The default codec: values must be strict JSON (see {@link assertJsonValue}); what is
+ * read back is always a fresh copy.
+ */
+export function strictJsonCodec<T = JsonValue>(): Codec<T> {
+  return STRICT_JSON_CODEC as Codec<T>;
+}
+
+const STRICT_JSON_CODEC: Codec<unknown> = Object.freeze({
+  encode(value: unknown): JsonValue {
+    assertJsonValue(value);
+    return value;
+  },
+  decode(json: JsonValue): unknown {
+    return json;
+  },
+});
+
+/** True for the shared strict codec, whose output needs no second check. */
+export function isStrictJsonCodec(codec: Codec<unknown>): boolean {
+  return codec === STRICT_JSON_CODEC;
+}

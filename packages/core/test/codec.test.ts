@@ -1,0 +1,98 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { assertJsonValue, strictJsonCodec } from '../src/index.js';
+
+class Point {
+  constructor(
+    readonly x: number,
+    readonly y: number,
+  ) {}
+}
+
+const sparse: unknown[] = [];
+sparse[2] = 1;
+const cyclic: Record<string, unknown> = {};
+cyclic.self = cyclic;
+
+const REJECTED: [string, unknown][] = [
+  ['NaN', Number.NaN],
+  ['Infinity', Number.POSITIVE_INFINITY],
+  ['-Infinity', Number.NEGATIVE_INFINITY],
+  ['-0', -0],
+  ['undefined at top level', undefined],
+  ['undefined inside an array', [1, undefined]],
+  ['sparse array', sparse],
+  ['BigInt', 1n],
+  ['symbol', Symbol('s')],
+  ['function', () => 1],
+  ['Date', new Date(0)],
+  ['Map', new Map()],
+  ['Set', new Set()],
+  ['class instance', new Point(1, 2)],
+  ['cycle', cyclic],
+  ['symbol key', { [Symbol('k')]: 1 }],
+  ['nested NaN', { a: [{ b: Number.NaN }] }],
+];
+
+describe('strict JSON codec', () => {
+  it.each(REJECTED)('rejects %s with SERIALIZATION', (_label, value) => {
+    expect(() => strictJsonCodec().encode(value as never)).toThrow(
+      expect.objectContaining({ code: 'SERIALIZATION' }),
+    );
+  });
+
+  it('accepts shared (non-cyclic) references and null-prototype objects', () => {
+    const shared = { a: 1 };
+    expect(() => assertJsonValue({ x: shared, y: shared })).not.toThrow();
+    expect(() => assertJsonValue(Object.assign(Object.create(null), { a: 1 }))).not.toThrow();
+  });
+
+  it('accepts every JSON value and keeps it unchanged', () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), (value) => {
+        const encoded = strictJsonCodec().encode(value as never);
+        expect(JSON.parse(JSON.stringify(encoded))).toEqual(value);
+      }),
+    );
+  });
+
+  it('rejects every generated value that would not round-trip', () => {
+    const anything = fc.anything({
+      withBigInt: true,
+      withBoxedValues: true,
+      withDate: true,
+      withMap: true,
+      withSet: true,
+      withNullPrototype: true,
+      withObjectString: true,
+      withSparseArray: true,
+      withTypedArray: true,
+      withUnicodeString: true,
+    });
+    fc.assert(
+      fc.property(anything, (value) => {
+        let accepted = true;
+        try {
+          assertJsonValue(value);
+        } catch (error) {
+          expect(error).toMatchObject({ code: 'SERIALIZATION' });
+          accepted = false;
+        }
+        // Whatever is accepted reads back exactly (object props holding undefined are dropped).
+        if (accepted)
+          expect(JSON.parse(JSON.stringify(value))).toStrictEqual(dropUndefinedProps(value));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});
+
+function dropUndefinedProps(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(dropUndefinedProps);
+  if (typeof value === 'object' && value !== null) {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) if (v !== undefined) out[k] = dropUndefinedProps(v);
+    return out;
+  }
+  return value;
+}
