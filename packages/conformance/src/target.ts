@@ -1,30 +1,33 @@
-import type { Persistence } from '@entelix/core';
+import type { Capabilities, Persistence } from '@entelix/core';
 
 /**
  * What a backend hands to {@link runConformance}. The suite knows no backend by name:
- * it learns what to expect from `persistence.capabilities`, and a test is skipped only
- * for a missing capability or a reason given in `skip`.
+ * it learns what to expect from the capabilities, and a test is skipped only for a
+ * missing capability or a reason given in `skip`.
  */
 export interface ConformanceTarget {
   /** Shown in the suite's title, e.g. `postgres (PGlite)`. */
   name: string;
   /**
    * Open a persistence bundle over the target's storage. Every call must reach the
-   * same storage, so that two bundles behave like two processes (for backends whose
-   * capabilities say `multiProcess`) or two handles in one process. The suite calls it
-   * in `beforeAll` of each group and closes what it got in `afterAll`.
+   * same storage, so two bundles behave like two processes (or two handles in one
+   * process when `multiProcess` is false). Each group opens what it needs in
+   * `beforeAll` and closes it in `afterAll` through {@link ConformanceTarget.destroy}.
    */
-  create(): Promise<Persistence>;
-  /** Runs once after the whole suite, e.g. to drop a test schema or close a shared client. */
-  teardown?(): Promise<void>;
+  create(): Persistence | Promise<Persistence>;
+  /** Close a bundle from `create`; defaults to `persistence.close()`. */
+  destroy?(persistence: Persistence): Promise<void>;
+  /** Override the capabilities the bundle reports (only to claim less, never more). */
+  capabilities?: Partial<Capabilities>;
   /**
-   * Tests to skip, by full test title (`group > test`), each with the reason shown in
-   * the report. Use sparingly: a skipped test is a promise the backend does not keep.
+   * Tests to skip, by test id (shown in brackets at the start of every test title,
+   * e.g. `store/ttl-expiry`), each with the reason shown in the report. A skipped test
+   * is a promise the backend does not keep; use sparingly.
    */
   skip?: Readonly<Record<string, string>>;
   /**
-   * Scale for time-based tests (TTL expiry, lease expiry). Default 1: TTLs of ~100 ms.
-   * Raise it for slow backends so waits stay well above their clock granularity.
+   * Scale for time-based tests (TTL and lease expiry). Default 1, i.e. TTLs of about
+   * 100 ms; raise it for backends with a coarse clock.
    */
   timeScale?: number;
 }
