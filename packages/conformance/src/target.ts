@@ -17,6 +17,8 @@ export interface ConformanceTarget {
   create(): Persistence | Promise<Persistence>;
   /** Close a bundle from `create`; defaults to `persistence.close()`. */
   destroy?(persistence: Persistence): Promise<void>;
+  /** Runs once after the whole suite, e.g. to drop a test schema or close a shared client. */
+  teardown?(): Promise<void>;
   /** Override the capabilities the bundle reports (only to claim less, never more). */
   capabilities?: Partial<Capabilities>;
   /**

@@ -1,0 +1,103 @@
+import { ThreadKey } from '@entelix/core';
+import { expect } from 'vitest';
+import { defineGroup, expectCode, freshId, freshKey } from '../fixtures.js';
+
+/** `SessionLog<E>`: gap-free ordinals that are never reused, cursors, archiving. */
+export const sessionLogTests = defineGroup('sessionLog', ({ test }) => {
+  test('append-load', 'a batch gets consecutive ordinals and loads back in order', async ({ a, b }) => {
+    const key = freshKey();
+    const log = a.sessionLog<{ type: string }>();
+    expect(await log.head(key)).toBe(0);
+    expect(await log.append(key, [{ type: 'a' }, { type: 'b' }, { type: 'c' }])).toBe(3);
+    expect(await b.sessionLog().append(key, [{ type: 'd' }])).toBe(4);
+    expect(await log.head(key)).toBe(4);
+    const events = await log.loadSince(key, 0);
+    expect(events.map((e) => e.seq)).toEqual([1, 2, 3, 4]);
+    expect(events.map((e) => e.event.type)).toEqual(['a', 'b', 'c', 'd']);
+    for (const event of events) expect(event.ts).toBeInstanceOf(Date);
+  });
+
+  test('cursor-limit', 'loadSince returns seq > cursor, ascending, at most limit', async ({ a }) => {
+    const key = freshKey();
+    const log = a.sessionLog<number>();
+    await log.append(key, [1, 2, 3, 4, 5, 6]);
+    expect((await log.loadSince(key, 2)).map((e) => e.seq)).toEqual([3, 4, 5, 6]);
+    expect((await log.loadSince(key, 2, { limit: 2 })).map((e) => e.event)).toEqual([3, 4]);
+    expect(await log.loadSince(key, 6)).toEqual([]);
+    expect(await log.loadSince(key, 100)).toEqual([]);
+  });
+
+  test('empty-append', 'appending no events writes nothing and returns the head', async ({ a }) => {
+    const key = freshKey();
+    const log = a.sessionLog();
+    expect(await log.append(key, [])).toBe(0);
+    await log.append(key, ['x']);
+    expect(await log.append(key, [])).toBe(1);
+    expect(await log.loadSince(key, 0)).toHaveLength(1);
+  });
+
+  test('archive-all-continues', 'after archiving everything, appends continue the ordinals', async ({ a }) => {
+    const key = freshKey();
+    const log = a.sessionLog<string>();
+    await log.append(key, ['a', 'b', 'c']);
+    expect(await log.archiveBefore(key, 4)).toBe(3);
+    expect(await log.loadSince(key, 0)).toEqual([]);
+    expect(await log.head(key)).toBe(3);
+    expect(await log.append(key, ['d'])).toBe(4);
+    expect((await log.loadSince(key, 0)).map((e) => [e.seq, e.event])).toEqual([[4, 'd']]);
+  });
+
+  test('archive-clamped', 'a watermark past the head is clamped to head + 1', async ({ a }) => {
+    const key = freshKey();
+    const log = a.sessionLog<string>();
+    await log.append(key, ['a', 'b']);
+    expect(await log.archiveBefore(key, 1_000)).toBe(2);
+    expect(await log.append(key, ['c'])).toBe(3);
+    expect((await log.loadSince(key, 0)).map((e) => e.seq)).toEqual([3]);
+  });
+
+  test('archive-idempotent', 'archiveBefore is idempotent and monotonic', async ({ a }) => {
+    const key = freshKey();
+    const log = a.sessionLog<number>();
+    await log.append(key, [1, 2, 3, 4, 5]);
+    expect(await log.archiveBefore(key, 3)).toBe(2);
+    expect(await log.archiveBefore(key, 3)).toBe(0);
+    expect(await log.archiveBefore(key, 2)).toBe(0);
+    expect(await log.archiveBefore(key, 0)).toBe(0);
+    expect((await log.loadSince(key, 0)).map((e) => e.seq)).toEqual([3, 4, 5]);
+    expect(await log.archiveBefore(key, 5)).toBe(2);
+    expect((await log.loadSince(key, 0)).map((e) => e.seq)).toEqual([5]);
+  });
+
+  test('delete-thread', 'deleteThread deletes one thread, keeps its head, and counts', async ({ a }) => {
+    const key = freshKey();
+    const sibling = ThreadKey.of(key.tenantId, freshId('thread'));
+    const otherTenant = ThreadKey.of(freshId('tenant'), key.threadId);
+    const log = a.sessionLog<number>();
+    await log.append(key, [1, 2, 3]);
+    await log.append(sibling, [1]);
+    await log.append(otherTenant, [1, 2]);
+    expect(await log.deleteThread(key)).toBe(3);
+    expect(await log.loadSince(key, 0)).toEqual([]);
+    expect(await log.append(key, [4])).toBe(4);
+    expect(await log.head(sibling)).toBe(1);
+    expect(await log.head(otherTenant)).toBe(2);
+    expect(await log.loadSince(otherTenant, 0)).toHaveLength(2);
+  });
+
+  test('bad-arguments', 'bad cursors, watermarks, limits and batches are CONFIG', async ({ a }) => {
+    const key = freshKey();
+    const log = a.sessionLog();
+    for (const cursor of [-1, 1.5, Number.NaN, '0', undefined]) {
+      await expectCode(log.loadSince(key, cursor as never), 'CONFIG');
+    }
+    for (const watermark of [-1, 2.5, '3', undefined]) {
+      await expectCode(log.archiveBefore(key, watermark as never), 'CONFIG');
+    }
+    for (const limit of [0, -2, 1.5]) await expectCode(log.loadSince(key, 0, { limit }), 'CONFIG');
+    for (const events of [undefined, 'abc', { 0: 'a', length: 1 }]) {
+      await expectCode(log.append(key, events as never), 'CONFIG');
+    }
+    expect(await log.head(key)).toBe(0);
+  });
+});

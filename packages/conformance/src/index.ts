@@ -1,0 +1,64 @@
+import { afterAll, describe } from 'vitest';
+import { type ConformanceGroup, ConformanceReport } from './fixtures.js';
+import { abortTests } from './groups/abort.js';
+import { checkpointerTests } from './groups/checkpointer.js';
+import { concurrencyTests } from './groups/concurrency.js';
+import { idValidationTests } from './groups/id-validation.js';
+import { lockTests } from './groups/lock.js';
+import { payloadTests } from './groups/payload.js';
+import { sessionLogTests } from './groups/session-log.js';
+import { storeTests } from './groups/store.js';
+import { tenantIsolationTests } from './groups/tenant-isolation.js';
+import type { ConformanceTarget } from './target.js';
+
+export type { ConformanceGroup } from './fixtures.js';
+export { ConformanceReport } from './fixtures.js';
+export type { ConformanceTarget } from './target.js';
+export {
+  abortTests,
+  checkpointerTests,
+  concurrencyTests,
+  idValidationTests,
+  lockTests,
+  payloadTests,
+  sessionLogTests,
+  storeTests,
+  tenantIsolationTests,
+};
+
+/** Every group, in the order `runConformance` runs them. */
+export const conformanceGroups: Readonly<Record<string, ConformanceGroup>> = Object.freeze({
+  checkpointer: checkpointerTests,
+  store: storeTests,
+  sessionLog: sessionLogTests,
+  lock: lockTests,
+  tenantIsolation: tenantIsolationTests,
+  idValidation: idValidationTests,
+  concurrency: concurrencyTests,
+  payload: payloadTests,
+  abort: abortTests,
+});
+
+/**
+ * Register the whole conformance suite for a backend in the calling vitest file, and
+ * print a report of passed, failed and skipped groups when it ends.
+ *
+ * @example
+ * ```ts
+ * import { runConformance } from '@entelix/conformance';
+ * import { createMemoryDatabase, createMemoryPersistence } from '@entelix/memory';
+ *
+ * const database = createMemoryDatabase();
+ * runConformance({ name: 'memory', create: () => createMemoryPersistence({ database }) });
+ * ```
+ */
+export function runConformance(target: ConformanceTarget): void {
+  const report = new ConformanceReport(target.name);
+  describe(`entelix conformance: ${target.name}`, () => {
+    for (const group of Object.values(conformanceGroups)) group(target, report);
+    afterAll(async () => {
+      await target.teardown?.();
+      console.log(report.render());
+    });
+  });
+}
