@@ -1,0 +1,79 @@
+import { ConfigError } from '@entelix/core';
+import {
+  BACKEND,
+  type Database,
+  fromPGlite,
+  fromPgPool,
+  type PGliteLike,
+  type PgPoolLike,
+  translateError,
+} from './queryable.js';
+
+/** How to reach the database: exactly one of `pool`, `connectionString`, `pglite`, or none. */
+export interface PostgresConnectionOptions {
+  /** A `pg.Pool` you own; never closed by this package. */
+  pool?: PgPoolLike;
+  /** A connection string; the factory creates a `pg.Pool` and `close()` ends it. */
+  connectionString?: string;
+  /** An in-process PGlite instance you own; never closed by this package. */
+  pglite?: PGliteLike;
+  /** Schema holding the tables and functions. Default `entelix`. */
+  schema?: string;
+}
+
+/**
+ * Resolve the connection options to a {@link Database}, importing `pg` or PGlite only
+ * when needed so both stay optional peer dependencies.
+ */
+export async function openDatabase(options: PostgresConnectionOptions): Promise<Database> {
+  const given = (['pool', 'connectionString', 'pglite'] as const).filter(
+    (name) => options[name] !== undefined,
+  );
+  if (given.length > 1) {
+    throw new ConfigError(
+      `pass only one of pool, connectionString, pglite (got ${given.join(', ')})`,
+      {
+        backend: BACKEND,
+      },
+    );
+  }
+  if (options.pool !== undefined) {
+    if (typeof options.pool?.query !== 'function' || typeof options.pool.connect !== 'function') {
+      throw new ConfigError('pool must be a pg.Pool', { backend: BACKEND });
+    }
+    return fromPgPool(options.pool, false);
+  }
+  if (options.pglite !== undefined) {
+    const pglite = options.pglite;
+    if (typeof pglite?.query !== 'function' || typeof pglite.transaction !== 'function') {
+      throw new ConfigError('pglite must be a PGlite instance', { backend: BACKEND });
+    }
+    return fromPGlite(pglite, false);
+  }
+  if (options.connectionString !== undefined) {
+    if (typeof options.connectionString !== 'string' || options.connectionString === '') {
+      throw new ConfigError('connectionString must be a non-empty string', { backend: BACKEND });
+    }
+    const pg = await importOptional<typeof import('pg')>('pg');
+    const Pool = (pg.default ?? pg).Pool;
+    return fromPgPool(new Pool({ connectionString: options.connectionString }), true);
+  }
+  const { PGlite } =
+    await importOptional<typeof import('@electric-sql/pglite')>('@electric-sql/pglite');
+  try {
+    return fromPGlite((await PGlite.create()) as unknown as PGliteLike, true);
+  } catch (error) {
+    throw translateError(error, 'starting PGlite');
+  }
+}
+
+async function importOptional<T>(name: string): Promise<T> {
+  try {
+    return (await import(name)) as T;
+  } catch (error) {
+    throw new ConfigError(`install the optional peer dependency ${name} to use this option`, {
+      cause: error,
+      backend: BACKEND,
+    });
+  }
+}

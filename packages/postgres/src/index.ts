@@ -1,0 +1,117 @@
+import {
+  type Capabilities,
+  ConfigError,
+  createPayloadFormat,
+  describe,
+  type Persistence,
+  readOptions,
+} from '@entelix/core';
+import { createPostgresCheckpointer } from './checkpointer.js';
+import { openDatabase, type PostgresConnectionOptions } from './connection.js';
+import type { PostgresContext } from './context.js';
+import { createPostgresLock } from './lock.js';
+import {
+  applyMigrations,
+  DEFAULT_SCHEMA,
+  quoteSchema,
+  verifySchemaVersion,
+} from './migrations/index.js';
+import { BACKEND, translateError } from './queryable.js';
+import { createPostgresSessionLog } from './session-log.js';
+import { createPostgresStore } from './store.js';
+
+export type { PostgresConnectionOptions } from './connection.js';
+export { checkPostgresDeployment, type DoctorReport } from './doctor.js';
+export {
+  LATEST_SCHEMA_VERSION,
+  type MigrationResult,
+  renderMigrationSql,
+} from './migrations/index.js';
+export type { PGliteLike, PGliteQueryLike, PgPoolClientLike, PgPoolLike } from './queryable.js';
+
+/** Options of {@link createPostgresPersistence}. */
+export interface PostgresPersistenceOptions extends PostgresConnectionOptions {
+  /**
+   * `auto` (default) applies pending migrations at start-up (safe when many processes
+   * start at once); `verify` fails with `SCHEMA_VERSION_MISMATCH` unless the schema is
+   * exactly up to date; `off` checks nothing.
+   */
+  migrate?: 'auto' | 'verify' | 'off';
+}
+
+/**
+ * Open the persistence bundle on Postgres (through `pg`) or PGlite.
+ *
+ * Every table is tenant-isolated by forced row-level security; each operation is one
+ * SQL function call that sets the tenant for its own transaction only.
+ *
+ * @example
+ * ```ts
+ * import pg from 'pg';
+ * import { ThreadKey } from '@entelix/core';
+ * import { createPostgresPersistence } from '@entelix/postgres';
+ *
+ * const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL });
+ * const persistence = await createPostgresPersistence({ pool, migrate: 'verify' });
+ * const log = persistence.sessionLog<{ type: string }>();
+ * await log.append(ThreadKey.of('acme', 'thread-1'), [{ type: 'user-message' }]);
+ * await persistence.close(); // the pool is yours: end it yourself
+ * await pool.end();
+ * ```
+ *
+ * @example
+ * ```ts
+ * // No options: an in-memory PGlite, created, migrated and closed by the bundle.
+ * const persistence = await createPostgresPersistence();
+ * ```
+ */
+export async function createPostgresPersistence(
+  options?: PostgresPersistenceOptions,
+): Promise<Persistence> {
+  const opts = readOptions<PostgresPersistenceOptions>(options, 'postgres options');
+  const migrate = opts.migrate ?? 'auto';
+  if (migrate !== 'auto' && migrate !== 'verify' && migrate !== 'off') {
+    throw new ConfigError(`migrate must be 'auto', 'verify' or 'off', got ${describe(migrate)}`, {
+      backend: BACKEND,
+    });
+  }
+  const schemaName = opts.schema ?? DEFAULT_SCHEMA;
+  const schema = quoteSchema(schemaName);
+  const db = await openDatabase(opts);
+
+  try {
+    if (migrate === 'auto') await applyMigrations(db, schemaName);
+    else if (migrate === 'verify') await verifySchemaVersion(db, schemaName);
+  } catch (error) {
+    await db.close().catch(() => {
+      // The start-up error is what the caller needs to see.
+    });
+    throw error;
+  }
+
+  const context: PostgresContext = { db, schema };
+  const capabilities: Capabilities = Object.freeze({
+    multiProcess: db.driver === 'pg',
+    rls: true,
+    ttl: true,
+    fencing: true,
+  });
+  const lock = createPostgresLock(context);
+  let closing: Promise<void> | undefined;
+
+  return {
+    checkpointer: (payload) =>
+      createPostgresCheckpointer(context, createPayloadFormat(payload, BACKEND)),
+    store: (payload) => createPostgresStore(context, createPayloadFormat(payload, BACKEND)),
+    sessionLog: (payload) =>
+      createPostgresSessionLog(context, createPayloadFormat(payload, BACKEND)),
+    lock,
+    capabilities,
+    close() {
+      closing ??= db.close().catch((error: unknown) => {
+        throw translateError(error, 'close');
+      });
+      return closing;
+    },
+  };
+}
