@@ -34,7 +34,8 @@ export class ConformanceReport {
         `  ${group.padEnd(18)} ${status.padEnd(8)} ${count('passed')} passed, ${count('failed')} failed, ${count('skipped')} skipped`,
       );
       for (const outcome of outcomes) {
-        if (outcome.state === 'skipped') lines.push(`      skipped ${outcome.id}: ${outcome.reason}`);
+        if (outcome.state === 'skipped')
+          lines.push(`      skipped ${outcome.id}: ${outcome.reason}`);
         if (outcome.state === 'failed') lines.push(`      failed  ${outcome.id}`);
       }
     }
@@ -65,7 +66,12 @@ interface CaseOptions {
 /** Declares the tests of one group; returned by {@link defineGroup}. */
 export interface GroupApi {
   /** Register a test whose title starts with `[group/id]`. */
-  test(id: string, title: string, body: (ctx: SuiteContext) => Promise<void>, options?: CaseOptions): void;
+  test(
+    id: string,
+    title: string,
+    body: (ctx: SuiteContext) => Promise<void>,
+    options?: CaseOptions,
+  ): void;
 }
 
 /** A conformance group: call it inside a vitest file, alone or through `runConformance`. */
@@ -139,7 +145,10 @@ export function defineGroup(name: string, body: (api: GroupApi) => void): Confor
   };
 }
 
-function mergeCapabilities(reported: Capabilities, override: Partial<Capabilities> | undefined): Capabilities {
+function mergeCapabilities(
+  reported: Capabilities,
+  override: Partial<Capabilities> | undefined,
+): Capabilities {
   // An override may only take a promise back, never add one.
   const merged = { ...reported };
   for (const name of Object.keys(merged) as (keyof Capabilities)[]) {

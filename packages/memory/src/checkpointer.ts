@@ -1,9 +1,10 @@
 import {
+  type CallOptions,
   type Checkpoint,
+  type Checkpointer,
   Checkpoint as CheckpointHelpers,
   type CheckpointId,
   CheckpointId as CheckpointIds,
-  type Checkpointer,
   ConflictError,
   type ListHistoryOptions,
   NotFoundError,
@@ -13,9 +14,14 @@ import {
   ThreadKey,
   throwIfAborted,
   type WriteOptions,
-  type CallOptions,
 } from '@entelix/core';
-import { BACKEND, type CheckpointThread, checkFence, type MemoryDatabase, type StoredCheckpoint } from './database.js';
+import {
+  BACKEND,
+  type CheckpointThread,
+  checkFence,
+  type MemoryDatabase,
+  type StoredCheckpoint,
+} from './database.js';
 
 /** The memory checkpointer: one `CheckpointThread` per thread, in write order. */
 export function createMemoryCheckpointer<S>(
@@ -55,7 +61,9 @@ export function createMemoryCheckpointer<S>(
       throwIfAborted(opts.signal, BACKEND);
       checkFence(database, opts.fence, cp.key.tenantId);
       if (threadOf(cp.key)?.byId.has(cp.id)) {
-        throw new ConflictError(`checkpoint ${cp.id} already exists on this thread`, { backend: BACKEND });
+        throw new ConflictError(`checkpoint ${cp.id} already exists on this thread`, {
+          backend: BACKEND,
+        });
       }
       append(cp.key, {
         id: cp.id,
@@ -108,7 +116,9 @@ export function createMemoryCheckpointer<S>(
       checkFence(database, opts.fence, threadKey.tenantId);
       const parentRow = threadOf(threadKey)?.byId.get(parent);
       if (parentRow === undefined) {
-        throw new NotFoundError(`parent checkpoint ${parent} does not exist on this thread`, { backend: BACKEND });
+        throw new NotFoundError(`parent checkpoint ${parent} does not exist on this thread`, {
+          backend: BACKEND,
+        });
       }
       const id = CheckpointIds.create();
       append(threadKey, {

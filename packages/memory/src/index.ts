@@ -44,9 +44,11 @@ export function createMemoryPersistence(options: MemoryPersistenceOptions = {}):
   const database = options.database ?? createMemoryDatabase();
   const clock = options.clock ?? Date.now;
   return {
-    checkpointer: (payload) => createMemoryCheckpointer(database, createPayloadFormat(payload, BACKEND), clock),
+    checkpointer: (payload) =>
+      createMemoryCheckpointer(database, createPayloadFormat(payload, BACKEND), clock),
     store: (payload) => createMemoryStore(database, createPayloadFormat(payload, BACKEND), clock),
-    sessionLog: (payload) => createMemorySessionLog(database, createPayloadFormat(payload, BACKEND), clock),
+    sessionLog: (payload) =>
+      createMemorySessionLog(database, createPayloadFormat(payload, BACKEND), clock),
     lock: createMemoryLock(database, clock),
     capabilities: MEMORY_CAPABILITIES,
     async close() {

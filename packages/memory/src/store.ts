@@ -7,13 +7,19 @@ import {
   readOptions,
   readStoreListOptions,
   readStorePutOptions,
-  selectNamespaceScopes,
   type Store,
+  selectNamespaceScopes,
   throwIfAborted,
   validateId,
   type WriteOptions,
 } from '@entelix/core';
-import { BACKEND, checkFence, type MemoryDatabase, type StoredItem, type StoredNamespace } from './database.js';
+import {
+  BACKEND,
+  checkFence,
+  type MemoryDatabase,
+  type StoredItem,
+  type StoredNamespace,
+} from './database.js';
 
 /** The memory store: namespaces per tenant, expiry checked on every read. */
 export function createMemoryStore<V>(
@@ -21,7 +27,8 @@ export function createMemoryStore<V>(
   format: PayloadFormat<V>,
   now: () => number,
 ): Store<V> {
-  const isLive = (item: StoredItem, atMs: number) => item.expiresAtMs === null || item.expiresAtMs > atMs;
+  const isLive = (item: StoredItem, atMs: number) =>
+    item.expiresAtMs === null || item.expiresAtMs > atMs;
   const namespaceOf = (ns: Namespace) => database.store.get(ns.tenantId)?.get(ns.render());
 
   return {
@@ -120,7 +127,8 @@ export function createMemoryStore<V>(
       const tenant = tenantId === undefined ? undefined : validateId(tenantId, 'tenantId');
       throwIfAborted(readOptions<CallOptions>(options).signal, BACKEND);
       const atMs = now();
-      const tenants = tenant === undefined ? [...database.store.values()] : [database.store.get(tenant)];
+      const tenants =
+        tenant === undefined ? [...database.store.values()] : [database.store.get(tenant)];
       let evicted = 0;
       for (const namespaces of tenants) {
         for (const stored of namespaces?.values() ?? []) {

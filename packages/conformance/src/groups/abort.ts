@@ -14,7 +14,10 @@ export const abortTests = defineGroup('abort', ({ test }) => {
       ['checkpointer.getLatest', () => a.checkpointer().getLatest(key, { signal })],
       ['checkpointer.getById', () => a.checkpointer().getById(key, cp.id, { signal })],
       ['checkpointer.listHistory', () => a.checkpointer().listHistory(key, { limit: 1, signal })],
-      ['checkpointer.updateState', () => a.checkpointer().updateState(key, CheckpointId.create(), 1, { signal })],
+      [
+        'checkpointer.updateState',
+        () => a.checkpointer().updateState(key, CheckpointId.create(), 1, { signal }),
+      ],
       ['checkpointer.deleteThread', () => a.checkpointer().deleteThread(key, { signal })],
       ['store.put', () => a.store().put(ns, 'k', 1, { signal })],
       ['store.get', () => a.store().get(ns, 'k', { signal })],
@@ -46,15 +49,22 @@ export const abortTests = defineGroup('abort', ({ test }) => {
     await lease?.release();
   });
 
-  test('abort-while-waiting', 'acquire rejects with ABORTED when its signal aborts while waiting', async ({ a, b }) => {
-    const key = freshKey();
-    const held = await a.lock.tryAcquire(key, { ttlMs: 10_000 });
-    expect(held).toBeDefined();
-    const controller = new AbortController();
-    setTimeout(() => controller.abort(), 50);
-    await expectCode(b.lock.acquire(key, { ttlMs: 1_000, timeoutMs: 5_000, signal: controller.signal }), 'ABORTED');
-    await held?.release();
-  });
+  test(
+    'abort-while-waiting',
+    'acquire rejects with ABORTED when its signal aborts while waiting',
+    async ({ a, b }) => {
+      const key = freshKey();
+      const held = await a.lock.tryAcquire(key, { ttlMs: 10_000 });
+      expect(held).toBeDefined();
+      const controller = new AbortController();
+      setTimeout(() => controller.abort(), 50);
+      await expectCode(
+        b.lock.acquire(key, { ttlMs: 1_000, timeoutMs: 5_000, signal: controller.signal }),
+        'ABORTED',
+      );
+      await held?.release();
+    },
+  );
 
   test('lease-operations', 'extend and release honour an aborted signal', async ({ a }) => {
     const key = freshKey();

@@ -8,7 +8,11 @@ type State = { messages: string[]; n: number };
 export const checkpointerTests = defineGroup('checkpointer', ({ test }) => {
   test('put-get', 'put then getLatest and getById return every field', async ({ a, b }) => {
     const key = freshKey();
-    const cp = makeCheckpoint<State>(key, { messages: ['hi'], n: 1 }, { step: 3, nextNode: 'agent' });
+    const cp = makeCheckpoint<State>(
+      key,
+      { messages: ['hi'], n: 1 },
+      { step: 3, nextNode: 'agent' },
+    );
     await a.checkpointer<State>().put(cp);
     for (const reader of [a.checkpointer<State>(), b.checkpointer<State>()]) {
       for (const read of [await reader.getLatest(key), await reader.getById(key, cp.id)]) {
@@ -25,24 +29,32 @@ export const checkpointerTests = defineGroup('checkpointer', ({ test }) => {
     }
   });
 
-  test('empty-thread', 'an unknown thread has no latest, no history and deletes nothing', async ({ a }) => {
-    const key = freshKey();
-    const checkpointer = a.checkpointer();
-    expect(await checkpointer.getLatest(key)).toBeUndefined();
-    expect(await checkpointer.getById(key, CheckpointId.create())).toBeUndefined();
-    expect(await checkpointer.listHistory(key, { limit: 10 })).toEqual([]);
-    expect(await checkpointer.deleteThread(key)).toBe(0);
-  });
+  test(
+    'empty-thread',
+    'an unknown thread has no latest, no history and deletes nothing',
+    async ({ a }) => {
+      const key = freshKey();
+      const checkpointer = a.checkpointer();
+      expect(await checkpointer.getLatest(key)).toBeUndefined();
+      expect(await checkpointer.getById(key, CheckpointId.create())).toBeUndefined();
+      expect(await checkpointer.listHistory(key, { limit: 10 })).toEqual([]);
+      expect(await checkpointer.deleteThread(key)).toBe(0);
+    },
+  );
 
-  test('put-conflict', 'a checkpoint is immutable: a second put of its id is CONFLICT', async ({ a, b }) => {
-    const key = freshKey();
-    const cp = makeCheckpoint(key, { v: 'first' });
-    await a.checkpointer().put(cp);
-    await expectCode(a.checkpointer().put({ ...cp, state: { v: 'second' } }), 'CONFLICT');
-    await expectCode(b.checkpointer().put(cp), 'CONFLICT');
-    expect((await a.checkpointer().getById(key, cp.id))?.state).toEqual({ v: 'first' });
-    expect(await a.checkpointer().listHistory(key, { limit: 10 })).toHaveLength(1);
-  });
+  test(
+    'put-conflict',
+    'a checkpoint is immutable: a second put of its id is CONFLICT',
+    async ({ a, b }) => {
+      const key = freshKey();
+      const cp = makeCheckpoint(key, { v: 'first' });
+      await a.checkpointer().put(cp);
+      await expectCode(a.checkpointer().put({ ...cp, state: { v: 'second' } }), 'CONFLICT');
+      await expectCode(b.checkpointer().put(cp), 'CONFLICT');
+      expect((await a.checkpointer().getById(key, cp.id))?.state).toEqual({ v: 'first' });
+      expect(await a.checkpointer().listHistory(key, { limit: 10 })).toHaveLength(1);
+    },
+  );
 
   test('latest-write-order', 'latest is the last written, not the highest step', async ({ a }) => {
     const key = freshKey();
@@ -58,11 +70,18 @@ export const checkpointerTests = defineGroup('checkpointer', ({ test }) => {
     const key = freshKey();
     const checkpointer = a.checkpointer<string>();
     const newerId = makeCheckpoint(key, 'newer id');
-    const olderId = { ...newerId, id: CheckpointId.parse('00000000-0000-7000-8000-000000000001'), state: 'older id' };
+    const olderId = {
+      ...newerId,
+      id: CheckpointId.parse('00000000-0000-7000-8000-000000000001'),
+      state: 'older id',
+    };
     await checkpointer.put(newerId);
     await checkpointer.put(olderId);
     expect((await checkpointer.getLatest(key))?.state).toBe('older id');
-    expect((await checkpointer.listHistory(key, { limit: 5 })).map((c) => c.state)).toEqual(['older id', 'newer id']);
+    expect((await checkpointer.listHistory(key, { limit: 5 })).map((c) => c.state)).toEqual([
+      'older id',
+      'newer id',
+    ]);
   });
 
   test('history-paging', 'listHistory is newest first and pages with before', async ({ a }) => {
@@ -100,67 +119,93 @@ export const checkpointerTests = defineGroup('checkpointer', ({ test }) => {
     await expectCode(checkpointer.listHistory(key, { limit: 1, before: 'nope' }), 'INVALID_ID');
   });
 
-  test('update-state-fork', 'updateState forks from an older checkpoint and becomes latest', async ({ a }) => {
-    const key = freshKey();
-    const checkpointer = a.checkpointer<string>();
-    const first = makeCheckpoint(key, 'one', { step: 4, nextNode: 'tools' });
-    const second = makeCheckpoint(key, 'two', { step: 5, nextNode: 'agent', parentId: first.id });
-    await checkpointer.put(first);
-    await checkpointer.put(second);
-    const forkId = await checkpointer.updateState(key, first.id, 'edited');
-    expect(() => CheckpointId.parse(forkId)).not.toThrow();
-    expect([first.id, second.id]).not.toContain(forkId);
-    const latest = await checkpointer.getLatest(key);
-    expect(latest).toMatchObject({ id: forkId, parentId: first.id, step: 5, state: 'edited', nextNode: 'tools' });
-    expect((await checkpointer.listHistory(key, { limit: 10 })).map((c) => c.id)).toEqual([
-      forkId,
-      second.id,
-      first.id,
-    ]);
-  });
+  test(
+    'update-state-fork',
+    'updateState forks from an older checkpoint and becomes latest',
+    async ({ a }) => {
+      const key = freshKey();
+      const checkpointer = a.checkpointer<string>();
+      const first = makeCheckpoint(key, 'one', { step: 4, nextNode: 'tools' });
+      const second = makeCheckpoint(key, 'two', { step: 5, nextNode: 'agent', parentId: first.id });
+      await checkpointer.put(first);
+      await checkpointer.put(second);
+      const forkId = await checkpointer.updateState(key, first.id, 'edited');
+      expect(() => CheckpointId.parse(forkId)).not.toThrow();
+      expect([first.id, second.id]).not.toContain(forkId);
+      const latest = await checkpointer.getLatest(key);
+      expect(latest).toMatchObject({
+        id: forkId,
+        parentId: first.id,
+        step: 5,
+        state: 'edited',
+        nextNode: 'tools',
+      });
+      expect((await checkpointer.listHistory(key, { limit: 10 })).map((c) => c.id)).toEqual([
+        forkId,
+        second.id,
+        first.id,
+      ]);
+    },
+  );
 
-  test('update-state-not-found', 'updateState with a missing parent is NOT_FOUND and writes nothing', async ({ a }) => {
-    const key = freshKey();
-    const checkpointer = a.checkpointer<string>();
-    const only = makeCheckpoint(key, 'only');
-    await checkpointer.put(only);
-    await expectCode(checkpointer.updateState(key, CheckpointId.create(), 'x'), 'NOT_FOUND');
-    await expectCode(checkpointer.updateState(key, 'not-a-uuid', 'x'), 'INVALID_ID');
-    const otherThread = ThreadKey.of(key.tenantId, freshId('thread'));
-    await expectCode(checkpointer.updateState(otherThread, only.id, 'x'), 'NOT_FOUND');
-    expect((await checkpointer.listHistory(key, { limit: 10 })).map((c) => c.id)).toEqual([only.id]);
-    expect(await checkpointer.getLatest(otherThread)).toBeUndefined();
-  });
+  test(
+    'update-state-not-found',
+    'updateState with a missing parent is NOT_FOUND and writes nothing',
+    async ({ a }) => {
+      const key = freshKey();
+      const checkpointer = a.checkpointer<string>();
+      const only = makeCheckpoint(key, 'only');
+      await checkpointer.put(only);
+      await expectCode(checkpointer.updateState(key, CheckpointId.create(), 'x'), 'NOT_FOUND');
+      await expectCode(checkpointer.updateState(key, 'not-a-uuid', 'x'), 'INVALID_ID');
+      const otherThread = ThreadKey.of(key.tenantId, freshId('thread'));
+      await expectCode(checkpointer.updateState(otherThread, only.id, 'x'), 'NOT_FOUND');
+      expect((await checkpointer.listHistory(key, { limit: 10 })).map((c) => c.id)).toEqual([
+        only.id,
+      ]);
+      expect(await checkpointer.getLatest(otherThread)).toBeUndefined();
+    },
+  );
 
-  test('delete-thread', 'deleteThread deletes one thread only and returns the count', async ({ a }) => {
-    const key = freshKey();
-    const sibling = ThreadKey.of(key.tenantId, freshId('thread'));
-    const otherTenant = ThreadKey.of(freshId('tenant'), key.threadId);
-    const checkpointer = a.checkpointer<number>();
-    for (const k of [key, key, key, sibling, otherTenant]) await checkpointer.put(makeCheckpoint(k, 1));
-    expect(await checkpointer.deleteThread(key)).toBe(3);
-    expect(await checkpointer.getLatest(key)).toBeUndefined();
-    expect(await checkpointer.listHistory(key, { limit: 5 })).toEqual([]);
-    expect(await checkpointer.listHistory(sibling, { limit: 5 })).toHaveLength(1);
-    expect(await checkpointer.listHistory(otherTenant, { limit: 5 })).toHaveLength(1);
-    expect(await checkpointer.deleteThread(key)).toBe(0);
-  });
+  test(
+    'delete-thread',
+    'deleteThread deletes one thread only and returns the count',
+    async ({ a }) => {
+      const key = freshKey();
+      const sibling = ThreadKey.of(key.tenantId, freshId('thread'));
+      const otherTenant = ThreadKey.of(freshId('tenant'), key.threadId);
+      const checkpointer = a.checkpointer<number>();
+      for (const k of [key, key, key, sibling, otherTenant])
+        await checkpointer.put(makeCheckpoint(k, 1));
+      expect(await checkpointer.deleteThread(key)).toBe(3);
+      expect(await checkpointer.getLatest(key)).toBeUndefined();
+      expect(await checkpointer.listHistory(key, { limit: 5 })).toEqual([]);
+      expect(await checkpointer.listHistory(sibling, { limit: 5 })).toHaveLength(1);
+      expect(await checkpointer.listHistory(otherTenant, { limit: 5 })).toHaveLength(1);
+      expect(await checkpointer.deleteThread(key)).toBe(0);
+    },
+  );
 
-  test('put-validation', 'put re-validates the checkpoint and writes nothing when it is bad', async ({ a }) => {
-    const key = freshKey();
-    const checkpointer = a.checkpointer();
-    const good = makeCheckpoint(key, 1);
-    const bad: [Record<string, unknown>, string][] = [
-      [{ ...good, id: 'nope' }, 'INVALID_ID'],
-      [{ ...good, step: -1 }, 'CONFIG'],
-      [{ ...good, step: 0.5 }, 'CONFIG'],
-      [{ ...good, createdAt: 'today' }, 'CONFIG'],
-      [{ ...good, nextNode: '' }, 'INVALID_ID'],
-      [{ ...good, parentId: 'nope' }, 'INVALID_ID'],
-      [{ ...good, key: { tenantId: key.tenantId } }, 'INVALID_ID'],
-    ];
-    for (const [checkpoint, code] of bad) await expectCode(checkpointer.put(checkpoint as never), code);
-    await expectCode(checkpointer.put(null as never), 'CONFIG');
-    expect(await checkpointer.getLatest(key)).toBeUndefined();
-  });
+  test(
+    'put-validation',
+    'put re-validates the checkpoint and writes nothing when it is bad',
+    async ({ a }) => {
+      const key = freshKey();
+      const checkpointer = a.checkpointer();
+      const good = makeCheckpoint(key, 1);
+      const bad: [Record<string, unknown>, string][] = [
+        [{ ...good, id: 'nope' }, 'INVALID_ID'],
+        [{ ...good, step: -1 }, 'CONFIG'],
+        [{ ...good, step: 0.5 }, 'CONFIG'],
+        [{ ...good, createdAt: 'today' }, 'CONFIG'],
+        [{ ...good, nextNode: '' }, 'INVALID_ID'],
+        [{ ...good, parentId: 'nope' }, 'INVALID_ID'],
+        [{ ...good, key: { tenantId: key.tenantId } }, 'INVALID_ID'],
+      ];
+      for (const [checkpoint, code] of bad)
+        await expectCode(checkpointer.put(checkpoint as never), code);
+      await expectCode(checkpointer.put(null as never), 'CONFIG');
+      expect(await checkpointer.getLatest(key)).toBeUndefined();
+    },
+  );
 });

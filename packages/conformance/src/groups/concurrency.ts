@@ -3,70 +3,109 @@ import { defineGroup, freshKey, makeCheckpoint } from '../fixtures.js';
 
 /** Races between bundles: ordinals, lock grants and immutable puts stay exact. */
 export const concurrencyTests = defineGroup('concurrency', ({ test }) => {
-  test('parallel-appends', '50 parallel appends on one thread give 1..50 with no gaps', async ({ a, b }) => {
-    const key = freshKey();
-    const heads = await Promise.all(
-      Array.from({ length: 50 }, (_, i) => (i % 2 === 0 ? a : b).sessionLog<number>().append(key, [i])),
-    );
-    expect([...heads].sort((x, y) => x - y)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
-    const events = await a.sessionLog<number>().loadSince(key, 0);
-    expect(events.map((e) => e.seq)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
-    expect(events.map((e) => e.event).sort((x, y) => x - y)).toEqual(Array.from({ length: 50 }, (_, i) => i));
-  }, { timeoutMs: 30_000 });
+  test(
+    'parallel-appends',
+    '50 parallel appends on one thread give 1..50 with no gaps',
+    async ({ a, b }) => {
+      const key = freshKey();
+      const heads = await Promise.all(
+        Array.from({ length: 50 }, (_, i) =>
+          (i % 2 === 0 ? a : b).sessionLog<number>().append(key, [i]),
+        ),
+      );
+      expect([...heads].sort((x, y) => x - y)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
+      const events = await a.sessionLog<number>().loadSince(key, 0);
+      expect(events.map((e) => e.seq)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
+      expect(events.map((e) => e.event).sort((x, y) => x - y)).toEqual(
+        Array.from({ length: 50 }, (_, i) => i),
+      );
+    },
+    { timeoutMs: 30_000 },
+  );
 
-  test('parallel-batches', 'parallel batches each get consecutive ordinals', async ({ a, b }) => {
-    const key = freshKey();
-    const batches = Array.from({ length: 10 }, (_, batch) => Array.from({ length: 5 }, (_, i) => `${batch}:${i}`));
-    await Promise.all(batches.map((events, i) => (i % 2 === 0 ? a : b).sessionLog<string>().append(key, events)));
-    const events = await a.sessionLog<string>().loadSince(key, 0);
-    expect(events.map((e) => e.seq)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
-    for (let start = 0; start < 50; start += 5) {
-      const slice = events.slice(start, start + 5).map((e) => e.event);
-      const batch = slice[0]?.split(':')[0];
-      expect(slice).toEqual(Array.from({ length: 5 }, (_, i) => `${batch}:${i}`));
-    }
-  }, { timeoutMs: 30_000 });
+  test(
+    'parallel-batches',
+    'parallel batches each get consecutive ordinals',
+    async ({ a, b }) => {
+      const key = freshKey();
+      const batches = Array.from({ length: 10 }, (_, batch) =>
+        Array.from({ length: 5 }, (_, i) => `${batch}:${i}`),
+      );
+      await Promise.all(
+        batches.map((events, i) => (i % 2 === 0 ? a : b).sessionLog<string>().append(key, events)),
+      );
+      const events = await a.sessionLog<string>().loadSince(key, 0);
+      expect(events.map((e) => e.seq)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
+      for (let start = 0; start < 50; start += 5) {
+        const slice = events.slice(start, start + 5).map((e) => e.event);
+        const batch = slice[0]?.split(':')[0];
+        expect(slice).toEqual(Array.from({ length: 5 }, (_, i) => `${batch}:${i}`));
+      }
+    },
+    { timeoutMs: 30_000 },
+  );
 
-  test('parallel-try-acquire', '20 parallel tryAcquire calls grant exactly one lease', async ({ a, b }) => {
-    const key = freshKey();
-    const leases = await Promise.all(
-      Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? a : b).lock.tryAcquire(key, { ttlMs: 10_000 })),
-    );
-    const granted = leases.filter((lease) => lease !== undefined);
-    expect(granted).toHaveLength(1);
-    await granted[0]?.release();
-  }, { timeoutMs: 30_000 });
+  test(
+    'parallel-try-acquire',
+    '20 parallel tryAcquire calls grant exactly one lease',
+    async ({ a, b }) => {
+      const key = freshKey();
+      const leases = await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          (i % 2 === 0 ? a : b).lock.tryAcquire(key, { ttlMs: 10_000 }),
+        ),
+      );
+      const granted = leases.filter((lease) => lease !== undefined);
+      expect(granted).toHaveLength(1);
+      await granted[0]?.release();
+    },
+    { timeoutMs: 30_000 },
+  );
 
-  test('parallel-puts', '20 parallel puts of one checkpoint give one success and 19 CONFLICT', async ({ a, b }) => {
-    const key = freshKey();
-    const cp = makeCheckpoint(key, { n: 1 });
-    const results = await Promise.allSettled(
-      Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? a : b).checkpointer().put(cp)),
-    );
-    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
-    const rejected = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
-    expect(rejected).toHaveLength(19);
-    for (const r of rejected) expect(r.reason).toMatchObject({ code: 'CONFLICT' });
-    expect(await a.checkpointer().listHistory(key, { limit: 50 })).toHaveLength(1);
-  }, { timeoutMs: 30_000 });
+  test(
+    'parallel-puts',
+    '20 parallel puts of one checkpoint give one success and 19 CONFLICT',
+    async ({ a, b }) => {
+      const key = freshKey();
+      const cp = makeCheckpoint(key, { n: 1 });
+      const results = await Promise.allSettled(
+        Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? a : b).checkpointer().put(cp)),
+      );
+      expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+      const rejected = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+      expect(rejected).toHaveLength(19);
+      for (const r of rejected) expect(r.reason).toMatchObject({ code: 'CONFLICT' });
+      expect(await a.checkpointer().listHistory(key, { limit: 50 })).toHaveLength(1);
+    },
+    { timeoutMs: 30_000 },
+  );
 
-  test('parallel-acquire', 'parallel acquire calls take turns, each with a higher fence', async ({ a, b }) => {
-    const key = freshKey();
-    let holders = 0;
-    let maxHolders = 0;
-    const fences: bigint[] = [];
-    await Promise.all(
-      Array.from({ length: 6 }, async (_, i) => {
-        const lease = await (i % 2 === 0 ? a : b).lock.acquire(key, { ttlMs: 10_000, timeoutMs: 20_000 });
-        holders++;
-        maxHolders = Math.max(maxHolders, holders);
-        fences.push(lease.fence);
-        await new Promise((resolve) => setTimeout(resolve, 10));
-        holders--;
-        await lease.release();
-      }),
-    );
-    expect(maxHolders).toBe(1);
-    for (let i = 1; i < fences.length; i++) expect(fences[i]).toBeGreaterThan(fences[i - 1] as bigint);
-  }, { timeoutMs: 30_000 });
+  test(
+    'parallel-acquire',
+    'parallel acquire calls take turns, each with a higher fence',
+    async ({ a, b }) => {
+      const key = freshKey();
+      let holders = 0;
+      let maxHolders = 0;
+      const fences: bigint[] = [];
+      await Promise.all(
+        Array.from({ length: 6 }, async (_, i) => {
+          const lease = await (i % 2 === 0 ? a : b).lock.acquire(key, {
+            ttlMs: 10_000,
+            timeoutMs: 20_000,
+          });
+          holders++;
+          maxHolders = Math.max(maxHolders, holders);
+          fences.push(lease.fence);
+          await new Promise((resolve) => setTimeout(resolve, 10));
+          holders--;
+          await lease.release();
+        }),
+      );
+      expect(maxHolders).toBe(1);
+      for (let i = 1; i < fences.length; i++)
+        expect(fences[i]).toBeGreaterThan(fences[i - 1] as bigint);
+    },
+    { timeoutMs: 30_000 },
+  );
 });

@@ -1,4 +1,10 @@
-import { CheckpointId, Namespace, type Persistence, ThreadKey, withSessionLock } from '@entelix/core';
+import {
+  CheckpointId,
+  type Namespace,
+  type Persistence,
+  ThreadKey,
+  withSessionLock,
+} from '@entelix/core';
 import { expect } from 'vitest';
 import { defineGroup, expectCode, freshId, makeCheckpoint } from '../fixtures.js';
 
@@ -36,7 +42,12 @@ function everyMethod(p: Persistence, tenantId: unknown): [string, () => Promise<
     // evictExpired() without a tenant legitimately sweeps every tenant.
     ...(tenantId === undefined
       ? []
-      : [['store.evictExpired', () => store.evictExpired(tenantId as string)] as [string, () => Promise<unknown>]]),
+      : [
+          ['store.evictExpired', () => store.evictExpired(tenantId as string)] as [
+            string,
+            () => Promise<unknown>,
+          ],
+        ]),
     ['sessionLog.append', () => log.append(key, [1])],
     ['sessionLog.loadSince', () => log.loadSince(key, 0)],
     ['sessionLog.head', () => log.head(key)],
@@ -50,19 +61,23 @@ function everyMethod(p: Persistence, tenantId: unknown): [string, () => Promise<
 
 /** Identifier rules: bad ids are INVALID_ID on every method, before any I/O. */
 export const idValidationTests = defineGroup('idValidation', ({ test }) => {
-  test('bad-tenant-everywhere', 'every method rejects empty and malformed tenants with INVALID_ID', async ({ a }) => {
-    for (const [label, tenantId] of BAD_TENANTS) {
-      for (const [method, call] of everyMethod(a, tenantId)) {
-        const error = await call().then(
-          () => undefined,
-          (e: unknown) => e,
-        );
-        expect(error, `${method} with ${label} tenant`).toMatchObject({ code: 'INVALID_ID' });
+  test(
+    'bad-tenant-everywhere',
+    'every method rejects empty and malformed tenants with INVALID_ID',
+    async ({ a }) => {
+      for (const [label, tenantId] of BAD_TENANTS) {
+        for (const [method, call] of everyMethod(a, tenantId)) {
+          const error = await call().then(
+            () => undefined,
+            (e: unknown) => e,
+          );
+          expect(error, `${method} with ${label} tenant`).toMatchObject({ code: 'INVALID_ID' });
+        }
       }
-    }
-    // Nothing may have been written for the cast-away tenants, nor under their threads.
-    expect(await a.store().listNamespaces('valid-tenant', { prefix: ['scope'] })).toEqual([]);
-  });
+      // Nothing may have been written for the cast-away tenants, nor under their threads.
+      expect(await a.store().listNamespaces('valid-tenant', { prefix: ['scope'] })).toEqual([]);
+    },
+  );
 
   test('bad-thread', 'empty and malformed thread ids are INVALID_ID', async ({ a }) => {
     const tenant = freshId('tenant');
@@ -81,7 +96,10 @@ export const idValidationTests = defineGroup('idValidation', ({ test }) => {
       await expectCode(a.store().put(ns, 'k', 1), 'INVALID_ID');
       await expectCode(a.store().list(ns), 'INVALID_ID');
     }
-    await expectCode(a.store().put({ tenantId: tenant, scope: 'ok' } as never, 'k', 1), 'INVALID_ID');
+    await expectCode(
+      a.store().put({ tenantId: tenant, scope: 'ok' } as never, 'k', 1),
+      'INVALID_ID',
+    );
     expect(await a.store().listNamespaces(tenant)).toEqual([]);
   });
 
@@ -91,7 +109,10 @@ export const idValidationTests = defineGroup('idValidation', ({ test }) => {
       await expectCode(a.checkpointer().getById(key, id as never), 'INVALID_ID');
       await expectCode(a.checkpointer().updateState(key, id as never, 1), 'INVALID_ID');
       if (id !== undefined) {
-        await expectCode(a.checkpointer().listHistory(key, { limit: 1, before: id as never }), 'INVALID_ID');
+        await expectCode(
+          a.checkpointer().listHistory(key, { limit: 1, before: id as never }),
+          'INVALID_ID',
+        );
       }
     }
   });

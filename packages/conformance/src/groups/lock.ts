@@ -1,6 +1,14 @@
 import { ThreadKey, withSessionLock } from '@entelix/core';
 import { expect } from 'vitest';
-import { defineGroup, expectCode, freshId, freshKey, freshNamespace, makeCheckpoint, sleep } from '../fixtures.js';
+import {
+  defineGroup,
+  expectCode,
+  freshId,
+  freshKey,
+  freshNamespace,
+  makeCheckpoint,
+  sleep,
+} from '../fixtures.js';
 
 /** `DistributedLock` and `withSessionLock`: exclusion, TTL, fencing, loss. */
 export const lockTests = defineGroup('lock', ({ test }) => {
@@ -37,34 +45,43 @@ export const lockTests = defineGroup('lock', ({ test }) => {
       fences.push(lease?.fence as bigint);
       await lease?.release();
     }
-    for (let i = 1; i < fences.length; i++) expect(fences[i]).toBeGreaterThan(fences[i - 1] as bigint);
+    for (let i = 1; i < fences.length; i++)
+      expect(fences[i]).toBeGreaterThan(fences[i - 1] as bigint);
   });
 
-  test('ttl-expiry', 'an expired lease lets another holder in, with a higher fence', async ({ a, b, ms }) => {
-    const key = freshKey();
-    const first = await a.lock.tryAcquire(key, { ttlMs: ms(150) });
-    expect(first).toBeDefined();
-    expect(first?.expiresAt.getTime()).toBeLessThanOrEqual(Date.now() + ms(150));
-    await sleep(ms(300));
-    expect(first?.signal.aborted).toBe(true);
-    const second = await b.lock.tryAcquire(key, { ttlMs: 10_000 });
-    expect(second).toBeDefined();
-    expect(second?.fence).toBeGreaterThan(first?.fence as bigint);
-    await second?.release();
-  });
+  test(
+    'ttl-expiry',
+    'an expired lease lets another holder in, with a higher fence',
+    async ({ a, b, ms }) => {
+      const key = freshKey();
+      const first = await a.lock.tryAcquire(key, { ttlMs: ms(150) });
+      expect(first).toBeDefined();
+      expect(first?.expiresAt.getTime()).toBeLessThanOrEqual(Date.now() + ms(150));
+      await sleep(ms(300));
+      expect(first?.signal.aborted).toBe(true);
+      const second = await b.lock.tryAcquire(key, { ttlMs: 10_000 });
+      expect(second).toBeDefined();
+      expect(second?.fence).toBeGreaterThan(first?.fence as bigint);
+      await second?.release();
+    },
+  );
 
-  test('lost-after-takeover', 'extend and release after a takeover are LOCK_LOST', async ({ a, b, ms }) => {
-    const key = freshKey();
-    const stale = await a.lock.tryAcquire(key, { ttlMs: ms(150) });
-    await sleep(ms(300));
-    const current = await b.lock.tryAcquire(key, { ttlMs: 10_000 });
-    expect(current).toBeDefined();
-    await expectCode(stale?.extend(10_000) as Promise<void>, 'LOCK_LOST');
-    await expectCode(stale?.release() as Promise<void>, 'LOCK_LOST');
-    expect(await a.lock.tryAcquire(key, { ttlMs: 10_000 })).toBeUndefined();
-    await current?.extend(10_000);
-    await current?.release();
-  });
+  test(
+    'lost-after-takeover',
+    'extend and release after a takeover are LOCK_LOST',
+    async ({ a, b, ms }) => {
+      const key = freshKey();
+      const stale = await a.lock.tryAcquire(key, { ttlMs: ms(150) });
+      await sleep(ms(300));
+      const current = await b.lock.tryAcquire(key, { ttlMs: 10_000 });
+      expect(current).toBeDefined();
+      await expectCode(stale?.extend(10_000) as Promise<void>, 'LOCK_LOST');
+      await expectCode(stale?.release() as Promise<void>, 'LOCK_LOST');
+      expect(await a.lock.tryAcquire(key, { ttlMs: 10_000 })).toBeUndefined();
+      await current?.extend(10_000);
+      await current?.release();
+    },
+  );
 
   test('extend', 'extend keeps a lease alive past its first TTL', async ({ a, b, ms }) => {
     const key = freshKey();
@@ -81,90 +98,112 @@ export const lockTests = defineGroup('lock', ({ test }) => {
     await lease?.release();
   });
 
-  test('acquire-waits', 'acquire waits for a release and times out with LOCK_TIMEOUT', async ({ a, b }) => {
-    const key = freshKey();
-    const held = await a.lock.acquire(key, { ttlMs: 10_000, timeoutMs: 1_000 });
-    await expectCode(b.lock.acquire(key, { ttlMs: 10_000, timeoutMs: 100 }), 'LOCK_TIMEOUT');
-    setTimeout(() => void held.release(), 100);
-    const next = await b.lock.acquire(key, { ttlMs: 10_000, timeoutMs: 5_000 });
-    expect(next.fence).toBeGreaterThan(held.fence);
-    await next.release();
-  });
+  test(
+    'acquire-waits',
+    'acquire waits for a release and times out with LOCK_TIMEOUT',
+    async ({ a, b }) => {
+      const key = freshKey();
+      const held = await a.lock.acquire(key, { ttlMs: 10_000, timeoutMs: 1_000 });
+      await expectCode(b.lock.acquire(key, { ttlMs: 10_000, timeoutMs: 100 }), 'LOCK_TIMEOUT');
+      setTimeout(() => void held.release(), 100);
+      const next = await b.lock.acquire(key, { ttlMs: 10_000, timeoutMs: 5_000 });
+      expect(next.fence).toBeGreaterThan(held.fence);
+      await next.release();
+    },
+  );
 
-  test('session-lock', 'withSessionLock holds the lock during fn and releases after, also on throw', async ({ a, b }) => {
-    const key = freshKey();
-    const result = await withSessionLock(a.lock, key, async (lease) => {
-      expect(await b.lock.tryAcquire(key, { ttlMs: 10_000 })).toBeUndefined();
-      return lease.fence;
-    });
-    expect(typeof result).toBe('bigint');
-    const boom = new Error('boom');
-    await expect(
-      withSessionLock(a.lock, key, async () => {
-        throw boom;
-      }),
-    ).rejects.toBe(boom);
-    const after = await b.lock.tryAcquire(key, { ttlMs: 10_000 });
-    expect(after).toBeDefined();
-    await after?.release();
-  });
-
-  test('session-lock-heartbeat', 'withSessionLock extends the lease while fn runs', async ({ a, b, ms }) => {
-    const key = freshKey();
-    await withSessionLock(
-      a.lock,
-      key,
-      async (lease) => {
-        await sleep(ms(600));
-        expect(lease.signal.aborted).toBe(false);
+  test(
+    'session-lock',
+    'withSessionLock holds the lock during fn and releases after, also on throw',
+    async ({ a, b }) => {
+      const key = freshKey();
+      const result = await withSessionLock(a.lock, key, async (lease) => {
         expect(await b.lock.tryAcquire(key, { ttlMs: 10_000 })).toBeUndefined();
-      },
-      { ttlMs: ms(240) },
-    );
-  });
+        return lease.fence;
+      });
+      expect(typeof result).toBe('bigint');
+      const boom = new Error('boom');
+      await expect(
+        withSessionLock(a.lock, key, async () => {
+          throw boom;
+        }),
+      ).rejects.toBe(boom);
+      const after = await b.lock.tryAcquire(key, { ttlMs: 10_000 });
+      expect(after).toBeDefined();
+      await after?.release();
+    },
+  );
 
-  test('fenced-writes', 'a write fenced by a superseded lease is FENCED and writes nothing', async ({ a, b, ms }) => {
-    const key = freshKey();
-    const ns = freshNamespace(key.tenantId);
-    const stale = await a.lock.tryAcquire(key, { ttlMs: ms(150) });
-    if (stale === undefined) throw new Error('lock not granted');
-    await sleep(ms(300));
-    const current = await b.lock.tryAcquire(key, { ttlMs: 10_000 });
-    if (current === undefined) throw new Error('lock not granted');
+  test(
+    'session-lock-heartbeat',
+    'withSessionLock extends the lease while fn runs',
+    async ({ a, b, ms }) => {
+      const key = freshKey();
+      await withSessionLock(
+        a.lock,
+        key,
+        async (lease) => {
+          await sleep(ms(600));
+          expect(lease.signal.aborted).toBe(false);
+          expect(await b.lock.tryAcquire(key, { ttlMs: 10_000 })).toBeUndefined();
+        },
+        { ttlMs: ms(240) },
+      );
+    },
+  );
 
-    const checkpointer = a.checkpointer<string>();
-    const cp = makeCheckpoint(key, 'stale');
-    await expectCode(checkpointer.put(cp, { fence: stale }), 'FENCED');
-    expect(await checkpointer.getLatest(key)).toBeUndefined();
-    await expectCode(a.sessionLog().append(key, ['stale'], { fence: stale }), 'FENCED');
-    expect(await a.sessionLog().head(key)).toBe(0);
-    await expectCode(a.store().put(ns, 'k', 'stale', { fence: stale }), 'FENCED');
-    expect(await a.store().get(ns, 'k')).toBeUndefined();
+  test(
+    'fenced-writes',
+    'a write fenced by a superseded lease is FENCED and writes nothing',
+    async ({ a, b, ms }) => {
+      const key = freshKey();
+      const ns = freshNamespace(key.tenantId);
+      const stale = await a.lock.tryAcquire(key, { ttlMs: ms(150) });
+      if (stale === undefined) throw new Error('lock not granted');
+      await sleep(ms(300));
+      const current = await b.lock.tryAcquire(key, { ttlMs: 10_000 });
+      if (current === undefined) throw new Error('lock not granted');
 
-    await checkpointer.put(cp, { fence: current });
-    await expectCode(checkpointer.updateState(key, cp.id, 'stale', { fence: stale }), 'FENCED');
-    await expectCode(checkpointer.deleteThread(key, { fence: stale }), 'FENCED');
-    expect((await checkpointer.listHistory(key, { limit: 5 })).map((c) => c.id)).toEqual([cp.id]);
-    await a.sessionLog().append(key, ['current'], { fence: current });
-    await expectCode(a.sessionLog().archiveBefore(key, 10, { fence: stale }), 'FENCED');
-    await expectCode(a.sessionLog().deleteThread(key, { fence: stale }), 'FENCED');
-    expect(await a.sessionLog().loadSince(key, 0)).toHaveLength(1);
-    await a.store().put(ns, 'k', 'current', { fence: current });
-    await expectCode(a.store().delete(ns, 'k', { fence: stale }), 'FENCED');
-    expect((await a.store().get(ns, 'k'))?.value).toBe('current');
-    await current.release();
-  }, { needs: 'fencing' });
+      const checkpointer = a.checkpointer<string>();
+      const cp = makeCheckpoint(key, 'stale');
+      await expectCode(checkpointer.put(cp, { fence: stale }), 'FENCED');
+      expect(await checkpointer.getLatest(key)).toBeUndefined();
+      await expectCode(a.sessionLog().append(key, ['stale'], { fence: stale }), 'FENCED');
+      expect(await a.sessionLog().head(key)).toBe(0);
+      await expectCode(a.store().put(ns, 'k', 'stale', { fence: stale }), 'FENCED');
+      expect(await a.store().get(ns, 'k')).toBeUndefined();
 
-  test('fence-other-tenant', 'a lease of another tenant cannot fence a write (CONFIG)', async ({ a }) => {
-    const key = freshKey();
-    const foreign = await a.lock.tryAcquire(freshKey(), { ttlMs: 10_000 });
-    if (foreign === undefined) throw new Error('lock not granted');
-    await expectCode(a.checkpointer().put(makeCheckpoint(key, 1), { fence: foreign }), 'CONFIG');
-    await expectCode(a.sessionLog().append(key, [1], { fence: foreign }), 'CONFIG');
-    expect(await a.checkpointer().getLatest(key)).toBeUndefined();
-    expect(await a.sessionLog().head(key)).toBe(0);
-    await foreign.release();
-  }, { needs: 'fencing' });
+      await checkpointer.put(cp, { fence: current });
+      await expectCode(checkpointer.updateState(key, cp.id, 'stale', { fence: stale }), 'FENCED');
+      await expectCode(checkpointer.deleteThread(key, { fence: stale }), 'FENCED');
+      expect((await checkpointer.listHistory(key, { limit: 5 })).map((c) => c.id)).toEqual([cp.id]);
+      await a.sessionLog().append(key, ['current'], { fence: current });
+      await expectCode(a.sessionLog().archiveBefore(key, 10, { fence: stale }), 'FENCED');
+      await expectCode(a.sessionLog().deleteThread(key, { fence: stale }), 'FENCED');
+      expect(await a.sessionLog().loadSince(key, 0)).toHaveLength(1);
+      await a.store().put(ns, 'k', 'current', { fence: current });
+      await expectCode(a.store().delete(ns, 'k', { fence: stale }), 'FENCED');
+      expect((await a.store().get(ns, 'k'))?.value).toBe('current');
+      await current.release();
+    },
+    { needs: 'fencing' },
+  );
+
+  test(
+    'fence-other-tenant',
+    'a lease of another tenant cannot fence a write (CONFIG)',
+    async ({ a }) => {
+      const key = freshKey();
+      const foreign = await a.lock.tryAcquire(freshKey(), { ttlMs: 10_000 });
+      if (foreign === undefined) throw new Error('lock not granted');
+      await expectCode(a.checkpointer().put(makeCheckpoint(key, 1), { fence: foreign }), 'CONFIG');
+      await expectCode(a.sessionLog().append(key, [1], { fence: foreign }), 'CONFIG');
+      expect(await a.checkpointer().getLatest(key)).toBeUndefined();
+      expect(await a.sessionLog().head(key)).toBe(0);
+      await foreign.release();
+    },
+    { needs: 'fencing' },
+  );
 
   test('bad-arguments', 'bad TTLs and timeouts are CONFIG and grant nothing', async ({ a }) => {
     const key = freshKey();

@@ -26,67 +26,98 @@ const dateCodec: Codec<Date> = {
 
 /** Payloads: strict codec, schema-version envelope, fresh copies, exact strings. */
 export const payloadTests = defineGroup('payload', ({ test }) => {
-  test('strict-codec', 'values that do not round-trip are SERIALIZATION and write nothing', async ({ a }) => {
-    const key = freshKey();
-    const ns = freshNamespace(key.tenantId);
-    for (const [label, value] of NOT_JSON) {
-      const error = await a.checkpointer().put(makeCheckpoint(key, value)).catch((e: unknown) => e);
-      expect(error, label).toMatchObject({ code: 'SERIALIZATION' });
-      await expectCode(a.store().put(ns, 'k', value), 'SERIALIZATION');
-      await expectCode(a.sessionLog().append(key, ['fine', value]), 'SERIALIZATION');
-    }
-    expect(await a.checkpointer().getLatest(key)).toBeUndefined();
-    expect(await a.store().get(ns, 'k')).toBeUndefined();
-    expect(await a.sessionLog().head(key)).toBe(0);
-  });
+  test(
+    'strict-codec',
+    'values that do not round-trip are SERIALIZATION and write nothing',
+    async ({ a }) => {
+      const key = freshKey();
+      const ns = freshNamespace(key.tenantId);
+      for (const [label, value] of NOT_JSON) {
+        const error = await a
+          .checkpointer()
+          .put(makeCheckpoint(key, value))
+          .catch((e: unknown) => e);
+        expect(error, label).toMatchObject({ code: 'SERIALIZATION' });
+        await expectCode(a.store().put(ns, 'k', value), 'SERIALIZATION');
+        await expectCode(a.sessionLog().append(key, ['fine', value]), 'SERIALIZATION');
+      }
+      expect(await a.checkpointer().getLatest(key)).toBeUndefined();
+      expect(await a.store().get(ns, 'k')).toBeUndefined();
+      expect(await a.sessionLog().head(key)).toBe(0);
+    },
+  );
 
-  test('exact-strings', 'strings with NUL, lone surrogates and escapes read back exactly', async ({ a }) => {
-    const key = freshKey();
-    const ns = freshNamespace(key.tenantId);
-    const value = { text: 'nul\u0000 lone\ud800 quote" back\\ nl\n \u2028 🦀', n: -1.5e-7, big: 2 ** 53 - 1 };
-    await a.checkpointer().put(makeCheckpoint(key, value));
-    expect((await a.checkpointer().getLatest(key))?.state).toEqual(value);
-    await a.store().put(ns, 'k', value);
-    expect((await a.store().get(ns, 'k'))?.value).toEqual(value);
-    await a.sessionLog().append(key, [value]);
-    expect((await a.sessionLog().loadSince(key, 0))[0]?.event).toEqual(value);
-  });
+  test(
+    'exact-strings',
+    'strings with NUL, lone surrogates and escapes read back exactly',
+    async ({ a }) => {
+      const key = freshKey();
+      const ns = freshNamespace(key.tenantId);
+      const value = {
+        text: 'nul\u0000 lone\ud800 quote" back\\ nl\n \u2028 🦀',
+        n: -1.5e-7,
+        big: 2 ** 53 - 1,
+      };
+      await a.checkpointer().put(makeCheckpoint(key, value));
+      expect((await a.checkpointer().getLatest(key))?.state).toEqual(value);
+      await a.store().put(ns, 'k', value);
+      expect((await a.store().get(ns, 'k'))?.value).toEqual(value);
+      await a.sessionLog().append(key, [value]);
+      expect((await a.sessionLog().loadSince(key, 0))[0]?.event).toEqual(value);
+    },
+  );
 
-  test('fresh-copies', 'reads return fresh values: mutating them or the input changes nothing', async ({ a }) => {
-    const key = freshKey();
-    const ns = freshNamespace(key.tenantId);
-    const state = { list: [1, 2], nested: { x: 1 } };
-    await a.checkpointer().put(makeCheckpoint(key, state));
-    await a.store().put(ns, 'k', state);
-    await a.sessionLog().append(key, [state]);
-    state.list.push(99);
-    state.nested.x = 99;
-    const first = await a.checkpointer<typeof state>().getLatest(key);
-    first?.state.list.push(3);
-    const item = await a.store<typeof state>().get(ns, 'k');
-    item?.value.list.push(3);
-    const [event] = await a.sessionLog<typeof state>().loadSince(key, 0);
-    event?.event.list.push(3);
-    expect((await a.checkpointer().getLatest(key))?.state).toEqual({ list: [1, 2], nested: { x: 1 } });
-    expect((await a.store().get(ns, 'k'))?.value).toEqual({ list: [1, 2], nested: { x: 1 } });
-    expect((await a.sessionLog().loadSince(key, 0))[0]?.event).toEqual({ list: [1, 2], nested: { x: 1 } });
-  });
+  test(
+    'fresh-copies',
+    'reads return fresh values: mutating them or the input changes nothing',
+    async ({ a }) => {
+      const key = freshKey();
+      const ns = freshNamespace(key.tenantId);
+      const state = { list: [1, 2], nested: { x: 1 } };
+      await a.checkpointer().put(makeCheckpoint(key, state));
+      await a.store().put(ns, 'k', state);
+      await a.sessionLog().append(key, [state]);
+      state.list.push(99);
+      state.nested.x = 99;
+      const first = await a.checkpointer<typeof state>().getLatest(key);
+      first?.state.list.push(3);
+      const item = await a.store<typeof state>().get(ns, 'k');
+      item?.value.list.push(3);
+      const [event] = await a.sessionLog<typeof state>().loadSince(key, 0);
+      event?.event.list.push(3);
+      expect((await a.checkpointer().getLatest(key))?.state).toEqual({
+        list: [1, 2],
+        nested: { x: 1 },
+      });
+      expect((await a.store().get(ns, 'k'))?.value).toEqual({ list: [1, 2], nested: { x: 1 } });
+      expect((await a.sessionLog().loadSince(key, 0))[0]?.event).toEqual({
+        list: [1, 2],
+        nested: { x: 1 },
+      });
+    },
+  );
 
-  test('future-schema', 'a payload from a newer schema version is SCHEMA_VERSION_MISMATCH', async ({ a }) => {
-    const key = freshKey();
-    const ns = freshNamespace(key.tenantId);
-    const cp = makeCheckpoint(key, 'v2');
-    await a.checkpointer({ schemaVersion: 2 }).put(cp);
-    await a.store({ schemaVersion: 2 }).put(ns, 'k', 'v2');
-    await a.sessionLog({ schemaVersion: 2 }).append(key, ['v2']);
-    await expectCode(a.checkpointer().getLatest(key), 'SCHEMA_VERSION_MISMATCH');
-    await expectCode(a.checkpointer().getById(key, cp.id), 'SCHEMA_VERSION_MISMATCH');
-    await expectCode(a.store().get(ns, 'k'), 'SCHEMA_VERSION_MISMATCH');
-    await expectCode(a.sessionLog().loadSince(key, 0), 'SCHEMA_VERSION_MISMATCH');
-    // Nothing was written back: the newer reader still sees its own payloads.
-    expect(await a.checkpointer({ schemaVersion: 2 }).listHistory(key, { limit: 5 })).toHaveLength(1);
-    expect((await a.store({ schemaVersion: 2 }).get(ns, 'k'))?.value).toBe('v2');
-  });
+  test(
+    'future-schema',
+    'a payload from a newer schema version is SCHEMA_VERSION_MISMATCH',
+    async ({ a }) => {
+      const key = freshKey();
+      const ns = freshNamespace(key.tenantId);
+      const cp = makeCheckpoint(key, 'v2');
+      await a.checkpointer({ schemaVersion: 2 }).put(cp);
+      await a.store({ schemaVersion: 2 }).put(ns, 'k', 'v2');
+      await a.sessionLog({ schemaVersion: 2 }).append(key, ['v2']);
+      await expectCode(a.checkpointer().getLatest(key), 'SCHEMA_VERSION_MISMATCH');
+      await expectCode(a.checkpointer().getById(key, cp.id), 'SCHEMA_VERSION_MISMATCH');
+      await expectCode(a.store().get(ns, 'k'), 'SCHEMA_VERSION_MISMATCH');
+      await expectCode(a.sessionLog().loadSince(key, 0), 'SCHEMA_VERSION_MISMATCH');
+      // Nothing was written back: the newer reader still sees its own payloads.
+      expect(
+        await a.checkpointer({ schemaVersion: 2 }).listHistory(key, { limit: 5 }),
+      ).toHaveLength(1);
+      expect((await a.store({ schemaVersion: 2 }).get(ns, 'k'))?.value).toBe('v2');
+    },
+  );
 
   test('upcasters', 'older payloads are lifted by registered upcasters', async ({ a }) => {
     const key = freshKey();
@@ -94,7 +125,10 @@ export const payloadTests = defineGroup('payload', ({ test }) => {
     await a.checkpointer().put(makeCheckpoint(key, 'old'));
     await a.store().put(ns, 'k', 'old');
     await a.sessionLog().append(key, ['old']);
-    const options = { schemaVersion: 2, upcasters: { 1: (state: JsonValue) => ({ lifted: state }) } };
+    const options = {
+      schemaVersion: 2,
+      upcasters: { 1: (state: JsonValue) => ({ lifted: state }) },
+    };
     expect((await a.checkpointer(options).getLatest(key))?.state).toEqual({ lifted: 'old' });
     expect((await a.store(options).get(ns, 'k'))?.value).toEqual({ lifted: 'old' });
     expect((await a.sessionLog(options).loadSince(key, 0))[0]?.event).toEqual({ lifted: 'old' });
@@ -109,9 +143,13 @@ export const payloadTests = defineGroup('payload', ({ test }) => {
     expect(read).toBeInstanceOf(Date);
     expect(read?.getTime()).toBe(date.getTime());
     await a.store({ codec: dateCodec }).put(ns, 'k', date);
-    expect((await a.store({ codec: dateCodec }).get(ns, 'k'))?.value.getTime()).toBe(date.getTime());
+    expect((await a.store({ codec: dateCodec }).get(ns, 'k'))?.value.getTime()).toBe(
+      date.getTime(),
+    );
     await a.sessionLog({ codec: dateCodec }).append(key, [date]);
-    expect((await a.sessionLog({ codec: dateCodec }).loadSince(key, 0))[0]?.event.getTime()).toBe(date.getTime());
+    expect((await a.sessionLog({ codec: dateCodec }).loadSince(key, 0))[0]?.event.getTime()).toBe(
+      date.getTime(),
+    );
     expect((await a.checkpointer().getLatest(key))?.state).toBe(date.toISOString());
   });
 });

@@ -4,28 +4,36 @@ import { defineGroup, expectCode, freshId, freshKey } from '../fixtures.js';
 
 /** `SessionLog<E>`: gap-free ordinals that are never reused, cursors, archiving. */
 export const sessionLogTests = defineGroup('sessionLog', ({ test }) => {
-  test('append-load', 'a batch gets consecutive ordinals and loads back in order', async ({ a, b }) => {
-    const key = freshKey();
-    const log = a.sessionLog<{ type: string }>();
-    expect(await log.head(key)).toBe(0);
-    expect(await log.append(key, [{ type: 'a' }, { type: 'b' }, { type: 'c' }])).toBe(3);
-    expect(await b.sessionLog().append(key, [{ type: 'd' }])).toBe(4);
-    expect(await log.head(key)).toBe(4);
-    const events = await log.loadSince(key, 0);
-    expect(events.map((e) => e.seq)).toEqual([1, 2, 3, 4]);
-    expect(events.map((e) => e.event.type)).toEqual(['a', 'b', 'c', 'd']);
-    for (const event of events) expect(event.ts).toBeInstanceOf(Date);
-  });
+  test(
+    'append-load',
+    'a batch gets consecutive ordinals and loads back in order',
+    async ({ a, b }) => {
+      const key = freshKey();
+      const log = a.sessionLog<{ type: string }>();
+      expect(await log.head(key)).toBe(0);
+      expect(await log.append(key, [{ type: 'a' }, { type: 'b' }, { type: 'c' }])).toBe(3);
+      expect(await b.sessionLog().append(key, [{ type: 'd' }])).toBe(4);
+      expect(await log.head(key)).toBe(4);
+      const events = await log.loadSince(key, 0);
+      expect(events.map((e) => e.seq)).toEqual([1, 2, 3, 4]);
+      expect(events.map((e) => e.event.type)).toEqual(['a', 'b', 'c', 'd']);
+      for (const event of events) expect(event.ts).toBeInstanceOf(Date);
+    },
+  );
 
-  test('cursor-limit', 'loadSince returns seq > cursor, ascending, at most limit', async ({ a }) => {
-    const key = freshKey();
-    const log = a.sessionLog<number>();
-    await log.append(key, [1, 2, 3, 4, 5, 6]);
-    expect((await log.loadSince(key, 2)).map((e) => e.seq)).toEqual([3, 4, 5, 6]);
-    expect((await log.loadSince(key, 2, { limit: 2 })).map((e) => e.event)).toEqual([3, 4]);
-    expect(await log.loadSince(key, 6)).toEqual([]);
-    expect(await log.loadSince(key, 100)).toEqual([]);
-  });
+  test(
+    'cursor-limit',
+    'loadSince returns seq > cursor, ascending, at most limit',
+    async ({ a }) => {
+      const key = freshKey();
+      const log = a.sessionLog<number>();
+      await log.append(key, [1, 2, 3, 4, 5, 6]);
+      expect((await log.loadSince(key, 2)).map((e) => e.seq)).toEqual([3, 4, 5, 6]);
+      expect((await log.loadSince(key, 2, { limit: 2 })).map((e) => e.event)).toEqual([3, 4]);
+      expect(await log.loadSince(key, 6)).toEqual([]);
+      expect(await log.loadSince(key, 100)).toEqual([]);
+    },
+  );
 
   test('empty-append', 'appending no events writes nothing and returns the head', async ({ a }) => {
     const key = freshKey();
@@ -36,16 +44,20 @@ export const sessionLogTests = defineGroup('sessionLog', ({ test }) => {
     expect(await log.loadSince(key, 0)).toHaveLength(1);
   });
 
-  test('archive-all-continues', 'after archiving everything, appends continue the ordinals', async ({ a }) => {
-    const key = freshKey();
-    const log = a.sessionLog<string>();
-    await log.append(key, ['a', 'b', 'c']);
-    expect(await log.archiveBefore(key, 4)).toBe(3);
-    expect(await log.loadSince(key, 0)).toEqual([]);
-    expect(await log.head(key)).toBe(3);
-    expect(await log.append(key, ['d'])).toBe(4);
-    expect((await log.loadSince(key, 0)).map((e) => [e.seq, e.event])).toEqual([[4, 'd']]);
-  });
+  test(
+    'archive-all-continues',
+    'after archiving everything, appends continue the ordinals',
+    async ({ a }) => {
+      const key = freshKey();
+      const log = a.sessionLog<string>();
+      await log.append(key, ['a', 'b', 'c']);
+      expect(await log.archiveBefore(key, 4)).toBe(3);
+      expect(await log.loadSince(key, 0)).toEqual([]);
+      expect(await log.head(key)).toBe(3);
+      expect(await log.append(key, ['d'])).toBe(4);
+      expect((await log.loadSince(key, 0)).map((e) => [e.seq, e.event])).toEqual([[4, 'd']]);
+    },
+  );
 
   test('archive-clamped', 'a watermark past the head is clamped to head + 1', async ({ a }) => {
     const key = freshKey();
@@ -69,21 +81,25 @@ export const sessionLogTests = defineGroup('sessionLog', ({ test }) => {
     expect((await log.loadSince(key, 0)).map((e) => e.seq)).toEqual([5]);
   });
 
-  test('delete-thread', 'deleteThread deletes one thread, keeps its head, and counts', async ({ a }) => {
-    const key = freshKey();
-    const sibling = ThreadKey.of(key.tenantId, freshId('thread'));
-    const otherTenant = ThreadKey.of(freshId('tenant'), key.threadId);
-    const log = a.sessionLog<number>();
-    await log.append(key, [1, 2, 3]);
-    await log.append(sibling, [1]);
-    await log.append(otherTenant, [1, 2]);
-    expect(await log.deleteThread(key)).toBe(3);
-    expect(await log.loadSince(key, 0)).toEqual([]);
-    expect(await log.append(key, [4])).toBe(4);
-    expect(await log.head(sibling)).toBe(1);
-    expect(await log.head(otherTenant)).toBe(2);
-    expect(await log.loadSince(otherTenant, 0)).toHaveLength(2);
-  });
+  test(
+    'delete-thread',
+    'deleteThread deletes one thread, keeps its head, and counts',
+    async ({ a }) => {
+      const key = freshKey();
+      const sibling = ThreadKey.of(key.tenantId, freshId('thread'));
+      const otherTenant = ThreadKey.of(freshId('tenant'), key.threadId);
+      const log = a.sessionLog<number>();
+      await log.append(key, [1, 2, 3]);
+      await log.append(sibling, [1]);
+      await log.append(otherTenant, [1, 2]);
+      expect(await log.deleteThread(key)).toBe(3);
+      expect(await log.loadSince(key, 0)).toEqual([]);
+      expect(await log.append(key, [4])).toBe(4);
+      expect(await log.head(sibling)).toBe(1);
+      expect(await log.head(otherTenant)).toBe(2);
+      expect(await log.loadSince(otherTenant, 0)).toHaveLength(2);
+    },
+  );
 
   test('bad-arguments', 'bad cursors, watermarks, limits and batches are CONFIG', async ({ a }) => {
     const key = freshKey();

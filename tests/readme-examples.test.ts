@@ -1,0 +1,67 @@
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, relative } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const root = join(import.meta.dirname, '..');
+const readmes = [
+  'README.md',
+  ...readdirSync(join(root, 'packages')).map((pkg) => join('packages', pkg, 'README.md')),
+].filter((file) => {
+  try {
+    readFileSync(join(root, file));
+    return true;
+  } catch {
+    return false;
+  }
+});
+
+/** The ```ts blocks of a markdown file. */
+function typescriptBlocks(markdown: string): string[] {
+  return [...markdown.matchAll(/^```ts\n([\s\S]*?)^```$/gm)].map((match) => match[1] as string);
+}
+
+describe('README examples', () => {
+  it('every README has TypeScript examples', () => {
+    for (const file of readmes) {
+      expect(typescriptBlocks(readFileSync(join(root, file), 'utf8')).length, file).toBeGreaterThan(
+        0,
+      );
+    }
+  });
+
+  it('every ```ts block type-checks against the built packages', () => {
+    const workDir = join(root, '.readme-check');
+    rmSync(workDir, { recursive: true, force: true });
+    mkdirSync(workDir, { recursive: true });
+    const files: string[] = [];
+    for (const file of readmes) {
+      typescriptBlocks(readFileSync(join(root, file), 'utf8')).forEach((code, index) => {
+        const name = `${file.replaceAll('/', '__')}.${index}.ts`;
+        // `export {}` makes each block a module, so top-level await type-checks.
+        writeFileSync(join(workDir, name), `${code}\nexport {};\n`);
+        files.push(name);
+      });
+    }
+    writeFileSync(
+      join(workDir, 'tsconfig.json'),
+      JSON.stringify({
+        extends: '../tsconfig.base.json',
+        compilerOptions: { noEmit: true },
+        files,
+      }),
+    );
+    const tsc = join(
+      dirname(createRequire(import.meta.url).resolve('typescript/package.json')),
+      'bin/tsc',
+    );
+    const result = spawnSync(process.execPath, [tsc, '-p', join(workDir, 'tsconfig.json')], {
+      encoding: 'utf8',
+    });
+    expect(result.stdout.replaceAll(`${workDir}/`, ''), `tsc in ${relative(root, workDir)}`).toBe(
+      '',
+    );
+    expect(result.status).toBe(0);
+  }, 60_000);
+});
