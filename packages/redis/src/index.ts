@@ -1,0 +1,127 @@
+import { type Capabilities, ConfigError, describe, type Persistence } from '@entelix/core';
+import { Redis } from 'ioredis';
+import { createRedisCheckpointer } from './checkpointer.js';
+import { BACKEND, type ClockSource, type RedisContext } from './context.js';
+import { KeyLayout, readKeyPrefix } from './keys.js';
+import { createRedisLock } from './lock.js';
+import type { RedisClient } from './scripts/lua.js';
+import { createRedisSessionLog } from './session-log.js';
+import { createRedisStore } from './store.js';
+
+export type { ClockSource } from './context.js';
+export type { RedisClient } from './scripts/lua.js';
+
+/** Options of {@link createRedisPersistence}. Give exactly one of `client` and `url`. */
+export interface RedisPersistenceOptions {
+  /**
+   * An ioredis client or `Redis.Cluster` you own. It is never closed by `close()`.
+   * Do not set ioredis' own `keyPrefix` on it; use {@link RedisPersistenceOptions.keyPrefix}.
+   */
+  client?: RedisClient;
+  /** A `redis://` / `rediss://` URL; the factory creates the client and `close()` quits it. */
+  url?: string;
+  /**
+   * First segment of every key, default `entelix`: 1-64 characters of
+   * `A-Z a-z 0-9 _ . -`. Two deployments with different prefixes never touch each
+   * other's keys.
+   */
+  keyPrefix?: string;
+  /**
+   * Where "now" comes from for store TTLs and session-event timestamps. `'server'`
+   * (default) uses Redis `TIME`, so processes with skewed clocks agree on expiry.
+   * `'client'` uses this process's clock: only for single-process setups such as
+   * ioredis-mock, whose `TIME` is not wall-clock time. Lock leases always expire by
+   * Redis' own key expiry.
+   */
+  clock?: ClockSource;
+}
+
+const CAPABILITIES: Capabilities = Object.freeze({
+  multiProcess: true,
+  rls: false,
+  ttl: true,
+  fencing: true,
+});
+
+/**
+ * Entelix persistence on Redis or Redis Cluster: checkpoints, store, session log and
+ * distributed lock. Every multi-key write is one Lua script whose keys share one hash
+ * tag, so it runs unchanged on a Cluster. No Redis modules are needed.
+ *
+ * Returns synchronously; the connection is made lazily by ioredis.
+ *
+ * @throws ConfigError when the options are invalid
+ * @example
+ * ```ts
+ * import { Redis } from 'ioredis';
+ * import { ThreadKey } from '@entelix/core';
+ * import { createRedisPersistence } from '@entelix/redis';
+ *
+ * const client = new Redis(process.env.REDIS_URL!);
+ * const persistence = createRedisPersistence({ client, keyPrefix: 'myapp' });
+ * const log = persistence.sessionLog<{ role: string; text: string }>();
+ * const head = await log.append(ThreadKey.of('acme', 'thread-1'), [{ role: 'user', text: 'hi' }]);
+ * await persistence.close(); // the client stays open: it is yours
+ * ```
+ */
+export function createRedisPersistence(options: RedisPersistenceOptions): Persistence {
+  if (typeof options !== 'object' || options === null) {
+    throw new ConfigError(`options must be an object, got ${describe(options)}`, {
+      backend: BACKEND,
+    });
+  }
+  const keyPrefix = readKeyPrefix(options.keyPrefix);
+  const clock = options.clock ?? 'server';
+  if (clock !== 'server' && clock !== 'client') {
+    throw new ConfigError("clock must be 'server' or 'client'", { backend: BACKEND });
+  }
+  const { client, ownsClient } = openClient(options);
+  const context: RedisContext = {
+    client,
+    keys: new KeyLayout(keyPrefix),
+    clock,
+    isCluster: (client as { isCluster?: unknown }).isCluster === true,
+  };
+  let closed: Promise<void> | undefined;
+
+  return {
+    checkpointer: (payloadOptions) => createRedisCheckpointer(context, payloadOptions),
+    store: (payloadOptions) => createRedisStore(context, payloadOptions),
+    sessionLog: (payloadOptions) => createRedisSessionLog(context, payloadOptions),
+    lock: createRedisLock(context),
+    capabilities: CAPABILITIES,
+    close() {
+      if (!ownsClient) return Promise.resolve();
+      closed ??= client.quit().then(
+        () => undefined,
+        // Already disconnected: nothing left to close.
+        () => undefined,
+      );
+      return closed;
+    },
+  };
+}
+
+function openClient(options: RedisPersistenceOptions): {
+  client: RedisClient;
+  ownsClient: boolean;
+} {
+  const { client, url } = options;
+  if ((client === undefined) === (url === undefined)) {
+    throw new ConfigError('give exactly one of `client` and `url`', { backend: BACKEND });
+  }
+  if (client !== undefined) {
+    if (
+      typeof client !== 'object' ||
+      client === null ||
+      typeof (client as { evalsha?: unknown }).evalsha !== 'function'
+    ) {
+      throw new ConfigError('client must be an ioredis client or Cluster', { backend: BACKEND });
+    }
+    return { client, ownsClient: false };
+  }
+  if (typeof url !== 'string' || !/^rediss?:\/\//.test(url)) {
+    throw new ConfigError('url must be a redis:// or rediss:// URL', { backend: BACKEND });
+  }
+  return { client: new Redis(url), ownsClient: true };
+}

@@ -1,0 +1,166 @@
+import { ConfigError, type Namespace, type ThreadKey } from '@entelix/core';
+
+/**
+ * Key layout. Every Redis key is `<prefix>:<kind>:{<tag>}:<part>`, where the tag is
+ * made of encoded id components joined by `:`. Encoded components never contain
+ * `{ } : * ? [ ] \`, so
+ * - the tag is the whole `{...}` section and every key of one thread (or one store
+ *   namespace, or one tenant's namespace index) hashes to one Cluster slot;
+ * - `:` separates components unambiguously, so distinct ids never share a key
+ *   (the reference's `tenant:thread` let `a:b`+`c` collide with `a`+`b:c`);
+ * - no key is a glob pattern by accident.
+ */
+
+/** Default `keyPrefix`. */
+export const DEFAULT_KEY_PREFIX = 'entelix';
+
+// Letters, digits, `_`, `.` and `-`: no `:` (so one prefix is never another's key),
+// no `{`/`}` (the prefix sits outside the hash tag), no glob characters.
+const KEY_PREFIX_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
+
+/** Validate the `keyPrefix` option. */
+export function readKeyPrefix(value: unknown): string {
+  if (value === undefined) return DEFAULT_KEY_PREFIX;
+  if (typeof value !== 'string' || !KEY_PREFIX_PATTERN.test(value)) {
+    throw new ConfigError('keyPrefix must be 1-64 characters of A-Z a-z 0-9 _ . -', {
+      backend: 'redis',
+    });
+  }
+  return value;
+}
+
+/**
+ * Encode one id component: UTF-8 percent-encoding where only `A-Z a-z 0-9 - _ .` stay
+ * literal. Injective (decodeURIComponent inverts it) and pure ASCII.
+ */
+export function encodeComponent(value: string): string {
+  return encodeURIComponent(value).replace(
+    /[!'()*~]/g,
+    (ch) => `%${ch.charCodeAt(0).toString(16).toUpperCase()}`,
+  );
+}
+
+/** Invert {@link encodeComponent}. */
+export function decodeComponent(encoded: string): string {
+  return decodeURIComponent(encoded);
+}
+
+/**
+ * Store keys are kept in sorted sets and hashes as lowercase hex of their UTF-8
+ * bytes: hex order is byte order, which is code-point order, on real Redis and on
+ * ioredis-mock alike (the mock compares JavaScript strings, i.e. UTF-16 units), and
+ * a literal prefix becomes the range `[hex(prefix)` .. `(hex(prefix)g`.
+ */
+export function encodeStoreKey(key: string): string {
+  return Buffer.from(key, 'utf8').toString('hex');
+}
+
+/** Invert {@link encodeStoreKey}. */
+export function decodeStoreKey(hex: string): string {
+  return Buffer.from(hex, 'hex').toString('utf8');
+}
+
+/** The encoded scope of a namespace, as stored in the tenant's namespace index. */
+export function encodeScope(scope: readonly string[]): string {
+  return scope.map(encodeComponent).join(':');
+}
+
+/** Invert {@link encodeScope}. */
+export function decodeScope(encoded: string): string[] {
+  return encoded.split(':').map(decodeComponent);
+}
+
+/** Keys of one thread: checkpoints, session log and lock share the thread's slot. */
+export interface ThreadKeys {
+  /** The hash tag (without braces) shared by every key below. */
+  readonly tag: string;
+  readonly checkpointSeq: string;
+  readonly checkpointOrder: string;
+  readonly checkpointData: string;
+  readonly logHead: string;
+  readonly logEvents: string;
+  readonly lockLease: string;
+  readonly lockFence: string;
+}
+
+/** Keys of one store namespace. */
+export interface NamespaceKeys {
+  readonly tag: string;
+  /** Registration token: present while the namespace is listed in the tenant index. */
+  readonly registration: string;
+  /** Sorted set (all scores 0) of hex-encoded item keys, for ordered listing. */
+  readonly itemKeys: string;
+  /** Hash of hex-encoded item key to record. */
+  readonly items: string;
+  /** Sorted set of hex-encoded item key by `expiresAt` (only items with a TTL). */
+  readonly expiry: string;
+}
+
+/** Builds every key under one prefix. */
+export class KeyLayout {
+  constructor(readonly prefix: string) {}
+
+  private key(kind: string, tag: string, part: string): string {
+    return `${this.prefix}:${kind}:{${tag}}:${part}`;
+  }
+
+  thread(key: ThreadKey): ThreadKeys {
+    const tag = `${encodeComponent(key.tenantId)}:${encodeComponent(key.threadId)}`;
+    return {
+      tag,
+      checkpointSeq: this.key('cp', tag, 'seq'),
+      checkpointOrder: this.key('cp', tag, 'order'),
+      checkpointData: this.key('cp', tag, 'data'),
+      logHead: this.key('log', tag, 'head'),
+      logEvents: this.key('log', tag, 'events'),
+      lockLease: this.key('lock', tag, 'lease'),
+      lockFence: this.key('lock', tag, 'fence'),
+    };
+  }
+
+  namespace(namespace: Namespace): NamespaceKeys {
+    const tag = `${encodeComponent(namespace.tenantId)}:${encodeScope(namespace.scope)}`;
+    return {
+      tag,
+      registration: this.key('ns', tag, 'reg'),
+      itemKeys: this.key('ns', tag, 'keys'),
+      items: this.key('ns', tag, 'items'),
+      expiry: this.key('ns', tag, 'expiry'),
+    };
+  }
+
+  /** Hash of encoded scope to registration token: the tenant's namespaces. */
+  namespaceIndex(tenantId: string): string {
+    return this.key('nsidx', encodeComponent(tenantId), 'scopes');
+  }
+
+  /**
+   * Set of encoded tenant ids that ever registered a store namespace, so that
+   * `evictExpired()` can reach every tenant without scanning the keyspace.
+   */
+  storeTenants(): string {
+    return `${this.prefix}:tenants`;
+  }
+}
+
+/** The Redis Cluster slot of a key: CRC16 (XMODEM) of its hash tag, mod 16384. */
+export function clusterSlot(key: string): number {
+  const bytes = Buffer.from(hashTagOf(key), 'utf8');
+  let crc = 0;
+  for (const byte of bytes) {
+    crc ^= byte << 8;
+    for (let bit = 0; bit < 8; bit++) {
+      crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
+    }
+  }
+  return crc % 16384;
+}
+
+/** The part of a key Redis Cluster hashes: the first non-empty `{...}`, else the key. */
+export function hashTagOf(key: string): string {
+  const open = key.indexOf('{');
+  if (open === -1) return key;
+  const close = key.indexOf('}', open + 1);
+  if (close === -1 || close === open + 1) return key;
+  return key.slice(open + 1, close);
+}

@@ -1,0 +1,77 @@
+import {
+  acquireByPolling,
+  CorruptRecordError,
+  createLockLease,
+  type DistributedLock,
+  type LockLease,
+  readAcquireArguments,
+  readTryAcquireArguments,
+  type ThreadKey,
+  throwIfAborted,
+} from '@entelix/core';
+import { BACKEND, isNilReply, type RedisContext, run } from './context.js';
+import { LOCK_EXTEND, LOCK_RELEASE, LOCK_TRY_ACQUIRE } from './scripts/lock.js';
+
+/**
+ * One lease key per thread that expires by the server's clock (`PX`), and a fence
+ * counter beside it that is never deleted, so every grant gets a larger fence.
+ */
+export function createRedisLock(context: RedisContext): DistributedLock {
+  async function grant(key: ThreadKey, ttlMs: number): Promise<LockLease | undefined> {
+    const keys = context.keys.thread(key);
+    // Taken before the request, so the holder's expiry is never later than Redis's.
+    const requestedAt = Date.now();
+    const fence = await run(
+      context,
+      LOCK_TRY_ACQUIRE,
+      [keys.lockLease, keys.lockFence],
+      [ttlMs],
+      'tryAcquire',
+    );
+    if (isNilReply(fence)) return undefined;
+    if (typeof fence !== 'string' || !/^[1-9]\d*$/.test(fence)) {
+      throw new CorruptRecordError('stored lock fence is not a positive integer', {
+        backend: BACKEND,
+      });
+    }
+    return createLockLease(
+      { key, fence: BigInt(fence), ttlMs, requestedAt },
+      {
+        backend: BACKEND,
+        async extend(extendTtlMs, signal) {
+          throwIfAborted(signal, BACKEND);
+          const result = await run(
+            context,
+            LOCK_EXTEND,
+            [keys.lockLease],
+            [fence, extendTtlMs],
+            'extend',
+          );
+          return result === 1;
+        },
+        async release(signal) {
+          throwIfAborted(signal, BACKEND);
+          const result = await run(context, LOCK_RELEASE, [keys.lockLease], [fence], 'release');
+          return result === 1;
+        },
+      },
+    );
+  }
+
+  return {
+    async tryAcquire(key, options) {
+      const args = readTryAcquireArguments(key, options);
+      throwIfAborted(args.signal, BACKEND);
+      return grant(args.key, args.ttlMs);
+    },
+    async acquire(key, options) {
+      const args = readAcquireArguments(key, options);
+      throwIfAborted(args.signal, BACKEND);
+      return acquireByPolling(() => grant(args.key, args.ttlMs), {
+        timeoutMs: args.timeoutMs,
+        signal: args.signal,
+        backend: BACKEND,
+      });
+    },
+  };
+}

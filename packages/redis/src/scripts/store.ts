@@ -1,0 +1,163 @@
+import { LUA_PRELUDE, luaScript } from './lua.js';
+
+/*
+ * An item record is `createdAt:updatedAt:expiresAt:tail` (milliseconds, expiresAt 0
+ * when the item never expires; tail is JSON written by the client). The numbers come
+ * first so a script can read them with `string.match` and no cjson.
+ *
+ * Namespace keys, in this order in every script: registration, item keys (sorted
+ * set), items (hash), expiry (sorted set). Expired means `expiresAt <= now`.
+ */
+
+const NAMESPACE_HELPERS = `
+local function expired(record, now)
+  local e = string.match(record, '^%d+:%d+:(%d+):')
+  return e ~= nil and e ~= '0' and tonumber(e) <= now
+end
+-- Once the namespace has no items, drop its registration and hand the token back so
+-- the caller can remove the index entry only if nobody re-registered meanwhile.
+local function unregister_if_empty()
+  if redis.call('ZCARD', KEYS[2]) > 0 then return '' end
+  local token = redis.call('GET', KEYS[1])
+  if not token then return '' end
+  redis.call('DEL', KEYS[1])
+  return token
+end
+`;
+
+/**
+ * KEYS: registration, item keys, items, expiry, [fence]. ARGV: clock, fence, key (hex),
+ * tail, ttlMs (or empty), registration token (or empty).
+ * Without a token the namespace must already be registered (-4 otherwise): the
+ * client then adds it to the tenant's index and retries with a fresh token, so an
+ * item is never written into a namespace the index does not list.
+ */
+export const STORE_PUT = luaScript(
+  'store_put',
+  `${LUA_PRELUDE}${NAMESPACE_HELPERS}
+if fenced() then return -2 end
+if ARGV[6] == '' then
+  if redis.call('EXISTS', KEYS[1]) == 0 then return -4 end
+else
+  redis.call('SET', KEYS[1], ARGV[6])
+end
+local now = now_ms()
+local created = fmt(now)
+local old = redis.call('HGET', KEYS[3], ARGV[3])
+if old and not expired(old, now) then
+  created = string.match(old, '^(%d+):') or created
+end
+local expires = '0'
+if ARGV[5] ~= '' then expires = fmt(now + tonumber(ARGV[5])) end
+redis.call('HSET', KEYS[3], ARGV[3], created .. ':' .. fmt(now) .. ':' .. expires .. ':' .. ARGV[4])
+redis.call('ZADD', KEYS[2], 0, ARGV[3])
+if expires == '0' then
+  redis.call('ZREM', KEYS[4], ARGV[3])
+else
+  redis.call('ZADD', KEYS[4], expires, ARGV[3])
+end
+return 1
+`,
+);
+
+/** KEYS: items. ARGV: clock, key (hex). The record, or nil when missing or expired. */
+export const STORE_GET = luaScript(
+  'store_get',
+  `${LUA_PRELUDE}${NAMESPACE_HELPERS}
+local record = redis.call('HGET', KEYS[1], ARGV[2])
+if not record or expired(record, now_ms()) then return false end
+return record
+`,
+);
+
+/**
+ * KEYS: registration, item keys, items, expiry, [fence]. ARGV: clock, fence, key (hex).
+ * Returns { 1 if a live item was deleted else 0, unregistration token or '' }.
+ */
+export const STORE_DELETE = luaScript(
+  'store_delete',
+  `${LUA_PRELUDE}${NAMESPACE_HELPERS}
+if fenced() then return -2 end
+local record = redis.call('HGET', KEYS[3], ARGV[3])
+local live = 0
+if record then
+  if not expired(record, now_ms()) then live = 1 end
+  redis.call('HDEL', KEYS[3], ARGV[3])
+  redis.call('ZREM', KEYS[2], ARGV[3])
+  redis.call('ZREM', KEYS[4], ARGV[3])
+end
+return { live, unregister_if_empty() }
+`,
+);
+
+/**
+ * KEYS: item keys, expiry. ARGV: clock, min, max (ZRANGEBYLEX bounds), limit (or
+ * empty). Live keys in byte order, skipping expired ones, joined by commas (hex never
+ * contains one; a string because ioredis-mock drops tables built element by element).
+ * Walks this namespace's index only, in pages, so the cost never depends on the rest
+ * of the keyspace.
+ */
+export const STORE_LIST = luaScript(
+  'store_list',
+  `${LUA_PRELUDE}
+local now = now_ms()
+local limit = tonumber(ARGV[4])
+local page_size = 256
+local min = ARGV[2]
+local keys = {}
+while true do
+  local page = redis.call('ZRANGEBYLEX', KEYS[1], min, ARGV[3], 'LIMIT', 0, page_size)
+  for _, key in ipairs(page) do
+    local expires = redis.call('ZSCORE', KEYS[2], key)
+    if not expires or tonumber(expires) > now then
+      keys[#keys + 1] = key
+      if limit and #keys >= limit then return table.concat(keys, ',') end
+    end
+  end
+  if #page < page_size then return table.concat(keys, ',') end
+  min = '(' .. page[#page]
+end
+`,
+);
+
+/** KEYS: item keys, expiry. ARGV: clock. 1 when the namespace holds a live item. */
+export const STORE_NAMESPACE_IS_LIVE = luaScript(
+  'store_namespace_is_live',
+  `${LUA_PRELUDE}
+local total = redis.call('ZCARD', KEYS[1])
+if total == 0 then return 0 end
+local expired = redis.call('ZCOUNT', KEYS[2], '-inf', fmt(now_ms()))
+if total > expired then return 1 end
+return 0
+`,
+);
+
+/**
+ * KEYS: registration, item keys, items, expiry. ARGV: clock.
+ * Returns { evicted count, unregistration token or '' }.
+ */
+export const STORE_EVICT_NAMESPACE = luaScript(
+  'store_evict_namespace',
+  `${LUA_PRELUDE}${NAMESPACE_HELPERS}
+local now = fmt(now_ms())
+local keys = redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', now)
+for _, key in ipairs(keys) do
+  redis.call('HDEL', KEYS[3], key)
+  redis.call('ZREM', KEYS[2], key)
+end
+if #keys > 0 then redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now) end
+return { #keys, unregister_if_empty() }
+`,
+);
+
+/**
+ * KEYS: tenant namespace index. ARGV: encoded scope, token. Removes the entry only if
+ * it still carries the token of the registration that was just dropped.
+ */
+export const STORE_UNREGISTER_NAMESPACE = luaScript(
+  'store_unregister_namespace',
+  `
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
+return redis.call('HDEL', KEYS[1], ARGV[1])
+`,
+);

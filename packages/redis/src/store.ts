@@ -1,0 +1,307 @@
+import { randomUUID } from 'node:crypto';
+import {
+  assertRowTenant,
+  type CallOptions,
+  CorruptRecordError,
+  compareCodePoints,
+  compareScopes,
+  createPayloadFormat,
+  Namespace,
+  type PayloadFormat,
+  type PayloadOptions,
+  readListNamespacesOptions,
+  readOptions,
+  readStoreListOptions,
+  readStorePutOptions,
+  type Store,
+  type StoreItem,
+  selectNamespaceScopes,
+  startsWithScope,
+  TenantId,
+  throwIfAborted,
+  validateId,
+  type WriteOptions,
+} from '@entelix/core';
+import {
+  BACKEND,
+  clockArgument,
+  command,
+  expectInteger,
+  isNilReply,
+  parseRecordJson,
+  type RedisContext,
+  readWriteFence,
+  run,
+  throwIfFenced,
+} from './context.js';
+import {
+  decodeComponent,
+  decodeScope,
+  decodeStoreKey,
+  encodeComponent,
+  encodeScope,
+  encodeStoreKey,
+  type NamespaceKeys,
+} from './keys.js';
+import { ScriptStatus } from './scripts/lua.js';
+import {
+  STORE_DELETE,
+  STORE_EVICT_NAMESPACE,
+  STORE_GET,
+  STORE_LIST,
+  STORE_NAMESPACE_IS_LIVE,
+  STORE_PUT,
+  STORE_UNREGISTER_NAMESPACE,
+} from './scripts/store.js';
+
+/**
+ * Each namespace lives in its own slot (items hash, key index, expiry index). The
+ * tenant's namespace index lives in the tenant's slot, so it cannot change in the same
+ * script as the items; a registration token keeps the two consistent: an entry is
+ * added before a namespace's first item is written and removed only by the caller
+ * that dropped the matching registration of an emptied namespace. An entry may
+ * therefore outlive its items (listNamespaces checks liveness), never the reverse.
+ */
+export function createRedisStore<V>(
+  context: RedisContext,
+  options: PayloadOptions<V> | undefined,
+): Store<V> {
+  const format = createPayloadFormat(options, BACKEND);
+
+  function namespaceKeyList(keys: NamespaceKeys): string[] {
+    return [keys.registration, keys.itemKeys, keys.items, keys.expiry];
+  }
+
+  async function register(namespace: Namespace, token: string): Promise<void> {
+    const tenant = encodeComponent(namespace.tenantId);
+    await command('put', async () => {
+      await context.client.sadd(context.keys.storeTenants(), tenant);
+      await context.client.hset(
+        context.keys.namespaceIndex(namespace.tenantId),
+        encodeScope(namespace.scope),
+        token,
+      );
+    });
+  }
+
+  async function unregister(namespace: Namespace, token: unknown, action: string): Promise<void> {
+    if (typeof token !== 'string' || token === '') return;
+    await run(
+      context,
+      STORE_UNREGISTER_NAMESPACE,
+      [context.keys.namespaceIndex(namespace.tenantId)],
+      [encodeScope(namespace.scope), token],
+      action,
+    );
+  }
+
+  async function evictNamespace(namespace: Namespace): Promise<number> {
+    const keys = context.keys.namespace(namespace);
+    const result = await run(
+      context,
+      STORE_EVICT_NAMESPACE,
+      namespaceKeyList(keys),
+      [clockArgument(context)],
+      'evictExpired',
+    );
+    const [count, token] = expectPair(result, 'evictExpired');
+    await unregister(namespace, token, 'evictExpired');
+    return count;
+  }
+
+  async function registeredScopes(tenantId: string, action: string): Promise<string[][]> {
+    const fields = await command(action, () =>
+      context.client.hkeys(context.keys.namespaceIndex(tenantId)),
+    );
+    return fields.map(decodeScope);
+  }
+
+  return {
+    async put(namespace, key, value, options) {
+      const ns = Namespace.from(namespace);
+      const itemKey = validateId(key, 'store key');
+      const { ttlMs, signal, fence: fenceOption } = readStorePutOptions(options);
+      const keys = context.keys.namespace(ns);
+      const fence = readWriteFence(context, fenceOption, ns.tenantId, keys.items);
+      throwIfAborted(signal, BACKEND);
+      const tail = JSON.stringify({ tenantId: ns.tenantId, payload: format.encode(value) });
+      const write = (token: string) =>
+        run(
+          context,
+          STORE_PUT,
+          [...namespaceKeyList(keys), ...fence.keys],
+          [clockArgument(context), fence.fence, encodeStoreKey(itemKey), tail, ttlMs ?? '', token],
+          'put',
+        );
+      let result = await write('');
+      if (result === ScriptStatus.NEEDS_REGISTRATION) {
+        const token = randomUUID();
+        await register(ns, token);
+        result = await write(token);
+      }
+      throwIfFenced(result);
+      expectInteger(result, 'put');
+    },
+
+    async get(namespace, key, options) {
+      const ns = Namespace.from(namespace);
+      const itemKey = validateId(key, 'store key');
+      throwIfAborted(readOptions<CallOptions>(options).signal, BACKEND);
+      const keys = context.keys.namespace(ns);
+      const record = await run(
+        context,
+        STORE_GET,
+        [keys.items],
+        [clockArgument(context), encodeStoreKey(itemKey)],
+        'get',
+      );
+      return isNilReply(record) ? undefined : decodeItem(record, ns, itemKey, format);
+    },
+
+    async delete(namespace, key, options) {
+      const ns = Namespace.from(namespace);
+      const itemKey = validateId(key, 'store key');
+      const opts = readOptions<WriteOptions>(options, 'delete options');
+      const keys = context.keys.namespace(ns);
+      const fence = readWriteFence(context, opts.fence, ns.tenantId, keys.items);
+      throwIfAborted(opts.signal, BACKEND);
+      const result = await run(
+        context,
+        STORE_DELETE,
+        [...namespaceKeyList(keys), ...fence.keys],
+        [clockArgument(context), fence.fence, encodeStoreKey(itemKey)],
+        'delete',
+      );
+      throwIfFenced(result);
+      const [deleted, token] = expectPair(result, 'delete');
+      await unregister(ns, token, 'delete');
+      return deleted === 1;
+    },
+
+    async list(namespace, options) {
+      const ns = Namespace.from(namespace);
+      const { prefix, limit, after, signal } = readStoreListOptions(options);
+      throwIfAborted(signal, BACKEND);
+      const keys = context.keys.namespace(ns);
+      const { min, max } = lexRange(prefix, after);
+      const members = await run(
+        context,
+        STORE_LIST,
+        [keys.itemKeys, keys.expiry],
+        [clockArgument(context), min, max, limit ?? ''],
+        'list',
+      );
+      if (typeof members !== 'string') {
+        throw new CorruptRecordError('unexpected list reply', { backend: BACKEND });
+      }
+      if (members === '') return [];
+      return members.split(',').map(decodeStoreKey);
+    },
+
+    async listNamespaces(tenantId, options) {
+      const tenant = TenantId.parse(tenantId);
+      const opts = readListNamespacesOptions(options);
+      throwIfAborted(opts.signal, BACKEND);
+      const candidates = (await registeredScopes(tenant, 'listNamespaces')).filter((scope) => {
+        if (!startsWithScope(scope, opts.prefix)) return false;
+        if (opts.after === undefined) return true;
+        const listed = opts.maxDepth === undefined ? scope : scope.slice(0, opts.maxDepth);
+        return compareScopes(listed, opts.after) > 0;
+      });
+      // One small script per namespace, each in its own slot, all in flight at once.
+      const live = await Promise.all(
+        candidates.map(async (scope) => {
+          const keys = context.keys.namespace(Namespace.of(tenant, ...scope));
+          const result = await run(
+            context,
+            STORE_NAMESPACE_IS_LIVE,
+            [keys.itemKeys, keys.expiry],
+            [clockArgument(context)],
+            'listNamespaces',
+          );
+          return result === 1;
+        }),
+      );
+      const scopes = selectNamespaceScopes(
+        candidates.filter((_, i) => live[i]),
+        opts,
+      );
+      return scopes.map((scope) => Namespace.of(tenant, ...scope));
+    },
+
+    async evictExpired(tenantId, options) {
+      const tenant = tenantId === undefined ? undefined : TenantId.parse(tenantId);
+      throwIfAborted(readOptions<CallOptions>(options).signal, BACKEND);
+      const tenants =
+        tenant !== undefined
+          ? [tenant]
+          : (
+              await command('evictExpired', () =>
+                context.client.smembers(context.keys.storeTenants()),
+              )
+            ).map(decodeComponent);
+      let evicted = 0;
+      for (const each of tenants) {
+        const scopes = await registeredScopes(each, 'evictExpired');
+        const counts = await Promise.all(
+          scopes.map((scope) => evictNamespace(Namespace.of(each, ...scope))),
+        );
+        for (const count of counts) evicted += count;
+      }
+      return evicted;
+    },
+  };
+}
+
+/**
+ * ZRANGEBYLEX bounds over hex-encoded keys. Hex preserves byte order, so keys with a
+ * literal prefix are exactly `[hex(prefix)` up to `(hex(prefix)g` ('g' follows every
+ * hex digit), and keyset paging starts after `after` when that is further on.
+ */
+export function lexRange(
+  prefix: string | undefined,
+  after: string | undefined,
+): { min: string; max: string } {
+  const prefixHex = prefix === undefined ? undefined : encodeStoreKey(prefix);
+  const max = prefixHex === undefined ? '+' : `(${prefixHex}g`;
+  if (after !== undefined && (prefix === undefined || compareCodePoints(after, prefix) >= 0)) {
+    return { min: `(${encodeStoreKey(after)}`, max };
+  }
+  return { min: prefixHex === undefined ? '-' : `[${prefixHex}`, max };
+}
+
+function expectPair(result: unknown, what: string): [number, unknown] {
+  if (!Array.isArray(result) || result.length !== 2 || typeof result[0] !== 'number') {
+    throw new CorruptRecordError(`unexpected ${what} reply from Redis`, { backend: BACKEND });
+  }
+  return [result[0], result[1]];
+}
+
+// createdAt:updatedAt:expiresAt:tail, as written by STORE_PUT.
+const ITEM_PATTERN = /^(\d+):(\d+):(\d+):/;
+
+function decodeItem<V>(
+  text: unknown,
+  namespace: Namespace,
+  key: string,
+  format: PayloadFormat<V>,
+): StoreItem<V> {
+  const match = typeof text === 'string' ? ITEM_PATTERN.exec(text) : null;
+  if (match === null) {
+    throw new CorruptRecordError('stored item is malformed', { backend: BACKEND });
+  }
+  const record = parseRecordJson((text as string).slice(match[0].length), 'item');
+  assertRowTenant(record.tenantId, namespace, BACKEND);
+  if (typeof record.payload !== 'string') {
+    throw new CorruptRecordError('stored item lacks its payload', { backend: BACKEND });
+  }
+  const expiresAtMs = Number(match[3]);
+  return {
+    namespace,
+    key,
+    value: format.decode(record.payload),
+    createdAt: new Date(Number(match[1])),
+    updatedAt: new Date(Number(match[2])),
+    expiresAt: expiresAtMs === 0 ? null : new Date(expiresAtMs),
+  };
+}
