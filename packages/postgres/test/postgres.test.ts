@@ -1,0 +1,385 @@
+import { PGlite } from '@electric-sql/pglite';
+import { Checkpoint, EntelixError, type ErrorCode, Namespace, ThreadKey } from '@entelix/core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../src/cli.js';
+import {
+  createPostgresPersistence,
+  LATEST_SCHEMA_VERSION,
+  renderMigrationSql,
+} from '../src/index.js';
+import { prefixEnd } from '../src/store.js';
+import { APP_ROLE, createPGliteAsAppRole } from './pglite-support.js';
+
+const TABLES = ['checkpoints', 'store_items', 'session_heads', 'session_events', 'locks'];
+
+async function codeOf(promise: Promise<unknown>): Promise<ErrorCode | 'resolved'> {
+  try {
+    await promise;
+    return 'resolved';
+  } catch (error) {
+    if (!EntelixError.isInstance(error)) throw error;
+    return error.code;
+  }
+}
+
+function randomId(label: string): string {
+  return `${label}-${crypto.randomUUID()}`;
+}
+
+describe('row-level security canary (PGlite, non-superuser role)', () => {
+  let pglite: PGlite;
+  const tenantA = randomId('a');
+  const tenantB = randomId('b');
+
+  beforeAll(async () => {
+    pglite = await createPGliteAsAppRole();
+    const persistence = await createPostgresPersistence({ pglite, migrate: 'verify' });
+    // Give tenant B a row in every table, through the public API.
+    const key = ThreadKey.of(tenantB, 'thread');
+    await persistence.checkpointer().put(Checkpoint.create({ key, step: 0, state: 'b' }));
+    await persistence.store().put(Namespace.of(tenantB, 'ns'), 'k', 'b');
+    await persistence.sessionLog().append(key, ['b']);
+    const lease = await persistence.lock.tryAcquire(key, { ttlMs: 60_000 });
+    expect(lease).toBeDefined();
+  });
+  afterAll(async () => {
+    await pglite.close();
+  });
+
+  it('runs as a role that row-level security binds', async () => {
+    const { rows } = await pglite.query<{ rolsuper: boolean; rolbypassrls: boolean }>(
+      'SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user',
+    );
+    expect(rows).toEqual([{ rolsuper: false, rolbypassrls: false }]);
+    expect((await pglite.query<{ u: string }>('SELECT current_user AS u')).rows[0]?.u).toBe(
+      APP_ROLE,
+    );
+  });
+
+  it('with no tenant set, every table reads 0 rows and an insert is refused', async () => {
+    for (const table of TABLES) {
+      const { rows } = await pglite.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM entelix.${table}`,
+      );
+      expect(rows[0]?.n, table).toBe(0);
+    }
+    await expect(
+      pglite.query(`INSERT INTO entelix.session_heads VALUES ($1, 't', 1)`, [tenantB]),
+    ).rejects.toThrow(/row-level security/);
+  });
+
+  it('with tenant A set, tenant B rows are invisible and cannot be written', async () => {
+    await pglite.transaction(async (tx) => {
+      await tx.query(`SELECT set_config('entelix.tenant_id', $1, true)`, [tenantA]);
+      for (const table of TABLES) {
+        const { rows } = await tx.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM entelix.${table} WHERE tenant_id = $1`,
+          [tenantB],
+        );
+        expect(rows[0]?.n, table).toBe(0);
+      }
+      const updated = await tx.query(
+        `UPDATE entelix.store_items SET value = 'stolen' WHERE tenant_id = $1`,
+        [tenantB],
+      );
+      expect(updated.affectedRows).toBe(0);
+      const deleted = await tx.query(`DELETE FROM entelix.session_events WHERE tenant_id = $1`, [
+        tenantB,
+      ]);
+      expect(deleted.affectedRows).toBe(0);
+    });
+    await expect(
+      pglite.transaction(async (tx) => {
+        await tx.query(`SELECT set_config('entelix.tenant_id', $1, true)`, [tenantA]);
+        await tx.query(`INSERT INTO entelix.session_heads VALUES ($1, 't', 1)`, [tenantB]);
+      }),
+    ).rejects.toThrow(/row-level security/);
+  });
+
+  it('leaves no tenant on the connection after an operation', async () => {
+    const persistence = await createPostgresPersistence({ pglite, migrate: 'off' });
+    expect(await persistence.sessionLog().head(ThreadKey.of(tenantA, 'thread'))).toBe(0);
+    const { rows } = await pglite.query<{ tenant: string | null }>(
+      `SELECT current_setting('entelix.tenant_id', true) AS tenant`,
+    );
+    expect(rows[0]?.tenant ?? '').toBe('');
+  });
+
+  it('tenant A reads nothing of tenant B through the API, and B still has its data', async () => {
+    const persistence = await createPostgresPersistence({ pglite, migrate: 'off' });
+    const keyA = ThreadKey.of(tenantA, 'thread');
+    const keyB = ThreadKey.of(tenantB, 'thread');
+    expect(await persistence.checkpointer().getLatest(keyA)).toBeUndefined();
+    expect(await persistence.store().listNamespaces(tenantA)).toEqual([]);
+    expect(await persistence.sessionLog().head(keyB)).toBe(1);
+  });
+});
+
+describe('rows written behind our back', () => {
+  // The database hands back a row of another (or no) tenant: simulated by a PGlite
+  // whose results are rewritten, since the SQL itself always filters by tenant.
+  async function persistenceReturning(tenantId: string) {
+    const pglite = await PGlite.create();
+    await (await createPostgresPersistence({ pglite })).close();
+    let rewrite = false;
+    const tampered = new Proxy(pglite, {
+      get(target, property, receiver) {
+        if (property !== 'query') return Reflect.get(target, property, receiver);
+        return async (text: string, params?: unknown[]) => {
+          const result = await target.query<Record<string, unknown>>(text, params);
+          if (!rewrite) return result;
+          const rows = result.rows.map((row) => {
+            const copy = { ...row };
+            for (const column of ['tenant_id', 'item_tenant_id', 'ns_tenant_id', 'ev_tenant_id']) {
+              if (column in copy) copy[column] = tenantId;
+            }
+            return copy;
+          });
+          return { ...result, rows };
+        };
+      },
+    });
+    const persistence = await createPostgresPersistence({ pglite: tampered, migrate: 'verify' });
+    return {
+      persistence,
+      tamper: () => {
+        rewrite = true;
+      },
+      close: () => pglite.close(),
+    };
+  }
+
+  for (const [label, foreignTenant] of [
+    ['a foreign tenant_id', 'someone-else'],
+    ['an empty tenant_id', ''],
+  ] as const) {
+    it(`rejects ${label} with CORRUPT_RECORD on every read`, async () => {
+      const { persistence, tamper, close } = await persistenceReturning(foreignTenant);
+      const key = ThreadKey.of('tenant', 'thread');
+      const ns = Namespace.of('tenant', 'ns');
+      const checkpoint = Checkpoint.create({ key, step: 0, state: 1 });
+      await persistence.checkpointer().put(checkpoint);
+      await persistence.store().put(ns, 'k', 1);
+      await persistence.sessionLog().append(key, [1]);
+      tamper();
+      const checkpointer = persistence.checkpointer();
+      const store = persistence.store();
+      expect(await codeOf(checkpointer.getLatest(key))).toBe('CORRUPT_RECORD');
+      expect(await codeOf(checkpointer.getById(key, checkpoint.id))).toBe('CORRUPT_RECORD');
+      expect(await codeOf(checkpointer.listHistory(key, { limit: 5 }))).toBe('CORRUPT_RECORD');
+      expect(await codeOf(store.get(ns, 'k'))).toBe('CORRUPT_RECORD');
+      expect(await codeOf(store.list(ns))).toBe('CORRUPT_RECORD');
+      expect(await codeOf(store.listNamespaces('tenant'))).toBe('CORRUPT_RECORD');
+      expect(await codeOf(persistence.sessionLog().loadSince(key, 0))).toBe('CORRUPT_RECORD');
+      await close();
+    });
+  }
+});
+
+describe('migrations', () => {
+  it('fails with SCHEMA_VERSION_MISMATCH when the database is ahead of the code', async () => {
+    const pglite = await PGlite.create();
+    await (await createPostgresPersistence({ pglite })).close();
+    await pglite.query(
+      `INSERT INTO entelix.schema_migrations (version, name) VALUES ($1, 'future')`,
+      [LATEST_SCHEMA_VERSION + 1],
+    );
+    for (const migrate of ['auto', 'verify'] as const) {
+      expect(await codeOf(createPostgresPersistence({ pglite, migrate }))).toBe(
+        'SCHEMA_VERSION_MISMATCH',
+      );
+    }
+    // 'off' checks nothing: the caller takes responsibility.
+    expect(await codeOf(createPostgresPersistence({ pglite, migrate: 'off' }))).toBe('resolved');
+    await pglite.close();
+  });
+
+  it("'verify' refuses an unmigrated database and 'off' leaves it untouched", async () => {
+    const pglite = await PGlite.create();
+    expect(await codeOf(createPostgresPersistence({ pglite, migrate: 'verify' }))).toBe(
+      'SCHEMA_VERSION_MISMATCH',
+    );
+    const unmigrated = await createPostgresPersistence({ pglite, migrate: 'off' });
+    const schemas = await pglite.query(`SELECT 1 FROM pg_namespace WHERE nspname = 'entelix'`);
+    expect(schemas.rows).toHaveLength(0);
+    // Using it fails loudly, as a BackendError wrapping the driver's error.
+    expect(await codeOf(unmigrated.sessionLog().head(ThreadKey.of('t', 'x')))).toBe('BACKEND');
+    await pglite.close();
+  });
+
+  it("'auto' applies once and is a no-op afterwards", async () => {
+    const pglite = await PGlite.create();
+    await (await createPostgresPersistence({ pglite })).close();
+    await (await createPostgresPersistence({ pglite })).close();
+    const { rows } = await pglite.query<{ version: number }>(
+      'SELECT version FROM entelix.schema_migrations ORDER BY version',
+    );
+    expect(rows.map((row) => row.version)).toEqual([LATEST_SCHEMA_VERSION]);
+    await pglite.close();
+  });
+
+  it('rejects bad options with CONFIG before touching the database', async () => {
+    const pglite = await PGlite.create();
+    const bad: unknown[] = [
+      { pglite, migrate: 'sometimes' },
+      { pglite, schema: 'bad-name' },
+      { pglite, schema: 'x"; DROP TABLE y; --' },
+      { pglite, schema: '' },
+      { pglite, connectionString: 'postgres://localhost/x' },
+      { pglite: {} },
+      { pool: { query: 'no' } },
+      { connectionString: 42 },
+      'postgres://localhost/x',
+    ];
+    for (const [index, options] of bad.entries()) {
+      expect(await codeOf(createPostgresPersistence(options as never)), `case ${index}`).toBe(
+        'CONFIG',
+      );
+    }
+    const schemas = await pglite.query(`SELECT 1 FROM pg_namespace WHERE nspname = 'entelix'`);
+    expect(schemas.rows).toHaveLength(0);
+    await pglite.close();
+  });
+});
+
+describe('schema option', () => {
+  it('keeps two schemas apart in one database', async () => {
+    const pglite = await PGlite.create();
+    const first = await createPostgresPersistence({ pglite, schema: 'tenant_data_one' });
+    const second = await createPostgresPersistence({ pglite, schema: 'tenant_data_two' });
+    const key = ThreadKey.of('tenant', 'thread');
+    expect(await first.sessionLog().append(key, ['a', 'b'])).toBe(2);
+    expect(await second.sessionLog().head(key)).toBe(0);
+    const { rows } = await pglite.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM tenant_data_one.session_events',
+    );
+    expect(rows[0]?.n).toBe(2);
+    await pglite.close();
+  });
+});
+
+describe('close()', () => {
+  it('never closes an injected PGlite', async () => {
+    const pglite = await PGlite.create();
+    const persistence = await createPostgresPersistence({ pglite });
+    await persistence.close();
+    await persistence.close();
+    expect(pglite.closed).toBe(false);
+    expect((await pglite.query<{ one: number }>('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
+    await pglite.close();
+  });
+
+  it('closes the PGlite it created itself', async () => {
+    const persistence = await createPostgresPersistence();
+    const key = ThreadKey.of('tenant', 'thread');
+    expect(await persistence.sessionLog().append(key, [1])).toBe(1);
+    await persistence.close();
+    expect(await codeOf(persistence.sessionLog().head(key))).toBe('BACKEND');
+  });
+
+  it('reports PGlite as in-process with row-level security', async () => {
+    const persistence = await createPostgresPersistence();
+    expect(persistence.capabilities).toEqual({
+      multiProcess: false,
+      rls: true,
+      ttl: true,
+      fencing: true,
+    });
+    await persistence.close();
+  });
+});
+
+describe('store prefix ranges', () => {
+  it('computes the first string after every extension of a prefix, by code point', () => {
+    expect(prefixEnd('ab')).toBe('ac');
+    expect(prefixEnd('a%')).toBe('a&');
+    expect(prefixEnd('a\u{10ffff}')).toBe('b');
+    expect(prefixEnd('\u{10ffff}\u{10ffff}')).toBeUndefined();
+    expect(prefixEnd('x\ud7ff')).toBe('x\ue000');
+    expect(prefixEnd('x\u{1f600}')).toBe('x\u{1f601}');
+  });
+
+  it('lists keys around the U+FFFF / astral boundary in code-point order', async () => {
+    const persistence = await createPostgresPersistence();
+    const store = persistence.store();
+    const ns = Namespace.of('tenant', 'boundary');
+    const keys = ['p\uffff', 'p\u{10000}', 'p\u{10ffff}', 'p\u{10ffff}z', 'q', 'p'];
+    for (const key of keys) await store.put(ns, key, key);
+    expect(await store.list(ns, { prefix: 'p\u{10ffff}' })).toEqual([
+      'p\u{10ffff}',
+      'p\u{10ffff}z',
+    ]);
+    expect(await store.list(ns, { prefix: 'p' })).toEqual([
+      'p',
+      'p\uffff',
+      'p\u{10000}',
+      'p\u{10ffff}',
+      'p\u{10ffff}z',
+    ]);
+    await persistence.close();
+  });
+});
+
+describe('entelix-postgres CLI', () => {
+  function capture() {
+    const output = { stdout: '', stderr: '' };
+    return {
+      output,
+      io: {
+        out: (text: string) => {
+          output.stdout += text;
+        },
+        err: (text: string) => {
+          output.stderr += text;
+        },
+      },
+    };
+  }
+
+  it('sql prints DDL that another tool can apply and verify accepts', async () => {
+    const { output, io } = capture();
+    expect(await runCli(['sql', '--schema', 'from_cli'], io, {})).toBe(0);
+    expect(output.stdout).toContain('CREATE TABLE "from_cli".checkpoints');
+    expect(output.stdout.match(/ALTER TABLE \S+ FORCE ROW LEVEL SECURITY;/g)?.length).toBe(
+      TABLES.length + 1,
+    );
+    const pglite = await PGlite.create();
+    await pglite.exec(output.stdout);
+    const persistence = await createPostgresPersistence({
+      pglite,
+      schema: 'from_cli',
+      migrate: 'verify',
+    });
+    expect(await persistence.sessionLog().append(ThreadKey.of('t', 'x'), [1])).toBe(1);
+    await pglite.close();
+  });
+
+  it('sql without --schema is the default schema and matches renderMigrationSql', async () => {
+    const { output, io } = capture();
+    expect(await runCli(['sql'], io, {})).toBe(0);
+    expect(output.stdout).toBe(renderMigrationSql());
+    expect(output.stdout).toContain('"entelix".schema_migrations');
+  });
+
+  it('exits 2 with usage on a bad command line', async () => {
+    for (const argv of [[], ['frobnicate'], ['sql', 'extra'], ['sql', '--nope']]) {
+      const { output, io } = capture();
+      expect(await runCli(argv, io, {}), argv.join(' ')).toBe(2);
+      expect(output.stderr).toContain('usage: entelix-postgres');
+    }
+  });
+
+  it('exits 2 when migrate or doctor has no database URL', async () => {
+    for (const command of ['migrate', 'doctor']) {
+      const { output, io } = capture();
+      expect(await runCli([command], io, {})).toBe(2);
+      expect(output.stderr).toContain('DATABASE_URL');
+    }
+  });
+
+  it('exits 1 on a bad schema name', async () => {
+    const { output, io } = capture();
+    expect(await runCli(['sql', '--schema', 'no-dashes'], io, {})).toBe(1);
+    expect(output.stderr).toContain('(CONFIG)');
+  });
+});
