@@ -1,0 +1,71 @@
+import pg from 'pg';
+import { createPostgresPersistence } from '../src/index.js';
+
+/** The application role of the integration suites: not superuser, no BYPASSRLS, owns nothing. */
+export const APP_ROLE = 'entelix_app_test';
+
+/** A fresh schema migrated by the owner (the URL's role), usable by {@link APP_ROLE}. */
+export interface TestSchema {
+  schema: string;
+  /** Connection string of the application role. */
+  appUrl: string;
+  /** A pool of the owner role, for setup and inspection. */
+  ownerPool: pg.Pool;
+  /** Drop the schema and end the owner pool. */
+  drop(): Promise<void>;
+}
+
+export function randomSchemaName(): string {
+  return `entelix_it_${crypto.randomUUID().replaceAll('-', '').slice(0, 16)}`;
+}
+
+/** The same database as `url`, connecting as `role` (trust auth: no password). */
+export function urlForRole(url: string, role: string): string {
+  const parsed = new URL(url);
+  parsed.username = role;
+  parsed.password = '';
+  return parsed.toString();
+}
+
+/** Create the application role if missing; concurrent test files may race to do so. */
+export async function ensureAppRole(ownerPool: pg.Pool): Promise<void> {
+  try {
+    await ownerPool.query(`
+      DO $$ BEGIN
+        IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${APP_ROLE}') THEN
+          CREATE ROLE ${APP_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS;
+        END IF;
+      END $$`);
+  } catch (error) {
+    // 42710 duplicate_object / 23505: another file created it between check and create.
+    const code = (error as { code?: string }).code;
+    if (code !== '42710' && code !== '23505') throw error;
+  }
+}
+
+/** Grant the application role what the README tells operators to grant. */
+export function grantsFor(schema: string): string {
+  return `
+    GRANT USAGE ON SCHEMA "${schema}" TO ${APP_ROLE};
+    GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA "${schema}" TO ${APP_ROLE};
+    GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA "${schema}" TO ${APP_ROLE};`;
+}
+
+/** Create, migrate (as the owner) and grant a fresh schema. */
+export async function createTestSchema(url: string): Promise<TestSchema> {
+  const schema = randomSchemaName();
+  const ownerPool = new pg.Pool({ connectionString: url, max: 4 });
+  await ensureAppRole(ownerPool);
+  const owner = await createPostgresPersistence({ pool: ownerPool, schema });
+  await owner.close();
+  await ownerPool.query(grantsFor(schema));
+  return {
+    schema,
+    appUrl: urlForRole(url, APP_ROLE),
+    ownerPool,
+    async drop() {
+      await ownerPool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+      await ownerPool.end();
+    },
+  };
+}

@@ -1,0 +1,284 @@
+import { Checkpoint, Namespace, type Persistence, ThreadKey } from '@entelix/core';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describeWithService } from '../../../test-support/services.js';
+import { runCli } from '../src/cli.js';
+import { checkPostgresDeployment, createPostgresPersistence } from '../src/index.js';
+import { APP_ROLE, createTestSchema, randomSchemaName, type TestSchema } from './pg-support.js';
+
+const TABLES = ['checkpoints', 'store_items', 'session_heads', 'session_events', 'locks'];
+
+function silentCli() {
+  const output = { stdout: '', stderr: '' };
+  const io = {
+    out: (text: string) => {
+      output.stdout += text;
+    },
+    err: (text: string) => {
+      output.stderr += text;
+    },
+  };
+  return { output, io };
+}
+
+describeWithService('DATABASE_URL', 'postgres (real server, application role)', (url) => {
+  let setup: TestSchema;
+  let appPool: pg.Pool;
+
+  beforeAll(async () => {
+    setup = await createTestSchema(url);
+    appPool = new pg.Pool({ connectionString: setup.appUrl, max: 4 });
+  });
+  afterAll(async () => {
+    await appPool?.end();
+    await setup?.drop();
+  });
+
+  describe('row-level security canary', () => {
+    const tenantA = `a-${crypto.randomUUID()}`;
+    const tenantB = `b-${crypto.randomUUID()}`;
+
+    beforeAll(async () => {
+      const persistence = await createPostgresPersistence({
+        pool: appPool,
+        schema: setup.schema,
+        migrate: 'verify',
+      });
+      const key = ThreadKey.of(tenantB, 'thread');
+      await persistence.checkpointer().put(Checkpoint.create({ key, step: 0, state: 'b' }));
+      await persistence.store().put(Namespace.of(tenantB, 'ns'), 'k', 'b');
+      await persistence.sessionLog().append(key, ['b']);
+      expect(await persistence.lock.tryAcquire(key, { ttlMs: 60_000 })).toBeDefined();
+    });
+
+    it('the application role is neither superuser nor BYPASSRLS', async () => {
+      const { rows } = await appPool.query(
+        'SELECT current_user AS role, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user',
+      );
+      expect(rows).toEqual([{ role: APP_ROLE, rolsuper: false, rolbypassrls: false }]);
+    });
+
+    it('with no tenant set, every table reads 0 rows and an insert is refused', async () => {
+      for (const table of TABLES) {
+        const { rows } = await appPool.query(
+          `SELECT count(*)::int AS n FROM "${setup.schema}".${table}`,
+        );
+        expect(rows[0].n, table).toBe(0);
+      }
+      // The owner sees tenant B's rows: they exist, RLS hides them.
+      const owned = await setup.ownerPool.query(
+        `SELECT count(*)::int AS n FROM "${setup.schema}".session_events WHERE tenant_id = $1`,
+        [tenantB],
+      );
+      expect(owned.rows[0].n).toBe(1);
+      await expect(
+        appPool.query(`INSERT INTO "${setup.schema}".session_heads VALUES ($1, 't', 1)`, [tenantB]),
+      ).rejects.toMatchObject({ code: '42501' });
+    });
+
+    it('with tenant A set, tenant B rows are invisible and cannot be written', async () => {
+      const client = await appPool.connect();
+      try {
+        await client.query('BEGIN');
+        await client.query(`SELECT set_config('entelix.tenant_id', $1, true)`, [tenantA]);
+        for (const table of TABLES) {
+          const { rows } = await client.query(
+            `SELECT count(*)::int AS n FROM "${setup.schema}".${table} WHERE tenant_id = $1`,
+            [tenantB],
+          );
+          expect(rows[0].n, table).toBe(0);
+        }
+        const updated = await client.query(
+          `UPDATE "${setup.schema}".store_items SET value = 'stolen' WHERE tenant_id = $1`,
+          [tenantB],
+        );
+        expect(updated.rowCount).toBe(0);
+        await expect(
+          client.query(`INSERT INTO "${setup.schema}".session_heads VALUES ($1, 't', 1)`, [
+            tenantB,
+          ]),
+        ).rejects.toMatchObject({ code: '42501' });
+        await client.query('ROLLBACK');
+        // Transaction-local: the connection carries no tenant afterwards.
+        const after = await client.query(
+          `SELECT coalesce(current_setting('entelix.tenant_id', true), '') AS tenant`,
+        );
+        expect(after.rows[0].tenant).toBe('');
+      } finally {
+        client.release();
+      }
+    });
+
+    it('evictExpired() sweeps every tenant as the application role', async () => {
+      const persistence = await createPostgresPersistence({
+        pool: appPool,
+        schema: setup.schema,
+        migrate: 'verify',
+      });
+      const store = persistence.store();
+      await store.put(Namespace.of(tenantA, 'ttl'), 'k', 1, { ttlMs: 1 });
+      await store.put(Namespace.of(tenantB, 'ttl'), 'k', 1, { ttlMs: 1 });
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(await store.evictExpired()).toBeGreaterThanOrEqual(2);
+      const left = await setup.ownerPool.query(
+        `SELECT count(*)::int AS n FROM "${setup.schema}".store_items WHERE tenant_id = ANY($1)`,
+        [[tenantA, tenantB]],
+      );
+      expect(left.rows[0].n).toBe(1); // tenant B's permanent item from the setup
+    });
+  });
+
+  describe('many connections', () => {
+    async function bundles(count: number): Promise<{ all: Persistence[]; close(): Promise<void> }> {
+      const pools = Array.from(
+        { length: count },
+        () => new pg.Pool({ connectionString: setup.appUrl, max: 1 }),
+      );
+      const all = await Promise.all(
+        pools.map((pool) =>
+          createPostgresPersistence({ pool, schema: setup.schema, migrate: 'verify' }),
+        ),
+      );
+      return {
+        all,
+        async close() {
+          await Promise.all(pools.map((pool) => pool.end()));
+        },
+      };
+    }
+
+    it('8 connections x 50 appends on one thread give ordinals 1..400 exactly', async () => {
+      const { all, close } = await bundles(8);
+      const key = ThreadKey.of(`t-${crypto.randomUUID()}`, 'shared');
+      const heads = await Promise.all(
+        all.map(async (persistence, writer) => {
+          const log = persistence.sessionLog<{ writer: number; n: number }>();
+          const returned: number[] = [];
+          for (let n = 0; n < 50; n++) returned.push(await log.append(key, [{ writer, n }]));
+          return returned;
+        }),
+      );
+      await close();
+      expect(
+        heads
+          .flat()
+          .sort((a, b) => a - b)
+          .every((head, i) => head === i + 1),
+      ).toBe(true);
+      const persistence = await createPostgresPersistence({
+        pool: appPool,
+        schema: setup.schema,
+        migrate: 'verify',
+      });
+      const events = await persistence
+        .sessionLog<{ writer: number; n: number }>()
+        .loadSince(key, 0);
+      expect(events.map((event) => event.seq)).toEqual(
+        Array.from({ length: 400 }, (_, i) => i + 1),
+      );
+      // Each writer's events keep their order.
+      for (let writer = 0; writer < 8; writer++) {
+        const mine = events.filter((event) => event.event.writer === writer).map((e) => e.event.n);
+        expect(mine).toEqual(Array.from({ length: 50 }, (_, i) => i));
+      }
+    });
+
+    it('20 connections racing tryAcquire on one key get exactly one lease', async () => {
+      const { all, close } = await bundles(20);
+      const key = ThreadKey.of(`t-${crypto.randomUUID()}`, 'contended');
+      const leases = await Promise.all(
+        all.map((persistence) => persistence.lock.tryAcquire(key, { ttlMs: 30_000 })),
+      );
+      const granted = leases.filter((lease) => lease !== undefined);
+      expect(granted).toHaveLength(1);
+      expect(granted[0]?.fence).toBe(1n);
+      await granted[0]?.release();
+      await close();
+    });
+  });
+
+  describe('migrations', () => {
+    it('10 concurrent migrate runs on a fresh schema apply it exactly once', async () => {
+      const schema = randomSchemaName();
+      try {
+        const runs = await Promise.all(
+          Array.from({ length: 10 }, async () => {
+            const { output, io } = silentCli();
+            const code = await runCli(
+              ['migrate', '--schema', schema, '--database-url', url],
+              io,
+              {},
+            );
+            return { code, output };
+          }),
+        );
+        expect(runs.map((run) => run.code)).toEqual(Array(10).fill(0));
+        expect(runs.filter((run) => run.output.stdout.startsWith('applied'))).toHaveLength(1);
+        const versions = await setup.ownerPool.query(
+          `SELECT version FROM "${schema}".schema_migrations`,
+        );
+        expect(versions.rows).toEqual([{ version: 1 }]);
+        // And ten bundles starting at once against the migrated schema all come up.
+        const bundles = await Promise.all(
+          Array.from({ length: 10 }, () =>
+            createPostgresPersistence({ connectionString: url, schema }),
+          ),
+        );
+        await Promise.all(bundles.map((bundle) => bundle.close()));
+      } finally {
+        await setup.ownerPool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+      }
+    });
+  });
+
+  describe('doctor', () => {
+    it('reports a superuser owner connection as a problem', async () => {
+      const report = await checkPostgresDeployment({ connectionString: url, schema: setup.schema });
+      expect(report.ok).toBe(false);
+      expect(report.schemaVersion).toBe(1);
+      expect(report.problems.some((problem) => problem.includes('superuser'))).toBe(true);
+      expect(report.problems.some((problem) => problem.includes('owned by'))).toBe(true);
+      const { output, io } = silentCli();
+      expect(
+        await runCli(['doctor', '--schema', setup.schema, '--database-url', url], io, {}),
+      ).toBe(1);
+      expect(output.stderr).toContain('superuser');
+    });
+
+    it('passes as the application role', async () => {
+      const report = await checkPostgresDeployment({
+        connectionString: setup.appUrl,
+        schema: setup.schema,
+      });
+      expect(report).toEqual({ ok: true, problems: [], role: APP_ROLE, schemaVersion: 1 });
+      const { output, io } = silentCli();
+      expect(
+        await runCli(['doctor', '--schema', setup.schema, '--database-url', setup.appUrl], io, {}),
+      ).toBe(0);
+      expect(output.stdout).toContain('ok:');
+    });
+
+    it('flags a table whose row-level security is not forced, and an unmigrated schema', async () => {
+      await setup.ownerPool.query(
+        `ALTER TABLE "${setup.schema}".locks NO FORCE ROW LEVEL SECURITY`,
+      );
+      try {
+        const report = await checkPostgresDeployment({
+          connectionString: setup.appUrl,
+          schema: setup.schema,
+        });
+        expect(report.problems).toEqual([
+          `table ${setup.schema}.locks: row-level security is not forced`,
+        ]);
+      } finally {
+        await setup.ownerPool.query(`ALTER TABLE "${setup.schema}".locks FORCE ROW LEVEL SECURITY`);
+      }
+      const missing = await checkPostgresDeployment({
+        connectionString: setup.appUrl,
+        schema: randomSchemaName(),
+      });
+      expect(missing.ok).toBe(false);
+      expect(missing.schemaVersion).toBe(0);
+    });
+  });
+});
