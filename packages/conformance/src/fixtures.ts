@@ -53,6 +53,8 @@ export interface SuiteContext {
   readonly capabilities: Capabilities;
   /** Milliseconds scaled by the target's `timeScale`. */
   ms(milliseconds: number): number;
+  /** The target's storage snapshot, when it offers one. */
+  snapshot?: () => Promise<string>;
 }
 
 /** Options of one conformance test. */
@@ -99,6 +101,9 @@ export function defineGroup(name: string, body: (api: GroupApi) => void): Confor
           b,
           capabilities: mergeCapabilities(a.capabilities, target.capabilities),
           ms: (milliseconds) => Math.round(milliseconds * scale),
+          ...(target.snapshot
+            ? { snapshot: () => (target.snapshot as () => Promise<string>)() }
+            : {}),
         };
       });
 

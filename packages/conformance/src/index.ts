@@ -3,6 +3,7 @@ import { type ConformanceGroup, ConformanceReport } from './fixtures.js';
 import { abortTests } from './groups/abort.js';
 import { checkpointerTests } from './groups/checkpointer.js';
 import { concurrencyTests } from './groups/concurrency.js';
+import { hostileInputTests } from './groups/hostile-input.js';
 import { idValidationTests } from './groups/id-validation.js';
 import { lockTests } from './groups/lock.js';
 import { payloadTests } from './groups/payload.js';
@@ -18,6 +19,7 @@ export {
   abortTests,
   checkpointerTests,
   concurrencyTests,
+  hostileInputTests,
   idValidationTests,
   lockTests,
   payloadTests,
@@ -37,6 +39,7 @@ export const conformanceGroups: Readonly<Record<string, ConformanceGroup>> = Obj
   concurrency: concurrencyTests,
   payload: payloadTests,
   abort: abortTests,
+  hostileInput: hostileInputTests,
 });
 
 /**

@@ -17,6 +17,12 @@ export interface ConformanceTarget {
   create(): Persistence | Promise<Persistence>;
   /** Close a bundle from `create`; defaults to `persistence.close()`. */
   destroy?(persistence: Persistence): Promise<void>;
+  /**
+   * A byte-exact rendering of everything the target stores (every table, every key).
+   * When given, the hostile-input tests compare it before and after each refused call
+   * to show that nothing changed; without it they check through reads only.
+   */
+  snapshot?(): Promise<string>;
   /** Runs once after the whole suite, e.g. to drop a test schema or close a shared client. */
   teardown?(): Promise<void>;
   /** Override the capabilities the bundle reports (only to claim less, never more). */
