@@ -82,6 +82,8 @@ export function createFakeStorage(): FakeStorage {
 }
 
 const B = 'fake';
+const optionsOf = (options: unknown) =>
+  readOptions<{ signal?: AbortSignal; fence?: unknown }>(options);
 
 /**
  * A small, independent implementation of the four contracts (not the memory package),
@@ -148,7 +150,7 @@ export function createFakePersistence(
       },
       async getLatest(k, opts) {
         const key = ThreadKey.from(k);
-        checkAbort(opts?.signal);
+        checkAbort(optionsOf(opts).signal);
         const list = rows(key);
         const latest = has('latest-by-step')
           ? [...list].sort((x, y) => y.step - x.step)[0]
@@ -158,7 +160,7 @@ export function createFakePersistence(
       async getById(k, id, opts) {
         const key = ThreadKey.from(k);
         const cid = CheckpointIds.parse(id);
-        checkAbort(opts?.signal);
+        checkAbort(optionsOf(opts).signal);
         const row = rows(key).find((r) => r.id === cid);
         return row && toCheckpoint(key, row);
       },
@@ -196,8 +198,8 @@ export function createFakePersistence(
       },
       async deleteThread(k, opts) {
         const key = ThreadKey.from(k);
-        checkAbort(opts?.signal);
-        checkFence(opts?.fence, key.tenantId);
+        checkAbort(optionsOf(opts).signal);
+        checkFence(optionsOf(opts).fence, key.tenantId);
         const count = rows(key).length;
         storage.checkpoints.delete(threadName(key));
         return count;
@@ -238,7 +240,7 @@ export function createFakePersistence(
       async get(n, k, opts) {
         const ns = Namespace.from(n);
         const key = validateId(k, 'key');
-        checkAbort(opts?.signal);
+        checkAbort(optionsOf(opts).signal);
         const item = items(ns)?.get(key);
         if (!live(item)) return undefined;
         const expiresAt = item.expires === null ? null : new Date(item.expires);
@@ -254,8 +256,8 @@ export function createFakePersistence(
       async delete(n, k, opts) {
         const ns = Namespace.from(n);
         const key = validateId(k, 'key');
-        checkAbort(opts?.signal);
-        checkFence(opts?.fence, ns.tenantId);
+        checkAbort(optionsOf(opts).signal);
+        checkFence(optionsOf(opts).fence, ns.tenantId);
         const item = items(ns)?.get(key);
         items(ns)?.delete(key);
         return live(item);
@@ -286,7 +288,7 @@ export function createFakePersistence(
       },
       async evictExpired(t, opts) {
         const tenant = t === undefined ? undefined : validateId(t, 'tenantId');
-        checkAbort(opts?.signal);
+        checkAbort(optionsOf(opts).signal);
         let count = 0;
         for (const [name, namespaces] of storage.items) {
           if (tenant !== undefined && name !== tenant) continue;
@@ -319,8 +321,8 @@ export function createFakePersistence(
       async append(k, events, opts) {
         const key = ThreadKey.from(k);
         const texts = readEvents<E>(events).map((e) => payload.encode(e));
-        checkAbort(opts?.signal);
-        checkFence(opts?.fence, key.tenantId);
+        checkAbort(optionsOf(opts).signal);
+        checkFence(optionsOf(opts).fence, key.tenantId);
         let head = headOf(key);
         if (has('racy-appends')) await new Promise((resolve) => setTimeout(resolve, 1));
         const l = log(key);
@@ -339,14 +341,14 @@ export function createFakePersistence(
       },
       async head(k, opts) {
         const key = has('accepts-empty-tenant') ? (k as ThreadKey) : ThreadKey.from(k);
-        checkAbort(opts?.signal);
+        checkAbort(optionsOf(opts).signal);
         return headOf(key);
       },
       async archiveBefore(k, watermark, opts) {
         const key = ThreadKey.from(k);
         const w = Math.min(readWatermark(watermark), headOf(key) + 1);
-        checkAbort(opts?.signal);
-        checkFence(opts?.fence, key.tenantId);
+        checkAbort(optionsOf(opts).signal);
+        checkFence(optionsOf(opts).fence, key.tenantId);
         const l = log(key);
         const before = l.events.length;
         l.events = l.events.filter((e) => e.seq >= w);
@@ -354,8 +356,8 @@ export function createFakePersistence(
       },
       async deleteThread(k, opts) {
         const key = ThreadKey.from(k);
-        checkAbort(opts?.signal);
-        checkFence(opts?.fence, key.tenantId);
+        checkAbort(optionsOf(opts).signal);
+        checkFence(optionsOf(opts).fence, key.tenantId);
         const l = log(key);
         const count = l.events.length;
         l.events = [];
