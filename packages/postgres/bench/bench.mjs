@@ -130,7 +130,9 @@ const cases = [
 
 const fmt = (n, digits = 3) => n.toFixed(digits);
 console.log(`@entelix/postgres bench: ${ITERATIONS} ops per cell, app role ${appRole}, RLS forced`);
-console.log('operation                 conc  entelix p50 ms  raw p50 ms  p50 ratio  entelix ops/s  raw ops/s  ops ratio');
+console.log(
+  'operation                 conc  entelix p50 ms  raw p50 ms  p50 ratio  entelix ops/s  raw ops/s  ops ratio',
+);
 try {
   // Warm every connection and plan cache first.
   for (const c of cases) {
