@@ -30,12 +30,14 @@ export function readKeyPrefix(value: unknown): string {
 }
 
 /**
- * Encode one id component: UTF-8 percent-encoding where only `A-Z a-z 0-9 - _ .` stay
- * literal. Injective (decodeURIComponent inverts it) and pure ASCII.
+ * Encode one id component: UTF-8 percent-encoding where only `A-Z a-z 0-9 - .` stay
+ * literal. Injective (decodeURIComponent inverts it) and pure ASCII. `_` is escaped
+ * too, so no encoded component is `__proto__`: ioredis-mock keeps hash fields in plain
+ * objects, where that field would vanish.
  */
 export function encodeComponent(value: string): string {
   return encodeURIComponent(value).replace(
-    /[!'()*~]/g,
+    /[!'()*~_]/g,
     (ch) => `%${ch.charCodeAt(0).toString(16).toUpperCase()}`,
   );
 }

@@ -1,0 +1,61 @@
+import { Checkpoint, Namespace, ThreadKey } from '@entelix/core';
+import { createRedisPersistence } from '@entelix/redis';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { describeWithService } from '../../../test-support/services.js';
+import { deletePrefix, openCluster } from './real-redis.js';
+import { randomId, randomPrefix } from './support.js';
+
+describeWithService('REDIS_CLUSTER_NODES', 'redis on a Cluster: fencing across slots', (nodes) => {
+  const keyPrefix = randomPrefix();
+  const client = openCluster(nodes);
+  const persistence = createRedisPersistence({ client, keyPrefix });
+
+  beforeAll(async () => {
+    await client.ping();
+  });
+  afterAll(async () => {
+    await deletePrefix(client, keyPrefix);
+    await client.quit();
+  });
+
+  it('fences checkpoint and session-log writes by a lease on the same thread', async () => {
+    const key = ThreadKey.of(randomId('tenant'), randomId('thread'));
+    const stale = await persistence.lock.tryAcquire(key, { ttlMs: 10_000 });
+    if (stale === undefined) throw new Error('lock not granted');
+    await stale.release();
+    const current = await persistence.lock.tryAcquire(key, { ttlMs: 10_000 });
+    if (current === undefined) throw new Error('lock not granted');
+
+    const checkpointer = persistence.checkpointer<string>();
+    const log = persistence.sessionLog<string>();
+    const checkpoint = Checkpoint.create({ key, step: 0, state: 's' });
+    await expect(checkpointer.put(checkpoint, { fence: stale })).rejects.toMatchObject({
+      code: 'FENCED',
+    });
+    await expect(log.append(key, ['e'], { fence: stale })).rejects.toMatchObject({
+      code: 'FENCED',
+    });
+    await checkpointer.put(checkpoint, { fence: current });
+    expect(await log.append(key, ['e'], { fence: current })).toBe(1);
+    expect((await checkpointer.getLatest(key))?.id).toBe(checkpoint.id);
+    await current.release();
+  });
+
+  it('refuses a fenced store write (another slot) with CONFIG and writes nothing', async () => {
+    const key = ThreadKey.of(randomId('tenant'), randomId('thread'));
+    const namespace = Namespace.of(key.tenantId, 'memories');
+    const lease = await persistence.lock.tryAcquire(key, { ttlMs: 10_000 });
+    if (lease === undefined) throw new Error('lock not granted');
+    const store = persistence.store<string>();
+    await expect(store.put(namespace, 'k', 'v', { fence: lease })).rejects.toMatchObject({
+      code: 'CONFIG',
+    });
+    expect(await store.get(namespace, 'k')).toBeUndefined();
+    await store.put(namespace, 'k', 'v');
+    await expect(store.delete(namespace, 'k', { fence: lease })).rejects.toMatchObject({
+      code: 'CONFIG',
+    });
+    expect((await store.get(namespace, 'k'))?.value).toBe('v');
+    await lease.release();
+  });
+});

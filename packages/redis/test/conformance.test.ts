@@ -1,0 +1,13 @@
+import { runConformance } from '@entelix/conformance';
+import { createRedisPersistence } from '@entelix/redis';
+import { mockClient, randomPrefix } from './support.js';
+
+// ioredis-mock instances with the same host and port share their data, so every
+// bundle created here sees the same "server", like separate processes would.
+const keyPrefix = randomPrefix();
+
+runConformance({
+  name: 'redis (ioredis-mock)',
+  // The mock's TIME is not wall-clock time; see test/support.ts.
+  create: () => createRedisPersistence({ client: mockClient(), keyPrefix, clock: 'client' }),
+});

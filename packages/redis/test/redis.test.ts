@@ -1,0 +1,350 @@
+import { Checkpoint, compareCodePoints, Namespace, ThreadKey } from '@entelix/core';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { createRedisPersistence, type RedisClient } from '../src/index.js';
+import { KeyLayout } from '../src/keys.js';
+import { mockClient, mockPersistence, randomId, randomPrefix } from './support.js';
+
+function freshKey(): ThreadKey {
+  return ThreadKey.of(randomId('tenant'), randomId('thread'));
+}
+
+/** Every key under a prefix with its value dump, to prove a failed call wrote nothing. */
+async function snapshot(client: RedisClient, keyPrefix: string): Promise<Record<string, unknown>> {
+  const keys = (
+    await (client as unknown as { keys(p: string): Promise<string[]> }).keys(`${keyPrefix}:*`)
+  ).sort();
+  const dump: Record<string, unknown> = {};
+  for (const key of keys) {
+    const type = await client.type(key);
+    dump[key] =
+      type === 'string'
+        ? await client.get(key)
+        : type === 'hash'
+          ? await client.hgetall(key)
+          : type === 'set'
+            ? (await client.smembers(key)).sort()
+            : await client.zrange(key, 0, -1, 'WITHSCORES');
+  }
+  return dump;
+}
+
+describe('createRedisPersistence options', () => {
+  it.each([
+    ['neither client nor url', {}],
+    ['both client and url', { client: mockClient(), url: 'redis://127.0.0.1:6379' }],
+    ['a client without evalsha', { client: {} }],
+    ['a url of another scheme', { url: 'http://127.0.0.1:6379' }],
+    ['a keyPrefix with a colon', { client: mockClient(), keyPrefix: 'a:b' }],
+    ['a keyPrefix with a hash tag', { client: mockClient(), keyPrefix: '{a}' }],
+    ['an empty keyPrefix', { client: mockClient(), keyPrefix: '' }],
+    ['a long keyPrefix', { client: mockClient(), keyPrefix: 'x'.repeat(65) }],
+    ['an unknown clock', { client: mockClient(), clock: 'sundial' }],
+  ])('rejects %s with CONFIG', (_, options) => {
+    expect(() => createRedisPersistence(options as never)).toThrow(
+      expect.objectContaining({ code: 'CONFIG' }),
+    );
+  });
+
+  it('rejects a non-object with CONFIG', () => {
+    expect(() => createRedisPersistence(undefined as never)).toThrow(
+      expect.objectContaining({ code: 'CONFIG' }),
+    );
+  });
+
+  it('reports its capabilities', () => {
+    expect(mockPersistence().capabilities).toEqual({
+      multiProcess: true,
+      rls: false,
+      ttl: true,
+      fencing: true,
+    });
+  });
+
+  it('never closes a client it was given', async () => {
+    const client = mockClient();
+    const persistence = mockPersistence(client);
+    await persistence.close();
+    await persistence.close();
+    await client.set('still-open', '1');
+    expect(await client.get('still-open')).toBe('1');
+    expect(client.status).not.toBe('end');
+  });
+
+  it('keeps two key prefixes apart on one server', async () => {
+    const client = mockClient();
+    const first = mockPersistence(client);
+    const second = mockPersistence(client);
+    const key = freshKey();
+    await first.sessionLog().append(key, ['a', 'b']);
+    expect(await second.sessionLog().head(key)).toBe(0);
+    expect(await first.sessionLog().head(key)).toBe(2);
+  });
+});
+
+describe('records written behind our back', () => {
+  const keyPrefix = randomPrefix();
+  const client = mockClient();
+  const persistence = createRedisPersistence({ client, keyPrefix, clock: 'client' });
+  const layout = new KeyLayout(keyPrefix);
+
+  it('rejects a checkpoint of another tenant with CORRUPT_RECORD', async () => {
+    const key = freshKey();
+    const checkpoint = Checkpoint.create({ key, step: 0, state: 1 });
+    await persistence.checkpointer().put(checkpoint);
+    const keys = layout.thread(key);
+    const stored = JSON.parse((await client.hget(keys.checkpointData, checkpoint.id)) as string);
+    await client.hset(
+      keys.checkpointData,
+      checkpoint.id,
+      JSON.stringify({ ...stored, tenantId: 'intruder' }),
+    );
+    const checkpointer = persistence.checkpointer();
+    await expect(checkpointer.getLatest(key)).rejects.toMatchObject({ code: 'CORRUPT_RECORD' });
+    await expect(checkpointer.getById(key, checkpoint.id)).rejects.toMatchObject({
+      code: 'CORRUPT_RECORD',
+    });
+    await expect(checkpointer.listHistory(key, { limit: 5 })).rejects.toMatchObject({
+      code: 'CORRUPT_RECORD',
+    });
+    await client.hset(
+      keys.checkpointData,
+      checkpoint.id,
+      JSON.stringify({ ...stored, tenantId: '' }),
+    );
+    await expect(checkpointer.getLatest(key)).rejects.toMatchObject({ code: 'CORRUPT_RECORD' });
+    await client.hset(keys.checkpointData, checkpoint.id, 'not json');
+    await expect(checkpointer.getLatest(key)).rejects.toMatchObject({ code: 'CORRUPT_RECORD' });
+  });
+
+  it('rejects a store item of another tenant with CORRUPT_RECORD', async () => {
+    const namespace = Namespace.of(randomId('tenant'), 'memories');
+    const store = persistence.store();
+    await store.put(namespace, 'k', { v: 1 });
+    const keys = layout.namespace(namespace);
+    const field = Buffer.from('k').toString('hex');
+    const stored = (await client.hget(keys.items, field)) as string;
+    await client.hset(keys.items, field, stored.replace(namespace.tenantId, 'intruder'));
+    await expect(store.get(namespace, 'k')).rejects.toMatchObject({ code: 'CORRUPT_RECORD' });
+    await client.hset(keys.items, field, 'garbage');
+    await expect(store.get(namespace, 'k')).rejects.toMatchObject({ code: 'CORRUPT_RECORD' });
+  });
+
+  it('rejects a session event of another tenant with CORRUPT_RECORD', async () => {
+    const key = freshKey();
+    await persistence.sessionLog().append(key, ['mine']);
+    const keys = layout.thread(key);
+    await client.zadd(
+      keys.logEvents,
+      2,
+      `2:${Date.now()}:${JSON.stringify({ tenantId: 'intruder', payload: '{"schema_version":1,"state":"x"}' })}`,
+    );
+    await expect(persistence.sessionLog().loadSince(key, 0)).rejects.toMatchObject({
+      code: 'CORRUPT_RECORD',
+    });
+    expect(await persistence.sessionLog().loadSince(key, 0, { limit: 1 })).toHaveLength(1);
+  });
+});
+
+describe('bad input changes nothing', () => {
+  const keyPrefix = randomPrefix();
+  const client = mockClient();
+  const persistence = createRedisPersistence({ client, keyPrefix, clock: 'client' });
+
+  it('rejects every bad write before touching Redis', async () => {
+    const key = freshKey();
+    const namespace = Namespace.of(key.tenantId, 'ns');
+    const checkpointer = persistence.checkpointer();
+    const store = persistence.store();
+    const log = persistence.sessionLog();
+    const good = Checkpoint.create({ key, step: 0, state: 'ok' });
+    await checkpointer.put(good);
+    await store.put(namespace, 'k', 'v');
+    await log.append(key, ['e']);
+    const before = await snapshot(client, keyPrefix);
+    const aborted = AbortSignal.abort();
+    const foreignLease = await persistence.lock.tryAcquire(freshKey(), { ttlMs: 10_000 });
+    const attempts: [string, () => Promise<unknown>][] = [
+      [
+        'INVALID_ID',
+        () => checkpointer.put({ ...good, key: { tenantId: '', threadId: 't' } } as never),
+      ],
+      ['INVALID_ID', () => checkpointer.put({ ...good, id: 'not-a-uuid' } as never)],
+      ['CONFIG', () => checkpointer.put({ ...good, step: -1 } as never)],
+      [
+        'SERIALIZATION',
+        () => checkpointer.put(Checkpoint.create({ key, step: 1, state: Number.NaN })),
+      ],
+      [
+        'ABORTED',
+        () => checkpointer.put(Checkpoint.create({ key, step: 1, state: 1 }), { signal: aborted }),
+      ],
+      [
+        'CONFIG',
+        () =>
+          checkpointer.put(Checkpoint.create({ key, step: 1, state: 1 }), {
+            fence: { key, fence: 0n },
+          }),
+      ],
+      [
+        'CONFIG',
+        () =>
+          checkpointer.put(Checkpoint.create({ key, step: 1, state: 1 }), { fence: foreignLease }),
+      ],
+      [
+        'NOT_FOUND',
+        () => checkpointer.updateState(key, Checkpoint.create({ key, step: 0, state: 0 }).id, 'x'),
+      ],
+      ['SERIALIZATION', () => checkpointer.updateState(key, good.id, () => 1)],
+      ['CONFIG', () => checkpointer.deleteThread(key, { fence: 'lease' } as never)],
+      ['INVALID_ID', () => store.put(namespace, '', 'v')],
+      ['INVALID_ID', () => store.put({ tenantId: key.tenantId, scope: [] } as never, 'k', 'v')],
+      ['CONFIG', () => store.put(namespace, 'k', 'v', { ttlMs: 0 })],
+      ['CONFIG', () => store.put(namespace, 'k', 'v', { ttlMs: 1.5 })],
+      ['SERIALIZATION', () => store.put(namespace, 'k', new Date())],
+      ['ABORTED', () => store.delete(namespace, 'k', { signal: aborted })],
+      ['INVALID_ID', () => store.delete(namespace, 'a\u0000b')],
+      ['ABORTED', () => store.evictExpired(undefined, { signal: aborted })],
+      ['INVALID_ID', () => store.evictExpired('')],
+      ['CONFIG', () => log.append(key, 'e' as never)],
+      ['SERIALIZATION', () => log.append(key, ['ok', undefined])],
+      ['ABORTED', () => log.append(key, ['e'], { signal: aborted })],
+      ['CONFIG', () => log.archiveBefore(key, -1)],
+      ['CONFIG', () => log.archiveBefore(key, 1.5)],
+      ['INVALID_ID', () => log.deleteThread({ tenantId: key.tenantId } as never)],
+      ['CONFIG', () => persistence.lock.tryAcquire(key, { ttlMs: 0 })],
+      ['ABORTED', () => persistence.lock.tryAcquire(key, { ttlMs: 1000, signal: aborted })],
+      [
+        'ABORTED',
+        () => persistence.lock.acquire(key, { ttlMs: 1000, timeoutMs: 10, signal: aborted }),
+      ],
+    ];
+    for (const [code, attempt] of attempts) {
+      await expect(attempt(), code).rejects.toMatchObject({ code });
+    }
+    await foreignLease?.release();
+    const after = await snapshot(client, keyPrefix);
+    // The foreign lease's counter is the only new key; everything else is untouched.
+    const foreignFence = Object.keys(after).filter((k) => !(k in before));
+    expect(foreignFence).toHaveLength(1);
+    expect(foreignFence[0]).toMatch(/:lock:\{.*\}:fence$/);
+    for (const [k, v] of Object.entries(before)) expect(after[k], k).toEqual(v);
+  });
+
+  it('rejects bad reads with typed errors', async () => {
+    const key = freshKey();
+    const namespace = Namespace.of(key.tenantId, 'ns');
+    const checks: [string, () => Promise<unknown>][] = [
+      ['CONFIG', () => persistence.checkpointer().listHistory(key, { limit: 0 })],
+      ['INVALID_ID', () => persistence.checkpointer().listHistory(key, { limit: 1, before: 'x' })],
+      ['INVALID_ID', () => persistence.checkpointer().getById(key, '')],
+      ['CONFIG', () => persistence.store().list(namespace, { limit: -1 })],
+      ['INVALID_ID', () => persistence.store().list(namespace, { after: '' })],
+      ['CONFIG', () => persistence.store().listNamespaces(key.tenantId, { prefix: 'a' } as never)],
+      ['CONFIG', () => persistence.store().listNamespaces(key.tenantId, { maxDepth: 0 })],
+      ['CONFIG', () => persistence.sessionLog().loadSince(key, -1)],
+      ['CONFIG', () => persistence.sessionLog().loadSince(key, 0, { limit: 0 })],
+      ['ABORTED', () => persistence.sessionLog().head(key, { signal: AbortSignal.abort() })],
+      ['ABORTED', () => persistence.store().get(namespace, 'k', { signal: AbortSignal.abort() })],
+    ];
+    for (const [code, check] of checks) await expect(check(), code).rejects.toMatchObject({ code });
+  });
+});
+
+describe('store listing', () => {
+  const persistence = mockPersistence();
+  // Characters whose UTF-16 order differs from code-point order (astral vs U+E000+),
+  // and glob/LIKE characters that must match only themselves.
+  const alphabet = fc.constantFrom(
+    'a',
+    'b',
+    '%',
+    '_',
+    '*',
+    '?',
+    '[',
+    '\\',
+    'é',
+    '\uffff',
+    '\ue000',
+    '😀',
+    '𝄞',
+  );
+  const storeKey = fc
+    .array(alphabet, { minLength: 1, maxLength: 4 })
+    .map((chars) => chars.join(''));
+
+  it('lists live keys in code-point order with literal prefixes and keyset paging', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.uniqueArray(storeKey, { minLength: 1, maxLength: 12 }),
+        fc.option(storeKey, { nil: undefined }),
+        fc.option(storeKey, { nil: undefined }),
+        fc.option(fc.integer({ min: 1, max: 5 }), { nil: undefined }),
+        async (keys, prefix, after, limit) => {
+          const namespace = Namespace.of(randomId('tenant'), 'list');
+          const store = persistence.store<number>();
+          for (const [i, key] of keys.entries()) await store.put(namespace, key, i);
+          const expected = keys
+            .filter((key) => prefix === undefined || key.startsWith(prefix))
+            .filter((key) => after === undefined || compareCodePoints(key, after) > 0)
+            .sort(compareCodePoints)
+            .slice(0, limit);
+          expect(await store.list(namespace, { prefix, after, limit })).toEqual(expected);
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  it('skips expired keys in list, get and listNamespaces before eviction', async () => {
+    const tenant = randomId('tenant');
+    const namespace = Namespace.of(tenant, 'short');
+    const store = persistence.store<string>();
+    await store.put(namespace, 'gone', 'v', { ttlMs: 20 });
+    await store.put(Namespace.of(tenant, 'long'), 'stays', 'v');
+    await new Promise((resolve) => setTimeout(resolve, 40));
+    expect(await store.list(namespace)).toEqual([]);
+    expect(await store.get(namespace, 'gone')).toBeUndefined();
+    expect((await store.listNamespaces(tenant)).map((ns) => ns.scope)).toEqual([['long']]);
+    expect(await store.delete(namespace, 'gone')).toBe(false);
+    expect(await store.evictExpired(tenant)).toBe(0);
+  });
+});
+
+describe('fencing on a Cluster client', () => {
+  function clusterPersistence() {
+    const client = mockClient();
+    // ioredis marks Cluster clients with `isCluster`; the mock runs the same scripts.
+    Object.defineProperty(client, 'isCluster', { value: true });
+    return createRedisPersistence({ client, keyPrefix: randomPrefix(), clock: 'client' });
+  }
+
+  it('checks a lease on the same thread atomically', async () => {
+    const persistence = clusterPersistence();
+    const key = freshKey();
+    const lease = await persistence.lock.tryAcquire(key, { ttlMs: 10_000 });
+    if (lease === undefined) throw new Error('lock not granted');
+    expect(await persistence.sessionLog().append(key, ['e'], { fence: lease })).toBe(1);
+    await persistence.checkpointer().put(Checkpoint.create({ key, step: 0, state: 1 }), {
+      fence: lease,
+    });
+  });
+
+  it('refuses writes fenced by a lease in another slot with CONFIG, writing nothing', async () => {
+    const persistence = clusterPersistence();
+    const key = freshKey();
+    const other = ThreadKey.of(key.tenantId, randomId('other-thread'));
+    const lease = await persistence.lock.tryAcquire(other, { ttlMs: 10_000 });
+    if (lease === undefined) throw new Error('lock not granted');
+    const namespace = Namespace.of(key.tenantId, 'ns');
+    await expect(
+      persistence.sessionLog().append(key, ['e'], { fence: lease }),
+    ).rejects.toMatchObject({ code: 'CONFIG' });
+    await expect(
+      persistence.store().put(namespace, 'k', 'v', { fence: lease }),
+    ).rejects.toMatchObject({ code: 'CONFIG' });
+    expect(await persistence.sessionLog().head(key)).toBe(0);
+    expect(await persistence.store().get(namespace, 'k')).toBeUndefined();
+  });
+});
