@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Make sure the local services the integration suites need are running, on loopback
-# only. Safe to run repeatedly; starts only what is down.
+# Make sure every service the integration suites need is running, on loopback only.
+# Safe to run repeatedly: it starts only what is down. Extra services record their
+# connection settings in .services/env for .ci/run and local runs to source.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 mkdir -p .services
@@ -8,13 +9,18 @@ mkdir -p .services
 
 wait_for() {
   local what=$1; shift
-  for _ in $(seq 1 50); do
+  for _ in $(seq 1 100); do
     if "$@" >/dev/null 2>&1; then return 0; fi
     sleep 0.2
   done
   echo "error: $what did not come up" >&2
   return 1
 }
+
+if ! command -v pg_ctlcluster >/dev/null || ! command -v redis-server >/dev/null; then
+  apt-get update -qq
+  apt-get install -y -qq postgresql-15 redis-server >/dev/null
+fi
 
 if ! pg_isready -h 127.0.0.1 -p 5432 -q; then
   echo "starting PostgreSQL 15"
@@ -27,5 +33,11 @@ if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
   redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no
   wait_for "Redis" redis-cli -h 127.0.0.1 -p 6379 ping
 fi
+echo "PostgreSQL and Redis are up"
 
-echo "services: PostgreSQL and Redis are up"
+# Optional extra services, each started by its own script when present.
+for extra in pgbouncer.sh redis-cluster.sh; do
+  if [[ -x "scripts/services/$extra" ]]; then
+    "scripts/services/$extra"
+  fi
+done
