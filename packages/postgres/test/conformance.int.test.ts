@@ -3,6 +3,7 @@ import pg from 'pg';
 import { describeWithService } from '../../../test-support/services.js';
 import { createPostgresPersistence } from '../src/index.js';
 import { createTestSchema, type TestSchema } from './pg-support.js';
+import { dumpSchema } from './snapshot.js';
 
 describeWithService('DATABASE_URL', 'postgres conformance (application role)', (url) => {
   // A fresh schema per run, migrated by the owner; the suite itself connects as a
@@ -21,6 +22,12 @@ describeWithService('DATABASE_URL', 'postgres conformance (application role)', (
     async create() {
       const { schema, appPool } = await open();
       return createPostgresPersistence({ pool: appPool, schema: schema.schema, migrate: 'verify' });
+    },
+    // Read as the owner (a superuser here), which row-level security does not bind, so
+    // the dump holds every tenant's rows.
+    async snapshot() {
+      const { schema } = await open();
+      return dumpSchema((text, params) => schema.ownerPool.query(text, params), schema.schema);
     },
     async teardown() {
       if (setup === undefined) return;

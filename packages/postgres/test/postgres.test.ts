@@ -9,6 +9,7 @@ import {
 } from '../src/index.js';
 import { prefixEnd } from '../src/store.js';
 import { APP_ROLE, createPGliteAsAppRole } from './pglite-support.js';
+import { dumpSchema } from './snapshot.js';
 
 const TABLES = ['checkpoints', 'store_items', 'session_heads', 'session_events', 'locks'];
 
@@ -112,6 +113,42 @@ describe('row-level security canary (PGlite, non-superuser role)', () => {
     expect(await persistence.checkpointer().getLatest(keyA)).toBeUndefined();
     expect(await persistence.store().listNamespaces(tenantA)).toEqual([]);
     expect(await persistence.sessionLog().head(keyB)).toBe(1);
+  });
+});
+
+describe('conformance snapshot', () => {
+  it('dumps every table and every tenant, and changes with any write', async () => {
+    const pglite = await createPGliteAsAppRole();
+    const persistence = await createPostgresPersistence({ pglite, migrate: 'verify' });
+    const snapshot = () =>
+      pglite.transaction(async (tx) => {
+        await tx.query('SET LOCAL ROLE postgres');
+        return dumpSchema((text, params) => tx.query(text, params), 'entelix');
+      });
+    const empty = await snapshot();
+    expect(empty.split('\n').filter((line) => line.startsWith('-- '))).toEqual(
+      [
+        'checkpoints',
+        'locks',
+        'schema_migrations',
+        'session_events',
+        'session_heads',
+        'store_items',
+      ].map((table) => `-- ${table}`),
+    );
+    for (const tenant of ['tenant-a', 'tenant-b']) {
+      await persistence.sessionLog().append(ThreadKey.of(tenant, 'thread'), ['\u0000\ud800']);
+    }
+    const written = await snapshot();
+    expect(written).toContain('"tenant_id":"tenant-a"');
+    expect(written).toContain('"tenant_id":"tenant-b"');
+    expect(await snapshot()).toBe(written);
+    await persistence.lock.tryAcquire(ThreadKey.of('tenant-a', 'thread'), { ttlMs: 60_000 });
+    expect(await snapshot()).not.toBe(written);
+    expect((await pglite.query<{ u: string }>('SELECT current_user AS u')).rows[0]?.u).toBe(
+      APP_ROLE,
+    );
+    await pglite.close();
   });
 });
 
