@@ -8,6 +8,7 @@ const root = join(import.meta.dirname, '..');
 const readmes = [
   'README.md',
   ...readdirSync(join(root, 'packages')).map((pkg) => join('packages', pkg, 'README.md')),
+  ...readdirSync(join(root, 'examples')).map((example) => join('examples', example, 'README.md')),
 ].filter((file) => {
   try {
     readFileSync(join(root, file));

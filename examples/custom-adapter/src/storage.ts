@@ -1,7 +1,7 @@
 import {
+  assertNewestFence as assertNewestFenceOf,
   assertRowTenant,
   CorruptRecordError,
-  FencedError,
   type Namespace,
   ThreadKey,
   toBackendError,
@@ -121,10 +121,5 @@ export function assertNewestFence(
   token: { lockKey: string; fence: bigint } | undefined,
 ): void {
   if (token === undefined) return;
-  const newest = readNewestFence(client, token.lockKey);
-  if (token.fence !== newest) {
-    throw new FencedError(`fence ${token.fence} is not the newest grant (${newest}) for its lock`, {
-      backend: BACKEND,
-    });
-  }
+  assertNewestFenceOf(token, readNewestFence(client, token.lockKey), BACKEND);
 }

@@ -1,5 +1,6 @@
 import {
   acquireByPolling,
+  assertNewestFence,
   type Checkpoint,
   type Checkpointer,
   Checkpoint as CheckpointHelpers,
@@ -10,7 +11,6 @@ import {
   createLockLease,
   createPayloadFormat,
   type DistributedLock,
-  FencedError,
   lockKeyOf,
   Namespace,
   NotFoundError,
@@ -100,8 +100,7 @@ export function createFakePersistence(
   const checkFence = (fence: unknown, tenantId: string) => {
     const token = readFence(fence, tenantId, B);
     if (token === undefined || has('ignores-fence')) return;
-    if (token.fence !== (storage.fences.get(token.lockKey) ?? 0n))
-      throw new FencedError('stale fence', { backend: B });
+    assertNewestFence(token, storage.fences.get(token.lockKey) ?? 0n, B);
   };
   const threadName = (key: ThreadKey) =>
     has('shares-tenants') ? key.threadId : ThreadKey.render(key);

@@ -1,6 +1,7 @@
 import {
   AbortedError,
   ConfigError,
+  FencedError,
   LockLostError,
   LockTimeoutError,
   throwIfAborted,
@@ -318,4 +319,25 @@ export async function withSessionLock<T>(
   await inFlight;
   await lease.release();
   return result;
+}
+
+/**
+ * Reject a fenced write unless its fence is exactly the newest grant for its lock key:
+ * an older fence belongs to a holder that was superseded, and a newer one was never
+ * granted. Call it in the same atomic step as the write it guards.
+ *
+ * @param token what {@link readFence} returned, or `undefined` for an unfenced write
+ * @param newestFence the newest fence granted for `token.lockKey`, `0n` before any grant
+ * @throws FencedError
+ */
+export function assertNewestFence(
+  token: { fence: bigint } | undefined,
+  newestFence: bigint,
+  backend: string,
+): void {
+  if (token === undefined || token.fence === newestFence) return;
+  throw new FencedError(
+    `fence ${token.fence} is not the newest grant (${newestFence}) for its lock`,
+    { backend },
+  );
 }

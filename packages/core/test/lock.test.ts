@@ -1,6 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import {
   acquireByPolling,
+  assertNewestFence,
   createLockLease,
   type DistributedLock,
   type LeaseBackend,
@@ -245,5 +246,21 @@ describe('readFence', () => {
     ['null', null, 'CONFIG'],
   ])('rejects %s', (_label, fence, code) => {
     expect(() => readFence(fence, 'tenant', 'test')).toThrow(expect.objectContaining({ code }));
+  });
+});
+
+describe('assertNewestFence', () => {
+  it('accepts only the newest grant', () => {
+    expect(() => assertNewestFence(undefined, 5n, 'test')).not.toThrow();
+    expect(() => assertNewestFence({ fence: 5n }, 5n, 'test')).not.toThrow();
+    expect(() => assertNewestFence({ fence: 4n }, 5n, 'test')).toThrow(
+      expect.objectContaining({ code: 'FENCED' }),
+    );
+    expect(() => assertNewestFence({ fence: 6n }, 5n, 'test')).toThrow(
+      expect.objectContaining({ code: 'FENCED' }),
+    );
+    expect(() => assertNewestFence({ fence: 1n }, 0n, 'test')).toThrow(
+      expect.objectContaining({ code: 'FENCED' }),
+    );
   });
 });

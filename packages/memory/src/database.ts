@@ -1,4 +1,4 @@
-import { FencedError, readFence } from '@entelix/core';
+import { assertNewestFence, readFence } from '@entelix/core';
 
 /** A stored checkpoint: the payload is envelope text, so every read decodes a fresh value. */
 export interface StoredCheckpoint {
@@ -88,10 +88,5 @@ export const BACKEND = 'memory';
 export function checkFence(database: MemoryDatabase, fence: unknown, tenantId: string): void {
   const token = readFence(fence, tenantId, BACKEND);
   if (token === undefined) return;
-  const newest = database.newestFences.get(token.lockKey) ?? 0n;
-  if (token.fence !== newest) {
-    throw new FencedError(`fence ${token.fence} is not the newest grant (${newest}) for its lock`, {
-      backend: BACKEND,
-    });
-  }
+  assertNewestFence(token, database.newestFences.get(token.lockKey) ?? 0n, BACKEND);
 }
