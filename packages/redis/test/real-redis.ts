@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { Cluster, Redis } from 'ioredis';
 
 /** The `host:port` list of REDIS_CLUSTER_NODES as ioredis Cluster start-up nodes. */
@@ -17,6 +18,8 @@ export function openCluster(nodes: string): Cluster {
  * scans the keyspace). On a Cluster, every master is scanned.
  */
 export async function deletePrefix(client: Redis | Cluster, keyPrefix: string): Promise<number> {
+  // A fresh Cluster client knows its nodes only once it has loaded the slot map.
+  if (client instanceof Cluster && client.status !== 'ready') await once(client, 'ready');
   const nodes = client instanceof Cluster ? client.nodes('master') : [client];
   let deleted = 0;
   for (const node of nodes) {
