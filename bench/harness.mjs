@@ -8,7 +8,10 @@ import { join } from 'node:path';
  * Run `operation(i)` `iterations` times with `concurrency` callers in flight and
  * return p50/p99 latency (ms) and throughput (ops/s).
  */
-export async function measure(operation, { iterations, concurrency, warmup = Math.min(50, iterations) }) {
+export async function measure(
+  operation,
+  { iterations, concurrency, warmup = Math.min(50, iterations) },
+) {
   for (let i = 0; i < warmup; i++) await operation(-1 - i);
   const latencies = new Float64Array(iterations);
   let next = 0;
@@ -42,7 +45,18 @@ const fmt = (n, digits = 3) => (n >= 100 ? n.toFixed(0) : n.toPrecision(digits))
 
 /** Rows of one result set as an aligned text table. */
 export function renderText(rows) {
-  const header = ['backend', 'operation', 'conc', 'p50 ms', 'p99 ms', 'ops/s', 'raw p50', 'raw ops/s', 'p50 ratio', 'ops ratio'];
+  const header = [
+    'backend',
+    'operation',
+    'conc',
+    'p50 ms',
+    'p99 ms',
+    'ops/s',
+    'raw p50',
+    'raw ops/s',
+    'p50 ratio',
+    'ops ratio',
+  ];
   const lines = rows.map((r) => [
     r.backend,
     r.operation,
@@ -56,7 +70,8 @@ export function renderText(rows) {
     r.raw ? `${(r.raw.opsPerSec / r.entelix.opsPerSec).toFixed(2)}x` : '-',
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
-  const render = (cells) => cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  const render = (cells) =>
+    cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
   return [render(header), ...lines.map(render)].join('\n');
 }
 

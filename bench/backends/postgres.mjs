@@ -1,0 +1,66 @@
+// Postgres through pg: the bundle runs as a non-superuser application role, so forced
+// row-level security is in force, and the raw statements use the same pool.
+
+import { ThreadKey } from '@entelix/core';
+import { createPostgresPersistence } from '@entelix/postgres';
+import pg from 'pg';
+import { rawSchemaSql, sqlCases } from './sql.mjs';
+
+export async function openPostgres({ state, url, iterations }) {
+  const appRole = process.env.BENCH_APP_ROLE ?? 'entelix_app_bench';
+  const schema = `entelix_bench_${Date.now().toString(36)}`;
+  const owner = new pg.Pool({ connectionString: url, max: 2 });
+  await owner.query(`DO $$ BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${appRole}') THEN
+      CREATE ROLE ${appRole} LOGIN NOSUPERUSER NOBYPASSRLS;
+    END IF; END $$`);
+  await (await createPostgresPersistence({ pool: owner, schema })).close();
+  const { raw, sql } = rawSchemaSql(schema);
+  await owner.query(`${sql}
+    GRANT USAGE ON SCHEMA ${schema}, ${raw} TO ${appRole};
+    GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA ${schema}, ${raw} TO ${appRole};
+    GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA ${schema} TO ${appRole};`);
+  const appUrl = new URL(url);
+  appUrl.username = appRole;
+  appUrl.password = '';
+  const pool = new pg.Pool({ connectionString: appUrl.toString(), max: 16 });
+  const persistence = await createPostgresPersistence({ pool, schema, migrate: 'verify' });
+  const query = (text, params) => pool.query(text, params);
+  const checkpointer = persistence.checkpointer();
+  const payload = JSON.stringify({ schema_version: 1, state });
+
+  // getLatest must not slow down as a thread's history grows.
+  const historyCase = async (count) => {
+    const key = ThreadKey.of('bench-tenant', `history-${count}`);
+    const client = await owner.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query(`SELECT set_config('entelix.tenant_id', 'bench-tenant', true)`);
+      await client.query(
+        `INSERT INTO ${schema}.checkpoints (tenant_id, thread_id, id, step, state, created_at)
+         SELECT 'bench-tenant', $1, gen_random_uuid(), n, $2, now() FROM generate_series(1, $3::int) AS n`,
+        [key.threadId, payload, count],
+      );
+      await client.query('COMMIT');
+    } finally {
+      client.release();
+    }
+    await owner.query(`ANALYZE ${schema}.checkpoints`);
+    return () => checkpointer.getLatest(key);
+  };
+  const small = await historyCase(10);
+  const large = await historyCase(100_000);
+
+  return {
+    name: 'postgres',
+    cases: sqlCases({ persistence, query, raw, state }),
+    // Compared with each other, not with a raw statement: the ratio is growth.
+    scaling: [{ name: 'getLatest, 100,000 vs 10 checkpoints', small, large, iterations }],
+    async close() {
+      await persistence.close();
+      await pool.end();
+      await owner.query(`DROP SCHEMA ${schema} CASCADE; DROP SCHEMA ${raw} CASCADE;`);
+      await owner.end();
+    },
+  };
+}

@@ -1,0 +1,95 @@
+// Cases shared by the Postgres-family backends (pg and PGlite): every Entelix operation
+// beside the single raw statement it corresponds to, on the same connection, against
+// an RLS-free copy of the same tables.
+
+import { Checkpoint, Namespace, ThreadKey } from '@entelix/core';
+
+/** Create `<schema>_raw` with the same tables and indexes, without RLS or functions. */
+export function rawSchemaSql(schema) {
+  const raw = `${schema}_raw`;
+  return {
+    raw,
+    sql: `
+      CREATE SCHEMA ${raw};
+      CREATE TABLE ${raw}.checkpoints (LIKE ${schema}.checkpoints INCLUDING ALL);
+      CREATE TABLE ${raw}.session_events (LIKE ${schema}.session_events INCLUDING ALL);
+      CREATE TABLE ${raw}.store_items (LIKE ${schema}.store_items INCLUDING ALL);`,
+  };
+}
+
+/**
+ * @param persistence the bundle under test
+ * @param query `(text, params) => Promise` on the connection the bundle uses
+ * @param raw the raw schema name
+ * @param state the payload written by every write
+ */
+export function sqlCases({ persistence, query, raw, state }) {
+  const checkpointer = persistence.checkpointer();
+  const log = persistence.sessionLog();
+  const store = persistence.store();
+  const payload = JSON.stringify({ schema_version: 1, state });
+  const tenant = 'bench-tenant';
+  const keyOf = (worker) => ThreadKey.of(tenant, `thread-${worker}`);
+  let rawSeq = 0;
+  return [
+    {
+      name: 'checkpoint put',
+      entelix: (w) => checkpointer.put(Checkpoint.create({ key: keyOf(w), step: 1, state })),
+      raw: (w) =>
+        query(
+          `INSERT INTO ${raw}.checkpoints (tenant_id, thread_id, id, parent_id, step, state, next_node, created_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+          [tenant, `thread-${w}`, crypto.randomUUID(), null, 1, payload, null, new Date()],
+        ),
+    },
+    {
+      name: 'checkpoint getLatest',
+      entelix: (w) => checkpointer.getLatest(keyOf(w)),
+      raw: (w) =>
+        query(
+          `SELECT * FROM ${raw}.checkpoints WHERE tenant_id = $1 AND thread_id = $2 ORDER BY seq DESC LIMIT 1`,
+          [tenant, `thread-${w}`],
+        ),
+    },
+    {
+      name: 'session append',
+      entelix: (w) => log.append(keyOf(w), [state]),
+      raw: (w) =>
+        query(
+          `INSERT INTO ${raw}.session_events (tenant_id, thread_id, seq, event) VALUES ($1, $2, $3, $4)`,
+          [tenant, `thread-${w}`, ++rawSeq, payload],
+        ),
+    },
+    {
+      name: 'session loadSince(10)',
+      entelix: (w) => log.loadSince(keyOf(w), 5, { limit: 10 }),
+      raw: (w) =>
+        query(
+          `SELECT seq, event, ts FROM ${raw}.session_events
+            WHERE tenant_id = $1 AND thread_id = $2 AND seq > $3 ORDER BY seq LIMIT $4`,
+          [tenant, `thread-${w}`, 5, 10],
+        ),
+    },
+    {
+      name: 'store put',
+      entelix: (w, i) => store.put(Namespace.of(tenant, 'bench', `w${w}`), `k${i % 100}`, state),
+      raw: (w, i) =>
+        query(
+          `INSERT INTO ${raw}.store_items AS s (tenant_id, scope, key, value, created_at, updated_at, expires_at)
+           VALUES ($1, $2, $3, $4, now(), now(), NULL)
+           ON CONFLICT (tenant_id, scope, key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()`,
+          [tenant, ['bench', `w${w}`], `k${i % 100}`, payload],
+        ),
+    },
+    {
+      name: 'store get',
+      entelix: (w, i) => store.get(Namespace.of(tenant, 'bench', `w${w}`), `k${i % 100}`),
+      raw: (w, i) =>
+        query(
+          `SELECT * FROM ${raw}.store_items WHERE tenant_id = $1 AND scope = $2 AND key = $3
+             AND (expires_at IS NULL OR expires_at > now())`,
+          [tenant, ['bench', `w${w}`], `k${i % 100}`],
+        ),
+    },
+  ];
+}
