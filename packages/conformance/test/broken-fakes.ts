@@ -28,7 +28,11 @@ export const BROKEN_FAKES: readonly { flaw: Flaw; group: ConformanceGroup; mustF
       mustFail: ['sessionLog/archive-all-continues'],
     },
     { flaw: 'no-lock-exclusion', group: lockTests, mustFail: ['lock/exclusion'] },
-    { flaw: 'ignores-fence', group: lockTests, mustFail: ['lock/fenced-writes'] },
+    {
+    flaw: 'ignores-fence',
+    group: lockTests,
+    mustFail: ['lock/fenced-writes', 'lock/fenced-store-writes'],
+  },
     {
       flaw: 'shares-tenants',
       group: tenantIsolationTests,

@@ -15,8 +15,8 @@ describeWithService('REDIS_CLUSTER_NODES', 'redis conformance on a Redis Cluster
       // On a Cluster a fenced write is checked atomically only when the lease's fence
       // counter shares the write's slot (checkpoints and session log fenced by a lease
       // on the same thread); a fenced store write is refused with CONFIG rather than
-      // checked non-atomically. cluster.int.test.ts covers both halves.
-      'lock/fenced-writes': 'store writes cannot be fenced atomically across Cluster slots',
+      // checked non-atomically. cluster.int.test.ts covers the refusal.
+      'lock/fenced-store-writes': 'store writes cannot be fenced atomically across Cluster slots',
     },
     create() {
       const client = openCluster(nodes);

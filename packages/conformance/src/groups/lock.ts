@@ -1,4 +1,4 @@
-import { ThreadKey, withSessionLock } from '@entelix/core';
+import { type Persistence, ThreadKey, withSessionLock } from '@entelix/core';
 import { expect } from 'vitest';
 import {
   defineGroup,
@@ -9,6 +9,21 @@ import {
   makeCheckpoint,
   sleep,
 } from '../fixtures.js';
+
+/** A lease that expired and was granted again: the first is stale, the second current. */
+async function supersededLease(
+  a: Persistence,
+  b: Persistence,
+  key: ThreadKey,
+  ms: (milliseconds: number) => number,
+) {
+  const stale = await a.lock.tryAcquire(key, { ttlMs: ms(150) });
+  if (stale === undefined) throw new Error('lock not granted');
+  await sleep(ms(300));
+  const current = await b.lock.tryAcquire(key, { ttlMs: 10_000 });
+  if (current === undefined) throw new Error('lock not granted after expiry');
+  return { stale, current };
+}
 
 /** `DistributedLock` and `withSessionLock`: exclusion, TTL, fencing, loss. */
 export const lockTests = defineGroup('lock', ({ test }) => {
@@ -154,24 +169,16 @@ export const lockTests = defineGroup('lock', ({ test }) => {
 
   test(
     'fenced-writes',
-    'a write fenced by a superseded lease is FENCED and writes nothing',
+    'a checkpoint or log write fenced by a superseded lease is FENCED and writes nothing',
     async ({ a, b, ms }) => {
       const key = freshKey();
-      const ns = freshNamespace(key.tenantId);
-      const stale = await a.lock.tryAcquire(key, { ttlMs: ms(150) });
-      if (stale === undefined) throw new Error('lock not granted');
-      await sleep(ms(300));
-      const current = await b.lock.tryAcquire(key, { ttlMs: 10_000 });
-      if (current === undefined) throw new Error('lock not granted');
-
+      const { stale, current } = await supersededLease(a, b, key, ms);
       const checkpointer = a.checkpointer<string>();
       const cp = makeCheckpoint(key, 'stale');
       await expectCode(checkpointer.put(cp, { fence: stale }), 'FENCED');
       expect(await checkpointer.getLatest(key)).toBeUndefined();
       await expectCode(a.sessionLog().append(key, ['stale'], { fence: stale }), 'FENCED');
       expect(await a.sessionLog().head(key)).toBe(0);
-      await expectCode(a.store().put(ns, 'k', 'stale', { fence: stale }), 'FENCED');
-      expect(await a.store().get(ns, 'k')).toBeUndefined();
 
       await checkpointer.put(cp, { fence: current });
       await expectCode(checkpointer.updateState(key, cp.id, 'stale', { fence: stale }), 'FENCED');
@@ -181,6 +188,20 @@ export const lockTests = defineGroup('lock', ({ test }) => {
       await expectCode(a.sessionLog().archiveBefore(key, 10, { fence: stale }), 'FENCED');
       await expectCode(a.sessionLog().deleteThread(key, { fence: stale }), 'FENCED');
       expect(await a.sessionLog().loadSince(key, 0)).toHaveLength(1);
+      await current.release();
+    },
+    { needs: 'fencing' },
+  );
+
+  test(
+    'fenced-store-writes',
+    'a store write fenced by a superseded lease is FENCED and writes nothing',
+    async ({ a, b, ms }) => {
+      const key = freshKey();
+      const ns = freshNamespace(key.tenantId);
+      const { stale, current } = await supersededLease(a, b, key, ms);
+      await expectCode(a.store().put(ns, 'k', 'stale', { fence: stale }), 'FENCED');
+      expect(await a.store().get(ns, 'k')).toBeUndefined();
       await a.store().put(ns, 'k', 'current', { fence: current });
       await expectCode(a.store().delete(ns, 'k', { fence: stale }), 'FENCED');
       expect((await a.store().get(ns, 'k'))?.value).toBe('current');
