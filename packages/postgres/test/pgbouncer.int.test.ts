@@ -1,0 +1,172 @@
+import { runConformance } from '@entelix/conformance';
+import { Checkpoint, Namespace, type Persistence, ThreadKey } from '@entelix/core';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describeWithService } from '../../../test-support/services.js';
+import { createPostgresPersistence } from '../src/index.js';
+import { createTestSchema, type TestSchema } from './pg-support.js';
+import { dumpSchema } from './snapshot.js';
+
+// PgBouncer in transaction pooling mode (scripts/services/pgbouncer.sh) in front of
+// the server: migrations run directly against DATABASE_URL as the owner; the
+// application role goes through the bouncer, so consecutive statements of one client
+// may run on different server connections and one server connection serves many
+// clients one transaction at a time.
+
+/** The same bouncer, database alias whose pool is a single server connection. */
+function singleServerUrl(bouncerUrl: string): string {
+  const url = new URL(bouncerUrl);
+  url.pathname = '/test_single_server';
+  return url.toString();
+}
+
+function directUrl(): string {
+  const url = process.env.DATABASE_URL;
+  if (url === undefined || url === '') {
+    throw new Error('the PgBouncer suites migrate directly: set DATABASE_URL too');
+  }
+  return url;
+}
+
+describeWithService('PGBOUNCER_URL', 'postgres conformance through PgBouncer', (bouncerUrl) => {
+  let setup: Promise<{ schema: TestSchema; appPool: pg.Pool }> | undefined;
+  const open = () => {
+    setup ??= createTestSchema(directUrl()).then((schema) => ({
+      schema,
+      appPool: new pg.Pool({ connectionString: bouncerUrl, max: 10 }),
+    }));
+    return setup;
+  };
+
+  runConformance({
+    name: 'postgres (PgBouncer, transaction pooling)',
+    async create() {
+      const { schema, appPool } = await open();
+      return createPostgresPersistence({ pool: appPool, schema: schema.schema, migrate: 'verify' });
+    },
+    async snapshot() {
+      const { schema } = await open();
+      return dumpSchema((text, params) => schema.ownerPool.query(text, params), schema.schema);
+    },
+    async teardown() {
+      if (setup === undefined) return;
+      const { schema, appPool } = await setup;
+      await appPool.end();
+      await schema.drop();
+    },
+  });
+});
+
+describeWithService(
+  'PGBOUNCER_URL',
+  'tenant context through one pooled connection',
+  (bouncerUrl) => {
+    let setup: TestSchema;
+    const pools: pg.Pool[] = [];
+    let bundles: Persistence[];
+    let raw: pg.Pool;
+    const tenants = [`a-${crypto.randomUUID()}`, `b-${crypto.randomUUID()}`];
+
+    beforeAll(async () => {
+      setup = await createTestSchema(directUrl());
+      const url = singleServerUrl(bouncerUrl);
+      // Four client pools of two connections each: eight clients, one server connection.
+      for (let i = 0; i < 4; i++) pools.push(new pg.Pool({ connectionString: url, max: 2 }));
+      raw = new pg.Pool({ connectionString: url, max: 2 });
+      bundles = await Promise.all(
+        pools.map((pool) =>
+          createPostgresPersistence({ pool, schema: setup.schema, migrate: 'verify' }),
+        ),
+      );
+      // Each tenant gets data of every kind, all holding its own name.
+      for (const tenant of tenants) {
+        const bundle = bundles[0] as Persistence;
+        const key = ThreadKey.of(tenant, 'thread');
+        await bundle.checkpointer().put(Checkpoint.create({ key, step: 0, state: tenant }));
+        await bundle.store().put(Namespace.of(tenant, 'ns'), 'k', tenant);
+        await bundle.sessionLog().append(key, [tenant]);
+      }
+    });
+    afterAll(async () => {
+      await Promise.all([...pools, raw].filter(Boolean).map((pool) => pool.end()));
+      await setup?.drop();
+    });
+
+    it('every client reaches the same single server connection', async () => {
+      const pids = await Promise.all(
+        [...pools, raw].flatMap((pool) =>
+          [0, 1].map(async () => (await pool.query('SELECT pg_backend_pid() AS pid')).rows[0].pid),
+        ),
+      );
+      expect(new Set(pids).size).toBe(1);
+    });
+
+    it('alternating tenants never see each other, and nothing is left on the connection', async () => {
+      const s = `"${setup.schema}"`;
+      const calls: Promise<void>[] = [];
+      for (let i = 0; i < 240; i++) {
+        const tenant = tenants[i % 2] as string;
+        const bundle = bundles[i % bundles.length] as Persistence;
+        const key = ThreadKey.of(tenant, 'thread');
+        const ns = Namespace.of(tenant, 'ns');
+        calls.push(
+          (async () => {
+            switch (i % 6) {
+              case 0:
+              case 1:
+                expect((await bundle.store().get(ns, 'k'))?.value).toBe(tenant);
+                break;
+              case 2:
+              case 3:
+                expect((await bundle.checkpointer().getLatest(key))?.state).toBe(tenant);
+                break;
+              case 4:
+                expect(
+                  (await bundle.store().listNamespaces(tenant)).map((found) => found.tenantId),
+                ).toEqual([tenant]);
+                break;
+              default:
+                expect((await bundle.sessionLog().loadSince(key, 0)).map((e) => e.event)).toEqual([
+                  tenant,
+                ]);
+            }
+          })(),
+        );
+        // Between our calls, on the same server connection: no tenant, so no rows.
+        if (i % 4 === 0) {
+          calls.push(
+            (async () => {
+              const { rows } = await raw.query(
+                `SELECT current_setting('entelix.tenant_id', true) AS tenant,
+                      (SELECT count(*)::int FROM ${s}.store_items) AS items,
+                      (SELECT count(*)::int FROM ${s}.checkpoints) AS checkpoints`,
+              );
+              expect(rows[0].tenant ?? '').toBe('');
+              expect(rows[0].items).toBe(0);
+              expect(rows[0].checkpoints).toBe(0);
+            })(),
+          );
+        }
+      }
+      await Promise.all(calls);
+    });
+  },
+);
+
+describe.skipIf(!process.env.PGBOUNCER_URL)('PgBouncer service', () => {
+  it('runs in transaction pooling mode', async () => {
+    const admin = new URL(process.env.PGBOUNCER_URL as string);
+    admin.username = 'pgbouncer';
+    admin.pathname = '/pgbouncer';
+    // The admin console speaks only the simple query protocol.
+    const client = new pg.Client({ connectionString: admin.toString() });
+    await client.connect();
+    try {
+      const { rows } = await client.query({ text: 'SHOW CONFIG', rowMode: 'array' });
+      const config = new Map(rows.map((row: string[]) => [row[0], row[1]]));
+      expect(config.get('pool_mode')).toBe('transaction');
+    } finally {
+      await client.end();
+    }
+  });
+});
