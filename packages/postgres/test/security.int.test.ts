@@ -1,0 +1,193 @@
+import { Namespace } from '@entelix/core';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describeWithService } from '../../../test-support/services.js';
+import { runCli } from '../src/cli.js';
+import { checkPostgresDeployment, createPostgresPersistence } from '../src/index.js';
+import { APP_ROLE, ensureAppRole, randomSchemaName, urlForRole } from './pg-support.js';
+
+/** Roles of the documented deployment, plus one that must never be used. */
+const OWNER_ROLE = 'entelix_owner_test';
+const BYPASS_ROLE = 'entelix_bypass_test';
+const TABLES = [
+  'checkpoints',
+  'locks',
+  'schema_migrations',
+  'session_events',
+  'session_heads',
+  'store_items',
+];
+
+async function ensureRole(admin: pg.Pool, role: string, attributes: string): Promise<void> {
+  try {
+    await admin.query(`
+      DO $$ BEGIN
+        IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${role}') THEN
+          CREATE ROLE ${role} ${attributes};
+        END IF;
+      END $$`);
+  } catch (error) {
+    // Another test file created it between the check and the create.
+    const code = (error as { code?: string }).code;
+    if (code !== '42710' && code !== '23505') throw error;
+  }
+  // Re-assert the attributes, in case an earlier run left the role different.
+  await admin.query(`ALTER ROLE ${role} ${attributes}`);
+}
+
+async function doctor(url: string, schema: string) {
+  const output = { stdout: '', stderr: '' };
+  const code = await runCli(
+    ['doctor', '--schema', schema, '--database-url', url],
+    {
+      out: (text) => {
+        output.stdout += text;
+      },
+      err: (text) => {
+        output.stderr += text;
+      },
+    },
+    {},
+  );
+  const report = await checkPostgresDeployment({ connectionString: url, schema });
+  return { code, output, report };
+}
+
+// The deployment the README and docs/deploying-postgres.md describe: an owner role
+// (not superuser) migrates and owns the schema; the application role gets DML and
+// EXECUTE only. `entelix-postgres doctor` must pass for the application role and fail,
+// naming the reason, for every way row-level security could be bypassed.
+describeWithService('DATABASE_URL', 'entelix-postgres doctor on real deployments', (url) => {
+  const schema = randomSchemaName();
+  let admin: pg.Pool;
+  const ownerUrl = urlForRole(url, OWNER_ROLE);
+  const appUrl = urlForRole(url, APP_ROLE);
+  const bypassUrl = urlForRole(url, BYPASS_ROLE);
+
+  beforeAll(async () => {
+    admin = new pg.Pool({ connectionString: url, max: 2 });
+    await ensureAppRole(admin);
+    await ensureRole(admin, OWNER_ROLE, 'LOGIN NOSUPERUSER NOBYPASSRLS');
+    await ensureRole(admin, BYPASS_ROLE, 'LOGIN NOSUPERUSER BYPASSRLS');
+    const database = new URL(url).pathname.slice(1);
+    await admin.query(`GRANT CREATE ON DATABASE "${database}" TO ${OWNER_ROLE}`);
+    // Migrate as the owner with the CLI, then grant as the owner, as documented.
+    const migrated = await runCli(
+      ['migrate', '--schema', schema, '--database-url', ownerUrl],
+      { out: () => undefined, err: () => undefined },
+      {},
+    );
+    expect(migrated).toBe(0);
+    const owner = new pg.Pool({ connectionString: ownerUrl, max: 1 });
+    try {
+      for (const role of [APP_ROLE, BYPASS_ROLE]) {
+        await owner.query(`
+          GRANT USAGE ON SCHEMA "${schema}" TO ${role};
+          GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA "${schema}" TO ${role};
+          GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA "${schema}" TO ${role};`);
+      }
+    } finally {
+      await owner.end();
+    }
+  });
+  afterAll(async () => {
+    await admin?.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    await admin?.end();
+  });
+
+  it('passes for the application role of the documented deployment', async () => {
+    const { code, output, report } = await doctor(appUrl, schema);
+    expect(report).toEqual({ ok: true, problems: [], role: APP_ROLE, schemaVersion: 1 });
+    expect(code).toBe(0);
+    expect(output.stdout).toContain('ok:');
+  });
+
+  it('fails on a superuser role', async () => {
+    const { code, output, report } = await doctor(url, schema);
+    expect(report.ok).toBe(false);
+    expect(report.problems).toContain(
+      `role "${report.role}" is a superuser: row-level security does not apply to it`,
+    );
+    expect(code).toBe(1);
+    expect(output.stderr).toContain('is a superuser');
+  });
+
+  it('fails on a BYPASSRLS role, which really does see every tenant', async () => {
+    const { code, report } = await doctor(bypassUrl, schema);
+    expect(report.problems).toEqual([
+      `role "${BYPASS_ROLE}" has BYPASSRLS: row-level security does not apply to it`,
+    ]);
+    expect(code).toBe(1);
+    // Why it matters: with no tenant set, this role reads rows the app role cannot.
+    const app = new pg.Pool({ connectionString: appUrl, max: 1 });
+    const bypass = new pg.Pool({ connectionString: bypassUrl, max: 1 });
+    try {
+      const persistence = await createPostgresPersistence({ pool: app, schema, migrate: 'verify' });
+      await persistence.store().put(Namespace.of(`t-${crypto.randomUUID()}`, 'ns'), 'k', 1);
+      const count = `SELECT count(*)::int AS n FROM "${schema}".store_items`;
+      expect((await app.query(count)).rows[0].n).toBe(0);
+      expect((await bypass.query(count)).rows[0].n).toBeGreaterThan(0);
+    } finally {
+      await Promise.all([app.end(), bypass.end()]);
+    }
+  });
+
+  it('fails on the role that owns the tables', async () => {
+    const { code, report } = await doctor(ownerUrl, schema);
+    expect([...report.problems].sort()).toEqual(
+      TABLES.map(
+        (table) =>
+          `table ${schema}.${table} is owned by role "${OWNER_ROLE}" (or a role it belongs to): connect the application as a role that does not own the tables`,
+      ),
+    );
+    expect(code).toBe(1);
+  });
+
+  describe('tables changed behind the migrations', () => {
+    // Each case alters one table as the owner, checks, and restores it.
+    async function withAlteredTable(alter: string, restore: string, check: () => Promise<void>) {
+      const owner = new pg.Pool({ connectionString: ownerUrl, max: 1 });
+      try {
+        await owner.query(alter);
+        await check();
+      } finally {
+        await owner.query(restore);
+        await owner.end();
+      }
+    }
+
+    it('fails on a table whose row-level security is not forced', async () => {
+      const table = `"${schema}".session_events`;
+      await withAlteredTable(
+        `ALTER TABLE ${table} NO FORCE ROW LEVEL SECURITY`,
+        `ALTER TABLE ${table} FORCE ROW LEVEL SECURITY`,
+        async () => {
+          const { code, report } = await doctor(appUrl, schema);
+          expect(report.problems).toEqual([
+            `table ${schema}.session_events: row-level security is not forced`,
+          ]);
+          expect(code).toBe(1);
+        },
+      );
+    });
+
+    it('fails on a table whose row-level security is disabled', async () => {
+      const table = `"${schema}".checkpoints`;
+      await withAlteredTable(
+        `ALTER TABLE ${table} DISABLE ROW LEVEL SECURITY`,
+        `ALTER TABLE ${table} ENABLE ROW LEVEL SECURITY`,
+        async () => {
+          const { code, report } = await doctor(appUrl, schema);
+          expect(report.problems).toEqual([
+            `table ${schema}.checkpoints: row-level security is not enabled`,
+          ]);
+          expect(code).toBe(1);
+        },
+      );
+    });
+
+    it('passes again once every table is restored', async () => {
+      expect((await doctor(appUrl, schema)).report.ok).toBe(true);
+    });
+  });
+});
