@@ -1,0 +1,134 @@
+// A separate Node process for the multi-process suites: it opens its own connection
+// and bundle from the published entry (dist), runs one job sent by the parent over
+// IPC, reports the outcome and exits. Jobs are plain JSON; ids come from the parent.
+import { Checkpoint, EntelixError, ThreadKey, withSessionLock } from '@entelix/core';
+import { createRedisPersistence } from '@entelix/redis';
+
+const codeOf = (error) => (EntelixError.isInstance(error) ? error.code : `untyped: ${error}`);
+
+/** The next message from the parent whose `type` is `type`. */
+const nextMessage = (type) =>
+  new Promise((resolve) => {
+    const onMessage = (message) => {
+      if (message?.type !== type) return;
+      process.off('message', onMessage);
+      resolve(message);
+    };
+    process.on('message', onMessage);
+  });
+
+const jobs = {
+  /** `count` single-event appends; the heads each append returned. */
+  async append(persistence, { key, count, writer }) {
+    const log = persistence.sessionLog();
+    const heads = [];
+    for (let n = 0; n < count; n++) heads.push(await log.append(key, [{ writer, n }]));
+    return { heads };
+  },
+
+  /**
+   * `iterations` critical sections under `withSessionLock`, each reading the latest
+   * counter checkpoint and writing the next one fenced by the lease. A section counts
+   * as successful only when `withSessionLock` resolves.
+   */
+  async counter(persistence, { key, iterations, ttlMs, timeoutMs }) {
+    const checkpointer = persistence.checkpointer();
+    let succeeded = 0;
+    const failures = {};
+    for (let i = 0; i < iterations; i++) {
+      try {
+        await withSessionLock(
+          persistence.lock,
+          key,
+          async (lease) => {
+            const latest = await checkpointer.getLatest(key);
+            const count = (latest?.state.count ?? 0) + 1;
+            const next = Checkpoint.create({
+              key,
+              step: count,
+              state: { count },
+              parentId: latest?.id ?? null,
+            });
+            await checkpointer.put(next, { fence: lease });
+          },
+          { ttlMs, timeoutMs },
+        );
+        succeeded++;
+      } catch (error) {
+        const code = codeOf(error);
+        failures[code] = (failures[code] ?? 0) + 1;
+      }
+    }
+    return { succeeded, failures };
+  },
+
+  /**
+   * Hold the lock with a short TTL, tell the parent, then (after the parent has
+   * paused and resumed this process and another one took over) write fenced.
+   */
+  async holder(persistence, { key, ttlMs }) {
+    const checkpointer = persistence.checkpointer();
+    const log = persistence.sessionLog();
+    let outcome;
+    const released = await withSessionLock(
+      persistence.lock,
+      key,
+      async (lease) => {
+        process.send({ type: 'acquired', fence: lease.fence.toString() });
+        await nextMessage('write');
+        const codes = {};
+        const attempt = async (name, write) => {
+          try {
+            await write();
+            codes[name] = 'written';
+          } catch (error) {
+            codes[name] = codeOf(error);
+          }
+        };
+        await attempt('put', () =>
+          checkpointer.put(Checkpoint.create({ key, step: 1, state: { writer: 'A' } }), {
+            fence: lease,
+          }),
+        );
+        await attempt('append', () => log.append(key, [{ writer: 'A' }], { fence: lease }));
+        outcome = { codes, signalAborted: lease.signal.aborted };
+      },
+      { ttlMs, timeoutMs: 5_000 },
+    ).then(
+      () => 'released',
+      (error) => codeOf(error),
+    );
+    return { ...outcome, released };
+  },
+
+  /** Take the lock (waiting for the previous lease to run out) and write fenced. */
+  async takeover(persistence, { key, ttlMs, timeoutMs }) {
+    const checkpointer = persistence.checkpointer();
+    const log = persistence.sessionLog();
+    return withSessionLock(
+      persistence.lock,
+      key,
+      async (lease) => {
+        await checkpointer.put(Checkpoint.create({ key, step: 1, state: { writer: 'B' } }), {
+          fence: lease,
+        });
+        await log.append(key, [{ writer: 'B' }], { fence: lease });
+        return { fence: lease.fence.toString() };
+      },
+      { ttlMs, timeoutMs },
+    );
+  },
+};
+
+const job = await nextMessage('job');
+const persistence = createRedisPersistence({ url: job.url, keyPrefix: job.keyPrefix });
+try {
+  const key = ThreadKey.of(job.tenantId, job.threadId);
+  const result = await jobs[job.name](persistence, { ...job, key });
+  process.send({ type: 'done', result });
+} catch (error) {
+  process.send({ type: 'failed', code: codeOf(error), message: String(error?.message ?? error) });
+} finally {
+  await persistence.close();
+  process.disconnect();
+}
