@@ -29,10 +29,10 @@ export const BROKEN_FAKES: readonly { flaw: Flaw; group: ConformanceGroup; mustF
     },
     { flaw: 'no-lock-exclusion', group: lockTests, mustFail: ['lock/exclusion'] },
     {
-    flaw: 'ignores-fence',
-    group: lockTests,
-    mustFail: ['lock/fenced-writes', 'lock/fenced-store-writes'],
-  },
+      flaw: 'ignores-fence',
+      group: lockTests,
+      mustFail: ['lock/fenced-writes', 'lock/fenced-store-writes'],
+    },
     {
       flaw: 'shares-tenants',
       group: tenantIsolationTests,
