@@ -123,5 +123,27 @@ function openClient(options: RedisPersistenceOptions): {
   if (typeof url !== 'string' || !/^rediss?:\/\//.test(url)) {
     throw new ConfigError('url must be a redis:// or rediss:// URL', { backend: BACKEND });
   }
-  return { client: new Redis(url), ownsClient: true };
+  const created = new Redis(url, URL_CLIENT_OPTIONS);
+  // Connection failures reach callers as rejected calls (BackendError); without a
+  // listener ioredis would also print every failed reconnection attempt.
+  created.on('error', () => undefined);
+  return { client: created, ownsClient: true };
 }
+
+/**
+ * Options of the client created from `url`: fail fast while the server is away,
+ * reconnect quickly once it is back.
+ *
+ * ioredis' defaults queue a command issued while disconnected and retry it through
+ * 20 reconnection attempts (tens of seconds), and re-send commands that were in
+ * flight when the connection dropped; a script that already ran would then run twice.
+ * Here a command in flight when the connection drops, or issued while it is down,
+ * rejects (as `BackendError`) at the next failed reconnection attempt, at most about
+ * half a second later. Commands issued while the first connection is being made wait
+ * for it, as usual.
+ */
+const URL_CLIENT_OPTIONS = Object.freeze({
+  maxRetriesPerRequest: 0,
+  autoResendUnfulfilledCommands: false,
+  retryStrategy: (attempt: number) => Math.min(attempt * 50, 500),
+});
