@@ -44,8 +44,7 @@ const log = persistence.sessionLog();
 const store = persistence.store();
 const payload = JSON.stringify({ schema_version: 1, state });
 
-async function measure(concurrency, iterations, op) {
-  const latencies = [];
+async function run(concurrency, iterations, op, latencies) {
   let next = 0;
   const started = performance.now();
   await Promise.all(
@@ -58,9 +57,41 @@ async function measure(concurrency, iterations, op) {
       }
     }),
   );
-  const seconds = (performance.now() - started) / 1000;
+  return performance.now() - started;
+}
+
+const summarize = (latencies, elapsedMs) => {
   latencies.sort((a, b) => a - b);
-  return { p50: latencies[Math.floor(latencies.length / 2)], opsPerSecond: iterations / seconds };
+  return {
+    p50: latencies[Math.floor(latencies.length / 2)],
+    opsPerSecond: latencies.length / (elapsedMs / 1000),
+  };
+};
+
+async function measure(concurrency, iterations, op) {
+  const latencies = [];
+  return summarize(latencies, await run(concurrency, iterations, op, latencies));
+}
+
+// The server's own noise (WAL flushes, checkpoints, tables growing as the run goes)
+// drifts over seconds, so the two sides are measured in alternating rounds and each
+// side's figures pool its rounds: both see the same conditions.
+const ROUNDS = 5;
+async function compare(concurrency, iterations, raw, entelix) {
+  const sides = {
+    raw: { op: raw, latencies: [], ms: 0 },
+    entelix: { op: entelix, latencies: [], ms: 0 },
+  };
+  for (let round = 0; round < ROUNDS; round++) {
+    const order = round % 2 === 0 ? [sides.raw, sides.entelix] : [sides.entelix, sides.raw];
+    for (const side of order) {
+      side.ms += await run(concurrency, Math.ceil(iterations / ROUNDS), side.op, side.latencies);
+    }
+  }
+  return {
+    r: summarize(sides.raw.latencies, sides.raw.ms),
+    e: summarize(sides.entelix.latencies, sides.entelix.ms),
+  };
 }
 
 const tenant = 'bench-tenant';
@@ -141,8 +172,7 @@ try {
   }
   for (const concurrency of [1, 16]) {
     for (const c of cases) {
-      const r = await measure(concurrency, ITERATIONS, c.raw);
-      const e = await measure(concurrency, ITERATIONS, c.entelix);
+      const { r, e } = await compare(concurrency, ITERATIONS, c.raw, c.entelix);
       console.log(
         `${c.name.padEnd(25)} ${String(concurrency).padStart(4)}  ${fmt(e.p50).padStart(14)}  ${fmt(r.p50).padStart(10)}  ${fmt(e.p50 / r.p50, 2).padStart(9)}  ${fmt(e.opsPerSecond, 0).padStart(13)}  ${fmt(r.opsPerSecond, 0).padStart(9)}  ${fmt(r.opsPerSecond / e.opsPerSecond, 2).padStart(9)}`,
       );
