@@ -19,6 +19,7 @@ import {
 import {
   BACKEND,
   command,
+  expectInteger,
   type FenceArguments,
   isNilReply,
   parseRecordJson,
@@ -32,6 +33,7 @@ import {
   CHECKPOINT_HISTORY,
   CHECKPOINT_LATEST,
   CHECKPOINT_PUT,
+  CHECKPOINT_UPDATE_STATE,
 } from './scripts/checkpointer.js';
 import { ScriptStatus } from './scripts/lua.js';
 
@@ -59,8 +61,6 @@ export function createRedisCheckpointer<S>(
     checkpoint: Checkpoint<S>,
     payload: string,
     fence: FenceArguments,
-    requiredParentId: CheckpointId | null,
-    action: string,
   ): Promise<void> {
     const keys = context.keys.thread(checkpoint.key);
     const record: CheckpointRecord = {
@@ -77,17 +77,12 @@ export function createRedisCheckpointer<S>(
       context,
       CHECKPOINT_PUT,
       [keys.checkpointData, keys.checkpointOrder, keys.checkpointSeq, ...fence.keys],
-      ['', fence.fence, checkpoint.id, JSON.stringify(record), requiredParentId ?? ''],
-      action,
+      ['', fence.fence, checkpoint.id, JSON.stringify(record)],
+      'put',
     );
     throwIfFenced(result);
     if (result === ScriptStatus.CONFLICT) {
       throw new ConflictError(`checkpoint ${checkpoint.id} already exists on this thread`, {
-        backend: BACKEND,
-      });
-    }
-    if (result === ScriptStatus.NOT_FOUND) {
-      throw new NotFoundError(`parent checkpoint ${requiredParentId} does not exist`, {
         backend: BACKEND,
       });
     }
@@ -100,7 +95,7 @@ export function createRedisCheckpointer<S>(
       const dataKey = context.keys.thread(valid.key).checkpointData;
       const fence = readWriteFence(context, opts.fence, valid.key.tenantId, dataKey);
       throwIfAborted(opts.signal, BACKEND);
-      await write(valid, format.encode(valid.state), fence, null, 'put');
+      await write(valid, format.encode(valid.state), fence);
     },
 
     async getLatest(key, options) {
@@ -155,26 +150,36 @@ export function createRedisCheckpointer<S>(
       const fence = readWriteFence(context, opts.fence, threadKey.tenantId, keys.checkpointData);
       throwIfAborted(opts.signal, BACKEND);
       const payload = format.encode(state);
-      const parentRecord = await command('updateState', () =>
-        context.client.hget(keys.checkpointData, parent),
+      const childId = CheckpointId.create();
+      // JSON.stringify order: the script splices step and nextNode in between.
+      const head = JSON.stringify({
+        tenantId: threadKey.tenantId,
+        threadId: threadKey.threadId,
+        id: childId,
+        parentId: parent,
+      }).slice(0, -1);
+      const tail = `,${JSON.stringify({ createdAtMs: Date.now(), payload }).slice(1)}`;
+      const result = await run(
+        context,
+        CHECKPOINT_UPDATE_STATE,
+        [keys.checkpointData, keys.checkpointOrder, keys.checkpointSeq, ...fence.keys],
+        ['', fence.fence, parent, childId, head, tail],
+        'updateState',
       );
-      if (parentRecord == null) {
+      throwIfFenced(result);
+      if (result === ScriptStatus.NOT_FOUND) {
         throw new NotFoundError(`parent checkpoint ${parent} does not exist`, { backend: BACKEND });
       }
-      const parentCheckpoint = decode(parentRecord, threadKey, format);
-      const child: Checkpoint<S> = {
-        id: CheckpointId.create(),
-        key: threadKey,
-        parentId: parent,
-        step: parentCheckpoint.step + 1,
-        state,
-        nextNode: parentCheckpoint.nextNode,
-        createdAt: new Date(),
-      };
-      // Checkpoints are immutable, so the parent read above is still right if it still
-      // exists; the script re-checks that atomically with the write.
-      await write(child, payload, fence, parent, 'updateState');
-      return child.id;
+      if (result === ScriptStatus.CONFLICT) {
+        throw new ConflictError(`checkpoint ${childId} already exists on this thread`, {
+          backend: BACKEND,
+        });
+      }
+      if (result === ScriptStatus.CORRUPT) {
+        throw new CorruptRecordError('stored parent checkpoint is malformed', { backend: BACKEND });
+      }
+      expectInteger(result, 'updateState');
+      return childId;
     },
 
     async deleteThread(key, options) {

@@ -40,9 +40,9 @@ describeWithService('REDIS_CLUSTER_NODES', 'redis on a Cluster: slot migration m
   });
 
   async function ownerOf(slot: number): Promise<ClusterNode> {
-    const ranges = (await nodes[0]!.admin.cluster('SLOTS')) as [number, number, unknown[]][];
+    const ranges = await nodes[0]!.admin.cluster('SLOTS');
     const range = ranges.find(([first, last]) => first <= slot && slot <= last);
-    const port = (range?.[2] as [string, number] | undefined)?.[1];
+    const port = range?.[2]?.[1];
     const owner = nodes.find((node) => node.port === port);
     if (owner === undefined) throw new Error(`no owner for slot ${slot}`);
     return owner;
@@ -88,7 +88,9 @@ describeWithService('REDIS_CLUSTER_NODES', 'redis on a Cluster: slot migration m
     const away = nodes.find((node) => node !== home)!;
 
     let running = true;
-    const step = () => pause(20);
+    const step = async () => {
+      await pause(20);
+    };
     // Operations completed while a migration was under way, per direction.
     let phase: 'before' | 'away' | 'between' | 'home' | 'after' = 'before';
     const completed = { before: 0, away: 0, between: 0, home: 0, after: 0 };

@@ -117,6 +117,36 @@ describe('records written behind our back', () => {
     await expect(checkpointer.getLatest(key)).rejects.toMatchObject({ code: 'CORRUPT_RECORD' });
   });
 
+  it('updateState finds step and nextNode in the parent record, whatever the ids hold', async () => {
+    // Ids and nextNode that look like the record's own field separators.
+    const key = ThreadKey.of('t,"step":9,"nextNode":"x"', 'th,"createdAtMs":1');
+    const nextNode = 'node","createdAtMs":5,"step":7\\"';
+    const checkpointer = persistence.checkpointer<string>();
+    const parent = { ...Checkpoint.create({ key, step: 41, state: 'p' }), nextNode };
+    await checkpointer.put(parent);
+    const childId = await checkpointer.updateState(key, parent.id, 'c');
+    const child = await checkpointer.getById(key, childId);
+    expect(child).toMatchObject({ step: 42, nextNode, parentId: parent.id, state: 'c', key });
+    expect((await checkpointer.getLatest(key))?.id).toBe(childId);
+    const grandchild = await checkpointer.getById(
+      key,
+      await checkpointer.updateState(key, childId, 'g'),
+    );
+    expect(grandchild).toMatchObject({ step: 43, nextNode, parentId: childId });
+  });
+
+  it('updateState on a malformed parent record is CORRUPT_RECORD and writes nothing', async () => {
+    const key = freshKey();
+    const parent = Checkpoint.create({ key, step: 0, state: 1 });
+    const checkpointer = persistence.checkpointer();
+    await checkpointer.put(parent);
+    await client.hset(layout.thread(key).checkpointData, parent.id, '{"tenantId":"x"}');
+    await expect(checkpointer.updateState(key, parent.id, 2)).rejects.toMatchObject({
+      code: 'CORRUPT_RECORD',
+    });
+    expect(await client.hlen(layout.thread(key).checkpointData)).toBe(1);
+  });
+
   it('rejects a store item of another tenant with CORRUPT_RECORD', async () => {
     const namespace = Namespace.of(randomId('tenant'), 'memories');
     const store = persistence.store();

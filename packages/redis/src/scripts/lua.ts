@@ -47,6 +47,7 @@ export const ScriptStatus = {
   FENCED: -2,
   NOT_FOUND: -3,
   NEEDS_REGISTRATION: -4,
+  CORRUPT: -5,
 } as const;
 
 /**

@@ -100,16 +100,28 @@ return { live, unregister_if_empty() }
 export const STORE_LIST = luaScript(
   'store_list',
   `${LUA_PRELUDE}
-local now = now_ms()
+local now = fmt(now_ms())
 local limit = tonumber(ARGV[4])
+-- The expired keys once, as a set, rather than a lookup per listed key.
+local expired = {}
+local any_expired = false
+for _, key in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now)) do
+  expired[key] = true
+  any_expired = true
+end
+if not any_expired then
+  if limit then
+    return table.concat(redis.call('ZRANGEBYLEX', KEYS[1], ARGV[2], ARGV[3], 'LIMIT', 0, limit), ',')
+  end
+  return table.concat(redis.call('ZRANGEBYLEX', KEYS[1], ARGV[2], ARGV[3]), ',')
+end
 local page_size = 256
 local min = ARGV[2]
 local keys = {}
 while true do
   local page = redis.call('ZRANGEBYLEX', KEYS[1], min, ARGV[3], 'LIMIT', 0, page_size)
   for _, key in ipairs(page) do
-    local expires = redis.call('ZSCORE', KEYS[2], key)
-    if not expires or tonumber(expires) > now then
+    if not expired[key] then
       keys[#keys + 1] = key
       if limit and #keys >= limit then return table.concat(keys, ',') end
     end

@@ -1,0 +1,135 @@
+// Redis through ioredis: the Entelix bundle and raw single commands on the same client,
+// under a fresh random key prefix deleted in close(). Each raw baseline is the one
+// command that moves the same data: SET for a write, GET or HGET for a read, one
+// range read for a page.
+
+import { Checkpoint, Namespace, ThreadKey } from '@entelix/core';
+import { createRedisPersistence } from '@entelix/redis';
+import { Redis } from 'ioredis';
+
+const WORKERS = 16;
+
+export async function openRedis({ state, url, iterations }) {
+  const keyPrefix = `bench${Math.random().toString(36).slice(2, 10)}`;
+  const client = new Redis(url);
+  const persistence = createRedisPersistence({ client, keyPrefix });
+  const checkpointer = persistence.checkpointer();
+  const log = persistence.sessionLog();
+  const store = persistence.store();
+  const tenant = 'bench-tenant';
+  const payload = JSON.stringify({ schema_version: 1, state });
+  // The harness passes the operation's index (negative while warming up).
+  const worker = (i) => Math.abs(i) % WORKERS;
+  const keyOf = (i) => ThreadKey.of(tenant, `thread-${worker(i)}`);
+  const nsOf = (i) => Namespace.of(tenant, 'bench', `w${worker(i)}`);
+  const itemKey = (i) => `k${Math.abs(i) % 100}`;
+  const raw = (kind, i) => `${keyPrefix}:raw:${kind}:${worker(i)}`;
+
+  // Every thread has history and events, every namespace items, before timing starts.
+  for (let w = 0; w < WORKERS; w++) {
+    for (let step = 0; step < 10; step++) {
+      await checkpointer.put(Checkpoint.create({ key: keyOf(w), step, state }));
+    }
+    await log.append(
+      keyOf(w),
+      Array.from({ length: 20 }, () => state),
+    );
+    for (let i = 0; i < 100; i++) await store.put(nsOf(w), itemKey(i), state);
+    await client.set(raw('cp', w), payload);
+    await client.hset(
+      raw('items', w),
+      ...Array.from({ length: 100 }, (_, i) => [itemKey(i), payload]).flat(),
+    );
+    await client.zadd(
+      raw('events', w),
+      ...Array.from({ length: 20 }, (_, i) => [i + 1, `${i + 1}:${payload}`]).flat(),
+    );
+    await client.zadd(
+      raw('keys', w),
+      ...Array.from({ length: 100 }, (_, i) => [0, itemKey(i)]).flat(),
+    );
+  }
+
+  const listNamespace = Namespace.of(tenant, 'bench', 'list');
+  for (let i = 0; i < 100; i++) await store.put(listNamespace, itemKey(i), state);
+  let filled;
+  // 100,000 keys that are not the namespace's, added once, before the large case runs.
+  const fillKeyspace = async () => {
+    for (let i = 0; i < 100_000; i += 1_000) {
+      const pipeline = client.pipeline();
+      for (let j = i; j < i + 1_000; j++) pipeline.set(`${keyPrefix}:filler:${j}`, payload);
+      await pipeline.exec();
+    }
+    // Let Redis finish the incremental rehash the new keys started.
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+  };
+
+  return {
+    name: 'redis',
+    cases: [
+      {
+        name: 'checkpoint put',
+        entelix: (i) => checkpointer.put(Checkpoint.create({ key: keyOf(i), step: 1, state })),
+        raw: (i) => client.set(raw('cp', i), payload),
+      },
+      {
+        name: 'checkpoint getLatest',
+        entelix: (i) => checkpointer.getLatest(keyOf(i)),
+        raw: (i) => client.get(raw('cp', i)),
+      },
+      {
+        name: 'checkpoint listHistory(10)',
+        entelix: (i) => checkpointer.listHistory(keyOf(i), { limit: 10 }),
+        raw: (i) => client.zrange(raw('events', i), 0, 9),
+      },
+      {
+        name: 'session append',
+        entelix: (i) => log.append(keyOf(i), [state]),
+        raw: (i) => client.set(raw('event', i), payload),
+      },
+      {
+        name: 'session loadSince(10)',
+        entelix: (i) => log.loadSince(keyOf(i), 5, { limit: 10 }),
+        raw: (i) => client.zrangebyscore(raw('events', i), '(5', '+inf', 'LIMIT', 0, 10),
+      },
+      {
+        name: 'store put',
+        entelix: (i) => store.put(nsOf(i), itemKey(i), state),
+        raw: (i) => client.hset(raw('items', i), itemKey(i), payload),
+      },
+      {
+        name: 'store get',
+        entelix: (i) => store.get(nsOf(i), itemKey(i)),
+        raw: (i) => client.hget(raw('items', i), itemKey(i)),
+      },
+      {
+        name: 'store list(100)',
+        entelix: (i) => store.list(nsOf(i)),
+        raw: (i) => client.zrangebylex(raw('keys', i), '-', '+'),
+      },
+    ],
+    // Compared with each other, not with a raw command: the ratio is growth.
+    scaling: [
+      {
+        name: 'store list(100), 100,000 vs 0 unrelated keys',
+        small: () => store.list(listNamespace),
+        large: async () => {
+          filled ??= fillKeyspace();
+          await filled;
+          return store.list(listNamespace);
+        },
+        iterations,
+      },
+    ],
+    async close() {
+      await persistence.close();
+      let cursor = '0';
+      do {
+        const [next, keys] = await client.scan(cursor, 'MATCH', `${keyPrefix}:*`, 'COUNT', 1_000);
+        cursor = next;
+        if (keys.length > 0) await client.unlink(...keys);
+      } while (cursor !== '0');
+      await client.quit();
+    },
+  };
+}
