@@ -26,9 +26,12 @@ export async function openRedis({ state, url, iterations }) {
   const raw = (kind, i) => `${keyPrefix}:raw:${kind}:${worker(i)}`;
 
   // Every thread has history and events, every namespace items, before timing starts.
+  const parents = [];
   for (let w = 0; w < WORKERS; w++) {
     for (let step = 0; step < 10; step++) {
-      await checkpointer.put(Checkpoint.create({ key: keyOf(w), step, state }));
+      const checkpoint = Checkpoint.create({ key: keyOf(w), step, state });
+      await checkpointer.put(checkpoint);
+      parents[w] = checkpoint.id;
     }
     await log.append(
       keyOf(w),
@@ -81,6 +84,11 @@ export async function openRedis({ state, url, iterations }) {
         name: 'checkpoint listHistory(10)',
         entelix: (i) => checkpointer.listHistory(keyOf(i), { limit: 10 }),
         raw: (i) => client.zrange(raw('events', i), 0, 9),
+      },
+      {
+        name: 'checkpoint updateState',
+        entelix: (i) => checkpointer.updateState(keyOf(i), parents[worker(i)], state),
+        raw: (i) => client.set(raw('cp', i), payload),
       },
       {
         name: 'session append',
