@@ -5,14 +5,15 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /**
- * Run `operation(i)` `iterations` times with `concurrency` callers in flight and
- * return p50/p99 latency (ms) and throughput (ops/s).
+ * Run `operation(i)` for i = 0..iterations-1 with `concurrency` callers in flight and
+ * return p50/p99 latency (ms) and throughput (ops/s). Operations derive whatever they
+ * spread over (threads, namespaces) from `i`.
  */
 export async function measure(
   operation,
   { iterations, concurrency, warmup = Math.min(50, iterations) },
 ) {
-  for (let i = 0; i < warmup; i++) await operation(-1 - i);
+  for (let i = 0; i < warmup; i++) await operation(i);
   const latencies = new Float64Array(iterations);
   let next = 0;
   const started = performance.now();

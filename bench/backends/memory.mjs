@@ -4,39 +4,42 @@
 import { Checkpoint, Namespace, ThreadKey } from '@entelix/core';
 import { createMemoryPersistence } from '@entelix/memory';
 
+// Operations spread over this many threads and namespaces, one per concurrent caller.
+const SPREAD = 16;
+
 export async function openMemory({ state }) {
   const persistence = createMemoryPersistence();
   const checkpointer = persistence.checkpointer();
   const log = persistence.sessionLog();
   const store = persistence.store();
   const map = new Map();
-  const keyOf = (w) => ThreadKey.of('bench-tenant', `thread-${w}`);
-  const ns = (w) => Namespace.of('bench-tenant', 'bench', `w${w}`);
+  const keyOf = (i) => ThreadKey.of('bench-tenant', `thread-${i % SPREAD}`);
+  const ns = (i) => Namespace.of('bench-tenant', 'bench', `w${i % SPREAD}`);
   const cases = [
     {
       name: 'checkpoint put',
-      entelix: (w) => checkpointer.put(Checkpoint.create({ key: keyOf(w), step: 1, state })),
-      raw: async (w, i) => map.set(`cp:${w}:${i}`, JSON.stringify(state)),
+      entelix: (i) => checkpointer.put(Checkpoint.create({ key: keyOf(i), step: 1, state })),
+      raw: async (i) => map.set(`cp:${i % SPREAD}`, JSON.stringify(state)),
     },
     {
       name: 'checkpoint getLatest',
-      entelix: (w) => checkpointer.getLatest(keyOf(w)),
-      raw: async (w) => JSON.parse(map.get(`cp:${w}:0`) ?? 'null'),
+      entelix: (i) => checkpointer.getLatest(keyOf(i)),
+      raw: async (i) => JSON.parse(map.get(`cp:${i % SPREAD}`) ?? 'null'),
     },
     {
       name: 'session append',
-      entelix: (w) => log.append(keyOf(w), [state]),
-      raw: async (w, i) => map.set(`ev:${w}:${i}`, JSON.stringify(state)),
+      entelix: (i) => log.append(keyOf(i), [state]),
+      raw: async (i) => map.set(`ev:${i % SPREAD}:${i}`, JSON.stringify(state)),
     },
     {
       name: 'store put',
-      entelix: (w, i) => store.put(ns(w), `k${i % 100}`, state),
-      raw: async (w, i) => map.set(`st:${w}:${i % 100}`, JSON.stringify(state)),
+      entelix: (i) => store.put(ns(i), `k${i % 100}`, state),
+      raw: async (i) => map.set(`st:${i % SPREAD}:${i % 100}`, JSON.stringify(state)),
     },
     {
       name: 'store get',
-      entelix: (w, i) => store.get(ns(w), `k${i % 100}`),
-      raw: async (w, i) => JSON.parse(map.get(`st:${w}:${i % 100}`) ?? 'null'),
+      entelix: (i) => store.get(ns(i), `k${i % 100}`),
+      raw: async (i) => JSON.parse(map.get(`st:${i % SPREAD}:${i % 100}`) ?? 'null'),
     },
   ];
   return { name: 'memory', cases, close: () => persistence.close() };

@@ -4,6 +4,9 @@
 
 import { Checkpoint, Namespace, ThreadKey } from '@entelix/core';
 
+// Operations spread over this many threads and namespaces, one per concurrent caller.
+const SPREAD = 16;
+
 /** Create `<schema>_raw` with the same tables and indexes, without RLS or functions. */
 export function rawSchemaSql(schema) {
   const raw = `${schema}_raw`;
@@ -29,66 +32,67 @@ export function sqlCases({ persistence, query, raw, state }) {
   const store = persistence.store();
   const payload = JSON.stringify({ schema_version: 1, state });
   const tenant = 'bench-tenant';
-  const keyOf = (worker) => ThreadKey.of(tenant, `thread-${worker}`);
+  const keyOf = (i) => ThreadKey.of(tenant, `thread-${i % SPREAD}`);
   let rawSeq = 0;
   return [
     {
       name: 'checkpoint put',
-      entelix: (w) => checkpointer.put(Checkpoint.create({ key: keyOf(w), step: 1, state })),
-      raw: (w) =>
+      entelix: (i) => checkpointer.put(Checkpoint.create({ key: keyOf(i), step: 1, state })),
+      raw: (i) =>
         query(
           `INSERT INTO ${raw}.checkpoints (tenant_id, thread_id, id, parent_id, step, state, next_node, created_at)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-          [tenant, `thread-${w}`, crypto.randomUUID(), null, 1, payload, null, new Date()],
+          [tenant, `thread-${i % SPREAD}`, crypto.randomUUID(), null, 1, payload, null, new Date()],
         ),
     },
     {
       name: 'checkpoint getLatest',
-      entelix: (w) => checkpointer.getLatest(keyOf(w)),
-      raw: (w) =>
+      entelix: (i) => checkpointer.getLatest(keyOf(i)),
+      raw: (i) =>
         query(
           `SELECT * FROM ${raw}.checkpoints WHERE tenant_id = $1 AND thread_id = $2 ORDER BY seq DESC LIMIT 1`,
-          [tenant, `thread-${w}`],
+          [tenant, `thread-${i % SPREAD}`],
         ),
     },
     {
       name: 'session append',
-      entelix: (w) => log.append(keyOf(w), [state]),
-      raw: (w) =>
+      entelix: (i) => log.append(keyOf(i), [state]),
+      raw: (i) =>
         query(
           `INSERT INTO ${raw}.session_events (tenant_id, thread_id, seq, event) VALUES ($1, $2, $3, $4)`,
-          [tenant, `thread-${w}`, ++rawSeq, payload],
+          [tenant, `thread-${i % SPREAD}`, ++rawSeq, payload],
         ),
     },
     {
       name: 'session loadSince(10)',
-      entelix: (w) => log.loadSince(keyOf(w), 5, { limit: 10 }),
-      raw: (w) =>
+      entelix: (i) => log.loadSince(keyOf(i), 5, { limit: 10 }),
+      raw: (i) =>
         query(
           `SELECT seq, event, ts FROM ${raw}.session_events
             WHERE tenant_id = $1 AND thread_id = $2 AND seq > $3 ORDER BY seq LIMIT $4`,
-          [tenant, `thread-${w}`, 5, 10],
+          [tenant, `thread-${i % SPREAD}`, 5, 10],
         ),
     },
     {
       name: 'store put',
-      entelix: (w, i) => store.put(Namespace.of(tenant, 'bench', `w${w}`), `k${i % 100}`, state),
-      raw: (w, i) =>
+      entelix: (i) =>
+        store.put(Namespace.of(tenant, 'bench', `w${i % SPREAD}`), `k${i % 100}`, state),
+      raw: (i) =>
         query(
           `INSERT INTO ${raw}.store_items AS s (tenant_id, scope, key, value, created_at, updated_at, expires_at)
            VALUES ($1, $2, $3, $4, now(), now(), NULL)
            ON CONFLICT (tenant_id, scope, key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()`,
-          [tenant, ['bench', `w${w}`], `k${i % 100}`, payload],
+          [tenant, ['bench', `w${i % SPREAD}`], `k${i % 100}`, payload],
         ),
     },
     {
       name: 'store get',
-      entelix: (w, i) => store.get(Namespace.of(tenant, 'bench', `w${w}`), `k${i % 100}`),
-      raw: (w, i) =>
+      entelix: (i) => store.get(Namespace.of(tenant, 'bench', `w${i % SPREAD}`), `k${i % 100}`),
+      raw: (i) =>
         query(
           `SELECT * FROM ${raw}.store_items WHERE tenant_id = $1 AND scope = $2 AND key = $3
              AND (expires_at IS NULL OR expires_at > now())`,
-          [tenant, ['bench', `w${w}`], `k${i % 100}`],
+          [tenant, ['bench', `w${i % SPREAD}`], `k${i % 100}`],
         ),
     },
   ];
