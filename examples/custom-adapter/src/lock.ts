@@ -1,13 +1,10 @@
 import {
-  acquireByPolling,
+  createDistributedLock,
   createLockLease,
   type DistributedLock,
   type LockLease,
   lockKeyOf,
-  readAcquireArguments,
-  readTryAcquireArguments,
   type ThreadKey,
-  throwIfAborted,
 } from '@entelix/core';
 import {
   BACKEND,
@@ -67,19 +64,5 @@ export function createKeyValueLock(client: StorageClient): DistributedLock {
     );
   };
 
-  return {
-    async tryAcquire(key, options) {
-      const args = readTryAcquireArguments(key, options);
-      throwIfAborted(args.signal, BACKEND);
-      return grant(args.key, args.ttlMs);
-    },
-    async acquire(key, options) {
-      const args = readAcquireArguments(key, options);
-      return acquireByPolling(async () => grant(args.key, args.ttlMs), {
-        timeoutMs: args.timeoutMs,
-        signal: args.signal,
-        backend: BACKEND,
-      });
-    },
-  };
+  return createDistributedLock(BACKEND, async (key, ttlMs) => grant(key, ttlMs));
 }

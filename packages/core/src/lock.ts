@@ -341,3 +341,35 @@ export function assertNewestFence(
     { backend },
   );
 }
+
+/**
+ * One atomic grant attempt of a backend: the lease when the key is free (or its lease
+ * has expired), `undefined` when a live lease holds it. Arguments are already validated.
+ */
+export type GrantAttempt = (key: ThreadKey, ttlMs: number) => Promise<LockLease | undefined>;
+
+/**
+ * Build a {@link DistributedLock} from a backend's single grant attempt. Validation,
+ * the abort check before any I/O, and `acquire`'s polling are the same for every
+ * backend, so they live here.
+ */
+export function createDistributedLock(
+  backend: string,
+  attemptGrant: GrantAttempt,
+): DistributedLock {
+  return {
+    async tryAcquire(key, options) {
+      const args = readTryAcquireArguments(key, options);
+      throwIfAborted(args.signal, backend);
+      return attemptGrant(args.key, args.ttlMs);
+    },
+    async acquire(key, options) {
+      const args = readAcquireArguments(key, options);
+      return acquireByPolling(() => attemptGrant(args.key, args.ttlMs), {
+        timeoutMs: args.timeoutMs,
+        signal: args.signal,
+        backend,
+      });
+    },
+  };
+}

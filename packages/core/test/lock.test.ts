@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import {
-  acquireByPolling,
   assertNewestFence,
+  createDistributedLock,
   createLockLease,
   type DistributedLock,
   type LeaseBackend,
@@ -41,14 +41,8 @@ function fakeLock() {
     };
     return createLockLease({ key, fence, ttlMs, requestedAt: Date.now() }, remote);
   };
-  const lock: DistributedLock = {
-    async tryAcquire(_key, { ttlMs }) {
-      return grant(ttlMs);
-    },
-    async acquire(_key, { ttlMs, timeoutMs, signal }) {
-      return acquireByPolling(async () => grant(ttlMs), { timeoutMs, signal, backend: 'fake' });
-    },
-  };
+  const lock: DistributedLock = createDistributedLock('fake', async (_key, ttlMs) => grant(ttlMs));
+
   return { lock, calls, behaviour, isHeld: () => holder !== undefined };
 }
 
@@ -99,6 +93,30 @@ describe('createLockLease', () => {
     }
     expect(calls.extend).toBe(0);
     await lease.release();
+  });
+});
+
+describe('createDistributedLock', () => {
+  it('validates before granting and checks the signal before any I/O', async () => {
+    const { lock, isHeld } = fakeLock();
+    await expect(
+      lock.tryAcquire({ tenantId: '', threadId: 't' } as ThreadKey, { ttlMs: 1 }),
+    ).rejects.toMatchObject({
+      code: 'INVALID_ID',
+    });
+    await expect(lock.tryAcquire(key, { ttlMs: 0 })).rejects.toMatchObject({ code: 'CONFIG' });
+    await expect(lock.acquire(key, { ttlMs: 10 } as never)).rejects.toMatchObject({
+      code: 'CONFIG',
+    });
+    await expect(
+      lock.tryAcquire(key, { ttlMs: 10, signal: AbortSignal.abort() }),
+    ).rejects.toMatchObject({
+      code: 'ABORTED',
+    });
+    await expect(
+      lock.acquire(key, { ttlMs: 10, timeoutMs: 10, signal: AbortSignal.abort() }),
+    ).rejects.toMatchObject({ code: 'ABORTED' });
+    expect(isHeld()).toBe(false);
   });
 });
 

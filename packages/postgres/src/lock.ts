@@ -1,11 +1,9 @@
 import {
-  acquireByPolling,
+  createDistributedLock,
   createLockLease,
   type DistributedLock,
   type LockLease,
   lockKeyOf,
-  readAcquireArguments,
-  readTryAcquireArguments,
   type ThreadKey,
   throwIfAborted,
 } from '@entelix/core';
@@ -63,19 +61,5 @@ export function createPostgresLock(context: PostgresContext): DistributedLock {
     );
   };
 
-  return {
-    async tryAcquire(key, options) {
-      const args = readTryAcquireArguments(key, options);
-      throwIfAborted(args.signal, BACKEND);
-      return tryAcquire(args.key, args.ttlMs);
-    },
-    async acquire(key, options) {
-      const args = readAcquireArguments(key, options);
-      return acquireByPolling(() => tryAcquire(args.key, args.ttlMs), {
-        timeoutMs: args.timeoutMs,
-        signal: args.signal,
-        backend: BACKEND,
-      });
-    },
-  };
+  return createDistributedLock(BACKEND, tryAcquire);
 }

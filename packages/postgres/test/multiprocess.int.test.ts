@@ -2,9 +2,11 @@ import { type Persistence, ThreadKey } from '@entelix/core';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeWithService } from '../../../test-support/services.js';
+import { startWorker, type WorkerJob } from '../../../test-support/workers/processes.js';
 import { createPostgresPersistence } from '../src/index.js';
 import { createTestSchema, type TestSchema } from './pg-support.js';
-import { startWorker, type WorkerJob } from './workers/processes.js';
+
+const OPENER = new URL('./workers/open.mjs', import.meta.url).href;
 
 // Separate OS processes (child_process.fork of workers/worker.mjs, which imports the
 // published entry from dist), each with its own pool, as the non-superuser
@@ -30,6 +32,7 @@ describeWithService('DATABASE_URL', 'postgres across processes (application role
 
   const jobFor = (name: WorkerJob['name'], key: ThreadKey, extra: object = {}): WorkerJob => ({
     name,
+    opener: OPENER,
     url: setup.appUrl,
     schema: setup.schema,
     tenantId: key.tenantId,
@@ -91,10 +94,16 @@ describeWithService('DATABASE_URL', 'postgres across processes (application role
     }
     holder.send({ type: 'write' });
     const outcome = await holder.result;
-    expect(outcome).toEqual({ writeCode: 'FENCED', signalAborted: true, released: 'LOCK_LOST' });
+    expect(outcome).toEqual({
+      codes: { put: 'FENCED', append: 'FENCED' },
+      signalAborted: true,
+      released: 'LOCK_LOST',
+    });
     const history = await persistence
       .checkpointer<{ writer: string }>()
       .listHistory(key, { limit: 10 });
     expect(history.map((checkpoint) => checkpoint.state.writer)).toEqual(['B']);
+    const events = await persistence.sessionLog<{ writer: string }>().loadSince(key, 0);
+    expect(events.map((event) => event.event.writer)).toEqual(['B']);
   });
 });

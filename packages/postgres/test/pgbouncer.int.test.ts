@@ -73,9 +73,9 @@ describeWithService(
       // Four client pools of two connections each: eight clients, one server connection.
       for (let i = 0; i < 4; i++) pools.push(new pg.Pool({ connectionString: url, max: 2 }));
       raw = new pg.Pool({ connectionString: url, max: 2 });
-    // The server connection outlives test runs (the bouncer keeps it, and transaction
-    // pooling never resets it): start from a clean session whatever ran on it before.
-    await raw.query('RESET ALL');
+      // The server connection outlives test runs (the bouncer keeps it, and transaction
+      // pooling never resets it): start from a clean session whatever ran on it before.
+      await raw.query('RESET ALL');
       bundles = await Promise.all(
         pools.map((pool) =>
           createPostgresPersistence({ pool, schema: setup.schema, migrate: 'verify' }),

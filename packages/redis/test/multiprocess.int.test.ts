@@ -3,9 +3,11 @@ import { createRedisPersistence } from '@entelix/redis';
 import { Redis } from 'ioredis';
 import { afterAll, expect, it } from 'vitest';
 import { describeWithService } from '../../../test-support/services.js';
+import { startWorker, type WorkerJob } from '../../../test-support/workers/processes.js';
 import { deletePrefix } from './real-redis.js';
 import { randomId, randomPrefix } from './support.js';
-import { startWorker, type WorkerJob } from './workers/processes.js';
+
+const OPENER = new URL('./workers/open.mjs', import.meta.url).href;
 
 // Separate OS processes (child_process.fork of workers/worker.mjs, which imports the
 // published entry from dist), each with its own connection, under a fresh key prefix
@@ -23,6 +25,7 @@ describeWithService('REDIS_URL', 'redis across processes', (url) => {
 
   const jobFor = (name: WorkerJob['name'], key: ThreadKey, extra: object = {}): WorkerJob => ({
     name,
+    opener: OPENER,
     url,
     keyPrefix,
     tenantId: key.tenantId,

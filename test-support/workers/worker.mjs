@@ -1,8 +1,8 @@
-// A separate Node process for the multi-process suites: it opens its own connection
-// and bundle from the published entry (dist), runs one job sent by the parent over
-// IPC, reports the outcome and exits. Jobs are plain JSON; ids come from the parent.
+// A separate Node process for the multi-process suites of every backend: it opens its
+// own connection and bundle through the backend's opener module (which imports the
+// published entry from dist), runs one job sent by the parent over IPC, reports the
+// outcome and exits. Jobs are plain JSON; ids come from the parent.
 import { Checkpoint, EntelixError, ThreadKey, withSessionLock } from '@entelix/core';
-import { createRedisPersistence } from '@entelix/redis';
 
 const codeOf = (error) => (EntelixError.isInstance(error) ? error.code : `untyped: ${error}`);
 
@@ -121,7 +121,9 @@ const jobs = {
 };
 
 const job = await nextMessage('job');
-const persistence = createRedisPersistence({ url: job.url, keyPrefix: job.keyPrefix });
+// The opener exports `open(job)`, resolving to `{ persistence, close() }`.
+const { open } = await import(job.opener);
+const { persistence, close } = await open(job);
 try {
   const key = ThreadKey.of(job.tenantId, job.threadId);
   const result = await jobs[job.name](persistence, { ...job, key });
@@ -129,6 +131,6 @@ try {
 } catch (error) {
   process.send({ type: 'failed', code: codeOf(error), message: String(error?.message ?? error) });
 } finally {
-  await persistence.close();
+  await close();
   process.disconnect();
 }

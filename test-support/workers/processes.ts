@@ -3,11 +3,14 @@ import { fileURLToPath } from 'node:url';
 
 const WORKER = fileURLToPath(new URL('./worker.mjs', import.meta.url));
 
-/** What every job of `worker.mjs` needs, plus job-specific fields. */
+/** What every job of `worker.mjs` needs, plus job- and backend-specific fields. */
 export interface WorkerJob {
   name: 'append' | 'counter' | 'holder' | 'takeover';
-  url: string;
-  keyPrefix: string;
+  /**
+   * URL of the backend's opener module: it exports `open(job)`, resolving to
+   * `{ persistence, close() }` built from the job's backend-specific fields.
+   */
+  opener: string;
   tenantId: string;
   threadId: string;
   [field: string]: unknown;
