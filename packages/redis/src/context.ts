@@ -1,4 +1,5 @@
 import {
+  assertRowTenant,
   ConfigError,
   CorruptRecordError,
   FencedError,
@@ -27,16 +28,19 @@ export function clockArgument(context: RedisContext): string {
   return context.clock === 'server' ? '' : String(Date.now());
 }
 
-/** Run a script, wrapping driver failures as `BackendError` once, here. */
+/**
+ * Run a script, wrapping driver failures as `BackendError` once, here. `keysAndArgs`
+ * holds the `keyCount` keys, then the arguments, in one flat array.
+ */
 export async function run(
   context: RedisContext,
   script: LuaScript,
-  keys: readonly string[],
-  args: readonly (string | number)[],
+  keyCount: number,
+  keysAndArgs: readonly (string | number)[],
   action: string,
 ): Promise<unknown> {
   try {
-    return await runScript(context.client, script, keys, args);
+    return await runScript(context.client, script, keyCount, keysAndArgs);
   } catch (error) {
     throw toBackendError(error, BACKEND, action);
   }
@@ -61,11 +65,13 @@ export async function command<T>(action: string, fn: () => Promise<T>): Promise<
 
 /** The fence part of a write script's KEYS and ARGV. */
 export interface FenceArguments {
-  readonly keys: readonly string[];
+  /** The fence counter key, or undefined when the write is unfenced. */
+  readonly key: string | undefined;
+  /** The fence as decimal text, or `''` when the write is unfenced. */
   readonly fence: string;
 }
 
-const UNFENCED: FenceArguments = Object.freeze({ keys: [], fence: '' });
+const UNFENCED: FenceArguments = Object.freeze({ key: undefined, fence: '' });
 
 /**
  * Validate a write's `fence` and turn it into the fence counter key and value the
@@ -92,7 +98,27 @@ export function readWriteFence(
       { backend: BACKEND },
     );
   }
-  return { keys: [counterKey], fence: token.fence.toString() };
+  return { key: counterKey, fence: token.fence.toString() };
+}
+
+/**
+ * Run a write script: `keys` (a fresh array, which this fills), the fence counter key
+ * when fenced (last in KEYS), then ARGV `clock`, the fence and `args`.
+ */
+export function runWrite(
+  context: RedisContext,
+  script: LuaScript,
+  keys: (string | number)[],
+  fence: FenceArguments,
+  clock: string,
+  args: readonly (string | number)[],
+  action: string,
+): Promise<unknown> {
+  if (fence.key !== undefined) keys.push(fence.key);
+  const keyCount = keys.length;
+  keys.push(clock, fence.fence);
+  for (const arg of args) keys.push(arg);
+  return run(context, script, keyCount, keys, action);
 }
 
 /** Turn a script's FENCED status into the error; pass other results through. */
@@ -112,19 +138,34 @@ export function expectInteger(value: unknown, what: string): number {
   return value;
 }
 
-/** Parse a record's JSON part; anything but an object is `CORRUPT_RECORD`. */
-export function parseRecordJson(text: string, what: string): Record<string, unknown> {
-  let parsed: unknown;
+/**
+ * The tenant mark stored in every record: the tenant id as JSON text, so it never
+ * holds a raw tab or newline and the record's other parts can follow a tab.
+ */
+export function tenantMark(tenantId: string): string {
+  return JSON.stringify(tenantId);
+}
+
+/**
+ * Check the tenant mark at `text[start, end)` against the caller's tenant (whose mark
+ * is `mark`): a plain comparison when it matches, `CORRUPT_RECORD` when it does not.
+ */
+export function checkTenantMark(
+  text: string,
+  start: number,
+  end: number,
+  mark: string,
+  owner: { readonly tenantId: string },
+): void {
+  if (end - start === mark.length && text.startsWith(mark, start)) return;
+  assertRowTenant(parseJson(text.slice(start, end)), owner, BACKEND);
+}
+
+/** `JSON.parse`, or undefined when the text is not JSON. */
+export function parseJson(text: string): unknown {
   try {
-    parsed = JSON.parse(text);
-  } catch (error) {
-    throw new CorruptRecordError(`stored ${what} is not valid JSON`, {
-      cause: error,
-      backend: BACKEND,
-    });
+    return JSON.parse(text);
+  } catch {
+    return undefined;
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    throw new CorruptRecordError(`stored ${what} is not an object`, { backend: BACKEND });
-  }
-  return parsed as Record<string, unknown>;
 }

@@ -36,11 +36,14 @@ export function readKeyPrefix(value: unknown): string {
  * objects, where that field would vanish.
  */
 export function encodeComponent(value: string): string {
+  if (LITERAL_COMPONENT.test(value)) return value;
   return encodeURIComponent(value).replace(
     /[!'()*~_]/g,
     (ch) => `%${ch.charCodeAt(0).toString(16).toUpperCase()}`,
   );
 }
+
+const LITERAL_COMPONENT = /^[A-Za-z0-9.-]*$/;
 
 /** Invert {@link encodeComponent}. */
 export function decodeComponent(encoded: string): string {
@@ -54,13 +57,36 @@ export function decodeComponent(encoded: string): string {
  * a literal prefix becomes the range `[hex(prefix)` .. `(hex(prefix)g`.
  */
 export function encodeStoreKey(key: string): string {
-  return Buffer.from(key, 'utf8').toString('hex');
+  // ASCII by hand (the usual case), the rest through a Buffer.
+  let hex = '';
+  for (let i = 0; i < key.length; i++) {
+    const code = key.charCodeAt(i);
+    if (code >= 0x80) return Buffer.from(key, 'utf8').toString('hex');
+    hex += HEX_BYTES[code];
+  }
+  return hex;
 }
 
-/** Invert {@link encodeStoreKey}. */
-export function decodeStoreKey(hex: string): string {
-  return Buffer.from(hex, 'hex').toString('utf8');
+const HEX_BYTES = Array.from({ length: 128 }, (_, b) => b.toString(16).padStart(2, '0'));
+
+/** Invert {@link encodeStoreKey}; `hex` is `text[start, end)`. */
+export function decodeStoreKey(text: string, start = 0, end = text.length): string {
+  // ASCII by hand, the rest through a Buffer.
+  let key = '';
+  for (let i = start; i < end; i += 2) {
+    const high = HEX_VALUES[text.charCodeAt(i)] ?? 16;
+    const low = HEX_VALUES[text.charCodeAt(i + 1)] ?? 16;
+    if (high > 7 || low > 15) return Buffer.from(text.slice(start, end), 'hex').toString('utf8');
+    key += String.fromCharCode(high * 16 + low);
+  }
+  return key;
 }
+
+// Lowercase hex digit values by character code; 16 for anything else.
+const HEX_VALUES = Uint8Array.from({ length: 128 }, (_, code) => {
+  const value = '0123456789abcdef'.indexOf(String.fromCharCode(code));
+  return value === -1 ? 16 : value;
+});
 
 /** The encoded scope of a namespace, as stored in the tenant's namespace index. */
 export function encodeScope(scope: readonly string[]): string {
@@ -76,7 +102,6 @@ export function decodeScope(encoded: string): string[] {
 export interface ThreadKeys {
   /** The hash tag (without braces) shared by every key below. */
   readonly tag: string;
-  readonly checkpointSeq: string;
   readonly checkpointOrder: string;
   readonly checkpointData: string;
   readonly logHead: string;
@@ -107,10 +132,9 @@ export class KeyLayout {
   }
 
   thread(key: ThreadKey): ThreadKeys {
-    const tag = `${encodeComponent(key.tenantId)}:${encodeComponent(key.threadId)}`;
+    const tag = threadTag(key);
     return {
       tag,
-      checkpointSeq: this.key('cp', tag, 'seq'),
       checkpointOrder: this.key('cp', tag, 'order'),
       checkpointData: this.key('cp', tag, 'data'),
       logHead: this.key('log', tag, 'head'),
@@ -118,6 +142,18 @@ export class KeyLayout {
       lockLease: this.key('lock', tag, 'lease'),
       lockFence: this.key('lock', tag, 'fence'),
     };
+  }
+
+  /** The checkpoint keys of a thread alone (the common case, without the others). */
+  checkpoint(key: ThreadKey): { readonly data: string; readonly order: string } {
+    const tag = threadTag(key);
+    return { data: this.key('cp', tag, 'data'), order: this.key('cp', tag, 'order') };
+  }
+
+  /** The session-log keys of a thread alone. */
+  log(key: ThreadKey): { readonly head: string; readonly events: string } {
+    const tag = threadTag(key);
+    return { head: this.key('log', tag, 'head'), events: this.key('log', tag, 'events') };
   }
 
   namespace(namespace: Namespace): NamespaceKeys {
@@ -143,6 +179,10 @@ export class KeyLayout {
   storeTenants(): string {
     return `${this.prefix}:tenants`;
   }
+}
+
+function threadTag(key: ThreadKey): string {
+  return `${encodeComponent(key.tenantId)}:${encodeComponent(key.threadId)}`;
 }
 
 /** The Redis Cluster slot of a key: CRC16 (XMODEM) of its hash tag, mod 16384. */

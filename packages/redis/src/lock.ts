@@ -24,8 +24,8 @@ export function createRedisLock(context: RedisContext): DistributedLock {
     const fence = await run(
       context,
       LOCK_TRY_ACQUIRE,
-      [keys.lockLease, keys.lockFence],
-      [ttlMs],
+      2,
+      [keys.lockLease, keys.lockFence, ttlMs],
       'tryAcquire',
     );
     if (isNilReply(fence)) return undefined;
@@ -43,15 +43,15 @@ export function createRedisLock(context: RedisContext): DistributedLock {
           const result = await run(
             context,
             LOCK_EXTEND,
-            [keys.lockLease],
-            [fence, extendTtlMs],
+            1,
+            [keys.lockLease, fence, extendTtlMs],
             'extend',
           );
           return result === 1;
         },
         async release(signal) {
           throwIfAborted(signal, BACKEND);
-          const result = await run(context, LOCK_RELEASE, [keys.lockLease], [fence], 'release');
+          const result = await run(context, LOCK_RELEASE, 1, [keys.lockLease, fence], 'release');
           return result === 1;
         },
       },

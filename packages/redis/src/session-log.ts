@@ -1,8 +1,8 @@
 import {
-  assertRowTenant,
   type CallOptions,
   CorruptRecordError,
   createPayloadFormat,
+  type PayloadFormat,
   type PayloadOptions,
   readEvents,
   readLoadSinceArguments,
@@ -16,13 +16,14 @@ import {
 } from '@entelix/core';
 import {
   BACKEND,
+  checkTenantMark,
   clockArgument,
   command,
   expectInteger,
-  parseRecordJson,
   type RedisContext,
   readWriteFence,
-  run,
+  runWrite,
+  tenantMark,
   throwIfFenced,
 } from './context.js';
 import { LOG_APPEND, LOG_ARCHIVE_BEFORE, LOG_DELETE_THREAD } from './scripts/session-log.js';
@@ -42,17 +43,19 @@ export function createRedisSessionLog<E>(
       const threadKey = ThreadKey.from(key);
       const batch = readEvents<E>(events);
       const opts = readOptions<WriteOptions>(options, 'append options');
-      const keys = context.keys.thread(threadKey);
-      const fence = readWriteFence(context, opts.fence, threadKey.tenantId, keys.logEvents);
+      const keys = context.keys.log(threadKey);
+      const fence = readWriteFence(context, opts.fence, threadKey.tenantId, keys.events);
       throwIfAborted(opts.signal, BACKEND);
-      const records = batch.map((event) =>
-        JSON.stringify({ tenantId: threadKey.tenantId, payload: format.encode(event) }),
-      );
-      const result = await run(
+      const mark = `${tenantMark(threadKey.tenantId)}\t`;
+      const records: string[] = [];
+      for (const event of batch) records.push(mark + format.encode(event));
+      const result = await runWrite(
         context,
         LOG_APPEND,
-        [keys.logHead, keys.logEvents, ...fence.keys],
-        [clockArgument(context), fence.fence, ...records],
+        [keys.head, keys.events],
+        fence,
+        clockArgument(context),
+        records,
         'append',
       );
       throwIfFenced(result);
@@ -63,27 +66,23 @@ export function createRedisSessionLog<E>(
       const threadKey = ThreadKey.from(key);
       const args = readLoadSinceArguments(cursor, options);
       throwIfAborted(args.signal, BACKEND);
-      const keys = context.keys.thread(threadKey);
+      const events = context.keys.log(threadKey).events;
       const members = await command('loadSince', () =>
         args.limit === undefined
-          ? context.client.zrangebyscore(keys.logEvents, `(${args.cursor}`, '+inf')
-          : context.client.zrangebyscore(
-              keys.logEvents,
-              `(${args.cursor}`,
-              '+inf',
-              'LIMIT',
-              0,
-              args.limit,
-            ),
+          ? context.client.zrangebyscore(events, `(${args.cursor}`, '+inf')
+          : context.client.zrangebyscore(events, `(${args.cursor}`, '+inf', 'LIMIT', 0, args.limit),
       );
-      return members.map((member) => decodeEvent(member, threadKey, format.decode));
+      const mark = tenantMark(threadKey.tenantId);
+      const page: SessionEvent<E>[] = [];
+      for (const member of members) page.push(decodeEvent(member, threadKey, mark, format));
+      return page;
     },
 
     async head(key, options) {
       const threadKey = ThreadKey.from(key);
       throwIfAborted(readOptions<CallOptions>(options).signal, BACKEND);
       const head = await command('head', () =>
-        context.client.get(context.keys.thread(threadKey).logHead),
+        context.client.get(context.keys.log(threadKey).head),
       );
       if (head === null) return 0;
       const ordinal = Number(head);
@@ -99,14 +98,16 @@ export function createRedisSessionLog<E>(
       const threadKey = ThreadKey.from(key);
       const validWatermark = readWatermark(watermark);
       const opts = readOptions<WriteOptions>(options, 'archiveBefore options');
-      const keys = context.keys.thread(threadKey);
-      const fence = readWriteFence(context, opts.fence, threadKey.tenantId, keys.logEvents);
+      const keys = context.keys.log(threadKey);
+      const fence = readWriteFence(context, opts.fence, threadKey.tenantId, keys.events);
       throwIfAborted(opts.signal, BACKEND);
-      const result = await run(
+      const result = await runWrite(
         context,
         LOG_ARCHIVE_BEFORE,
-        [keys.logHead, keys.logEvents, ...fence.keys],
-        ['', fence.fence, validWatermark],
+        [keys.head, keys.events],
+        fence,
+        '',
+        [validWatermark],
         'archiveBefore',
       );
       throwIfFenced(result);
@@ -116,14 +117,16 @@ export function createRedisSessionLog<E>(
     async deleteThread(key, options) {
       const threadKey = ThreadKey.from(key);
       const opts = readOptions<WriteOptions>(options, 'deleteThread options');
-      const keys = context.keys.thread(threadKey);
-      const fence = readWriteFence(context, opts.fence, threadKey.tenantId, keys.logEvents);
+      const events = context.keys.log(threadKey).events;
+      const fence = readWriteFence(context, opts.fence, threadKey.tenantId, events);
       throwIfAborted(opts.signal, BACKEND);
-      const result = await run(
+      const result = await runWrite(
         context,
         LOG_DELETE_THREAD,
-        [keys.logEvents, ...fence.keys],
-        ['', fence.fence],
+        [events],
+        fence,
+        '',
+        [],
         'deleteThread',
       );
       throwIfFenced(result);
@@ -132,26 +135,26 @@ export function createRedisSessionLog<E>(
   };
 }
 
-// A member is `seq:ts:record`, seq and ts in decimal milliseconds.
+// A member is `seq:ts:tenant TAB payload`: seq and ts in decimal milliseconds, the
+// tenant as JSON text (see tenantMark), the payload's envelope text.
 const MEMBER_PATTERN = /^(\d+):(\d+):/;
 
 function decodeEvent<E>(
   member: string,
   key: ThreadKey,
-  decode: (text: string) => E,
+  mark: string,
+  format: PayloadFormat<E>,
 ): SessionEvent<E> {
   const match = MEMBER_PATTERN.exec(member);
-  if (match === null) {
+  const start = match === null ? -1 : match[0].length;
+  const tab = match === null ? -1 : member.indexOf('\t', start);
+  if (match === null || tab === -1) {
     throw new CorruptRecordError('stored session event is malformed', { backend: BACKEND });
   }
-  const record = parseRecordJson(member.slice(match[0].length), 'session event');
-  assertRowTenant(record.tenantId, key, BACKEND);
-  if (typeof record.payload !== 'string') {
-    throw new CorruptRecordError('stored session event lacks its payload', { backend: BACKEND });
-  }
+  checkTenantMark(member, start, tab, mark, key);
   return {
     seq: Number(match[1]),
-    event: decode(record.payload),
+    event: format.decode(member.slice(tab + 1)),
     ts: new Date(Number(match[2])),
   };
 }

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import {
-  assertRowTenant,
   type CallOptions,
   CorruptRecordError,
   compareCodePoints,
@@ -24,14 +23,16 @@ import {
 } from '@entelix/core';
 import {
   BACKEND,
+  checkTenantMark,
   clockArgument,
   command,
   expectInteger,
   isNilReply,
-  parseRecordJson,
   type RedisContext,
   readWriteFence,
   run,
+  runWrite,
+  tenantMark,
   throwIfFenced,
 } from './context.js';
 import {
@@ -89,21 +90,17 @@ export function createRedisStore<V>(
     await run(
       context,
       STORE_UNREGISTER_NAMESPACE,
-      [context.keys.namespaceIndex(namespace.tenantId)],
-      [encodeScope(namespace.scope), token],
+      1,
+      [context.keys.namespaceIndex(namespace.tenantId), encodeScope(namespace.scope), token],
       action,
     );
   }
 
   async function evictNamespace(namespace: Namespace): Promise<number> {
     const keys = context.keys.namespace(namespace);
-    const result = await run(
-      context,
-      STORE_EVICT_NAMESPACE,
-      namespaceKeyList(keys),
-      [clockArgument(context)],
-      'evictExpired',
-    );
+    const keysAndArgs: string[] = namespaceKeyList(keys);
+    keysAndArgs.push(clockArgument(context));
+    const result = await run(context, STORE_EVICT_NAMESPACE, 4, keysAndArgs, 'evictExpired');
     const [count, token] = expectPair(result, 'evictExpired');
     await unregister(namespace, token, 'evictExpired');
     return count;
@@ -124,13 +121,16 @@ export function createRedisStore<V>(
       const keys = context.keys.namespace(ns);
       const fence = readWriteFence(context, fenceOption, ns.tenantId, keys.items);
       throwIfAborted(signal, BACKEND);
-      const tail = JSON.stringify({ tenantId: ns.tenantId, payload: format.encode(value) });
+      const tail = `${tenantMark(ns.tenantId)}\t${format.encode(value)}`;
+      const field = encodeStoreKey(itemKey);
       const write = (token: string) =>
-        run(
+        runWrite(
           context,
           STORE_PUT,
-          [...namespaceKeyList(keys), ...fence.keys],
-          [clockArgument(context), fence.fence, encodeStoreKey(itemKey), tail, ttlMs ?? '', token],
+          namespaceKeyList(keys),
+          fence,
+          clockArgument(context),
+          [field, tail, ttlMs ?? '', token],
           'put',
         );
       let result = await write('');
@@ -151,8 +151,8 @@ export function createRedisStore<V>(
       const record = await run(
         context,
         STORE_GET,
-        [keys.items],
-        [clockArgument(context), encodeStoreKey(itemKey)],
+        1,
+        [keys.items, clockArgument(context), encodeStoreKey(itemKey)],
         'get',
       );
       return isNilReply(record) ? undefined : decodeItem(record, ns, itemKey, format);
@@ -165,11 +165,13 @@ export function createRedisStore<V>(
       const keys = context.keys.namespace(ns);
       const fence = readWriteFence(context, opts.fence, ns.tenantId, keys.items);
       throwIfAborted(opts.signal, BACKEND);
-      const result = await run(
+      const result = await runWrite(
         context,
         STORE_DELETE,
-        [...namespaceKeyList(keys), ...fence.keys],
-        [clockArgument(context), fence.fence, encodeStoreKey(itemKey)],
+        namespaceKeyList(keys),
+        fence,
+        clockArgument(context),
+        [encodeStoreKey(itemKey)],
         'delete',
       );
       throwIfFenced(result);
@@ -187,15 +189,25 @@ export function createRedisStore<V>(
       const members = await run(
         context,
         STORE_LIST,
-        [keys.itemKeys, keys.expiry],
-        [clockArgument(context), min, max, limit ?? ''],
+        2,
+        [keys.itemKeys, keys.expiry, clockArgument(context), min, max, limit ?? ''],
         'list',
       );
       if (typeof members !== 'string') {
         throw new CorruptRecordError('unexpected list reply', { backend: BACKEND });
       }
-      if (members === '') return [];
-      return members.split(',').map(decodeStoreKey);
+      const page: string[] = [];
+      if (members === '') return page;
+      let start = 0;
+      for (;;) {
+        const end = members.indexOf(',', start);
+        if (end === -1) {
+          page.push(decodeStoreKey(members, start, members.length));
+          return page;
+        }
+        page.push(decodeStoreKey(members, start, end));
+        start = end + 1;
+      }
     },
 
     async listNamespaces(tenantId, options) {
@@ -215,8 +227,8 @@ export function createRedisStore<V>(
           const result = await run(
             context,
             STORE_NAMESPACE_IS_LIVE,
-            [keys.itemKeys, keys.expiry],
-            [clockArgument(context)],
+            2,
+            [keys.itemKeys, keys.expiry, clockArgument(context)],
             'listNamespaces',
           );
           return result === 1;
@@ -277,7 +289,8 @@ function expectPair(result: unknown, what: string): [number, unknown] {
   return [result[0], result[1]];
 }
 
-// createdAt:updatedAt:expiresAt:tail, as written by STORE_PUT.
+// createdAt:updatedAt:expiresAt:tenant TAB payload, as written by STORE_PUT; the
+// tenant is JSON text (see tenantMark), the payload the envelope text.
 const ITEM_PATTERN = /^(\d+):(\d+):(\d+):/;
 
 function decodeItem<V>(
@@ -287,19 +300,17 @@ function decodeItem<V>(
   format: PayloadFormat<V>,
 ): StoreItem<V> {
   const match = typeof text === 'string' ? ITEM_PATTERN.exec(text) : null;
-  if (match === null) {
+  const start = match === null ? -1 : match[0].length;
+  const tab = match === null ? -1 : (text as string).indexOf('\t', start);
+  if (match === null || tab === -1) {
     throw new CorruptRecordError('stored item is malformed', { backend: BACKEND });
   }
-  const record = parseRecordJson((text as string).slice(match[0].length), 'item');
-  assertRowTenant(record.tenantId, namespace, BACKEND);
-  if (typeof record.payload !== 'string') {
-    throw new CorruptRecordError('stored item lacks its payload', { backend: BACKEND });
-  }
+  checkTenantMark(text as string, start, tab, tenantMark(namespace.tenantId), namespace);
   const expiresAtMs = Number(match[3]);
   return {
     namespace,
     key,
-    value: format.decode(record.payload),
+    value: format.decode((text as string).slice(tab + 1)),
     createdAt: new Date(Number(match[1])),
     updatedAt: new Date(Number(match[2])),
     expiresAt: expiresAtMs === 0 ? null : new Date(expiresAtMs),

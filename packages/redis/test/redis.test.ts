@@ -93,11 +93,13 @@ describe('records written behind our back', () => {
     const checkpoint = Checkpoint.create({ key, step: 0, state: 1 });
     await persistence.checkpointer().put(checkpoint);
     const keys = layout.thread(key);
-    const stored = JSON.parse((await client.hget(keys.checkpointData, checkpoint.id)) as string);
+    const stored = (await client.hget(keys.checkpointData, checkpoint.id)) as string;
+    const owner = JSON.stringify([key.tenantId, key.threadId]);
+    expect(stored).toContain(`\t${owner}\t`);
     await client.hset(
       keys.checkpointData,
       checkpoint.id,
-      JSON.stringify({ ...stored, tenantId: 'intruder' }),
+      stored.replace(owner, JSON.stringify(['intruder', key.threadId])),
     );
     const checkpointer = persistence.checkpointer();
     await expect(checkpointer.getLatest(key)).rejects.toMatchObject({ code: 'CORRUPT_RECORD' });
@@ -110,17 +112,27 @@ describe('records written behind our back', () => {
     await client.hset(
       keys.checkpointData,
       checkpoint.id,
-      JSON.stringify({ ...stored, tenantId: '' }),
+      stored.replace(owner, JSON.stringify(['', key.threadId])),
     );
+    await expect(checkpointer.getLatest(key)).rejects.toMatchObject({ code: 'CORRUPT_RECORD' });
+    await client.hset(
+      keys.checkpointData,
+      checkpoint.id,
+      stored.replace(owner, JSON.stringify([key.tenantId, 'another-thread'])),
+    );
+    await expect(checkpointer.getLatest(key)).rejects.toMatchObject({ code: 'CORRUPT_RECORD' });
+    await client.hset(keys.checkpointData, checkpoint.id, stored.replace(owner, 'not json'));
+    await expect(checkpointer.getLatest(key)).rejects.toMatchObject({ code: 'CORRUPT_RECORD' });
+    await client.hset(keys.checkpointData, checkpoint.id, stored.replace(/^\d+/, 'x'));
     await expect(checkpointer.getLatest(key)).rejects.toMatchObject({ code: 'CORRUPT_RECORD' });
     await client.hset(keys.checkpointData, checkpoint.id, 'not json');
     await expect(checkpointer.getLatest(key)).rejects.toMatchObject({ code: 'CORRUPT_RECORD' });
   });
 
   it('updateState finds step and nextNode in the parent record, whatever the ids hold', async () => {
-    // Ids and nextNode that look like the record's own field separators.
-    const key = ThreadKey.of('t,"step":9,"nextNode":"x"', 'th,"createdAtMs":1');
-    const nextNode = 'node","createdAtMs":5,"step":7\\"';
+    // Ids and nextNode that hold the record's own separators.
+    const key = ThreadKey.of('t\t1\t"x"\t', 'th\n\t1');
+    const nextNode = 'node"\t5\t7\\"\n';
     const checkpointer = persistence.checkpointer<string>();
     const parent = { ...Checkpoint.create({ key, step: 41, state: 'p' }), nextNode };
     await checkpointer.put(parent);
@@ -140,7 +152,7 @@ describe('records written behind our back', () => {
     const parent = Checkpoint.create({ key, step: 0, state: 1 });
     const checkpointer = persistence.checkpointer();
     await checkpointer.put(parent);
-    await client.hset(layout.thread(key).checkpointData, parent.id, '{"tenantId":"x"}');
+    await client.hset(layout.thread(key).checkpointData, parent.id, '1\tx\tnull\t');
     await expect(checkpointer.updateState(key, parent.id, 2)).rejects.toMatchObject({
       code: 'CORRUPT_RECORD',
     });
@@ -167,7 +179,7 @@ describe('records written behind our back', () => {
     await client.zadd(
       keys.logEvents,
       2,
-      `2:${Date.now()}:${JSON.stringify({ tenantId: 'intruder', payload: '{"schema_version":1,"state":"x"}' })}`,
+      `2:${Date.now()}:"intruder"\t{"schema_version":1,"state":"x"}`,
     );
     await expect(persistence.sessionLog().loadSince(key, 0)).rejects.toMatchObject({
       code: 'CORRUPT_RECORD',

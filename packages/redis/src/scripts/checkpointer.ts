@@ -1,52 +1,50 @@
-import { LUA_PRELUDE, luaScript } from './lua.js';
+import { LUA_FENCE, luaScript } from './lua.js';
 
-/**
- * KEYS: data, order, seq, [fence]. ARGV: clock, fence, id, record.
- * Checkpoints are immutable: an existing id is a conflict. The per-thread counter
- * gives write order, so "latest" never depends on `step` or a client clock.
+/*
+ * A checkpoint record, the value of its id in the thread's `data` hash, is
+ * `createdAtMs TAB step TAB nextNode TAB owner TAB id TAB parentId TAB payload`:
+ * nextNode is JSON (`null` or a string), owner is `JSON.stringify([tenantId,
+ * threadId])`, parentId is empty for a root, payload is the envelope text. JSON text
+ * never holds a raw tab or newline, so tabs split the parts and newlines can join
+ * records; the numbers come first so a script reads them with `string.match`.
+ *
+ * The write order of a thread is the hash's size: checkpoints are only added (an
+ * existing id is a conflict) or deleted all at once, so `HLEN` after `HSETNX` counts
+ * up like a sequence, and "latest" never depends on `step` or a client clock.
  */
+
+/** KEYS: data, order, [fence]. ARGV: clock, fence, id, record. */
 export const CHECKPOINT_PUT = luaScript(
   'checkpoint_put',
-  `${LUA_PRELUDE}
+  `${LUA_FENCE}
 if fenced() then return -2 end
-if redis.call('HEXISTS', KEYS[1], ARGV[3]) == 1 then return -1 end
-local seq = redis.call('INCR', KEYS[3])
-redis.call('HSET', KEYS[1], ARGV[3], ARGV[4])
-redis.call('ZADD', KEYS[2], seq, ARGV[3])
+if redis.call('HSETNX', KEYS[1], ARGV[3], ARGV[4]) == 0 then return -1 end
+redis.call('ZADD', KEYS[2], redis.call('HLEN', KEYS[1]), ARGV[3])
 return 1
 `,
 );
 
 /**
- * KEYS: data, order, seq, [fence]. ARGV: clock, fence, parent id, child id, record
- * head, record tail. Forks a child from the parent in one round trip: the child
- * record is `head .. ',"step":' .. parent step + 1 .. ',"nextNode":' .. parent's
- * nextNode JSON .. tail`. Records are written by JSON.stringify in a fixed field order
- * (..., step, nextNode, createdAtMs, ...), and inside a JSON string every `"` is
- * escaped, so the first unescaped `,"step":` and `,"createdAtMs":` are the fields
- * themselves; no cjson is needed.
+ * KEYS: data, order, [fence]. ARGV: clock, fence, parent id, child id, record head,
+ * record tail. Forks a child from the parent in one round trip: the child record is
+ * `head .. (parent step + 1) .. TAB .. parent nextNode .. tail`.
  */
 export const CHECKPOINT_UPDATE_STATE = luaScript(
   'checkpoint_update_state',
-  `${LUA_PRELUDE}
+  `${LUA_FENCE}
 if fenced() then return -2 end
 local parent = redis.call('HGET', KEYS[1], ARGV[3])
 if not parent then return -3 end
-if redis.call('HEXISTS', KEYS[1], ARGV[4]) == 1 then return -1 end
-local step_start, step_end, step = string.find(parent, ',"step":(%d+),"nextNode":', 1)
-if not step_start then return -5 end
-local next_end = string.find(parent, ',"createdAtMs":', step_end + 1, true)
-if not next_end then return -5 end
-local next_node = string.sub(parent, step_end + 1, next_end - 1)
-local record = ARGV[5] .. ',"step":' .. fmt(tonumber(step) + 1) .. ',"nextNode":' .. next_node .. ARGV[6]
-local seq = redis.call('INCR', KEYS[3])
-redis.call('HSET', KEYS[1], ARGV[4], record)
-redis.call('ZADD', KEYS[2], seq, ARGV[4])
+local step, next_node = string.match(parent, '^%-?%d+\\t(%d+)\\t([^\\t]*)\\t')
+if not step then return -5 end
+local record = ARGV[5] .. string.format('%.0f', tonumber(step) + 1) .. '\\t' .. next_node .. ARGV[6]
+if redis.call('HSETNX', KEYS[1], ARGV[4], record) == 0 then return -1 end
+redis.call('ZADD', KEYS[2], redis.call('HLEN', KEYS[1]), ARGV[4])
 return 1
 `,
 );
 
-/** KEYS: order, data. The record of the highest write sequence, or nil. */
+/** KEYS: order, data. The record written last, or nil. */
 export const CHECKPOINT_LATEST = luaScript(
   'checkpoint_latest',
   `
@@ -58,9 +56,9 @@ return redis.call('HGET', KEYS[2], ids[1])
 
 /**
  * KEYS: order, data. ARGV: limit, before id (or empty). Records newest first, joined
- * by newlines (JSON text never contains a raw newline); an unknown `before` gives an
- * empty page rather than the first one. One string rather than a table because
- * ioredis-mock drops tables built element by element.
+ * by newlines; an unknown `before` gives an empty page rather than the first one.
+ * One string rather than a table because ioredis-mock drops tables built element by
+ * element.
  */
 export const CHECKPOINT_HISTORY = luaScript(
   'checkpoint_history',
@@ -73,19 +71,19 @@ if ARGV[2] ~= '' then
 else
   ids = redis.call('ZREVRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
 end
-local records = {}
-for i, id in ipairs(ids) do records[i] = redis.call('HGET', KEYS[2], id) end
-return table.concat(records, '\\n')
+if #ids == 0 then return '' end
+-- Lua 5.1 (Redis) has unpack, Lua 5.3 (ioredis-mock) table.unpack.
+return table.concat(redis.call('HMGET', KEYS[2], (unpack or table.unpack)(ids)), '\\n')
 `,
 );
 
-/** KEYS: data, order, seq, [fence]. ARGV: clock, fence. Returns how many were deleted. */
+/** KEYS: data, order, [fence]. ARGV: clock, fence. Returns how many were deleted. */
 export const CHECKPOINT_DELETE_THREAD = luaScript(
   'checkpoint_delete_thread',
-  `${LUA_PRELUDE}
+  `${LUA_FENCE}
 if fenced() then return -2 end
 local count = redis.call('HLEN', KEYS[1])
-redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
+redis.call('DEL', KEYS[1], KEYS[2])
 return count
 `,
 );

@@ -11,7 +11,7 @@ export interface LuaScript {
   readonly sha1: string;
 }
 
-/** Define a script; `source` may start with {@link LUA_PRELUDE}. */
+/** Define a script; `source` may start with the preludes below. */
 export function luaScript(name: string, source: string): LuaScript {
   return Object.freeze({ name, source, sha1: createHash('sha1').update(source).digest('hex') });
 }
@@ -26,14 +26,14 @@ export function luaScript(name: string, source: string): LuaScript {
 export async function runScript(
   client: RedisClient,
   script: LuaScript,
-  keys: readonly string[],
-  args: readonly (string | number)[],
+  keyCount: number,
+  keysAndArgs: readonly (string | number)[],
 ): Promise<unknown> {
   try {
-    return await client.evalsha(script.sha1, keys.length, ...keys, ...args);
+    return await client.evalsha(script.sha1, keyCount, ...keysAndArgs);
   } catch (error) {
     if (!isNoScriptError(error)) throw error;
-    return await client.eval(script.source, keys.length, ...keys, ...args);
+    return await client.eval(script.source, keyCount, ...keysAndArgs);
   }
 }
 
@@ -51,7 +51,7 @@ export const ScriptStatus = {
 } as const;
 
 /**
- * Shared helpers, prepended to scripts that need them. Conventions: `ARGV[1]` is the
+ * Clock and number helpers, prepended to scripts that need them. Conventions: `ARGV[1]` is the
  * clock (empty: read the server's `TIME`; a number: the caller's milliseconds, see
  * the `clock` option), `ARGV[2]` is the write's fence (empty: unfenced), and a fenced
  * write passes the fence counter key last in `KEYS`.
@@ -67,6 +67,13 @@ local function now_ms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000.0 + math.floor(tonumber(t[2]) / 1000)
 end
+`;
+
+/**
+ * The fence check alone, for scripts that need no clock: every call of a script
+ * defines its prelude's functions again, so scripts take only what they use.
+ */
+export const LUA_FENCE = `
 local function fenced()
   if ARGV[2] == '' then return false end
   local current = redis.call('GET', KEYS[#KEYS])

@@ -1,14 +1,15 @@
-import { LUA_PRELUDE, luaScript } from './lua.js';
+import { LUA_FENCE, LUA_PRELUDE, luaScript } from './lua.js';
 
 /**
  * KEYS: head, events, [fence]. ARGV: clock, fence, event records...
  * INCRBY reserves the whole batch at once, so ordinals are consecutive per batch,
  * gap-free across concurrent appenders, and never reused (the head outlives deletes).
  * Each member is `seq:ts:record`; its score is the seq.
+ * A record is `tenant TAB payload` (see session-log.ts).
  */
 export const LOG_APPEND = luaScript(
   'log_append',
-  `${LUA_PRELUDE}
+  `${LUA_PRELUDE}${LUA_FENCE}
 if fenced() then return -2 end
 local count = #ARGV - 2
 if count == 0 then return tonumber(redis.call('GET', KEYS[1]) or '0') end
@@ -29,7 +30,7 @@ return last
  */
 export const LOG_ARCHIVE_BEFORE = luaScript(
   'log_archive_before',
-  `${LUA_PRELUDE}
+  `${LUA_PRELUDE}${LUA_FENCE}
 if fenced() then return -2 end
 local head = tonumber(redis.call('GET', KEYS[1]) or '0')
 local watermark = math.min(tonumber(ARGV[3]), head + 1)
@@ -40,7 +41,7 @@ return redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. fmt(watermark))
 /** KEYS: events, [fence]. ARGV: clock, fence. The head is kept: ordinals are never reused. */
 export const LOG_DELETE_THREAD = luaScript(
   'log_delete_thread',
-  `${LUA_PRELUDE}
+  `${LUA_FENCE}
 if fenced() then return -2 end
 local count = redis.call('ZCARD', KEYS[1])
 redis.call('DEL', KEYS[1])

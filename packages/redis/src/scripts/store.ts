@@ -1,19 +1,22 @@
-import { LUA_PRELUDE, luaScript } from './lua.js';
+import { LUA_FENCE, LUA_PRELUDE, luaScript } from './lua.js';
 
 /*
  * An item record is `createdAt:updatedAt:expiresAt:tail` (milliseconds, expiresAt 0
- * when the item never expires; tail is JSON written by the client). The numbers come
+ * when the item never expires; tail is `tenant TAB payload`, see store.ts). The numbers come
  * first so a script can read them with `string.match` and no cjson.
  *
  * Namespace keys, in this order in every script: registration, item keys (sorted
  * set), items (hash), expiry (sorted set). Expired means `expiresAt <= now`.
  */
 
-const NAMESPACE_HELPERS = `
+const EXPIRED = `
 local function expired(record, now)
   local e = string.match(record, '^%d+:%d+:(%d+):')
   return e ~= nil and e ~= '0' and tonumber(e) <= now
 end
+`;
+
+const UNREGISTER = `
 -- Once the namespace has no items, drop its registration and hand the token back so
 -- the caller can remove the index entry only if nobody re-registered meanwhile.
 local function unregister_if_empty()
@@ -34,27 +37,33 @@ end
  */
 export const STORE_PUT = luaScript(
   'store_put',
-  `${LUA_PRELUDE}${NAMESPACE_HELPERS}
+  `${LUA_PRELUDE}${LUA_FENCE}
 if fenced() then return -2 end
-if ARGV[6] == '' then
-  if redis.call('EXISTS', KEYS[1]) == 0 then return -4 end
-else
+local old = redis.call('HGET', KEYS[3], ARGV[3])
+if ARGV[6] ~= '' then
   redis.call('SET', KEYS[1], ARGV[6])
+elseif not old and redis.call('EXISTS', KEYS[1]) == 0 then
+  -- (A stored item, even an expired one, keeps its namespace registered.)
+  return -4
 end
 local now = now_ms()
 local created = fmt(now)
-local old = redis.call('HGET', KEYS[3], ARGV[3])
-if old and not expired(old, now) then
-  created = string.match(old, '^(%d+):') or created
+-- '?' when the old record is unreadable: drop any expiry entry it may have had.
+local old_expires = '0'
+if old then
+  local c, e = string.match(old, '^(%d+):%d+:(%d+):')
+  old_expires = e or '?'
+  if c and (e == '0' or tonumber(e) > now) then created = c end
 end
 local expires = '0'
 if ARGV[5] ~= '' then expires = fmt(now + tonumber(ARGV[5])) end
 redis.call('HSET', KEYS[3], ARGV[3], created .. ':' .. fmt(now) .. ':' .. expires .. ':' .. ARGV[4])
-redis.call('ZADD', KEYS[2], 0, ARGV[3])
-if expires == '0' then
-  redis.call('ZREM', KEYS[4], ARGV[3])
-else
+-- An old record means the key is already in the key index.
+if not old then redis.call('ZADD', KEYS[2], 0, ARGV[3]) end
+if expires ~= '0' then
   redis.call('ZADD', KEYS[4], expires, ARGV[3])
+elseif old_expires ~= '0' then
+  redis.call('ZREM', KEYS[4], ARGV[3])
 end
 return 1
 `,
@@ -63,9 +72,12 @@ return 1
 /** KEYS: items. ARGV: clock, key (hex). The record, or nil when missing or expired. */
 export const STORE_GET = luaScript(
   'store_get',
-  `${LUA_PRELUDE}${NAMESPACE_HELPERS}
+  `${LUA_PRELUDE}
 local record = redis.call('HGET', KEYS[1], ARGV[2])
-if not record or expired(record, now_ms()) then return false end
+if not record then return false end
+-- The clock is read only for an item with a TTL.
+local e = string.match(record, '^%d+:%d+:(%d+):')
+if e ~= nil and e ~= '0' and tonumber(e) <= now_ms() then return false end
 return record
 `,
 );
@@ -76,7 +88,7 @@ return record
  */
 export const STORE_DELETE = luaScript(
   'store_delete',
-  `${LUA_PRELUDE}${NAMESPACE_HELPERS}
+  `${LUA_PRELUDE}${LUA_FENCE}${EXPIRED}${UNREGISTER}
 if fenced() then return -2 end
 local record = redis.call('HGET', KEYS[3], ARGV[3])
 local live = 0
@@ -150,7 +162,7 @@ return 0
  */
 export const STORE_EVICT_NAMESPACE = luaScript(
   'store_evict_namespace',
-  `${LUA_PRELUDE}${NAMESPACE_HELPERS}
+  `${LUA_PRELUDE}${UNREGISTER}
 local now = fmt(now_ms())
 local keys = redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', now)
 for _, key in ipairs(keys) do
