@@ -187,10 +187,15 @@ export const CheckpointId = {
   },
 };
 
-// A monotonic UUIDv7 needs to remember the last timestamp and counter; this is the
-// only module-level state in the library, and it holds no resources.
+// A monotonic UUIDv7 needs the last timestamp and counter, and random bytes come from
+// a pool refilled 4 KiB at a time (one `getRandomValues` call per 512 ids, not per id).
+// This is the only module-level state in the library, and it holds no resources.
 let lastMs = 0;
 let counter = 0;
+const RANDOM_POOL_BYTES = 4096;
+const randomPool = new Uint8Array(RANDOM_POOL_BYTES);
+let randomOffset = RANDOM_POOL_BYTES;
+const HEX = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, '0'));
 
 function uuidV7(): string {
   let ms = Date.now();
@@ -207,14 +212,18 @@ function uuidV7(): string {
     counter = 0;
   }
   lastMs = ms;
-  const random = crypto.getRandomValues(new Uint8Array(8));
-  const hex = (n: number, width: number) => n.toString(16).padStart(width, '0');
-  const timeHex = hex(ms, 12);
-  const randHex = Array.from(random, (b) => hex(b, 2)).join('');
-  const variant = hex(0x8 | ((random[0] as number) & 0x3), 1);
+  if (randomOffset + 8 > RANDOM_POOL_BYTES) {
+    crypto.getRandomValues(randomPool);
+    randomOffset = 0;
+  }
+  const r = randomPool.subarray(randomOffset, randomOffset + 8);
+  randomOffset += 8;
+  const timeHex = ms.toString(16).padStart(12, '0');
+  // Layout: 48-bit ms | version 7 + 12-bit counter | variant 10 + 62 random bits.
   return (
-    `${timeHex.slice(0, 8)}-${timeHex.slice(8, 12)}-7${hex(counter, 3)}-` +
-    `${variant}${randHex.slice(2, 5)}-${randHex.slice(5, 16) + hex((random[7] as number) & 0xf, 1)}`
+    `${timeHex.slice(0, 8)}-${timeHex.slice(8, 12)}-7${counter.toString(16).padStart(3, '0')}-` +
+    `${HEX[0x80 | ((r[0] as number) & 0x3f)]}${HEX[r[1] as number]}-` +
+    `${HEX[r[2] as number]}${HEX[r[3] as number]}${HEX[r[4] as number]}${HEX[r[5] as number]}${HEX[r[6] as number]}${HEX[r[7] as number]}`
   );
 }
 
