@@ -17,15 +17,8 @@ DIR="$PWD/.services/pgbouncer"
 RUN_AS=postgres
 URL="postgres://entelix_app_test@127.0.0.1:$PORT/test"
 
-wait_for() {
-  local what=$1; shift
-  for _ in $(seq 1 100); do
-    if "$@" >/dev/null 2>&1; then return 0; fi
-    sleep 0.2
-  done
-  echo "error: $what did not come up" >&2
-  return 1
-}
+# shellcheck source=lib.sh
+source "scripts/services/lib.sh"
 
 bouncer_up() {
   # Any answer from the bouncer's admin console proves it accepts connections.

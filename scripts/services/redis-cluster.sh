@@ -12,15 +12,8 @@ NODE_LIST=()
 for port in "${PORTS[@]}"; do NODE_LIST+=("127.0.0.1:$port"); done
 NODES=$(IFS=,; echo "${NODE_LIST[*]}")
 
-wait_for() {
-  local what=$1; shift
-  for _ in $(seq 1 100); do
-    if "$@" >/dev/null 2>&1; then return 0; fi
-    sleep 0.2
-  done
-  echo "error: $what did not come up" >&2
-  return 1
-}
+# shellcheck source=lib.sh
+source "scripts/services/lib.sh"
 
 cluster_ok() {
   redis-cli -h 127.0.0.1 -p "${PORTS[0]}" cluster info 2>/dev/null | grep -q '^cluster_state:ok'

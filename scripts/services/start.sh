@@ -7,15 +7,8 @@ cd "$(dirname "$0")/../.."
 mkdir -p .services
 : > .services/env
 
-wait_for() {
-  local what=$1; shift
-  for _ in $(seq 1 100); do
-    if "$@" >/dev/null 2>&1; then return 0; fi
-    sleep 0.2
-  done
-  echo "error: $what did not come up" >&2
-  return 1
-}
+# shellcheck source=lib.sh
+source "scripts/services/lib.sh"
 
 if ! command -v pg_ctlcluster >/dev/null || ! command -v redis-server >/dev/null; then
   apt-get update -qq

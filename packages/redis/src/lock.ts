@@ -1,11 +1,9 @@
 import {
-  acquireByPolling,
   CorruptRecordError,
+  createDistributedLock,
   createLockLease,
   type DistributedLock,
   type LockLease,
-  readAcquireArguments,
-  readTryAcquireArguments,
   type ThreadKey,
   throwIfAborted,
 } from '@entelix/core';
@@ -58,20 +56,5 @@ export function createRedisLock(context: RedisContext): DistributedLock {
     );
   }
 
-  return {
-    async tryAcquire(key, options) {
-      const args = readTryAcquireArguments(key, options);
-      throwIfAborted(args.signal, BACKEND);
-      return grant(args.key, args.ttlMs);
-    },
-    async acquire(key, options) {
-      const args = readAcquireArguments(key, options);
-      throwIfAborted(args.signal, BACKEND);
-      return acquireByPolling(() => grant(args.key, args.ttlMs), {
-        timeoutMs: args.timeoutMs,
-        signal: args.signal,
-        backend: BACKEND,
-      });
-    },
-  };
+  return createDistributedLock(BACKEND, grant);
 }

@@ -1,0 +1,12 @@
+# Helpers shared by the service scripts (sourced, not run).
+
+# wait_for WHAT COMMAND...: retry COMMAND for up to 20 s until it succeeds.
+wait_for() {
+  local what=$1; shift
+  for _ in $(seq 1 100); do
+    if "$@" >/dev/null 2>&1; then return 0; fi
+    sleep 0.2
+  done
+  echo "error: $what did not come up" >&2
+  return 1
+}
