@@ -31,7 +31,7 @@ export class ConformanceReport {
       const count = (state: Outcome['state']) => outcomes.filter((o) => o.state === state).length;
       const status = count('failed') > 0 ? 'FAILED' : count('passed') > 0 ? 'passed' : 'skipped';
       lines.push(
-        `  ${group.padEnd(18)} ${status.padEnd(8)} ${count('passed')} passed, ${count('failed')} failed, ${count('skipped')} skipped`,
+        `  ${group.padEnd(18)} ${status.padEnd(8)} passed ${count('passed')}, failed ${count('failed')}, skipped ${count('skipped')}`,
       );
       for (const outcome of outcomes) {
         if (outcome.state === 'skipped')
