@@ -1,5 +1,7 @@
+import type { ConformanceTarget } from '@entelix/conformance';
 import pg from 'pg';
 import { createPostgresPersistence } from '../src/index.js';
+import { dumpSchema } from './snapshot.js';
 
 /** The application role of the integration suites: not superuser, no BYPASSRLS, owns nothing. */
 export const APP_ROLE = 'entelix_app_test';
@@ -66,6 +68,44 @@ export async function createTestSchema(url: string): Promise<TestSchema> {
     async drop() {
       await ownerPool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
       await ownerPool.end();
+    },
+  };
+}
+
+/**
+ * A conformance target on a fresh schema of a real server, migrated as the owner at
+ * `ownerUrl` and dropped by `teardown`. The suite connects at `appUrl(schema)` (by
+ * default as the application role, directly), so forced row-level security is in
+ * force; the snapshot reads as the owner, whom it does not bind, to see every tenant.
+ */
+export function realServerTarget(
+  name: string,
+  ownerUrl: string,
+  appUrl: (schema: TestSchema) => string = (schema) => schema.appUrl,
+): ConformanceTarget {
+  let setup: Promise<{ schema: TestSchema; appPool: pg.Pool }> | undefined;
+  const open = () => {
+    setup ??= createTestSchema(ownerUrl).then((schema) => ({
+      schema,
+      appPool: new pg.Pool({ connectionString: appUrl(schema), max: 10 }),
+    }));
+    return setup;
+  };
+  return {
+    name,
+    async create() {
+      const { schema, appPool } = await open();
+      return createPostgresPersistence({ pool: appPool, schema: schema.schema, migrate: 'verify' });
+    },
+    async snapshot() {
+      const { schema } = await open();
+      return dumpSchema((text, params) => schema.ownerPool.query(text, params), schema.schema);
+    },
+    async teardown() {
+      if (setup === undefined) return;
+      const { schema, appPool } = await setup;
+      await appPool.end();
+      await schema.drop();
     },
   };
 }

@@ -4,8 +4,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeWithService } from '../../../test-support/services.js';
 import { createPostgresPersistence } from '../src/index.js';
-import { createTestSchema, type TestSchema } from './pg-support.js';
-import { dumpSchema } from './snapshot.js';
+import { createTestSchema, realServerTarget, type TestSchema } from './pg-support.js';
 
 // PgBouncer in transaction pooling mode (scripts/services/pgbouncer.sh) in front of
 // the server: migrations run directly against DATABASE_URL as the owner; the
@@ -29,32 +28,9 @@ function directUrl(): string {
 }
 
 describeWithService('PGBOUNCER_URL', 'postgres conformance through PgBouncer', (bouncerUrl) => {
-  let setup: Promise<{ schema: TestSchema; appPool: pg.Pool }> | undefined;
-  const open = () => {
-    setup ??= createTestSchema(directUrl()).then((schema) => ({
-      schema,
-      appPool: new pg.Pool({ connectionString: bouncerUrl, max: 10 }),
-    }));
-    return setup;
-  };
-
-  runConformance({
-    name: 'postgres (PgBouncer, transaction pooling)',
-    async create() {
-      const { schema, appPool } = await open();
-      return createPostgresPersistence({ pool: appPool, schema: schema.schema, migrate: 'verify' });
-    },
-    async snapshot() {
-      const { schema } = await open();
-      return dumpSchema((text, params) => schema.ownerPool.query(text, params), schema.schema);
-    },
-    async teardown() {
-      if (setup === undefined) return;
-      const { schema, appPool } = await setup;
-      await appPool.end();
-      await schema.drop();
-    },
-  });
+  runConformance(
+    realServerTarget('postgres (PgBouncer, transaction pooling)', directUrl(), () => bouncerUrl),
+  );
 });
 
 describeWithService(
