@@ -1,11 +1,12 @@
-import { type Persistence, ThreadKey } from '@entelix/core';
+import type { Persistence, ThreadKey } from '@entelix/core';
 import { createRedisPersistence } from '@entelix/redis';
 import { Redis } from 'ioredis';
-import { afterAll, expect, it } from 'vitest';
+import { afterAll } from 'vitest';
 import { describeWithService } from '../../../test-support/services.js';
-import { startWorker, type WorkerJob } from '../../../test-support/workers/processes.js';
+import { multiProcessTests } from '../../../test-support/workers/multiprocess-tests.js';
+import type { WorkerJob } from '../../../test-support/workers/processes.js';
 import { deletePrefix } from './real-redis.js';
-import { randomId, randomPrefix } from './support.js';
+import { randomPrefix } from './support.js';
 
 const OPENER = new URL('./workers/open.mjs', import.meta.url).href;
 
@@ -33,68 +34,5 @@ describeWithService('REDIS_URL', 'redis across processes', (url) => {
     ...extra,
   });
 
-  it('4 processes x 100 appends to one thread give ordinals exactly 1..400', async () => {
-    const key = ThreadKey.of(randomId('tenant'), 'shared');
-    const workers = Array.from({ length: 4 }, (_, writer) =>
-      startWorker(jobFor('append', key, { count: 100, writer })),
-    );
-    const results = await Promise.all(workers.map((worker) => worker.result));
-    const returned = results.flatMap((result) => result.heads as number[]).sort((a, b) => a - b);
-    const expected = Array.from({ length: 400 }, (_, i) => i + 1);
-    expect(returned).toEqual(expected);
-    const events = await persistence.sessionLog<{ writer: number; n: number }>().loadSince(key, 0);
-    expect(events.map((event) => event.seq)).toEqual(expected);
-    for (let writer = 0; writer < 4; writer++) {
-      const mine = events.filter((event) => event.event.writer === writer);
-      expect(mine.map((event) => event.event.n)).toEqual(Array.from({ length: 100 }, (_, i) => i));
-    }
-    expect(await persistence.sessionLog().head(key)).toBe(400);
-  });
-
-  it('4 processes incrementing a checkpointed counter under withSessionLock lose no update', async () => {
-    const key = ThreadKey.of(randomId('tenant'), 'counter');
-    const workers = Array.from({ length: 4 }, () =>
-      startWorker(jobFor('counter', key, { iterations: 25, ttlMs: 5_000, timeoutMs: 20_000 })),
-    );
-    const results = await Promise.all(workers.map((worker) => worker.result));
-    const succeeded = results.reduce((sum, result) => sum + (result.succeeded as number), 0);
-    const checkpointer = persistence.checkpointer<{ count: number }>();
-    expect((await checkpointer.getLatest(key))?.state.count).toBe(succeeded);
-    // Every successful section wrote exactly one checkpoint, each on top of the last.
-    const history = await checkpointer.listHistory(key, { limit: 1_000 });
-    expect(history.map((checkpoint) => checkpoint.state.count)).toEqual(
-      Array.from({ length: succeeded }, (_, i) => succeeded - i),
-    );
-    // With these timeouts nothing should fail; a failure would show up here by code.
-    expect(results.map((result) => result.failures)).toEqual([{}, {}, {}, {}]);
-    expect(succeeded).toBe(100);
-  });
-
-  it('a paused holder loses the lock to another process and its fenced writes are FENCED', async () => {
-    const key = ThreadKey.of(randomId('tenant'), 'takeover');
-    const holder = startWorker(jobFor('holder', key, { ttlMs: 300 }));
-    const acquired = await holder.next('acquired');
-    // A real pause (GC, VM stall): no heartbeat, no timers, until SIGCONT.
-    holder.child.kill('SIGSTOP');
-    try {
-      const taker = startWorker(jobFor('takeover', key, { ttlMs: 10_000, timeoutMs: 10_000 }));
-      const taken = await taker.result;
-      expect(BigInt(taken.fence)).toBeGreaterThan(BigInt(acquired.fence));
-    } finally {
-      holder.child.kill('SIGCONT');
-    }
-    holder.send({ type: 'write' });
-    const outcome = await holder.result;
-    expect(outcome).toEqual({
-      codes: { put: 'FENCED', append: 'FENCED' },
-      signalAborted: true,
-      released: 'LOCK_LOST',
-    });
-    const history = await persistence
-      .checkpointer<{ writer: string }>()
-      .listHistory(key, { limit: 10 });
-    expect(history.map((checkpoint) => checkpoint.state.writer)).toEqual(['B']);
-    const events = await persistence.sessionLog<{ writer: string }>().loadSince(key, 0);
-    expect(events.map((event) => [event.seq, event.event.writer])).toEqual([[1, 'B']]);
-  });
+  multiProcessTests({ persistence: () => persistence, jobFor });
 });
