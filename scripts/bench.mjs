@@ -11,7 +11,14 @@
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { clearProgress, measure, progress, renderText, writeResults } from '../bench/harness.mjs';
+import {
+  clearProgress,
+  compare,
+  measure,
+  progress,
+  renderText,
+  writeResults,
+} from '../bench/harness.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -73,19 +80,25 @@ for (const name of requested) {
       // Warm connections, plan caches and the JIT before anything is timed.
       await measure(c.entelix, { iterations: 100, concurrency: 16, warmup: 0 });
       await measure(c.raw, { iterations: 100, concurrency: 16, warmup: 0 });
+      if (c.floor) await measure(c.floor, { iterations: 100, concurrency: 16, warmup: 0 });
     }
     for (const concurrency of concurrencies) {
       for (const c of backend.cases) {
         progress(`${backend.name}: ${c.name} at concurrency ${concurrency}`);
-        const raw = await measure(c.raw, { iterations, concurrency });
-        const entelix = await measure(c.entelix, { iterations, concurrency });
-        rows.push({ backend: backend.name, operation: c.name, concurrency, entelix, raw });
+        const operations = { entelix: c.entelix, raw: c.raw };
+        if (c.floor) operations.floor = c.floor;
+        const { entelix, raw, floor } = await compare(operations, { iterations, concurrency });
+        rows.push({ backend: backend.name, operation: c.name, concurrency, entelix, raw, floor });
       }
     }
     for (const s of backend.scaling ?? []) {
       progress(`${backend.name}: ${s.name}`);
-      const small = await measure(s.small, { iterations: s.iterations, concurrency: 1 });
-      const large = await measure(s.large, { iterations: s.iterations, concurrency: 1 });
+      const options = { iterations: s.iterations, concurrency: 1 };
+      // A case whose large side changes what the small side sees (a fuller keyspace)
+      // runs its two sides one after the other; the others alternate.
+      const { small, large } = s.sequential
+        ? { small: await measure(s.small, options), large: await measure(s.large, options) }
+        : await compare({ small: s.small, large: s.large }, options);
       rows.push({
         backend: backend.name,
         operation: s.name,

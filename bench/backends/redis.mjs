@@ -1,8 +1,12 @@
-// Redis through ioredis: the Entelix bundle and raw single commands on the same client,
-// under a fresh random key prefix deleted in close(). Each raw baseline is the one
-// command that moves the same data: SET for a write, GET or HGET for a read, one
-// range read for a page.
-
+// Redis through ioredis: the Entelix bundle next to a hand-written equivalent on the same
+// client, under a fresh random key prefix deleted in close().
+//
+// `raw` is the least a hand-written ioredis implementation sends for the same result in
+// one round trip: a single command where one does the job, one EVALSHA of a minimal
+// script where the operation must change or read several keys atomically. Like any
+// application, it JSON.stringify-s the value it writes and JSON.parse-s what it reads.
+// `floor` is one plain command (SET, GET, HSET...) moving the same bytes: what no
+// implementation that keeps history or indexes can beat.
 import { Checkpoint, Namespace, ThreadKey } from '@entelix/core';
 import { createRedisPersistence } from '@entelix/redis';
 import { Redis } from 'ioredis';
@@ -18,6 +22,25 @@ export async function openRedis({ state, url, iterations }) {
   const store = persistence.store();
   const tenant = 'bench-tenant';
   const payload = JSON.stringify({ schema_version: 1, state });
+  const envelope = () => JSON.stringify({ schema_version: 1, state });
+  const load = (source) => client.script('LOAD', source);
+  const rawScripts = {
+    put: await load(`if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 0 then return -1 end
+redis.call('ZADD', KEYS[2], redis.call('HLEN', KEYS[1]), ARGV[1]) return 1`),
+    latest: await load(`local ids = redis.call('ZREVRANGE', KEYS[1], 0, 0)
+if #ids == 0 then return false end return redis.call('HGET', KEYS[2], ids[1])`),
+    history: await load(`local ids = redis.call('ZREVRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
+if #ids == 0 then return {} end return redis.call('HMGET', KEYS[2], unpack(ids))`),
+    fork: await load(`local parent = redis.call('HGET', KEYS[1], ARGV[1])
+if not parent then return -3 end
+if redis.call('HSETNX', KEYS[1], ARGV[2], ARGV[3]) == 0 then return -1 end
+redis.call('ZADD', KEYS[2], redis.call('HLEN', KEYS[1]), ARGV[2]) return 1`),
+    append: await load(`local seq = redis.call('INCR', KEYS[1])
+redis.call('ZADD', KEYS[2], seq, seq .. ':' .. ARGV[1]) return seq`),
+    storePut: await load(`redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('ZADD', KEYS[2], 0, ARGV[1]) return 1`),
+  };
+  const parseEvent = (member) => JSON.parse(member.slice(member.indexOf(':') + 1));
   // The harness passes the operation's index (negative while warming up).
   const worker = (i) => Math.abs(i) % WORKERS;
   const keyOf = (i) => ThreadKey.of(tenant, `thread-${worker(i)}`);
@@ -39,6 +62,16 @@ export async function openRedis({ state, url, iterations }) {
     );
     for (let i = 0; i < 100; i++) await store.put(nsOf(w), itemKey(i), state);
     await client.set(raw('cp', w), payload);
+    for (let step = 0; step < 10; step++) {
+      await client.evalsha(
+        rawScripts.put,
+        2,
+        raw('cps', w),
+        raw('order', w),
+        `root${step}`,
+        payload,
+      );
+    }
     await client.hset(
       raw('items', w),
       ...Array.from({ length: 100 }, (_, i) => [itemKey(i), payload]).flat(),
@@ -73,42 +106,86 @@ export async function openRedis({ state, url, iterations }) {
       {
         name: 'checkpoint put',
         entelix: (i) => checkpointer.put(Checkpoint.create({ key: keyOf(i), step: 1, state })),
-        raw: (i) => client.set(raw('cp', i), payload),
+        raw: (i) =>
+          client.evalsha(
+            rawScripts.put,
+            2,
+            raw('cps', i),
+            raw('order', i),
+            crypto.randomUUID(),
+            envelope(),
+          ),
+        floor: (i) => client.set(raw('cp', i), envelope()),
       },
       {
         name: 'checkpoint getLatest',
         entelix: (i) => checkpointer.getLatest(keyOf(i)),
-        raw: (i) => client.get(raw('cp', i)),
+        raw: async (i) =>
+          JSON.parse(await client.evalsha(rawScripts.latest, 2, raw('order', i), raw('cps', i))),
+        floor: async (i) => JSON.parse(await client.get(raw('cp', i))),
       },
       {
         name: 'checkpoint listHistory(10)',
         entelix: (i) => checkpointer.listHistory(keyOf(i), { limit: 10 }),
-        raw: (i) => client.zrange(raw('events', i), 0, 9),
+        raw: async (i) => {
+          const records = await client.evalsha(
+            rawScripts.history,
+            2,
+            raw('order', i),
+            raw('cps', i),
+            10,
+          );
+          return records.map((record) => JSON.parse(record));
+        },
+        floor: async (i) => (await client.zrange(raw('events', i), 0, 9)).map(parseEvent),
       },
       {
         name: 'checkpoint updateState',
         entelix: (i) => checkpointer.updateState(keyOf(i), parents[worker(i)], state),
-        raw: (i) => client.set(raw('cp', i), payload),
+        raw: (i) =>
+          client.evalsha(
+            rawScripts.fork,
+            2,
+            raw('cps', i),
+            raw('order', i),
+            'root9',
+            crypto.randomUUID(),
+            envelope(),
+          ),
+        floor: (i) => client.set(raw('cp', i), envelope()),
       },
       {
         name: 'session append',
         entelix: (i) => log.append(keyOf(i), [state]),
-        raw: (i) => client.set(raw('event', i), payload),
+        raw: (i) => client.evalsha(rawScripts.append, 2, raw('head', i), raw('log', i), envelope()),
+        floor: (i) => client.set(raw('event', i), envelope()),
       },
       {
         name: 'session loadSince(10)',
         entelix: (i) => log.loadSince(keyOf(i), 5, { limit: 10 }),
-        raw: (i) => client.zrangebyscore(raw('events', i), '(5', '+inf', 'LIMIT', 0, 10),
+        raw: async (i) =>
+          (await client.zrangebyscore(raw('events', i), '(5', '+inf', 'LIMIT', 0, 10)).map(
+            parseEvent,
+          ),
       },
       {
         name: 'store put',
         entelix: (i) => store.put(nsOf(i), itemKey(i), state),
-        raw: (i) => client.hset(raw('items', i), itemKey(i), payload),
+        raw: (i) =>
+          client.evalsha(
+            rawScripts.storePut,
+            2,
+            raw('items', i),
+            raw('keys', i),
+            itemKey(i),
+            envelope(),
+          ),
+        floor: (i) => client.hset(raw('items', i), itemKey(i), envelope()),
       },
       {
         name: 'store get',
         entelix: (i) => store.get(nsOf(i), itemKey(i)),
-        raw: (i) => client.hget(raw('items', i), itemKey(i)),
+        raw: async (i) => JSON.parse(await client.hget(raw('items', i), itemKey(i))),
       },
       {
         name: 'store list(100)',
@@ -127,6 +204,7 @@ export async function openRedis({ state, url, iterations }) {
           return store.list(listNamespace);
         },
         iterations,
+        sequential: true,
       },
     ],
     async close() {

@@ -28,7 +28,45 @@ export interface Codec<T> {
  * way an absent optional property reads back.
  */
 export function assertJsonValue(value: unknown): asserts value is JsonValue {
-  checkJson(value, '$', new Set());
+  // The quick walk builds no paths; only a value it refuses is walked again to say why.
+  if (!isStrictJson(value, 0)) checkJson(value, '$', new Set());
+}
+
+// Deeper than this, the quick walk gives up and lets `checkJson` look for a cycle.
+const QUICK_WALK_DEPTH = 64;
+
+/** `checkJson` as a yes/no answer, for the values that pass. */
+function isStrictJson(value: unknown, depth: number): boolean {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return true;
+    case 'number':
+      return Number.isFinite(value) && !Object.is(value, -0);
+    case 'object':
+      break;
+    default:
+      return false;
+  }
+  if (value === null) return true;
+  if (depth === QUICK_WALK_DEPTH) return false;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      if (!(i in value)) return false;
+      const item = value[i];
+      if (item === undefined || !isStrictJson(item, depth + 1)) return false;
+    }
+    return true;
+  }
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return false;
+  if (Object.getOwnPropertySymbols(value).length > 0) return false;
+  for (const key in value) {
+    if (!Object.hasOwn(value, key)) continue;
+    const item = (value as Record<string, unknown>)[key];
+    if (item !== undefined && !isStrictJson(item, depth + 1)) return false;
+  }
+  return true;
 }
 
 function checkJson(value: unknown, path: string, ancestors: Set<object>): void {

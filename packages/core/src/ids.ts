@@ -196,6 +196,9 @@ const RANDOM_POOL_BYTES = 4096;
 const randomPool = new Uint8Array(RANDOM_POOL_BYTES);
 let randomOffset = RANDOM_POOL_BYTES;
 const HEX = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, '0'));
+// The id's first 15 characters depend on the millisecond only.
+let timePrefixMs = -1;
+let timePrefix = '';
 
 function uuidV7(): string {
   let ms = Date.now();
@@ -218,10 +221,14 @@ function uuidV7(): string {
   }
   const r = randomPool.subarray(randomOffset, randomOffset + 8);
   randomOffset += 8;
-  const timeHex = ms.toString(16).padStart(12, '0');
+  if (ms !== timePrefixMs) {
+    const timeHex = ms.toString(16).padStart(12, '0');
+    timePrefix = `${timeHex.slice(0, 8)}-${timeHex.slice(8, 12)}-7`;
+    timePrefixMs = ms;
+  }
   // Layout: 48-bit ms | version 7 + 12-bit counter | variant 10 + 62 random bits.
   return (
-    `${timeHex.slice(0, 8)}-${timeHex.slice(8, 12)}-7${counter.toString(16).padStart(3, '0')}-` +
+    `${timePrefix}${(HEX[counter >> 8] as string)[1]}${HEX[counter & 0xff]}-` +
     `${HEX[0x80 | ((r[0] as number) & 0x3f)]}${HEX[r[1] as number]}-` +
     `${HEX[r[2] as number]}${HEX[r[3] as number]}${HEX[r[4] as number]}${HEX[r[5] as number]}${HEX[r[6] as number]}${HEX[r[7] as number]}`
   );

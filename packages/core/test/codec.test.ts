@@ -47,6 +47,18 @@ describe('strict JSON codec', () => {
     expect(() => assertJsonValue(Object.assign(Object.create(null), { a: 1 }))).not.toThrow();
   });
 
+  it('accepts values nested deeper than the quick check walks, and names a deep flaw', () => {
+    const nest = (leaf: unknown, depth: number): unknown =>
+      Array.from({ length: depth }).reduce<unknown>((inner) => ({ next: [inner] }), leaf);
+    expect(() => assertJsonValue(nest('leaf', 200))).not.toThrow();
+    const deepCycle: Record<string, unknown> = {};
+    deepCycle.loop = nest(deepCycle, 100);
+    expect(() => assertJsonValue(deepCycle)).toThrow(/has a cycle/);
+    expect(() => assertJsonValue(nest(Number.NaN, 3))).toThrow(
+      'value at $.next[0].next[0].next[0] cannot be stored: NaN is not finite',
+    );
+  });
+
   it('accepts every JSON value and keeps it unchanged', () => {
     fc.assert(
       fc.property(
