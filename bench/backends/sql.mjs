@@ -1,6 +1,7 @@
 // Cases shared by the Postgres-family backends (pg and PGlite): every Entelix operation
 // beside the single raw statement it corresponds to, on the same connection, against
-// an RLS-free copy of the same tables.
+// an RLS-free copy of the same tables. Like any application, the raw side
+// JSON.stringify-s the state it writes and JSON.parse-s what it reads.
 
 import { Checkpoint, Namespace, ThreadKey } from '@entelix/core';
 
@@ -16,7 +17,8 @@ export function rawSchemaSql(schema) {
       CREATE SCHEMA ${raw};
       CREATE TABLE ${raw}.checkpoints (LIKE ${schema}.checkpoints INCLUDING ALL);
       CREATE TABLE ${raw}.session_events (LIKE ${schema}.session_events INCLUDING ALL);
-      CREATE TABLE ${raw}.store_items (LIKE ${schema}.store_items INCLUDING ALL);`,
+      CREATE TABLE ${raw}.store_items (LIKE ${schema}.store_items INCLUDING ALL);
+      CREATE TABLE ${raw}.session_heads (LIKE ${schema}.session_heads INCLUDING ALL);`,
   };
 }
 
@@ -30,7 +32,8 @@ export function sqlCases({ persistence, query, raw, state }) {
   const checkpointer = persistence.checkpointer();
   const log = persistence.sessionLog();
   const store = persistence.store();
-  const payload = JSON.stringify({ schema_version: 1, state });
+  const envelope = () => JSON.stringify({ schema_version: 1, state });
+  const parseRows = ({ rows }, column) => rows.map((row) => JSON.parse(row[column]));
   const tenant = 'bench-tenant';
   const keyOf = (i) => ThreadKey.of(tenant, `thread-${i % SPREAD}`);
   let rawSeq = 0;
@@ -42,16 +45,28 @@ export function sqlCases({ persistence, query, raw, state }) {
         query(
           `INSERT INTO ${raw}.checkpoints (tenant_id, thread_id, id, parent_id, step, state, next_node, created_at)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-          [tenant, `thread-${i % SPREAD}`, crypto.randomUUID(), null, 1, payload, null, new Date()],
+          [
+            tenant,
+            `thread-${i % SPREAD}`,
+            crypto.randomUUID(),
+            null,
+            1,
+            envelope(),
+            null,
+            new Date(),
+          ],
         ),
     },
     {
       name: 'checkpoint getLatest',
       entelix: (i) => checkpointer.getLatest(keyOf(i)),
-      raw: (i) =>
-        query(
-          `SELECT * FROM ${raw}.checkpoints WHERE tenant_id = $1 AND thread_id = $2 ORDER BY seq DESC LIMIT 1`,
-          [tenant, `thread-${i % SPREAD}`],
+      raw: async (i) =>
+        parseRows(
+          await query(
+            `SELECT * FROM ${raw}.checkpoints WHERE tenant_id = $1 AND thread_id = $2 ORDER BY seq DESC LIMIT 1`,
+            [tenant, `thread-${i % SPREAD}`],
+          ),
+          'state',
         ),
     },
     {
@@ -60,17 +75,35 @@ export function sqlCases({ persistence, query, raw, state }) {
       raw: (i) =>
         query(
           `INSERT INTO ${raw}.session_events (tenant_id, thread_id, seq, event) VALUES ($1, $2, $3, $4)`,
-          [tenant, `thread-${i % SPREAD}`, ++rawSeq, payload],
+          [tenant, `thread-${i % SPREAD}`, ++rawSeq, envelope()],
+        ),
+    },
+    {
+      // The same append against the two row writes it is made of: gap-free ordinals
+      // that survive archiving need the per-thread head row as well as the event.
+      name: 'session append, raw = head row + event',
+      entelix: (i) => log.append(keyOf(i), [state]),
+      raw: (i) =>
+        query(
+          `WITH head AS (
+             INSERT INTO ${raw}.session_heads AS h (tenant_id, thread_id, head) VALUES ($1, $2, 1)
+             ON CONFLICT (tenant_id, thread_id) DO UPDATE SET head = h.head + 1 RETURNING h.head)
+           INSERT INTO ${raw}.session_events (tenant_id, thread_id, seq, event)
+           SELECT $1, $2, head.head + 1000000000, $3 FROM head`,
+          [tenant, `thread-${i % SPREAD}`, envelope()],
         ),
     },
     {
       name: 'session loadSince(10)',
       entelix: (i) => log.loadSince(keyOf(i), 5, { limit: 10 }),
-      raw: (i) =>
-        query(
-          `SELECT seq, event, ts FROM ${raw}.session_events
-            WHERE tenant_id = $1 AND thread_id = $2 AND seq > $3 ORDER BY seq LIMIT $4`,
-          [tenant, `thread-${i % SPREAD}`, 5, 10],
+      raw: async (i) =>
+        parseRows(
+          await query(
+            `SELECT seq, event, ts FROM ${raw}.session_events
+              WHERE tenant_id = $1 AND thread_id = $2 AND seq > $3 ORDER BY seq LIMIT $4`,
+            [tenant, `thread-${i % SPREAD}`, 5, 10],
+          ),
+          'event',
         ),
     },
     {
@@ -82,17 +115,20 @@ export function sqlCases({ persistence, query, raw, state }) {
           `INSERT INTO ${raw}.store_items AS s (tenant_id, scope, key, value, created_at, updated_at, expires_at)
            VALUES ($1, $2, $3, $4, now(), now(), NULL)
            ON CONFLICT (tenant_id, scope, key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()`,
-          [tenant, ['bench', `w${i % SPREAD}`], `k${i % 100}`, payload],
+          [tenant, ['bench', `w${i % SPREAD}`], `k${i % 100}`, envelope()],
         ),
     },
     {
       name: 'store get',
       entelix: (i) => store.get(Namespace.of(tenant, 'bench', `w${i % SPREAD}`), `k${i % 100}`),
-      raw: (i) =>
-        query(
-          `SELECT * FROM ${raw}.store_items WHERE tenant_id = $1 AND scope = $2 AND key = $3
-             AND (expires_at IS NULL OR expires_at > now())`,
-          [tenant, ['bench', `w${i % SPREAD}`], `k${i % 100}`],
+      raw: async (i) =>
+        parseRows(
+          await query(
+            `SELECT * FROM ${raw}.store_items WHERE tenant_id = $1 AND scope = $2 AND key = $3
+               AND (expires_at IS NULL OR expires_at > now())`,
+            [tenant, ['bench', `w${i % SPREAD}`], `k${i % 100}`],
+          ),
+          'value',
         ),
     },
   ];

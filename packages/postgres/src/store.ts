@@ -62,14 +62,14 @@ export function createPostgresStore<V>(
       const { rows } = await runQuery(db, 'store get', sql.get, [ns.tenantId, ns.scope, itemKey]);
       if (rows.length === 0) return undefined;
       const row = rows[0];
-      assertRowTenant(row.tenant_id, ns, BACKEND);
+      assertRowTenant(row.item_tenant_id, ns, BACKEND);
       const item: StoreItem<V> = {
         namespace: ns,
         key: itemKey,
-        value: format.decode(toText(row.value, 'store value')),
-        createdAt: toDate(row.created_at, 'store created_at'),
-        updatedAt: toDate(row.updated_at, 'store updated_at'),
-        expiresAt: toDateOrNull(row.expires_at, 'store expires_at'),
+        value: format.decode(toText(row.item_value, 'store value')),
+        createdAt: toDate(row.item_created_at, 'store created_at'),
+        updatedAt: toDate(row.item_updated_at, 'store updated_at'),
+        expiresAt: toDateOrNull(row.item_expires_at, 'store expires_at'),
       };
       return item;
     },

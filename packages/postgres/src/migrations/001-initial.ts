@@ -247,12 +247,15 @@ BEGIN
                           ELSE item.created_at END;
 END $fn$;
 
+-- Not the scope and key: the caller has them, and arrays are costly to parse.
 CREATE FUNCTION ${s}.store_get(p_tenant text, p_scope text[], p_key text)
-RETURNS SETOF ${s}.store_items LANGUAGE plpgsql AS $fn$
+RETURNS TABLE (item_tenant_id text, item_value text, item_created_at timestamptz,
+               item_updated_at timestamptz, item_expires_at timestamptz)
+LANGUAGE plpgsql AS $fn$
 BEGIN
   ${setTenant}
   RETURN QUERY
-    SELECT * FROM ${s}.store_items
+    SELECT tenant_id, value, created_at, updated_at, expires_at FROM ${s}.store_items
      WHERE tenant_id = p_tenant AND scope = p_scope COLLATE "C" AND key = p_key COLLATE "C"
        AND (expires_at IS NULL OR expires_at > now());
 END $fn$;
