@@ -93,12 +93,10 @@ for (const name of requested) {
     }
     for (const s of backend.scaling ?? []) {
       progress(`${backend.name}: ${s.name}`);
-      const options = { iterations: s.iterations, concurrency: 1 };
-      // A case whose large side changes what the small side sees (a fuller keyspace)
-      // runs its two sides one after the other; the others alternate.
-      const { small, large } = s.sequential
-        ? { small: await measure(s.small, options), large: await measure(s.large, options) }
-        : await compare({ small: s.small, large: s.large }, options);
+      const { small, large } = await compare(
+        { small: s.small, large: s.large },
+        { iterations: s.iterations, concurrency: 1 },
+      );
       rows.push({
         backend: backend.name,
         operation: s.name,

@@ -86,19 +86,23 @@ redis.call('ZADD', KEYS[2], 0, ARGV[1]) return 1`),
     );
   }
 
+  // The growth check: the same 100-key namespace in two logical databases, one holding
+  // nothing else and one holding 100,000 unrelated keys, so both sides can alternate.
   const listNamespace = Namespace.of(tenant, 'bench', 'list');
-  for (let i = 0; i < 100; i++) await store.put(listNamespace, itemKey(i), state);
-  let filled;
-  // 100,000 keys that are not the namespace's, added once, before the large case runs.
-  const fillKeyspace = async () => {
-    for (let i = 0; i < 100_000; i += 1_000) {
-      const pipeline = client.pipeline();
-      for (let j = i; j < i + 1_000; j++) pipeline.set(`${keyPrefix}:filler:${j}`, payload);
-      await pipeline.exec();
-    }
-    // Let Redis finish the incremental rehash the new keys started.
-    await new Promise((resolve) => setTimeout(resolve, 1_000));
-  };
+  const database = Number(client.options.db ?? 0);
+  const crowdedClient = new Redis(url, { db: (database + 1) % 16 });
+  const crowded = createRedisPersistence({ client: crowdedClient, keyPrefix }).store();
+  for (let i = 0; i < 100; i++) {
+    await store.put(listNamespace, itemKey(i), state);
+    await crowded.put(listNamespace, itemKey(i), state);
+  }
+  for (let i = 0; i < 100_000; i += 1_000) {
+    const pipeline = crowdedClient.pipeline();
+    for (let j = i; j < i + 1_000; j++) pipeline.set(`${keyPrefix}:filler:${j}`, payload);
+    await pipeline.exec();
+  }
+  // Let Redis finish the incremental rehash the new keys started.
+  await new Promise((resolve) => setTimeout(resolve, 1_000));
 
   return {
     name: 'redis',
@@ -198,24 +202,21 @@ redis.call('ZADD', KEYS[2], 0, ARGV[1]) return 1`),
       {
         name: 'store list(100), 100,000 vs 0 unrelated keys',
         small: () => store.list(listNamespace),
-        large: async () => {
-          filled ??= fillKeyspace();
-          await filled;
-          return store.list(listNamespace);
-        },
+        large: () => crowded.list(listNamespace),
         iterations,
-        sequential: true,
       },
     ],
     async close() {
       await persistence.close();
-      let cursor = '0';
-      do {
-        const [next, keys] = await client.scan(cursor, 'MATCH', `${keyPrefix}:*`, 'COUNT', 1_000);
-        cursor = next;
-        if (keys.length > 0) await client.unlink(...keys);
-      } while (cursor !== '0');
-      await client.quit();
+      for (const each of [client, crowdedClient]) {
+        let cursor = '0';
+        do {
+          const [next, keys] = await each.scan(cursor, 'MATCH', `${keyPrefix}:*`, 'COUNT', 1_000);
+          cursor = next;
+          if (keys.length > 0) await each.unlink(...keys);
+        } while (cursor !== '0');
+        await each.quit();
+      }
     },
   };
 }
