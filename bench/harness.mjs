@@ -20,7 +20,7 @@ export async function measure(
 }
 
 /**
- * Measure two operations against each other: `rounds` alternating batches (ABBA order)
+ * Measure operations against each other: `rounds` alternating batches (ABBA order)
  * instead of one long run each, so that drift over the run (table and WAL growth,
  * autovacuum, CPU frequency, other processes) lands on both sides equally.
  */
