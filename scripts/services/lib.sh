@@ -10,3 +10,13 @@ wait_for() {
   echo "error: $what did not come up" >&2
   return 1
 }
+
+# record_env NAME VALUE: set NAME=VALUE in .services/env, replacing an earlier value,
+# for the test runner and .ci/run to source.
+record_env() {
+  mkdir -p .services
+  touch .services/env
+  grep -v "^$1=" .services/env > .services/env.tmp || true
+  echo "$1=$2" >> .services/env.tmp
+  mv .services/env.tmp .services/env
+}

@@ -74,9 +74,5 @@ EOF
   wait_for "PgBouncer" bouncer_up
 fi
 
-mkdir -p .services
-touch .services/env
-grep -v '^PGBOUNCER_URL=' .services/env > .services/env.tmp || true
-echo "PGBOUNCER_URL=$URL" >> .services/env.tmp
-mv .services/env.tmp .services/env
+record_env PGBOUNCER_URL "$URL"
 echo "services: PgBouncer is up on 127.0.0.1:$PORT"

@@ -48,9 +48,5 @@ if ! cluster_ok; then
   wait_for "Redis Cluster state ok" cluster_ok
 fi
 
-mkdir -p .services
-touch .services/env
-grep -v '^REDIS_CLUSTER_NODES=' .services/env > .services/env.tmp || true
-echo "REDIS_CLUSTER_NODES=$NODES" >> .services/env.tmp
-mv .services/env.tmp .services/env
+record_env REDIS_CLUSTER_NODES "$NODES"
 echo "services: Redis Cluster is up on $NODES"
