@@ -31,7 +31,7 @@ const { values } = parseArgs({
 });
 if (values.help) {
   console.log(
-    'usage: npm run bench -- [--iterations N] [--concurrency 1,16] [--payload BYTES] [--backends memory,pglite,postgres,redis]',
+    'usage: npm run bench -- [--iterations N] [--concurrency 1,16] [--payload BYTES] [--backends memory,pglite,postgres,postgres-prepared,redis]',
   );
   process.exit(0);
 }
@@ -49,6 +49,15 @@ const available = {
           state,
           url: process.env.DATABASE_URL,
           iterations,
+        })
+    : undefined,
+  'postgres-prepared': process.env.DATABASE_URL
+    ? async () =>
+        (await import('../bench/backends/postgres.mjs')).openPostgres({
+          state,
+          url: process.env.DATABASE_URL,
+          iterations,
+          preparedStatements: true,
         })
     : undefined,
   redis: process.env.REDIS_URL
@@ -70,7 +79,7 @@ for (const name of requested) {
   const open = available[name];
   if (open === undefined) {
     console.log(
-      `${name}: skipped (set ${name === 'postgres' ? 'DATABASE_URL' : 'REDIS_URL'} to include it)`,
+      `${name}: skipped (set ${name.startsWith('postgres') ? 'DATABASE_URL' : 'REDIS_URL'} to include it)`,
     );
     continue;
   }

@@ -1,4 +1,4 @@
-import { ConfigError } from '@entelix/core';
+import { ConfigError, describe } from '@entelix/core';
 import {
   BACKEND,
   type Database,
@@ -19,6 +19,13 @@ export interface PostgresConnectionOptions {
   pglite?: PGliteLike;
   /** Schema holding the tables and functions. Default `entelix`. */
   schema?: string;
+  /**
+   * Run every statement as a named prepared statement (`pg` only), so each connection
+   * parses and plans it once instead of on every call. Off by default: PgBouncer in
+   * transaction mode carries prepared statements only from 1.21 on, with
+   * `max_prepared_statements` set. PGlite, one in-process connection, ignores it.
+   */
+  preparedStatements?: boolean;
 }
 
 /**
@@ -37,11 +44,17 @@ export async function openDatabase(options: PostgresConnectionOptions): Promise<
       },
     );
   }
+  const prepared = options.preparedStatements ?? false;
+  if (typeof prepared !== 'boolean') {
+    throw new ConfigError(`preparedStatements must be a boolean, got ${describe(prepared)}`, {
+      backend: BACKEND,
+    });
+  }
   if (options.pool !== undefined) {
     if (typeof options.pool?.query !== 'function' || typeof options.pool.connect !== 'function') {
       throw new ConfigError('pool must be a pg.Pool', { backend: BACKEND });
     }
-    return fromPgPool(options.pool, false);
+    return fromPgPool(options.pool, false, prepared);
   }
   if (options.pglite !== undefined) {
     const pglite = options.pglite;
@@ -56,7 +69,7 @@ export async function openDatabase(options: PostgresConnectionOptions): Promise<
     }
     const pg = await importOptional<typeof import('pg')>('pg');
     const Pool = (pg.default ?? pg).Pool;
-    return fromPgPool(new Pool({ connectionString: options.connectionString }), true);
+    return fromPgPool(new Pool({ connectionString: options.connectionString }), true, prepared);
   }
   const { PGlite } =
     await importOptional<typeof import('@electric-sql/pglite')>('@electric-sql/pglite');

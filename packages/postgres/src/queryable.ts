@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import {
   ConflictError,
   CorruptRecordError,
@@ -37,19 +38,33 @@ export interface Database extends ScriptQueryable {
   close(): Promise<void>;
 }
 
+/** A named statement for `pg`: prepared once per connection, then only bound and run. */
+export interface PgQueryConfig {
+  name: string;
+  text: string;
+  values?: unknown[];
+}
+
+/** What `pg` resolves a query with. */
+export interface PgResultLike {
+  rows: any[];
+  rowCount: number | null;
+}
+
 /**
  * The parts of `pg.Pool` this package uses. Declared structurally so the published
- * types do not depend on `@types/pg`.
+ * types do not depend on `@types/pg`. The config form is used only with
+ * `preparedStatements: true`.
  */
 export interface PgPoolLike {
-  query(text: string, values?: unknown[]): Promise<{ rows: any[]; rowCount: number | null }>;
+  query(textOrConfig: string | PgQueryConfig, values?: unknown[]): Promise<PgResultLike>;
   connect(): Promise<PgPoolClientLike>;
   end(): Promise<void>;
 }
 
 /** The parts of a checked-out `pg.PoolClient` this package uses. */
 export interface PgPoolClientLike {
-  query(text: string, values?: unknown[]): Promise<{ rows: any[]; rowCount: number | null }>;
+  query(textOrConfig: string | PgQueryConfig, values?: unknown[]): Promise<PgResultLike>;
   release(error?: Error | boolean): void;
 }
 
@@ -68,11 +83,20 @@ export interface PGliteLike extends PGliteQueryLike {
   close(): Promise<void>;
 }
 
-/** Adapt a `pg.Pool`. `owned` pools are ended by `close()`. */
-export function fromPgPool(pool: PgPoolLike, owned: boolean): Database {
+/**
+ * Adapt a `pg.Pool`. `owned` pools are ended by `close()`. With `preparedStatements`,
+ * every parameterized statement runs as a named statement, so each connection parses
+ * and plans it once; multi-statement scripts are never named.
+ */
+export function fromPgPool(pool: PgPoolLike, owned: boolean, preparedStatements = false): Database {
+  const run = preparedStatements
+    ? (target: PgPoolLike | PgPoolClientLike, text: string, params: readonly unknown[] = []) =>
+        target.query({ name: statementName(text), text, values: params as unknown[] })
+    : (target: PgPoolLike | PgPoolClientLike, text: string, params?: readonly unknown[]) =>
+        target.query(text, params as unknown[] | undefined);
   const viaClient = (client: PgPoolClientLike): ScriptQueryable => ({
     async query(text, params) {
-      const result = await client.query(text, params as unknown[] | undefined);
+      const result = await run(client, text, params);
       return { rows: result.rows, rowCount: result.rowCount ?? 0 };
     },
     async exec(script) {
@@ -82,7 +106,7 @@ export function fromPgPool(pool: PgPoolLike, owned: boolean): Database {
   return {
     driver: 'pg',
     async query(text, params) {
-      const result = await pool.query(text, params as unknown[] | undefined);
+      const result = await run(pool, text, params);
       return { rows: result.rows, rowCount: result.rowCount ?? 0 };
     },
     async exec(script) {
@@ -110,6 +134,22 @@ export function fromPgPool(pool: PgPoolLike, owned: boolean): Database {
       if (owned) await pool.end();
     },
   };
+}
+
+const statementNames = new Map<string, string>();
+
+/**
+ * The name of a statement: derived from its text, so the same text gets the same name
+ * on every connection and two texts (two schemas, say) never share one. Postgres keeps
+ * 63 bytes of a name.
+ */
+export function statementName(text: string): string {
+  let name = statementNames.get(text);
+  if (name === undefined) {
+    name = `entelix_${createHash('sha1').update(text).digest('hex').slice(0, 32)}`;
+    statementNames.set(text, name);
+  }
+  return name;
 }
 
 /**

@@ -7,3 +7,9 @@ import { realServerTarget } from './pg-support.js';
 describeWithService('DATABASE_URL', 'postgres conformance (application role)', (url) => {
   runConformance(realServerTarget('postgres', url));
 });
+
+describeWithService('DATABASE_URL', 'postgres conformance (prepared statements)', (url) => {
+  runConformance(
+    realServerTarget('postgres (preparedStatements)', url, undefined, { preparedStatements: true }),
+  );
+});

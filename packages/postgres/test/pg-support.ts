@@ -82,6 +82,7 @@ export function realServerTarget(
   name: string,
   ownerUrl: string,
   appUrl: (schema: TestSchema) => string = (schema) => schema.appUrl,
+  options: { preparedStatements?: boolean } = {},
 ): ConformanceTarget {
   let setup: Promise<{ schema: TestSchema; appPool: pg.Pool }> | undefined;
   const open = () => {
@@ -95,7 +96,12 @@ export function realServerTarget(
     name,
     async create() {
       const { schema, appPool } = await open();
-      return createPostgresPersistence({ pool: appPool, schema: schema.schema, migrate: 'verify' });
+      return createPostgresPersistence({
+        pool: appPool,
+        schema: schema.schema,
+        migrate: 'verify',
+        ...options,
+      });
     },
     async snapshot() {
       const { schema } = await open();

@@ -34,6 +34,46 @@ describeWithService('DATABASE_URL', 'postgres (real server, application role)', 
     await setup?.drop();
   });
 
+  describe('preparedStatements', () => {
+    const preparedNames = async (pool: pg.Pool) => {
+      const { rows } = await pool.query<{ name: string }>(
+        `SELECT name FROM pg_prepared_statements WHERE name LIKE 'entelix\\_%' ORDER BY name`,
+      );
+      return rows.map((row) => row.name);
+    };
+
+    it('prepares each statement once per connection when on, never when off', async () => {
+      for (const preparedStatements of [true, false]) {
+        // One connection, so the catalog query below sees the statements it prepared.
+        const pool = new pg.Pool({ connectionString: setup.appUrl, max: 1 });
+        const persistence = await createPostgresPersistence({
+          pool,
+          schema: setup.schema,
+          migrate: 'verify',
+          preparedStatements,
+        });
+        const ns = Namespace.of('tenant-prepared', 'notes');
+        const store = persistence.store();
+        for (let i = 0; i < 3; i++) await store.put(ns, 'k', { i });
+        expect((await store.get(ns, 'k'))?.value).toEqual({ i: 2 });
+        const names = await preparedNames(pool);
+        // Running the same operations again prepares nothing new.
+        await store.put(ns, 'k', { i: 3 });
+        await store.get(ns, 'k');
+        expect(await preparedNames(pool)).toEqual(names);
+        if (preparedStatements) {
+          // At least put and get, with names derived from their texts.
+          expect(names.length).toBeGreaterThanOrEqual(2);
+          for (const name of names) expect(name).toMatch(/^entelix_[0-9a-f]{32}$/);
+        } else {
+          expect(names).toEqual([]);
+        }
+        await persistence.close();
+        await pool.end();
+      }
+    });
+  });
+
   describe('row-level security canary', () => {
     const tenantA = `a-${crypto.randomUUID()}`;
     const tenantB = `b-${crypto.randomUUID()}`;

@@ -7,6 +7,7 @@ import {
   LATEST_SCHEMA_VERSION,
   renderMigrationSql,
 } from '../src/index.js';
+import { statementName } from '../src/queryable.js';
 import { prefixEnd } from '../src/store.js';
 import { APP_ROLE, createPGliteAsAppRole } from './pglite-support.js';
 import { dumpSchema } from './snapshot.js';
@@ -266,6 +267,8 @@ describe('migrations', () => {
       { pglite: {} },
       { pool: { query: 'no' } },
       { connectionString: 42 },
+      { pglite, preparedStatements: 'yes' },
+      { pglite, preparedStatements: 1 },
       'postgres://localhost/x',
     ];
     for (const [index, options] of bad.entries()) {
@@ -292,6 +295,24 @@ describe('schema option', () => {
     );
     expect(rows[0]?.n).toBe(2);
     await pglite.close();
+  });
+});
+
+describe('preparedStatements', () => {
+  it('names a statement after its text: stable, distinct per text, within 63 bytes', () => {
+    const get = 'SELECT * FROM "a".store_get($1, $2::text[], $3)';
+    const name = statementName(get);
+    expect(name).toMatch(/^entelix_[0-9a-f]{32}$/);
+    expect(name.length).toBeLessThanOrEqual(63);
+    expect(statementName(`${get}`)).toBe(name);
+    expect(statementName(get.replace('"a"', '"b"'))).not.toBe(name);
+  });
+
+  it('has no effect on PGlite, which is one in-process connection', async () => {
+    const persistence = await createPostgresPersistence({ preparedStatements: true });
+    const key = ThreadKey.of('tenant', 'thread');
+    expect(await persistence.sessionLog().append(key, ['a'])).toBe(1);
+    await persistence.close();
   });
 });
 
