@@ -117,10 +117,13 @@ export interface NamespaceKeys {
   readonly registration: string;
   /** Sorted set (all scores 0) of hex-encoded item keys, for ordered listing. */
   readonly itemKeys: string;
-  /** Hash of hex-encoded item key to record. */
-  readonly items: string;
   /** Sorted set of hex-encoded item key by `expiresAt` (only items with a TTL). */
   readonly expiry: string;
+  /**
+   * Each item is a string key of its own, this prefix followed by the hex-encoded item
+   * key, so Redis expires an item with a TTL by itself.
+   */
+  readonly itemPrefix: string;
 }
 
 /** Builds every key under one prefix. */
@@ -157,14 +160,19 @@ export class KeyLayout {
   }
 
   namespace(namespace: Namespace): NamespaceKeys {
-    const tag = `${encodeComponent(namespace.tenantId)}:${encodeScope(namespace.scope)}`;
+    const tag = namespaceTag(namespace);
     return {
       tag,
       registration: this.key('ns', tag, 'reg'),
       itemKeys: this.key('ns', tag, 'keys'),
-      items: this.key('ns', tag, 'items'),
       expiry: this.key('ns', tag, 'expiry'),
+      itemPrefix: this.key('ns', tag, 'item:'),
     };
+  }
+
+  /** The key of one item, `field` being its hex-encoded key (see `encodeStoreKey`). */
+  storeItem(namespace: Namespace, field: string): string {
+    return this.key('ns', namespaceTag(namespace), `item:${field}`);
   }
 
   /** Hash of encoded scope to registration token: the tenant's namespaces. */
@@ -179,6 +187,10 @@ export class KeyLayout {
   storeTenants(): string {
     return `${this.prefix}:tenants`;
   }
+}
+
+function namespaceTag(namespace: Namespace): string {
+  return `${encodeComponent(namespace.tenantId)}:${encodeScope(namespace.scope)}`;
 }
 
 function threadTag(key: ThreadKey): string {

@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createRedisPersistence, type RedisClient } from '../src/index.js';
 import { KeyLayout } from '../src/keys.js';
+import { storeExpiryTests } from './store-expiry.js';
 import { mockClient, mockPersistence, randomId, randomPrefix } from './support.js';
 
 function freshKey(): ThreadKey {
@@ -163,12 +164,11 @@ describe('records written behind our back', () => {
     const namespace = Namespace.of(randomId('tenant'), 'memories');
     const store = persistence.store();
     await store.put(namespace, 'k', { v: 1 });
-    const keys = layout.namespace(namespace);
-    const field = Buffer.from('k').toString('hex');
-    const stored = (await client.hget(keys.items, field)) as string;
-    await client.hset(keys.items, field, stored.replace(namespace.tenantId, 'intruder'));
+    const itemKey = layout.storeItem(namespace, Buffer.from('k').toString('hex'));
+    const stored = (await client.get(itemKey)) as string;
+    await client.set(itemKey, stored.replace(namespace.tenantId, 'intruder'));
     await expect(store.get(namespace, 'k')).rejects.toMatchObject({ code: 'CORRUPT_RECORD' });
-    await client.hset(keys.items, field, 'garbage');
+    await client.set(itemKey, 'garbage');
     await expect(store.get(namespace, 'k')).rejects.toMatchObject({ code: 'CORRUPT_RECORD' });
   });
 
@@ -351,6 +351,30 @@ describe('store listing', () => {
     expect((await store.listNamespaces(tenant)).map((ns) => ns.scope)).toEqual([['long']]);
     expect(await store.delete(namespace, 'gone')).toBe(false);
     expect(await store.evictExpired(tenant)).toBe(0);
+  });
+});
+
+describe('store records with a TTL (ioredis-mock)', () => {
+  storeExpiryTests(() => {
+    const client = mockClient();
+    const keyPrefix = randomPrefix();
+    return { persistence: mockPersistence(client, keyPrefix), client, keyPrefix };
+  });
+
+  it("with clock: 'client', get hides a record past its expiresAt even if Redis still holds it", async () => {
+    const client = mockClient();
+    const keyPrefix = randomPrefix();
+    const store = mockPersistence(client, keyPrefix).store<string>();
+    const namespace = Namespace.of(randomId('tenant'), 'ttl');
+    await store.put(namespace, 'k', 'v', { ttlMs: 60_000 });
+    const recordKey = new KeyLayout(keyPrefix).storeItem(namespace, '6b');
+    // The same record, as if this process's clock had passed its expiresAt while the
+    // server's has not: expiresAt in the past, no Redis expiry on the key.
+    const [created, updated] = ((await client.get(recordKey)) as string).split(':');
+    const tail = ((await client.get(recordKey)) as string).split(':').slice(3).join(':');
+    await client.set(recordKey, `${created}:${updated}:${Date.now() - 1}:${tail}`);
+    expect(await client.pttl(recordKey)).toBe(-1);
+    expect(await store.get(namespace, 'k')).toBeUndefined();
   });
 });
 

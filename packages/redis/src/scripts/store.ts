@@ -5,8 +5,14 @@ import { LUA_FENCE, LUA_PRELUDE, luaScript } from './lua.js';
  * when the item never expires; tail is `tenant TAB payload`, see store.ts). The numbers come
  * first so a script can read them with `string.match` and no cjson.
  *
+ * Each record is a string key of its own. An item with a TTL gets `PEXPIREAT
+ * expiresAt - 1`: Redis treats a key as gone once its time is past the deadline, so
+ * the record disappears exactly when `expiresAt <= now`, by the server's clock, and
+ * a plain `GET` never returns it. The indexes keep their entries until a delete or
+ * `evictExpired` takes them out.
+ *
  * Namespace keys, in this order in every script: registration, item keys (sorted
- * set), items (hash), expiry (sorted set). Expired means `expiresAt <= now`.
+ * set), expiry (sorted set), then the item's own key. Expired means `expiresAt <= now`.
  */
 
 const EXPIRED = `
@@ -29,7 +35,7 @@ end
 `;
 
 /**
- * KEYS: registration, item keys, items, expiry, [fence]. ARGV: clock, fence, key (hex),
+ * KEYS: registration, item keys, expiry, item, [fence]. ARGV: clock, fence, key (hex),
  * tail, ttlMs (or empty), registration token (or empty).
  * Without a token the namespace must already be registered (-4 otherwise): the
  * client then adds it to the tenant's index and retries with a fresh token, so an
@@ -39,65 +45,57 @@ export const STORE_PUT = luaScript(
   'store_put',
   `${LUA_PRELUDE}${LUA_FENCE}
 if fenced() then return -2 end
-local old = redis.call('HGET', KEYS[3], ARGV[3])
 if ARGV[6] ~= '' then
   redis.call('SET', KEYS[1], ARGV[6])
-elseif not old and redis.call('EXISTS', KEYS[1]) == 0 then
-  -- (A stored item, even an expired one, keeps its namespace registered.)
+elseif redis.call('EXISTS', KEYS[1]) == 0 then
   return -4
 end
+local old = redis.call('GET', KEYS[4])
 local now = now_ms()
 local created = fmt(now)
--- '?' when the old record is unreadable: drop any expiry entry it may have had.
-local old_expires = '0'
+-- A live old record keeps its createdAt and is already in the key index; one
+-- without a TTL has no expiry entry either.
+local live_old, old_ttl = false, true
 if old then
   local c, e = string.match(old, '^(%d+):%d+:(%d+):')
-  old_expires = e or '?'
-  if c and (e == '0' or tonumber(e) > now) then created = c end
+  if c and (e == '0' or tonumber(e) > now) then
+    created = c
+    live_old, old_ttl = true, e ~= '0'
+  end
 end
 local expires = '0'
 if ARGV[5] ~= '' then expires = fmt(now + tonumber(ARGV[5])) end
-redis.call('HSET', KEYS[3], ARGV[3], created .. ':' .. fmt(now) .. ':' .. expires .. ':' .. ARGV[4])
--- An old record means the key is already in the key index.
-if not old then redis.call('ZADD', KEYS[2], 0, ARGV[3]) end
+-- SET drops any TTL the old record had.
+redis.call('SET', KEYS[4], created .. ':' .. fmt(now) .. ':' .. expires .. ':' .. ARGV[4])
+if not live_old then redis.call('ZADD', KEYS[2], 0, ARGV[3]) end
 if expires ~= '0' then
-  redis.call('ZADD', KEYS[4], expires, ARGV[3])
-elseif old_expires ~= '0' then
-  redis.call('ZREM', KEYS[4], ARGV[3])
+  redis.call('PEXPIREAT', KEYS[4], fmt(tonumber(expires) - 1))
+  redis.call('ZADD', KEYS[3], expires, ARGV[3])
+elseif old_ttl then
+  -- Also clears an entry left by a record Redis has already expired.
+  redis.call('ZREM', KEYS[3], ARGV[3])
 end
 return 1
 `,
 );
 
-/** KEYS: items. ARGV: clock, key (hex). The record, or nil when missing or expired. */
-export const STORE_GET = luaScript(
-  'store_get',
-  `${LUA_PRELUDE}
-local record = redis.call('HGET', KEYS[1], ARGV[2])
-if not record then return false end
--- The clock is read only for an item with a TTL.
-local e = string.match(record, '^%d+:%d+:(%d+):')
-if e ~= nil and e ~= '0' and tonumber(e) <= now_ms() then return false end
-return record
-`,
-);
-
 /**
- * KEYS: registration, item keys, items, expiry, [fence]. ARGV: clock, fence, key (hex).
+ * KEYS: registration, item keys, expiry, item, [fence]. ARGV: clock, fence, key (hex).
  * Returns { 1 if a live item was deleted else 0, unregistration token or '' }.
+ * The index entries go even when Redis has already expired the record.
  */
 export const STORE_DELETE = luaScript(
   'store_delete',
   `${LUA_PRELUDE}${LUA_FENCE}${EXPIRED}${UNREGISTER}
 if fenced() then return -2 end
-local record = redis.call('HGET', KEYS[3], ARGV[3])
+local record = redis.call('GET', KEYS[4])
 local live = 0
 if record then
   if not expired(record, now_ms()) then live = 1 end
-  redis.call('HDEL', KEYS[3], ARGV[3])
-  redis.call('ZREM', KEYS[2], ARGV[3])
-  redis.call('ZREM', KEYS[4], ARGV[3])
+  redis.call('DEL', KEYS[4])
 end
+redis.call('ZREM', KEYS[2], ARGV[3])
+redis.call('ZREM', KEYS[3], ARGV[3])
 return { live, unregister_if_empty() }
 `,
 );
@@ -157,19 +155,19 @@ return 0
 );
 
 /**
- * KEYS: registration, item keys, items, expiry. ARGV: clock.
- * Returns { evicted count, unregistration token or '' }.
+ * KEYS: registration, item keys, expiry. ARGV: clock.
+ * Returns { evicted count, unregistration token or '' }. Only the index entries go:
+ * Redis drops the expired records themselves (see PEXPIREAT above).
  */
 export const STORE_EVICT_NAMESPACE = luaScript(
   'store_evict_namespace',
   `${LUA_PRELUDE}${UNREGISTER}
 local now = fmt(now_ms())
-local keys = redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', now)
+local keys = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now)
 for _, key in ipairs(keys) do
-  redis.call('HDEL', KEYS[3], key)
   redis.call('ZREM', KEYS[2], key)
 end
-if #keys > 0 then redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now) end
+if #keys > 0 then redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now) end
 return { #keys, unregister_if_empty() }
 `,
 );
