@@ -32,18 +32,14 @@ export function clockArgument(context: RedisContext): string {
  * Run a script, wrapping driver failures as `BackendError` once, here. `keysAndArgs`
  * holds the `keyCount` keys, then the arguments, in one flat array.
  */
-export async function run(
+export function run(
   context: RedisContext,
   script: LuaScript,
   keyCount: number,
   keysAndArgs: readonly (string | number)[],
   action: string,
 ): Promise<unknown> {
-  try {
-    return await runScript(context.client, script, keyCount, keysAndArgs);
-  } catch (error) {
-    throw toBackendError(error, BACKEND, action);
-  }
+  return command(action, () => runScript(context.client, script, keyCount, keysAndArgs));
 }
 
 /**
@@ -55,12 +51,16 @@ export function isNilReply(reply: unknown): reply is null | undefined | false {
 }
 
 /** Run a plain command, wrapping driver failures as `BackendError`. */
-export async function command<T>(action: string, fn: () => Promise<T>): Promise<T> {
+export function command<T>(action: string, fn: () => Promise<T>): Promise<T> {
+  let pending: Promise<T>;
   try {
-    return await fn();
+    pending = fn();
   } catch (error) {
-    throw toBackendError(error, BACKEND, action);
+    return Promise.reject(toBackendError(error, BACKEND, action));
   }
+  return pending.catch((error: unknown) => {
+    throw toBackendError(error, BACKEND, action);
+  });
 }
 
 /** The fence part of a write script's KEYS and ARGV. */

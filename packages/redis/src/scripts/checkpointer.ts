@@ -1,4 +1,4 @@
-import { LUA_FENCE, luaScript } from './lua.js';
+import { LUA_CHECK_FENCE, luaScript } from './lua.js';
 
 /*
  * A checkpoint record, the value of its id in the thread's `data` hash, is
@@ -16,9 +16,7 @@ import { LUA_FENCE, luaScript } from './lua.js';
 /** KEYS: data, order, [fence]. ARGV: clock, fence, id, record. */
 export const CHECKPOINT_PUT = luaScript(
   'checkpoint_put',
-  `${LUA_FENCE}
-if fenced() then return -2 end
-if redis.call('HSETNX', KEYS[1], ARGV[3], ARGV[4]) == 0 then return -1 end
+  `${LUA_CHECK_FENCE}if redis.call('HSETNX', KEYS[1], ARGV[3], ARGV[4]) == 0 then return -1 end
 redis.call('ZADD', KEYS[2], redis.call('HLEN', KEYS[1]), ARGV[3])
 return 1
 `,
@@ -31,9 +29,7 @@ return 1
  */
 export const CHECKPOINT_UPDATE_STATE = luaScript(
   'checkpoint_update_state',
-  `${LUA_FENCE}
-if fenced() then return -2 end
-local parent = redis.call('HGET', KEYS[1], ARGV[3])
+  `${LUA_CHECK_FENCE}local parent = redis.call('HGET', KEYS[1], ARGV[3])
 if not parent then return -3 end
 local step, next_node = string.match(parent, '^%-?%d+\\t(%d+)\\t([^\\t]*)\\t')
 if not step then return -5 end
@@ -80,9 +76,7 @@ return table.concat(redis.call('HMGET', KEYS[2], (unpack or table.unpack)(ids)),
 /** KEYS: data, order, [fence]. ARGV: clock, fence. Returns how many were deleted. */
 export const CHECKPOINT_DELETE_THREAD = luaScript(
   'checkpoint_delete_thread',
-  `${LUA_FENCE}
-if fenced() then return -2 end
-local count = redis.call('HLEN', KEYS[1])
+  `${LUA_CHECK_FENCE}local count = redis.call('HLEN', KEYS[1])
 redis.call('DEL', KEYS[1], KEYS[2])
 return count
 `,

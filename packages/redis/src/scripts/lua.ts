@@ -23,18 +23,16 @@ export function luaScript(name: string, source: string): LuaScript {
  * one hash tag. We do not use `defineCommand`, which would add methods to a client
  * the caller owns.
  */
-export async function runScript(
+export function runScript(
   client: RedisClient,
   script: LuaScript,
   keyCount: number,
   keysAndArgs: readonly (string | number)[],
 ): Promise<unknown> {
-  try {
-    return await client.evalsha(script.sha1, keyCount, ...keysAndArgs);
-  } catch (error) {
+  return client.evalsha(script.sha1, keyCount, ...keysAndArgs).catch((error: unknown) => {
     if (!isNoScriptError(error)) throw error;
-    return await client.eval(script.source, keyCount, ...keysAndArgs);
-  }
+    return client.eval(script.source, keyCount, ...keysAndArgs);
+  });
 }
 
 function isNoScriptError(error: unknown): boolean {
@@ -51,32 +49,33 @@ export const ScriptStatus = {
 } as const;
 
 /**
- * Clock and number helpers, prepended to scripts that need them. Conventions: `ARGV[1]` is the
- * clock (empty: read the server's `TIME`; a number: the caller's milliseconds, see
- * the `clock` option), `ARGV[2]` is the write's fence (empty: unfenced), and a fenced
- * write passes the fence counter key last in `KEYS`.
+ * Snippets placed at the top of scripts, as plain statements rather than helper
+ * functions: a script's functions would be created again on every call. Conventions:
+ * `ARGV[1]` is the clock (empty: read the server's `TIME`; a number: the caller's
+ * milliseconds, see the `clock` option), `ARGV[2]` is the write's fence (empty:
+ * unfenced), and a fenced write passes the fence counter key last in `KEYS`.
  *
  * Arithmetic on milliseconds uses floats and `%.0f`: ioredis-mock runs Lua 5.3 on
  * fengari, whose integers are 32-bit, and `tostring` differs between Lua 5.1 (Redis)
  * and 5.3; the scripts use no cjson/cmsgpack/bit so they run on both.
  */
-export const LUA_PRELUDE = `
-local function fmt(n) return string.format('%.0f', n) end
-local function now_ms()
-  if ARGV[1] ~= '' then return tonumber(ARGV[1]) end
-  local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000.0 + math.floor(tonumber(t[2]) / 1000)
+
+/** Returns FENCED (-2) unless the write is unfenced or its fence is still the current one. */
+export const LUA_CHECK_FENCE = `
+if ARGV[2] ~= '' then
+  local current = redis.call('GET', KEYS[#KEYS])
+  if (not current) or tonumber(current) ~= tonumber(ARGV[2]) then return -2 end
 end
 `;
 
-/**
- * The fence check alone, for scripts that need no clock: every call of a script
- * defines its prelude's functions again, so scripts take only what they use.
- */
-export const LUA_FENCE = `
-local function fenced()
-  if ARGV[2] == '' then return false end
-  local current = redis.call('GET', KEYS[#KEYS])
-  return (not current) or tonumber(current) ~= tonumber(ARGV[2])
+/** Sets `now` (milliseconds, a float) and `now_text` (the same as decimal text). */
+export const LUA_READ_NOW = `
+local now
+if ARGV[1] ~= '' then
+  now = tonumber(ARGV[1])
+else
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) * 1000.0 + math.floor(tonumber(t[2]) / 1000)
 end
+local now_text = string.format('%.0f', now)
 `;

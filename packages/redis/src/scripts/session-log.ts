@@ -1,4 +1,4 @@
-import { LUA_FENCE, LUA_PRELUDE, luaScript } from './lua.js';
+import { LUA_CHECK_FENCE, LUA_READ_NOW, luaScript } from './lua.js';
 
 /**
  * KEYS: head, events, [fence]. ARGV: clock, fence, event records...
@@ -9,16 +9,15 @@ import { LUA_FENCE, LUA_PRELUDE, luaScript } from './lua.js';
  */
 export const LOG_APPEND = luaScript(
   'log_append',
-  `${LUA_PRELUDE}${LUA_FENCE}
-if fenced() then return -2 end
+  `${LUA_CHECK_FENCE}
 local count = #ARGV - 2
 if count == 0 then return tonumber(redis.call('GET', KEYS[1]) or '0') end
 local last = redis.call('INCRBY', KEYS[1], count)
-local ts = fmt(now_ms())
+${LUA_READ_NOW}
 local first = last - count
 for i = 1, count do
-  local seq = fmt(first + i)
-  redis.call('ZADD', KEYS[2], seq, seq .. ':' .. ts .. ':' .. ARGV[i + 2])
+  local seq = string.format('%.0f', first + i)
+  redis.call('ZADD', KEYS[2], seq, seq .. ':' .. now_text .. ':' .. ARGV[i + 2])
 end
 return last
 `,
@@ -30,19 +29,17 @@ return last
  */
 export const LOG_ARCHIVE_BEFORE = luaScript(
   'log_archive_before',
-  `${LUA_PRELUDE}${LUA_FENCE}
-if fenced() then return -2 end
+  `${LUA_CHECK_FENCE}
 local head = tonumber(redis.call('GET', KEYS[1]) or '0')
 local watermark = math.min(tonumber(ARGV[3]), head + 1)
-return redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. fmt(watermark))
+return redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. string.format('%.0f', watermark))
 `,
 );
 
 /** KEYS: events, [fence]. ARGV: clock, fence. The head is kept: ordinals are never reused. */
 export const LOG_DELETE_THREAD = luaScript(
   'log_delete_thread',
-  `${LUA_FENCE}
-if fenced() then return -2 end
+  `${LUA_CHECK_FENCE}
 local count = redis.call('ZCARD', KEYS[1])
 redis.call('DEL', KEYS[1])
 return count

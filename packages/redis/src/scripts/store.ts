@@ -1,4 +1,4 @@
-import { LUA_FENCE, LUA_PRELUDE, luaScript } from './lua.js';
+import { LUA_CHECK_FENCE, LUA_READ_NOW, luaScript } from './lua.js';
 
 /*
  * An item record is `createdAt:updatedAt:expiresAt:tail` (milliseconds, expiresAt 0
@@ -43,18 +43,11 @@ end
  */
 export const STORE_PUT = luaScript(
   'store_put',
-  `${LUA_PRELUDE}${LUA_FENCE}
-if fenced() then return -2 end
-if ARGV[6] ~= '' then
-  redis.call('SET', KEYS[1], ARGV[6])
-elseif redis.call('EXISTS', KEYS[1]) == 0 then
-  return -4
-end
+  `${LUA_CHECK_FENCE}${LUA_READ_NOW}
 local old = redis.call('GET', KEYS[4])
-local now = now_ms()
-local created = fmt(now)
--- A live old record keeps its createdAt and is already in the key index; one
--- without a TTL has no expiry entry either.
+local created = now_text
+-- A live old record keeps its createdAt, is already in the key index and keeps its
+-- namespace registered; one without a TTL has no expiry entry either.
 local live_old, old_ttl = false, true
 if old then
   local c, e = string.match(old, '^(%d+):%d+:(%d+):')
@@ -63,13 +56,18 @@ if old then
     live_old, old_ttl = true, e ~= '0'
   end
 end
+if ARGV[6] ~= '' then
+  redis.call('SET', KEYS[1], ARGV[6])
+elseif not live_old and redis.call('EXISTS', KEYS[1]) == 0 then
+  return -4
+end
 local expires = '0'
-if ARGV[5] ~= '' then expires = fmt(now + tonumber(ARGV[5])) end
+if ARGV[5] ~= '' then expires = string.format('%.0f', now + tonumber(ARGV[5])) end
 -- SET drops any TTL the old record had.
-redis.call('SET', KEYS[4], created .. ':' .. fmt(now) .. ':' .. expires .. ':' .. ARGV[4])
+redis.call('SET', KEYS[4], created .. ':' .. now_text .. ':' .. expires .. ':' .. ARGV[4])
 if not live_old then redis.call('ZADD', KEYS[2], 0, ARGV[3]) end
 if expires ~= '0' then
-  redis.call('PEXPIREAT', KEYS[4], fmt(tonumber(expires) - 1))
+  redis.call('PEXPIREAT', KEYS[4], string.format('%.0f', tonumber(expires) - 1))
   redis.call('ZADD', KEYS[3], expires, ARGV[3])
 elseif old_ttl then
   -- Also clears an entry left by a record Redis has already expired.
@@ -86,12 +84,11 @@ return 1
  */
 export const STORE_DELETE = luaScript(
   'store_delete',
-  `${LUA_PRELUDE}${LUA_FENCE}${EXPIRED}${UNREGISTER}
-if fenced() then return -2 end
+  `${LUA_CHECK_FENCE}${LUA_READ_NOW}${EXPIRED}${UNREGISTER}
 local record = redis.call('GET', KEYS[4])
 local live = 0
 if record then
-  if not expired(record, now_ms()) then live = 1 end
+  if not expired(record, now) then live = 1 end
   redis.call('DEL', KEYS[4])
 end
 redis.call('ZREM', KEYS[2], ARGV[3])
@@ -109,13 +106,12 @@ return { live, unregister_if_empty() }
  */
 export const STORE_LIST = luaScript(
   'store_list',
-  `${LUA_PRELUDE}
-local now = fmt(now_ms())
+  `${LUA_READ_NOW}
 local limit = tonumber(ARGV[4])
 -- The expired keys once, as a set, rather than a lookup per listed key.
 local expired = {}
 local any_expired = false
-for _, key in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now)) do
+for _, key in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now_text)) do
   expired[key] = true
   any_expired = true
 end
@@ -145,10 +141,11 @@ end
 /** KEYS: item keys, expiry. ARGV: clock. 1 when the namespace holds a live item. */
 export const STORE_NAMESPACE_IS_LIVE = luaScript(
   'store_namespace_is_live',
-  `${LUA_PRELUDE}
+  `
 local total = redis.call('ZCARD', KEYS[1])
 if total == 0 then return 0 end
-local expired = redis.call('ZCOUNT', KEYS[2], '-inf', fmt(now_ms()))
+${LUA_READ_NOW}
+local expired = redis.call('ZCOUNT', KEYS[2], '-inf', now_text)
 if total > expired then return 1 end
 return 0
 `,
@@ -161,13 +158,12 @@ return 0
  */
 export const STORE_EVICT_NAMESPACE = luaScript(
   'store_evict_namespace',
-  `${LUA_PRELUDE}${UNREGISTER}
-local now = fmt(now_ms())
-local keys = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now)
+  `${LUA_READ_NOW}${UNREGISTER}
+local keys = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now_text)
 for _, key in ipairs(keys) do
   redis.call('ZREM', KEYS[2], key)
 end
-if #keys > 0 then redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now) end
+if #keys > 0 then redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now_text) end
 return { #keys, unregister_if_empty() }
 `,
 );
