@@ -213,6 +213,45 @@ export const storeTests = defineGroup('store', ({ test }) => {
   );
 
   test(
+    'list-namespaces-prefix-edges',
+    'listNamespaces prefixes stop exactly at the next part, with the lowest and highest characters',
+    async ({ a }) => {
+      const tenant = freshId('tenant');
+      const store = a.store();
+      const top = '\u{10FFFF}';
+      const scopes = [
+        ['a'],
+        ['a', '\u0001'],
+        ['a\u0001'],
+        ['a\u0001', 'x'],
+        ['a', 'b', 'c'],
+        [`a${top}`],
+        [top],
+        [top, 'z'],
+        ['b'],
+      ];
+      for (const scope of scopes) await store.put(Namespace.of(tenant, ...scope), 'k', 1);
+      const list = async (options: Parameters<typeof store.listNamespaces>[1]) =>
+        (await store.listNamespaces(tenant, options)).map((ns) => [...ns.scope]);
+      expect(await list({ prefix: ['a'] })).toEqual([['a'], ['a', '\u0001'], ['a', 'b', 'c']]);
+      expect(await list({ prefix: ['a\u0001'] })).toEqual([['a\u0001'], ['a\u0001', 'x']]);
+      expect(await list({ prefix: [top] })).toEqual([[top], [top, 'z']]);
+      expect(await list({ prefix: ['a', 'b'] })).toEqual([['a', 'b', 'c']]);
+      expect(await list({ prefix: ['a'], after: ['a', '\u0001'] })).toEqual([['a', 'b', 'c']]);
+      expect(await list({ prefix: ['a'], maxDepth: 1 })).toEqual([['a']]);
+      // ["a", "b", "c"] sorts after the cursor, but truncated it is the cursor itself.
+      expect(await list({ after: ['a', 'b'], maxDepth: 2 })).toEqual([
+        ['a\u0001'],
+        ['a\u0001', 'x'],
+        [`a${top}`],
+        ['b'],
+        [top],
+        [top, 'z'],
+      ]);
+    },
+  );
+
+  test(
     'list-namespaces-order',
     'listNamespaces orders part by part in code-point order',
     async ({ a }) => {

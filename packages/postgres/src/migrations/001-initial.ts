@@ -296,8 +296,12 @@ END $fn$;
 
 -- Namespaces with a live item: whole-part prefix, truncated to p_max_depth, distinct,
 -- ordered part by part (text[] comparison under COLLATE "C"), keyset after p_after.
+-- Every scope that starts with p_prefix sorts in [p_prefix, p_prefix_end) (computed by
+-- the caller), and a truncated scope never sorts after its full scope, so both the
+-- prefix and the cursor are index ranges: the scan reads only the scopes that can match.
 CREATE FUNCTION ${s}.store_namespaces(
-  p_tenant text, p_prefix text[], p_max_depth integer, p_after text[], p_limit integer)
+  p_tenant text, p_prefix text[], p_prefix_end text[], p_max_depth integer, p_after text[],
+  p_limit integer)
 RETURNS TABLE (ns_tenant_id text, ns_scope text[]) LANGUAGE plpgsql AS $fn$
 BEGIN
   ${setTenant}
@@ -308,7 +312,10 @@ BEGIN
                   ELSE item.scope[1:p_max_depth] END AS scope
         FROM ${s}.store_items item
        WHERE item.tenant_id = p_tenant
+         AND (p_prefix_end IS NULL
+              OR (item.scope >= p_prefix COLLATE "C" AND item.scope < p_prefix_end COLLATE "C"))
          AND item.scope[1:cardinality(p_prefix)] = p_prefix COLLATE "C"
+         AND (p_after IS NULL OR item.scope > p_after COLLATE "C")
          AND (item.expires_at IS NULL OR item.expires_at > now())
     ) found
      WHERE p_after IS NULL OR found.scope > p_after COLLATE "C"
