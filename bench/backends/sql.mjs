@@ -8,7 +8,11 @@ import { Checkpoint, Namespace, ThreadKey } from '@entelix/core';
 // Operations spread over this many threads and namespaces, one per concurrent caller.
 const SPREAD = 16;
 
-/** Create `<schema>_raw` with the same tables and indexes, without RLS or functions. */
+/**
+ * Create `<schema>_raw` with the same tables and indexes, without RLS or functions. The
+ * store table is keyed by its `text[]` scope, as it would be without row-level security
+ * (the real one adds a text scope key because array comparison is not leakproof).
+ */
 export function rawSchemaSql(schema) {
   const raw = `${schema}_raw`;
   return {
@@ -17,7 +21,11 @@ export function rawSchemaSql(schema) {
       CREATE SCHEMA ${raw};
       CREATE TABLE ${raw}.checkpoints (LIKE ${schema}.checkpoints INCLUDING ALL);
       CREATE TABLE ${raw}.session_events (LIKE ${schema}.session_events INCLUDING ALL);
-      CREATE TABLE ${raw}.store_items (LIKE ${schema}.store_items INCLUDING ALL);
+      CREATE TABLE ${raw}.store_items (
+        tenant_id text NOT NULL, scope text[] COLLATE "C" NOT NULL, key text COLLATE "C" NOT NULL,
+        value text NOT NULL, created_at timestamptz NOT NULL, updated_at timestamptz NOT NULL,
+        expires_at timestamptz, PRIMARY KEY (tenant_id, scope, key));
+      CREATE INDEX ON ${raw}.store_items (tenant_id, expires_at) WHERE expires_at IS NOT NULL;
       CREATE TABLE ${raw}.session_heads (LIKE ${schema}.session_heads INCLUDING ALL);`,
   };
 }

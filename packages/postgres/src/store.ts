@@ -31,7 +31,7 @@ export function createPostgresStore<V>(
     get: `SELECT * FROM ${s}.store_get($1, $2::text[], $3)`,
     delete: `SELECT ${s}.store_delete($1, $2::text[], $3, $4, $5::bigint) AS deleted`,
     list: `SELECT * FROM ${s}.store_list($1, $2::text[], $3, $4, $5, $6)`,
-    namespaces: `SELECT * FROM ${s}.store_namespaces($1, $2::text[], $3::text[], $4, $5::text[], $6)`,
+    namespaces: `SELECT * FROM ${s}.store_namespaces($1, $2::text[], $3, $4::text[], $5)`,
     evictTenant: `SELECT ${s}.store_evict_expired($1) AS deleted`,
     evictAll: `SELECT ${s}.store_evict_all_expired() AS deleted`,
   };
@@ -115,7 +115,6 @@ export function createPostgresStore<V>(
       const { rows } = await runQuery(db, 'store listNamespaces', sql.namespaces, [
         tenant,
         prefix,
-        scopePrefixEnd(prefix) ?? null,
         maxDepth === undefined ? null : Math.min(maxDepth, MAX_INT4),
         after ?? null,
         limit === undefined ? null : Math.min(limit, MAX_INT4),
@@ -160,16 +159,4 @@ export function prefixEnd(prefix: string): string | undefined {
     }
   }
   return undefined;
-}
-
-/**
- * The least scope greater than every scope that starts with the parts of `prefix`, in
- * `text[] COLLATE "C"` order: the last part followed by U+0001, the least character an
- * id may hold after it (U+0000 is refused). For `["a"]` that is `["a\u0001"]`: `["a"]`
- * and `["a", "b"]` sort below it, `["a\u0001"]` and `["ab"]` do not. `undefined` for the
- * empty prefix, which every scope starts with.
- */
-export function scopePrefixEnd(prefix: readonly string[]): string[] | undefined {
-  if (prefix.length === 0) return undefined;
-  return [...prefix.slice(0, -1), `${prefix[prefix.length - 1]}\u0001`];
 }

@@ -8,7 +8,7 @@ import {
   renderMigrationSql,
 } from '../src/index.js';
 import { statementName } from '../src/queryable.js';
-import { prefixEnd, scopePrefixEnd } from '../src/store.js';
+import { prefixEnd } from '../src/store.js';
 import { APP_ROLE, createPGliteAsAppRole } from './pglite-support.js';
 import { dumpSchema } from './snapshot.js';
 
@@ -355,12 +355,6 @@ describe('store prefix ranges', () => {
     expect(prefixEnd('\u{10ffff}\u{10ffff}')).toBeUndefined();
     expect(prefixEnd('x\ud7ff')).toBe('x\ue000');
     expect(prefixEnd('x\u{1f600}')).toBe('x\u{1f601}');
-  });
-
-  it('bounds a namespace prefix just past its last part', () => {
-    expect(scopePrefixEnd([])).toBeUndefined();
-    expect(scopePrefixEnd(['a'])).toEqual(['a\u0001']);
-    expect(scopePrefixEnd(['a', '\u{10ffff}'])).toEqual(['a', '\u{10ffff}\u0001']);
   });
 
   it('lists keys around the U+FFFF / astral boundary in code-point order', async () => {

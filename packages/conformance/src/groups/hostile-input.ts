@@ -32,6 +32,7 @@ const HOSTILE_LEGAL_IDS = [
   'prototype',
   '$1 $$ ::text',
   '\t\n\r ',
+  '\u0001\u0002\u0001',
   '\u{10FFFF}',
   '🦀'.repeat(64),
 ];

@@ -213,6 +213,33 @@ export const storeTests = defineGroup('store', ({ test }) => {
   );
 
   test(
+    'namespace-part-boundaries',
+    'namespaces with the same characters split into parts differently are distinct',
+    async ({ a }) => {
+      const tenant = freshId('tenant');
+      const store = a.store();
+      const scopes = [
+        ['x\u0001', 'y'],
+        ['x', '\u0001y'],
+        ['x\u0001y'],
+        ['x\u0002\u0001', 'y'],
+        ['x', '\u0002', '\u0001y'],
+      ];
+      for (const [i, scope] of scopes.entries()) {
+        await store.put(Namespace.of(tenant, ...scope), 'k', i);
+      }
+      for (const [i, scope] of scopes.entries()) {
+        const ns = Namespace.of(tenant, ...scope);
+        expect((await store.get(ns, 'k'))?.value).toBe(i);
+        expect(await store.list(ns)).toEqual(['k']);
+      }
+      const listed = (await store.listNamespaces(tenant)).map((ns) => [...ns.scope]);
+      expect(listed).toHaveLength(scopes.length);
+      expect(listed).toEqual(expect.arrayContaining(scopes));
+    },
+  );
+
+  test(
     'list-namespaces-prefix-edges',
     'listNamespaces prefixes stop exactly at the next part, with the lowest and highest characters',
     async ({ a }) => {
@@ -222,8 +249,10 @@ export const storeTests = defineGroup('store', ({ test }) => {
       const scopes = [
         ['a'],
         ['a', '\u0001'],
+        ['a', '\u0002'],
         ['a\u0001'],
         ['a\u0001', 'x'],
+        ['a\u0002'],
         ['a', 'b', 'c'],
         [`a${top}`],
         [top],
@@ -233,16 +262,26 @@ export const storeTests = defineGroup('store', ({ test }) => {
       for (const scope of scopes) await store.put(Namespace.of(tenant, ...scope), 'k', 1);
       const list = async (options: Parameters<typeof store.listNamespaces>[1]) =>
         (await store.listNamespaces(tenant, options)).map((ns) => [...ns.scope]);
-      expect(await list({ prefix: ['a'] })).toEqual([['a'], ['a', '\u0001'], ['a', 'b', 'c']]);
+      expect(await list({ prefix: ['a'] })).toEqual([
+        ['a'],
+        ['a', '\u0001'],
+        ['a', '\u0002'],
+        ['a', 'b', 'c'],
+      ]);
       expect(await list({ prefix: ['a\u0001'] })).toEqual([['a\u0001'], ['a\u0001', 'x']]);
+      expect(await list({ prefix: ['a\u0002'] })).toEqual([['a\u0002']]);
       expect(await list({ prefix: [top] })).toEqual([[top], [top, 'z']]);
       expect(await list({ prefix: ['a', 'b'] })).toEqual([['a', 'b', 'c']]);
-      expect(await list({ prefix: ['a'], after: ['a', '\u0001'] })).toEqual([['a', 'b', 'c']]);
+      expect(await list({ prefix: ['a'], after: ['a', '\u0001'] })).toEqual([
+        ['a', '\u0002'],
+        ['a', 'b', 'c'],
+      ]);
       expect(await list({ prefix: ['a'], maxDepth: 1 })).toEqual([['a']]);
       // ["a", "b", "c"] sorts after the cursor, but truncated it is the cursor itself.
       expect(await list({ after: ['a', 'b'], maxDepth: 2 })).toEqual([
         ['a\u0001'],
         ['a\u0001', 'x'],
+        ['a\u0002'],
         [`a${top}`],
         ['b'],
         [top],
