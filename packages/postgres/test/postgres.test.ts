@@ -378,6 +378,68 @@ describe('store prefix ranges', () => {
   });
 });
 
+describe('store lookups under row-level security', () => {
+  // Index entries plus heap rows read from store_items: a lookup that searches the
+  // index reads a handful, one that scans reads all of the tenant's 4,000 items. The
+  // counters run on until stats are flushed, so a statement's reads are a difference.
+  const READS = `SELECT (pg_stat_get_xact_tuples_returned('entelix.store_items'::regclass)
+      + pg_stat_get_xact_tuples_returned('entelix.store_items_pkey'::regclass))::int AS n`;
+  const tenant = 'lookup-tenant';
+  const scope = ['crowd', 'n7'];
+  let pglite: PGlite;
+
+  beforeAll(async () => {
+    pglite = await createPGliteAsAppRole();
+    await pglite.transaction(async (tx) => {
+      await tx.query(`SELECT set_config('entelix.tenant_id', $1, true)`, [tenant]);
+      // 200 namespaces of 20 items each.
+      await tx.query(
+        `INSERT INTO entelix.store_items (tenant_id, scope, key, value, created_at, updated_at)
+         SELECT $1, ARRAY['crowd', 'n' || (n % 200)], 'k' || (n / 200),
+                '{"schema_version":1,"state":1}', now(), now()
+           FROM generate_series(0, 3999) AS n`,
+        [tenant],
+      );
+    });
+  });
+
+  afterAll(async () => {
+    await pglite.close();
+  });
+
+  async function readsOf(sql: string, params: unknown[]): Promise<number> {
+    return pglite.transaction(async (tx) => {
+      const before = (await tx.query<{ n: number }>(READS)).rows[0]!.n;
+      await tx.query(sql, params);
+      return (await tx.query<{ n: number }>(READS)).rows[0]!.n - before;
+    });
+  }
+
+  it('a text[] condition would read an entry of every namespace of the tenant', async () => {
+    const reads = await readsOf(
+      `SELECT set_config('entelix.tenant_id', $1, true),
+              (SELECT count(*) FROM entelix.store_items
+                WHERE tenant_id = $1 AND scope = $2 AND key = 'k3')`,
+      [tenant, scope],
+    );
+    expect(reads).toBeGreaterThanOrEqual(200);
+  });
+
+  it('get and delete read one entry; list and listNamespaces only the matching namespaces', async () => {
+    const calls: [string, unknown[], number][] = [
+      ['SELECT * FROM entelix.store_get($1, $2, $3)', [tenant, scope, 'k3'], 2],
+      ['SELECT * FROM entelix.store_list($1, $2, NULL, NULL, NULL, NULL)', [tenant, scope], 25],
+      ['SELECT * FROM entelix.store_namespaces($1, $2, NULL, NULL, NULL)', [tenant, scope], 25],
+      // Three namespaces of 20 items, plus what the walk fetches ahead.
+      ['SELECT * FROM entelix.store_namespaces($1, $2, NULL, NULL, 3)', [tenant, ['crowd']], 150],
+      ['SELECT entelix.store_delete($1, $2, $3, NULL, NULL)', [tenant, scope, 'k3'], 2],
+    ];
+    for (const [sql, params, most] of calls) {
+      expect(await readsOf(sql, params), sql).toBeLessThanOrEqual(most);
+    }
+  });
+});
+
 describe('entelix-postgres CLI', () => {
   function capture() {
     const output = { stdout: '', stderr: '' };

@@ -283,7 +283,7 @@ BEGIN
   ${setTenant}
   RETURN QUERY
     SELECT tenant_id, value, created_at, updated_at, expires_at FROM ${s}.store_items
-     WHERE tenant_id = p_tenant AND scope_key = item_scope_key AND key = p_key COLLATE "C"
+     WHERE tenant_id = p_tenant AND scope_key = item_scope_key COLLATE "C" AND key = p_key COLLATE "C"
        AND (expires_at IS NULL OR expires_at > now());
 END $fn$;
 
@@ -298,7 +298,7 @@ BEGIN
   ${setTenant}
   ${checkFence}
   DELETE FROM ${s}.store_items
-   WHERE tenant_id = p_tenant AND scope_key = item_scope_key AND key = p_key COLLATE "C"
+   WHERE tenant_id = p_tenant AND scope_key = item_scope_key COLLATE "C" AND key = p_key COLLATE "C"
   RETURNING expires_at IS NULL OR expires_at > now() INTO was_live;
   RETURN coalesce(was_live, false);
 END $fn$;
@@ -315,7 +315,7 @@ BEGIN
   ${setTenant}
   RETURN QUERY
     SELECT item.tenant_id, item.key::text FROM ${s}.store_items item
-     WHERE item.tenant_id = p_tenant AND item.scope_key = item_scope_key
+     WHERE item.tenant_id = p_tenant AND item.scope_key = item_scope_key COLLATE "C"
        AND (p_prefix IS NULL OR item.key >= p_prefix COLLATE "C")
        AND (p_prefix_end IS NULL OR item.key < p_prefix_end COLLATE "C")
        AND (p_after IS NULL OR item.key > p_after COLLATE "C")
@@ -347,9 +347,9 @@ BEGIN
            CASE WHEN p_max_depth IS NULL THEN i.scope ELSE i.scope[1:p_max_depth] END AS scope
       FROM ${s}.store_items i
      WHERE i.tenant_id = p_tenant
-       AND i.scope_key >= prefix_key
-       AND (prefix_end IS NULL OR i.scope_key < prefix_end)
-       AND (after_key IS NULL OR i.scope_key > after_key)
+       AND i.scope_key >= prefix_key COLLATE "C"
+       AND (prefix_end IS NULL OR i.scope_key < prefix_end COLLATE "C")
+       AND (after_key IS NULL OR i.scope_key > after_key COLLATE "C")
        AND (i.expires_at IS NULL OR i.expires_at > now())
      ORDER BY i.scope_key
   LOOP
