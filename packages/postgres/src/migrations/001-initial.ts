@@ -326,37 +326,50 @@ END $fn$;
 
 -- Namespaces with a live item: whole-part prefix, truncated to p_max_depth, distinct,
 -- ordered part by part (text[] comparison under COLLATE "C"), keyset after p_after.
--- The scopes that start with p_prefix are the scope keys from prefix_key up to the same
--- text with its last U+0001 raised to U+0002, and a truncated scope never sorts after
--- its full scope. So the items are read in scope-key order from an index range that
--- holds only scopes that can match, their truncated scopes come in order with repeats
--- side by side, and the walk stops once it has p_limit namespaces.
+--
+-- A skip scan over scope keys, which sort like the scopes: each step reads the first
+-- live item at or after next_key, lists its (truncated) scope, then jumps past every
+-- item that would list the same scope. So a call reads about one index entry per
+-- namespace it returns, however many items each holds.
+--   - The scopes starting with p_prefix have keys from prefix_key up to prefix_key with
+--     its last U+0001 raised to U+0002.
+--   - Past one scope key K: K || U+0002. Every longer key starting with K continues
+--     with U+0002 or higher (a part is never empty, and U+0001 in a part is escaped).
+--   - Past everything truncating to the same scope T: T's key, last U+0001 raised.
 CREATE FUNCTION ${s}.store_namespaces(
   p_tenant text, p_prefix text[], p_max_depth integer, p_after text[], p_limit integer)
 RETURNS TABLE (ns_tenant_id text, ns_scope text[]) LANGUAGE plpgsql AS $fn$
 DECLARE
   prefix_key text := ${s}.scope_key(p_prefix);
   prefix_end text := CASE WHEN prefix_key <> '' THEN left(prefix_key, -1) || E'\\x02' END;
-  after_key text := ${s}.scope_key(p_after);
+  next_key text := prefix_key;
   item record;
   listed integer := 0;
 BEGIN
   ${setTenant}
-  FOR item IN
-    SELECT i.tenant_id,
-           CASE WHEN p_max_depth IS NULL THEN i.scope ELSE i.scope[1:p_max_depth] END AS scope
-      FROM ${s}.store_items i
+  IF p_after IS NOT NULL AND ${s}.scope_key(p_after) || E'\\x02' > next_key COLLATE "C" THEN
+    next_key := ${s}.scope_key(p_after) || E'\\x02';
+  END IF;
+  LOOP
+    -- The end of the prefix range is checked here, not in the query: a cached generic
+    -- plan cannot search the index with an optional bound ("bound IS NULL OR ...").
+    SELECT i.tenant_id, i.scope, i.scope_key INTO item FROM ${s}.store_items i
      WHERE i.tenant_id = p_tenant
-       AND i.scope_key >= prefix_key COLLATE "C"
-       AND (prefix_end IS NULL OR i.scope_key < prefix_end COLLATE "C")
-       AND (after_key IS NULL OR i.scope_key > after_key COLLATE "C")
+       AND i.scope_key >= next_key COLLATE "C"
        AND (i.expires_at IS NULL OR i.expires_at > now())
      ORDER BY i.scope_key
-  LOOP
-    CONTINUE WHEN item.scope = ns_scope
-              OR (p_after IS NOT NULL AND item.scope <= p_after COLLATE "C");
+     LIMIT 1;
+    EXIT WHEN NOT FOUND OR item.scope_key >= prefix_end COLLATE "C";
+    IF p_max_depth IS NOT NULL AND cardinality(item.scope) >= p_max_depth THEN
+      ns_scope := item.scope[1:p_max_depth];
+      next_key := left(${s}.scope_key(ns_scope), -1) || E'\\x02';
+    ELSE
+      ns_scope := item.scope;
+      next_key := item.scope_key || E'\\x02';
+    END IF;
+    -- Only a truncated scope can fall at or before the cursor: its full scope is after it.
+    CONTINUE WHEN p_after IS NOT NULL AND ns_scope <= p_after COLLATE "C";
     ns_tenant_id := item.tenant_id;
-    ns_scope := item.scope;
     RETURN NEXT;
     listed := listed + 1;
     EXIT WHEN listed = p_limit;
