@@ -2,6 +2,7 @@ import {
   assertRowTenant,
   type CallOptions,
   CorruptRecordError,
+  compareCodePoints,
   Namespace,
   type PayloadFormat,
   readListNamespacesOptions,
@@ -30,7 +31,7 @@ export function createPostgresStore<V>(
     put: `SELECT ${s}.store_put($1, $2::text[], $3, $4, $5, $6, $7::bigint)`,
     get: `SELECT * FROM ${s}.store_get($1, $2::text[], $3)`,
     delete: `SELECT ${s}.store_delete($1, $2::text[], $3, $4, $5::bigint) AS deleted`,
-    list: `SELECT * FROM ${s}.store_list($1, $2::text[], $3, $4, $5, $6)`,
+    list: `SELECT * FROM ${s}.store_list($1, $2::text[], $3, $4, $5)`,
     namespaces: `SELECT * FROM ${s}.store_namespaces($1, $2::text[], $3, $4::text[], $5)`,
     evictTenant: `SELECT ${s}.store_evict_expired($1) AS deleted`,
     evictAll: `SELECT ${s}.store_evict_all_expired() AS deleted`,
@@ -94,12 +95,12 @@ export function createPostgresStore<V>(
       const ns = Namespace.from(namespace);
       const { prefix, limit, after, signal } = readStoreListOptions(options);
       throwIfAborted(signal, BACKEND);
+      const { from, until } = keyRange(prefix, after);
       const { rows } = await runQuery(db, 'store list', sql.list, [
         ns.tenantId,
         ns.scope,
-        prefix ?? null,
-        prefix === undefined ? null : (prefixEnd(prefix) ?? null),
-        after ?? null,
+        from,
+        until,
         limit === undefined ? null : Math.min(limit, MAX_INT4),
       ]);
       return rows.map((row) => {
@@ -140,6 +141,27 @@ export function createPostgresStore<V>(
           : await runQuery(db, 'store evictExpired', sql.evictTenant, [tenant]);
       return toSafeInteger(rows[0]?.deleted, 'evicted count');
     },
+  };
+}
+
+// Above every legal key: a key of at most 256 UTF-8 bytes has at most 64 code points of
+// four bytes, so it is a proper prefix of this or differs from it earlier, lower.
+const ABOVE_EVERY_KEY = '\u{10FFFF}'.repeat(65);
+
+/**
+ * The keys `list` may return, as `[from, until)` in code-point order: those that start
+ * with `prefix` and come after `after`. The least string after `after` is `after` +
+ * U+0001, U+0000 being refused in keys.
+ */
+export function keyRange(
+  prefix: string | undefined,
+  after: string | undefined,
+): { from: string; until: string } {
+  const start = prefix ?? '';
+  const pastCursor = after === undefined ? '' : `${after}\u0001`;
+  return {
+    from: compareCodePoints(pastCursor, start) > 0 ? pastCursor : start,
+    until: (prefix === undefined ? undefined : prefixEnd(prefix)) ?? ABOVE_EVERY_KEY,
   };
 }
 

@@ -8,7 +8,7 @@ import {
   renderMigrationSql,
 } from '../src/index.js';
 import { statementName } from '../src/queryable.js';
-import { prefixEnd } from '../src/store.js';
+import { keyRange, prefixEnd } from '../src/store.js';
 import { APP_ROLE, createPGliteAsAppRole } from './pglite-support.js';
 import { dumpSchema } from './snapshot.js';
 
@@ -357,6 +357,18 @@ describe('store prefix ranges', () => {
     expect(prefixEnd('x\u{1f600}')).toBe('x\u{1f601}');
   });
 
+  it('turns a prefix and a cursor into one key range', () => {
+    const top = '\u{10ffff}'.repeat(65);
+    expect(keyRange(undefined, undefined)).toEqual({ from: '', until: top });
+    expect(keyRange('ab', undefined)).toEqual({ from: 'ab', until: 'ac' });
+    expect(keyRange(undefined, 'k8')).toEqual({ from: 'k8\u0001', until: top });
+    expect(keyRange('ab', 'a')).toEqual({ from: 'ab', until: 'ac' });
+    expect(keyRange('ab', 'abc')).toEqual({ from: 'abc\u0001', until: 'ac' });
+    expect(keyRange('\u{10ffff}', undefined)).toEqual({ from: '\u{10ffff}', until: top });
+    // Code-point order, not UTF-16: U+FFFF sorts before U+10000.
+    expect(keyRange('\uffff', '\u{10000}').from).toBe('\u{10000}\u0001');
+  });
+
   it('lists keys around the U+FFFF / astral boundary in code-point order', async () => {
     const persistence = await createPostgresPersistence();
     const store = persistence.store();
@@ -428,7 +440,7 @@ describe('store lookups under row-level security', () => {
   it('get and delete read one entry; list and listNamespaces only the matching namespaces', async () => {
     const calls: [string, unknown[], number][] = [
       ['SELECT * FROM entelix.store_get($1, $2, $3)', [tenant, scope, 'k3'], 2],
-      ['SELECT * FROM entelix.store_list($1, $2, NULL, NULL, NULL, NULL)', [tenant, scope], 25],
+      ['SELECT * FROM entelix.store_list($1, $2, $3, $4, NULL)', [tenant, scope, '', 'zz'], 25],
       ['SELECT * FROM entelix.store_namespaces($1, $2, NULL, NULL, NULL)', [tenant, scope], 2],
       // A skip scan: about one entry per namespace listed, however many items each has.
       ['SELECT * FROM entelix.store_namespaces($1, $2, NULL, NULL, 3)', [tenant, ['crowd']], 6],
@@ -438,6 +450,19 @@ describe('store lookups under row-level security', () => {
     ];
     for (const [sql, params, most] of calls) {
       expect(await readsOf(sql, params), sql).toBeLessThanOrEqual(most);
+    }
+  });
+
+  it('list searches by prefix and cursor also once its plan is cached', async () => {
+    // PL/pgSQL plans a statement for its first calls, then may keep one generic plan.
+    const list = 'SELECT * FROM entelix.store_list($1, $2, $3, $4, NULL)';
+    for (let call = 0; call < 8; call++) {
+      const prefixed = keyRange('k19', undefined);
+      const paged = keyRange(undefined, 'k8');
+      expect(
+        await readsOf(list, [tenant, scope, prefixed.from, prefixed.until]),
+      ).toBeLessThanOrEqual(2);
+      expect(await readsOf(list, [tenant, scope, paged.from, paged.until])).toBeLessThanOrEqual(2);
     }
   });
 });

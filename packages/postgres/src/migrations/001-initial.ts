@@ -303,11 +303,12 @@ BEGIN
   RETURN coalesce(was_live, false);
 END $fn$;
 
--- Keyset page of live keys. p_prefix_end is the first string after every key that
--- starts with p_prefix (computed by the caller), so the prefix is a plain index range.
+-- Keyset page of live keys in [p_from, p_until): the caller turns the prefix and the
+-- cursor into these two bounds, and neither is optional, so that the plan PL/pgSQL
+-- caches for the statement searches the index with both ("p IS NULL OR key >= p"
+-- would leave the search to a filter over the whole namespace).
 CREATE FUNCTION ${s}.store_list(
-  p_tenant text, p_scope text[], p_prefix text, p_prefix_end text, p_after text,
-  p_limit integer)
+  p_tenant text, p_scope text[], p_from text, p_until text, p_limit integer)
 RETURNS TABLE (item_tenant_id text, item_key text) LANGUAGE plpgsql AS $fn$
 DECLARE
   item_scope_key text := ${s}.scope_key(p_scope);
@@ -316,9 +317,7 @@ BEGIN
   RETURN QUERY
     SELECT item.tenant_id, item.key::text FROM ${s}.store_items item
      WHERE item.tenant_id = p_tenant AND item.scope_key = item_scope_key COLLATE "C"
-       AND (p_prefix IS NULL OR item.key >= p_prefix COLLATE "C")
-       AND (p_prefix_end IS NULL OR item.key < p_prefix_end COLLATE "C")
-       AND (p_after IS NULL OR item.key > p_after COLLATE "C")
+       AND item.key >= p_from COLLATE "C" AND item.key < p_until COLLATE "C"
        AND (item.expires_at IS NULL OR item.expires_at > now())
      ORDER BY item.key
      LIMIT p_limit;
