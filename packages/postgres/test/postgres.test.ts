@@ -390,21 +390,27 @@ describe('store prefix ranges', () => {
   });
 });
 
-describe('store lookups under row-level security', () => {
-  // Index entries plus heap rows read from store_items: a lookup that searches the
-  // index reads a handful, one that scans reads all of the tenant's 4,000 items. The
-  // counters run on until stats are flushed, so a statement's reads are a difference.
-  const READS = `SELECT (pg_stat_get_xact_tuples_returned('entelix.store_items'::regclass)
-      + pg_stat_get_xact_tuples_returned('entelix.store_items_pkey'::regclass))::int AS n`;
+describe('lookups under row-level security', () => {
+  // Index entries plus heap rows a statement reads from a table and its indexes: a
+  // lookup that searches an index reads a handful, one that scans reads all of the
+  // tenant's rows. The counters run on until stats are flushed, so reads are a
+  // difference taken inside one transaction.
+  const readsFrom = (table: string) => `
+    SELECT sum(pg_stat_get_xact_tuples_returned(c.oid))::int AS n FROM pg_class c
+     WHERE c.oid = 'entelix.${table}'::regclass
+        OR c.oid IN (SELECT indexrelid FROM pg_index WHERE indrelid = 'entelix.${table}'::regclass)`;
   const tenant = 'lookup-tenant';
   const scope = ['crowd', 'n7'];
+  const thread = 'thread-7';
   let pglite: PGlite;
+  let tenthCheckpoint: string;
 
   beforeAll(async () => {
     pglite = await createPGliteAsAppRole();
-    await pglite.transaction(async (tx) => {
+    tenthCheckpoint = await pglite.transaction(async (tx) => {
       await tx.query(`SELECT set_config('entelix.tenant_id', $1, true)`, [tenant]);
-      // 200 namespaces of 20 items each.
+      // 200 namespaces of 20 items; 200 threads of 20 checkpoints and 20 events; 4,000
+      // log heads, enough pages that reading them all costs more than an index search.
       await tx.query(
         `INSERT INTO entelix.store_items (tenant_id, scope, key, value, created_at, updated_at)
          SELECT $1, ARRAY['crowd', 'n' || (n % 200)], 'k' || (n / 200),
@@ -412,23 +418,49 @@ describe('store lookups under row-level security', () => {
            FROM generate_series(0, 3999) AS n`,
         [tenant],
       );
+      await tx.query(
+        `INSERT INTO entelix.checkpoints (tenant_id, thread_id, id, step, state, created_at)
+         SELECT $1, 'thread-' || (n % 200), gen_random_uuid(), n / 200,
+                '{"schema_version":1,"state":1}', now()
+           FROM generate_series(0, 3999) AS n`,
+        [tenant],
+      );
+      await tx.query(
+        `INSERT INTO entelix.session_events (tenant_id, thread_id, seq, event)
+         SELECT $1, 'thread-' || (n % 200), n / 200 + 1, '{"schema_version":1,"state":1}'
+           FROM generate_series(0, 3999) AS n`,
+        [tenant],
+      );
+      await tx.query(
+        `INSERT INTO entelix.session_heads (tenant_id, thread_id, head)
+         SELECT $1, 'thread-' || n, 20 FROM generate_series(0, 3999) AS n`,
+        [tenant],
+      );
+      const { rows } = await tx.query<{ id: string }>(
+        'SELECT id FROM entelix.checkpoints WHERE thread_id = $1 ORDER BY seq OFFSET 9 LIMIT 1',
+        [thread],
+      );
+      return rows[0]!.id;
     });
+    // Statistics, as autovacuum would gather them, so the planner chooses as in production.
+    await pglite.exec(`RESET ROLE; ANALYZE; SET ROLE ${APP_ROLE};`);
   });
 
   afterAll(async () => {
     await pglite.close();
   });
 
-  async function readsOf(sql: string, params: unknown[]): Promise<number> {
+  async function readsOf(table: string, sql: string, params: unknown[]): Promise<number> {
     return pglite.transaction(async (tx) => {
-      const before = (await tx.query<{ n: number }>(READS)).rows[0]!.n;
+      const before = (await tx.query<{ n: number }>(readsFrom(table))).rows[0]!.n;
       await tx.query(sql, params);
-      return (await tx.query<{ n: number }>(READS)).rows[0]!.n - before;
+      return (await tx.query<{ n: number }>(readsFrom(table))).rows[0]!.n - before;
     });
   }
 
   it('a text[] condition would read an entry of every namespace of the tenant', async () => {
     const reads = await readsOf(
+      'store_items',
       `SELECT set_config('entelix.tenant_id', $1, true),
               (SELECT count(*) FROM entelix.store_items
                 WHERE tenant_id = $1 AND scope = $2 AND key = 'k3')`,
@@ -437,7 +469,7 @@ describe('store lookups under row-level security', () => {
     expect(reads).toBeGreaterThanOrEqual(200);
   });
 
-  it('get and delete read one entry; list and listNamespaces only the matching namespaces', async () => {
+  it('store get and delete read one entry; list and listNamespaces only what matches', async () => {
     const calls: [string, unknown[], number][] = [
       ['SELECT * FROM entelix.store_get($1, $2, $3)', [tenant, scope, 'k3'], 2],
       ['SELECT * FROM entelix.store_list($1, $2, $3, $4, NULL)', [tenant, scope, '', 'zz'], 25],
@@ -449,20 +481,50 @@ describe('store lookups under row-level security', () => {
       ['SELECT entelix.store_delete($1, $2, $3, NULL, NULL)', [tenant, scope, 'k3'], 2],
     ];
     for (const [sql, params, most] of calls) {
-      expect(await readsOf(sql, params), sql).toBeLessThanOrEqual(most);
+      expect(await readsOf('store_items', sql, params), sql).toBeLessThanOrEqual(most);
     }
   });
 
-  it('list searches by prefix and cursor also once its plan is cached', async () => {
+  it('store list searches by prefix and cursor also once its plan is cached', async () => {
     // PL/pgSQL plans a statement for its first calls, then may keep one generic plan.
     const list = 'SELECT * FROM entelix.store_list($1, $2, $3, $4, NULL)';
     for (let call = 0; call < 8; call++) {
       const prefixed = keyRange('k19', undefined);
       const paged = keyRange(undefined, 'k8');
-      expect(
-        await readsOf(list, [tenant, scope, prefixed.from, prefixed.until]),
-      ).toBeLessThanOrEqual(2);
-      expect(await readsOf(list, [tenant, scope, paged.from, paged.until])).toBeLessThanOrEqual(2);
+      const range = (r: { from: string; until: string }) => [tenant, scope, r.from, r.until];
+      expect(await readsOf('store_items', list, range(prefixed))).toBeLessThanOrEqual(2);
+      expect(await readsOf('store_items', list, range(paged))).toBeLessThanOrEqual(2);
+    }
+  });
+
+  it('checkpoint and session-log reads touch only their thread, also with cached plans', async () => {
+    const calls: [string, string, unknown[], number][] = [
+      ['checkpoints', 'SELECT * FROM entelix.latest_checkpoint($1, $2)', [tenant, thread], 2],
+      [
+        'checkpoints',
+        'SELECT * FROM entelix.checkpoint_by_id($1, $2, $3)',
+        [tenant, thread, tenthCheckpoint],
+        2,
+      ],
+      [
+        'checkpoints',
+        'SELECT * FROM entelix.checkpoint_history($1, $2, 5, NULL)',
+        [tenant, thread],
+        10,
+      ],
+      [
+        'checkpoints',
+        'SELECT * FROM entelix.checkpoint_history($1, $2, 5, $3)',
+        [tenant, thread, tenthCheckpoint],
+        12,
+      ],
+      ['session_events', 'SELECT * FROM entelix.events_since($1, $2, 10, 5)', [tenant, thread], 10],
+      ['session_heads', 'SELECT entelix.log_head($1, $2)', [tenant, thread], 2],
+    ];
+    for (let call = 0; call < 8; call++) {
+      for (const [table, sql, params, most] of calls) {
+        expect(await readsOf(table, sql, params), sql).toBeLessThanOrEqual(most);
+      }
     }
   });
 });
