@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { PGlite } from '@electric-sql/pglite';
 import { Checkpoint, EntelixError, type ErrorCode, Namespace, ThreadKey } from '@entelix/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -212,6 +213,23 @@ describe('rows written behind our back', () => {
       await close();
     });
   }
+});
+
+describe('store index-entry limit', () => {
+  it('a namespace and key too long for one btree entry fail with BACKEND and write nothing', async () => {
+    const persistence = await createPostgresPersistence();
+    const store = persistence.store();
+    // Hex of hash digests does not compress: 256 bytes a part, as long as a part may be.
+    const part = (seed: number) =>
+      [1, 2].map((half) => createHash('sha512').update(`${seed}.${half}`).digest('hex')).join('');
+    const fits = Namespace.of('tenant', ...Array.from({ length: 10 }, (_, i) => part(i)));
+    await store.put(fits, 'k', 1);
+    expect((await store.get(fits, 'k'))?.value).toBe(1);
+    const tooLong = Namespace.of('tenant', ...Array.from({ length: 11 }, (_, i) => part(i)));
+    expect(await codeOf(store.put(tooLong, 'k', 1))).toBe('BACKEND');
+    expect(await store.listNamespaces('tenant')).toHaveLength(1);
+    await persistence.close();
+  });
 });
 
 describe('migrations', () => {
