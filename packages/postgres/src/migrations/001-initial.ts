@@ -341,13 +341,15 @@ RETURNS TABLE (ns_tenant_id text, ns_scope text[]) LANGUAGE plpgsql AS $fn$
 DECLARE
   prefix_key text := ${s}.scope_key(p_prefix);
   prefix_end text := CASE WHEN prefix_key <> '' THEN left(prefix_key, -1) || E'\\x02' END;
+  -- The first key after the cursor's own (NULL without a cursor).
+  past_cursor text := ${s}.scope_key(p_after) || E'\\x02';
   next_key text := prefix_key;
   item record;
   listed integer := 0;
 BEGIN
   ${setTenant}
-  IF p_after IS NOT NULL AND ${s}.scope_key(p_after) || E'\\x02' > next_key COLLATE "C" THEN
-    next_key := ${s}.scope_key(p_after) || E'\\x02';
+  IF past_cursor > next_key COLLATE "C" THEN
+    next_key := past_cursor;
   END IF;
   LOOP
     -- The end of the prefix range is checked here, not in the query: a cached generic
