@@ -1,4 +1,4 @@
-import { SerializationError } from './errors.js';
+import { ConfigError, SerializationError } from './errors.js';
 
 /** A value that survives `JSON.stringify` / `JSON.parse` unchanged. */
 export type JsonValue =
@@ -8,6 +8,9 @@ export type JsonValue =
   | string
   | JsonValue[]
   | { [key: string]: JsonValue };
+
+/** A JSON object: what checkpoint metadata and filters are. */
+export type JsonObject = { [key: string]: JsonValue };
 
 /**
  * Turns application values into JSON and back. `encode` runs on every write and may
@@ -134,4 +137,44 @@ const STRICT_JSON_CODEC: Codec<unknown> = Object.freeze({
 /** True for the shared strict codec, whose output needs no second check. */
 export function isStrictJsonCodec(codec: Codec<unknown>): boolean {
   return codec === STRICT_JSON_CODEC;
+}
+
+/**
+ * Read an argument that must be a plain JSON object (metadata, a filter), returning
+ * `undefined` for `undefined`. Anything else is `ConfigError` naming the offending part.
+ */
+export function readJsonObject(value: unknown, what: string): JsonObject | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new ConfigError(`${what} must be a plain JSON object`);
+  }
+  try {
+    assertJsonValue(value);
+  } catch (error) {
+    throw new ConfigError(`${what} must be a plain JSON object`, { cause: error });
+  }
+  return value as JsonObject;
+}
+
+/**
+ * JSON equality: the same type and, recursively, the same elements or the same keys
+ * (in any order) with equal values. What `JSON.parse` of both texts would compare equal.
+ */
+export function jsonEquals(a: JsonValue | undefined, b: JsonValue | undefined): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!jsonEquals(a[i], b[i])) return false;
+    return true;
+  }
+  if (Array.isArray(b)) return false;
+  const keys = Object.keys(a).filter((key) => a[key] !== undefined);
+  let bCount = 0;
+  for (const key of Object.keys(b)) if (b[key] !== undefined) bCount++;
+  if (keys.length !== bCount) return false;
+  for (const key of keys) {
+    if (!Object.hasOwn(b, key) || !jsonEquals(a[key], b[key])) return false;
+  }
+  return true;
 }

@@ -12,7 +12,6 @@ export const ErrorCode = {
   INVALID_ID: 'INVALID_ID',
   NOT_FOUND: 'NOT_FOUND',
   CONFLICT: 'CONFLICT',
-  LOCK_HELD: 'LOCK_HELD',
   LOCK_TIMEOUT: 'LOCK_TIMEOUT',
   LOCK_LOST: 'LOCK_LOST',
   FENCED: 'FENCED',
@@ -100,9 +99,6 @@ export type NotFoundError = InstanceType<typeof NotFoundError>;
 /** A write would overwrite something immutable (a checkpoint id that already exists). */
 export const ConflictError = defineError(ErrorCode.CONFLICT, 'ConflictError');
 export type ConflictError = InstanceType<typeof ConflictError>;
-/** The lock is held by someone else. */
-export const LockHeldError = defineError(ErrorCode.LOCK_HELD, 'LockHeldError');
-export type LockHeldError = InstanceType<typeof LockHeldError>;
 /** `acquire` gave up after `timeoutMs`. */
 export const LockTimeoutError = defineError(ErrorCode.LOCK_TIMEOUT, 'LockTimeoutError');
 export type LockTimeoutError = InstanceType<typeof LockTimeoutError>;
@@ -139,7 +135,6 @@ export const errorClasses = {
   INVALID_ID: InvalidIdError,
   NOT_FOUND: NotFoundError,
   CONFLICT: ConflictError,
-  LOCK_HELD: LockHeldError,
   LOCK_TIMEOUT: LockTimeoutError,
   LOCK_LOST: LockLostError,
   FENCED: FencedError,
@@ -159,15 +154,4 @@ export function toBackendError(error: unknown, backend: string, action: string):
   if (EntelixError.isInstance(error)) return error;
   const detail = error instanceof Error ? error.message : String(error);
   return new BackendError(`${action} failed: ${detail}`, { cause: error, backend });
-}
-
-/** Throw {@link AbortedError} if the signal is already aborted. Call before any I/O. */
-export function throwIfAborted(signal: AbortSignal | undefined, backend = 'core'): void {
-  if (signal === undefined || signal === null) return;
-  if (typeof signal !== 'object' || typeof signal.aborted !== 'boolean') {
-    throw new ConfigError('signal must be an AbortSignal', { backend });
-  }
-  if (signal.aborted) {
-    throw new AbortedError('the operation was aborted', { cause: signal.reason, backend });
-  }
 }

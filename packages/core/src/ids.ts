@@ -3,6 +3,12 @@ import { CorruptRecordError, InvalidIdError } from './errors.js';
 /** Longest legal identifier, in UTF-8 bytes. */
 export const MAX_ID_BYTES = 256;
 
+/**
+ * Longest legal checkpoint namespace or task path, in UTF-8 bytes: a runtime's nested
+ * subgraphs join their names into one such string, so it needs more room than an id.
+ */
+export const MAX_PATH_BYTES = 1024;
+
 const encoder = new TextEncoder();
 
 /**
@@ -13,26 +19,55 @@ const encoder = new TextEncoder();
  * @throws InvalidIdError
  */
 export function validateId(value: unknown, what: string): string {
+  return validateText(value, what, MAX_ID_BYTES, false);
+}
+
+/**
+ * Validate a checkpoint namespace or task path: like an identifier, but `''` is legal
+ * (the root graph) and it may hold up to 1024 UTF-8 bytes.
+ *
+ * @throws InvalidIdError
+ */
+export function validatePath(value: unknown, what: string): string {
+  return validateText(value, what, MAX_PATH_BYTES, true);
+}
+
+function validateText(value: unknown, what: string, maxBytes: number, allowEmpty: boolean): string {
   if (typeof value !== 'string') {
-    throw new InvalidIdError(`${what} must be a string, got ${describe(value)}`);
+    throw new InvalidIdError(`${what} must be a string, got ${describeValue(value)}`);
   }
-  if (value.length === 0) throw new InvalidIdError(`${what} must not be empty`);
+  if (value.length === 0) {
+    if (allowEmpty) return value;
+    throw new InvalidIdError(`${what} must not be empty`);
+  }
   if (value.includes('\u0000')) throw new InvalidIdError(`${what} must not contain U+0000`);
   if (!value.isWellFormed()) {
     throw new InvalidIdError(`${what} must be well-formed UTF-16 (it has a lone surrogate)`);
   }
   // Cheap bound first: a string of n UTF-16 units encodes to at most 3n UTF-8 bytes.
-  if (value.length * 3 > MAX_ID_BYTES && encoder.encode(value).byteLength > MAX_ID_BYTES) {
-    throw new InvalidIdError(`${what} must be at most ${MAX_ID_BYTES} UTF-8 bytes`);
+  if (value.length * 3 > maxBytes && encoder.encode(value).byteLength > maxBytes) {
+    throw new InvalidIdError(`${what} must be at most ${maxBytes} UTF-8 bytes`);
   }
   return value;
 }
 
-/** A short description of a value for error messages, never the value itself when large. */
-export function describe(value: unknown): string {
+/**
+ * A short description of a value for error messages: its type, or the value itself
+ * when it is a short primitive, never a large or structured value.
+ */
+export function describeValue(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
-  return typeof value;
+  switch (typeof value) {
+    case 'string':
+      return value.length <= 40 ? JSON.stringify(value) : `a string of ${value.length} characters`;
+    case 'number':
+    case 'boolean':
+    case 'bigint':
+      return typeof value === 'bigint' ? `${value}n` : String(value);
+    default:
+      return typeof value;
+  }
 }
 
 declare const tenantBrand: unique symbol;
@@ -80,7 +115,7 @@ export const ThreadKey = {
    */
   from(value: unknown): ThreadKey {
     if (typeof value !== 'object' || value === null) {
-      throw new InvalidIdError(`thread key must be an object, got ${describe(value)}`);
+      throw new InvalidIdError(`thread key must be an object, got ${describeValue(value)}`);
     }
     const { tenantId, threadId } = value as Record<string, unknown>;
     return ThreadKey.of(tenantId as string, threadId as string);
@@ -119,7 +154,7 @@ export const Namespace = {
   /** Re-validate something that claims to be a `Namespace` and return a fresh one. */
   from(value: unknown): Namespace {
     if (typeof value !== 'object' || value === null) {
-      throw new InvalidIdError(`namespace must be an object, got ${describe(value)}`);
+      throw new InvalidIdError(`namespace must be an object, got ${describeValue(value)}`);
     }
     const { tenantId, scope } = value as Record<string, unknown>;
     if (!Array.isArray(scope)) throw new InvalidIdError('namespace scope must be an array');
@@ -128,7 +163,7 @@ export const Namespace = {
   /** Invert {@link Namespace.render}; throws `InvalidIdError` on malformed input. */
   parse(rendered: string): Namespace {
     if (typeof rendered !== 'string') {
-      throw new InvalidIdError(`rendered namespace must be a string, got ${describe(rendered)}`);
+      throw new InvalidIdError(`rendered namespace must be a string, got ${describeValue(rendered)}`);
     }
     const [tenant, ...scope] = parseParts(rendered);
     return Namespace.of(tenant as string, ...scope);
@@ -173,7 +208,7 @@ export const CheckpointId = {
   /** Accept any UUID in canonical hyphenated form (either case); returns it lowercased. */
   parse(value: unknown): CheckpointId {
     if (typeof value !== 'string') {
-      throw new InvalidIdError(`checkpoint id must be a string, got ${describe(value)}`);
+      throw new InvalidIdError(`checkpoint id must be a string, got ${describeValue(value)}`);
     }
     const lower = value.toLowerCase();
     if (!UUID_PATTERN.test(lower)) {
@@ -189,7 +224,8 @@ export const CheckpointId = {
 
 // A monotonic UUIDv7 needs the last timestamp and counter, and random bytes come from
 // a pool refilled 4 KiB at a time (one `getRandomValues` call per 512 ids, not per id).
-// This is the only module-level state in the library, and it holds no resources.
+// Process-wide on purpose (ids must increase across every bundle of the process); it
+// holds no resources.
 let lastMs = 0;
 let counter = 0;
 const RANDOM_POOL_BYTES = 4096;

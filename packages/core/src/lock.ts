@@ -1,13 +1,13 @@
+import { AbortedError, ConfigError, FencedError, LockLostError, LockTimeoutError } from './errors.js';
+import { ThreadKey } from './ids.js';
+import { type DriverCall, startCall, type VerifiedFence } from './kit.js';
 import {
-  AbortedError,
-  ConfigError,
-  FencedError,
-  LockLostError,
-  LockTimeoutError,
-  throwIfAborted,
-} from './errors.js';
-import { describe, ThreadKey } from './ids.js';
-import { assertPositiveInteger, type CallOptions, readOptions } from './options.js';
+  assertPositiveInteger,
+  assertTtlMs,
+  type CallOptions,
+  readOptions,
+  readSignal,
+} from './options.js';
 
 /**
  * What a fenced write carries: the lock key it was granted for and its fence. A
@@ -36,7 +36,10 @@ export interface LockLease extends FenceToken {
 
 /** Options of {@link DistributedLock.tryAcquire}. */
 export interface TryAcquireOptions extends CallOptions {
-  /** How long the lease lives unless extended; a positive integer. */
+  /**
+   * How long the lease lives unless extended: a positive integer of at most
+   * `MAX_TTL_MS` (100 years); the lease's timers hold for all of it.
+   */
   ttlMs: number;
 }
 
@@ -48,185 +51,177 @@ export interface AcquireOptions extends TryAcquireOptions {
 
 /** One holder per {@link ThreadKey} across every process that shares the backend. */
 export interface DistributedLock {
-  /** The lease, or `undefined` when someone else holds a live lease on the key. */
+  /**
+   * The lease, or `undefined` when someone else holds a live lease on the key. An abort
+   * at any moment rejects with `ABORTED` and gives back a lease granted meanwhile.
+   */
   tryAcquire(key: ThreadKey, options: TryAcquireOptions): Promise<LockLease | undefined>;
-  /** Wait for the lease; `LOCK_TIMEOUT` after `timeoutMs`, `ABORTED` on the signal. */
+  /**
+   * Wait for the lease; `LOCK_TIMEOUT` after `timeoutMs`. An abort at any moment rejects
+   * with `ABORTED` and gives back a lease granted meanwhile.
+   */
   acquire(key: ThreadKey, options: AcquireOptions): Promise<LockLease>;
 }
 
 /**
- * The storage key of a thread's lock: an injective rendering of tenant and thread,
- * the same in every backend so a lease's identity never depends on where it lives.
- */
-export function lockKeyOf(key: ThreadKey): string {
-  return ThreadKey.render(key);
-}
-
-/** Validated `tryAcquire` arguments. */
-export function readTryAcquireArguments(
-  key: unknown,
-  options: unknown,
-): { key: ThreadKey; ttlMs: number; signal: AbortSignal | undefined } {
-  const threadKey = ThreadKey.from(key);
-  const opts = readOptions<TryAcquireOptions>(options, 'lock options');
-  return { key: threadKey, ttlMs: assertPositiveInteger(opts.ttlMs, 'ttlMs'), signal: opts.signal };
-}
-
-/** Validated `acquire` arguments. */
-export function readAcquireArguments(
-  key: unknown,
-  options: unknown,
-): { key: ThreadKey; ttlMs: number; timeoutMs: number; signal: AbortSignal | undefined } {
-  const base = readTryAcquireArguments(key, options);
-  const opts = readOptions<AcquireOptions>(options, 'lock options');
-  return { ...base, timeoutMs: assertPositiveInteger(opts.timeoutMs, 'timeoutMs') };
-}
-
-/**
- * Validate the `fence` of a write. The lease must belong to the tenant being written:
- * a lease never authorises writes into another tenant's data.
+ * Reject a fenced write unless its fence is exactly the newest grant for its lock key:
+ * an older fence belongs to a holder that was superseded, and a newer one was never
+ * granted. Call it in the same atomic step as the write it guards.
  *
- * @returns the lock key and fence to check atomically with the write, or `undefined`
+ * @param newestFence the newest fence granted for `fence.lockKey`, `0n` before any grant
+ * @throws FencedError
  */
-export function readFence(
-  fence: unknown,
-  tenantId: string,
+export function assertNewestFence(
+  fence: VerifiedFence | undefined,
+  newestFence: bigint,
   backend: string,
-): { key: ThreadKey; lockKey: string; fence: bigint } | undefined {
-  if (fence === undefined) return undefined;
-  if (typeof fence !== 'object' || fence === null) {
-    throw new ConfigError(`fence must be a lease or { key, fence }, got ${describe(fence)}`, {
-      backend,
-    });
-  }
-  const token = fence as Record<string, unknown>;
-  const key = ThreadKey.from(token.key);
-  if (typeof token.fence !== 'bigint' || token.fence <= 0n) {
-    throw new ConfigError('fence.fence must be a positive bigint', { backend });
-  }
-  if (key.tenantId !== tenantId) {
-    throw new ConfigError('the fence lease belongs to another tenant than the write', { backend });
-  }
-  return { key, lockKey: lockKeyOf(key), fence: token.fence };
+): void {
+  if (fence === undefined || fence.fence === newestFence) return;
+  throw fencedError(backend);
 }
 
-/** What a backend supplies to {@link createLockLease}. */
-export interface LeaseBackend {
-  /** Backend name for error messages. */
-  backend: string;
+/** The `FENCED` error of a write whose fence is not the newest grant. */
+export function fencedError(backend: string, cause?: unknown): FencedError {
+  return new FencedError('a newer lease was granted for the fence key; nothing was written', {
+    backend,
+    cause,
+  });
+}
+
+// ---------------------------------------------------------------------------------
+// The adapter kit's side
+
+/**
+ * The storage operations of a lock: a lease table and a fence counter per lock key
+ * that outlives every lease. Each operation is one atomic step of the backend.
+ */
+export interface LockDriver {
   /**
-   * Extend the stored lease to `ttlMs` from now if it is still this grant's and live.
-   * Resolves `false` when it is not (expired or taken over).
+   * Grant the lease when the key is free or its lease has expired: bump the key's
+   * fence counter, store the lease for `ttlMs` and return the new fence. `undefined`
+   * while another live lease holds the key.
    */
-  extend(ttlMs: number, signal: AbortSignal | undefined): Promise<boolean>;
-  /** Delete the stored lease if it is still this grant's and live; `false` otherwise. */
-  release(signal: AbortSignal | undefined): Promise<boolean>;
+  grant(key: ThreadKey, ttlMs: number, call: DriverCall): Promise<bigint | undefined>;
+  /** Extend to `ttlMs` from now if the stored lease is still this fence's and live. */
+  extend(key: ThreadKey, fence: bigint, ttlMs: number, call: DriverCall): Promise<boolean>;
+  /** End the lease if it is still this fence's and live; the fence counter stays. */
+  release(key: ThreadKey, fence: bigint, call: DriverCall): Promise<boolean>;
 }
 
 /**
- * Build the lease handle every backend returns. It keeps the holder's expiry (measured
- * from `requestedAt`, before the grant was asked for), aborts `signal` when that passes,
- * and turns a failed extend or release into `LOCK_LOST`.
- *
- * @param requestedAt `Date.now()` taken before the grant request was sent
+ * Build a {@link DistributedLock} from a backend's lock operations. Validation, the
+ * abort checks, `acquire`'s polling and the lease handle are the same for every
+ * backend, so they live here.
  */
-export function createLockLease(
-  grant: { key: ThreadKey; fence: bigint; ttlMs: number; requestedAt: number },
-  remote: LeaseBackend,
-): LockLease {
-  const controller = new AbortController();
-  let expiresAtMs = grant.requestedAt + grant.ttlMs;
-  let released = false;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-
-  const lose = (message: string) => {
-    if (timer !== undefined) clearTimeout(timer);
-    timer = undefined;
-    if (!controller.signal.aborted) {
-      controller.abort(new LockLostError(message, { backend: remote.backend }));
-    }
+export function createDistributedLock(driver: LockDriver, backend: string): DistributedLock {
+  const attempt = async (
+    key: ThreadKey,
+    ttlMs: number,
+    signal: AbortSignal | undefined,
+  ): Promise<LockLease | undefined> => {
+    const requestedAt = Date.now();
+    const grant = driver.grant(key, ttlMs, { signal }).then((fence) =>
+      fence === undefined
+        ? undefined
+        : createLockLease({ key, fence, ttlMs, requestedAt }, driver, backend),
+    );
+    return abortable(grant, signal, backend, (lease) => {
+      // The abort won the race: give back what was granted meanwhile.
+      void lease?.release().catch(() => undefined);
+    });
   };
-  const armExpiryTimer = () => {
-    if (timer !== undefined) clearTimeout(timer);
-    // An expired lease must not keep the process alive.
-    timer = setTimeout(() => lose('the lease expired'), Math.max(0, expiresAtMs - Date.now()));
-    timer.unref?.();
-  };
-  armExpiryTimer();
-
-  const lost = (message: string) =>
-    new LockLostError(message, { backend: remote.backend, cause: controller.signal.reason });
 
   return {
-    key: grant.key,
-    fence: grant.fence,
-    get expiresAt() {
-      return new Date(expiresAtMs);
+    async tryAcquire(key, options) {
+      const threadKey = ThreadKey.from(key);
+      const opts = readOptions<TryAcquireOptions>(options, 'lock options');
+      const ttlMs = assertTtlMs(opts.ttlMs);
+      const signal = readSignal(opts.signal);
+      startCall(signal, backend);
+      return attempt(threadKey, ttlMs, signal);
     },
-    signal: controller.signal,
-    async extend(ttlMs: number, options?: CallOptions): Promise<void> {
-      const validTtl = assertPositiveInteger(ttlMs, 'ttlMs');
-      const signal = readOptions<CallOptions>(options).signal;
-      throwIfAborted(signal, remote.backend);
-      if (released) throw lost('the lease was released');
-      if (controller.signal.aborted) throw lost('the lease was lost before extend');
-      const requestedAt = Date.now();
-      const extended = await remote.extend(validTtl, signal);
-      if (!extended) {
-        lose('the lease was taken over or expired');
-        throw lost('the lease was taken over or expired');
-      }
-      if (released) return;
-      expiresAtMs = requestedAt + validTtl;
-      armExpiryTimer();
-    },
-    async release(options?: CallOptions): Promise<void> {
-      const signal = readOptions<CallOptions>(options).signal;
-      throwIfAborted(signal, remote.backend);
-      if (released) return;
-      released = true;
-      const wasLive = controller.signal.aborted === false;
-      lose('the lease was released');
-      const deleted = await remote.release(signal);
-      if (!deleted) {
-        throw new LockLostError(
-          wasLive ? 'the lease was taken over before release' : 'the lease expired before release',
-          { backend: remote.backend },
-        );
+
+    async acquire(key, options) {
+      const threadKey = ThreadKey.from(key);
+      const opts = readOptions<AcquireOptions>(options, 'lock options');
+      const ttlMs = assertTtlMs(opts.ttlMs);
+      const timeoutMs = assertPositiveInteger(opts.timeoutMs, 'timeoutMs');
+      const signal = readSignal(opts.signal);
+      startCall(signal, backend);
+      const deadline = Date.now() + timeoutMs;
+      let delayMs = 5;
+      for (;;) {
+        const lease = await attempt(threadKey, ttlMs, signal);
+        if (lease !== undefined) return lease;
+        const remainingMs = deadline - Date.now();
+        if (remainingMs <= 0) {
+          throw new LockTimeoutError(
+            `the lock on ${describeLockKey(threadKey)} was not granted within ${timeoutMs} ms: another lease held it all that time`,
+            { backend },
+          );
+        }
+        await sleep(Math.min(remainingMs, delayMs * (0.5 + Math.random())), signal, backend);
+        delayMs = Math.min(delayMs * 2, 250);
       }
     },
   };
 }
 
+function describeLockKey(key: ThreadKey): string {
+  return `thread ${JSON.stringify(key.threadId)} of tenant ${JSON.stringify(key.tenantId)}`;
+}
+
+function abortedError(signal: AbortSignal | undefined, backend: string): AbortedError {
+  return new AbortedError('the operation was aborted', { cause: signal?.reason, backend });
+}
+
 /**
- * Retry `tryAcquire` with capped, jittered backoff until it grants a lease, the
- * timeout passes (`LOCK_TIMEOUT`) or the signal aborts (`ABORTED`).
+ * Settle with `work`, or reject with `ABORTED` as soon as the signal aborts. When the
+ * abort wins, `late` receives what `work` resolves with once it does.
  */
-export async function acquireByPolling(
-  tryAcquire: () => Promise<LockLease | undefined>,
-  options: { timeoutMs: number; signal: AbortSignal | undefined; backend: string },
-): Promise<LockLease> {
-  const { timeoutMs, signal, backend } = options;
-  throwIfAborted(signal, backend);
-  const deadline = Date.now() + timeoutMs;
-  let delayMs = 5;
-  for (;;) {
-    const lease = await tryAcquire();
-    if (lease !== undefined) return lease;
-    const remainingMs = deadline - Date.now();
-    if (remainingMs <= 0) {
-      throw new LockTimeoutError(`the lock was not granted within ${timeoutMs} ms`, { backend });
-    }
-    await sleep(Math.min(remainingMs, delayMs * (0.5 + Math.random())), signal, backend);
-    delayMs = Math.min(delayMs * 2, 250);
-  }
+function abortable<T>(
+  work: Promise<T>,
+  signal: AbortSignal | undefined,
+  backend: string,
+  late: (value: T) => void,
+): Promise<T> {
+  if (signal === undefined) return work;
+  return new Promise<T>((resolve, reject) => {
+    let settled = false;
+    const onAbort = () => {
+      if (settled) return;
+      settled = true;
+      reject(abortedError(signal, backend));
+      work.then(late, () => undefined);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        if (settled) return;
+        settled = true;
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        if (settled) return;
+        settled = true;
+        reject(error);
+      },
+    );
+    if (signal.aborted) onAbort();
+  });
 }
 
 function sleep(ms: number, signal: AbortSignal | undefined, backend: string): Promise<void> {
   return new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(abortedError(signal, backend));
+      return;
+    }
     const onAbort = () => {
       clearTimeout(timer);
-      reject(new AbortedError('the operation was aborted', { cause: signal?.reason, backend }));
+      reject(abortedError(signal, backend));
     };
     const timer = setTimeout(() => {
       signal?.removeEventListener('abort', onAbort);
@@ -235,6 +230,107 @@ function sleep(ms: number, signal: AbortSignal | undefined, backend: string): Pr
     signal?.addEventListener('abort', onAbort, { once: true });
   });
 }
+
+// Node fires a timer of 2^31 ms or more after 1 ms; longer waits are a chain of these.
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** A timer that fires at `atMs` (epoch milliseconds) however far away, and never holds the process open. */
+function timerAt(atMs: number, fire: () => void): { clear(): void } {
+  let handle: ReturnType<typeof setTimeout> | undefined;
+  const arm = () => {
+    const remainingMs = atMs - Date.now();
+    if (remainingMs <= 0) {
+      handle = undefined;
+      fire();
+      return;
+    }
+    handle = setTimeout(arm, Math.min(remainingMs, MAX_TIMER_MS));
+    handle.unref?.();
+  };
+  arm();
+  return {
+    clear() {
+      if (handle !== undefined) clearTimeout(handle);
+      handle = undefined;
+    },
+  };
+}
+
+/**
+ * The lease handle: it keeps the holder's expiry (measured from `requestedAt`, before
+ * the grant was asked for), aborts `signal` when that passes, and turns a failed
+ * extend or release into `LOCK_LOST`.
+ */
+function createLockLease(
+  grant: { key: ThreadKey; fence: bigint; ttlMs: number; requestedAt: number },
+  driver: LockDriver,
+  backend: string,
+): LockLease {
+  const { key, fence } = grant;
+  const controller = new AbortController();
+  let expiresAtMs = grant.requestedAt + grant.ttlMs;
+  let released = false;
+  let expiry: { clear(): void } | undefined;
+
+  const lose = (message: string) => {
+    expiry?.clear();
+    expiry = undefined;
+    if (!controller.signal.aborted) {
+      controller.abort(new LockLostError(message, { backend }));
+    }
+  };
+  const armExpiry = () => {
+    expiry?.clear();
+    expiry = timerAt(expiresAtMs, () => lose('the lease expired'));
+  };
+  armExpiry();
+
+  const lost = (message: string) =>
+    new LockLostError(message, { backend, cause: controller.signal.reason });
+
+  return {
+    key,
+    fence,
+    get expiresAt() {
+      return new Date(expiresAtMs);
+    },
+    signal: controller.signal,
+    async extend(ttlMs: number, options?: CallOptions): Promise<void> {
+      const validTtl = assertTtlMs(ttlMs);
+      const signal = readSignal(readOptions<CallOptions>(options, 'extend options').signal);
+      startCall(signal, backend);
+      if (released) throw lost('the lease was released');
+      if (controller.signal.aborted) throw lost('the lease was lost before extend');
+      const requestedAt = Date.now();
+      const extended = await driver.extend(key, fence, validTtl, { signal });
+      if (!extended) {
+        lose('the lease was taken over or expired');
+        throw lost('the lease was taken over or expired');
+      }
+      if (released) return;
+      expiresAtMs = requestedAt + validTtl;
+      armExpiry();
+    },
+    async release(options?: CallOptions): Promise<void> {
+      const signal = readSignal(readOptions<CallOptions>(options, 'release options').signal);
+      startCall(signal, backend);
+      if (released) return;
+      released = true;
+      const wasLive = controller.signal.aborted === false;
+      lose('the lease was released');
+      const deleted = await driver.release(key, fence, { signal });
+      if (!deleted) {
+        throw new LockLostError(
+          wasLive ? 'the lease was taken over before release' : 'the lease expired before release',
+          { backend },
+        );
+      }
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------
+// withSessionLock
 
 /** Options of {@link withSessionLock}. */
 export interface SessionLockOptions extends CallOptions {
@@ -252,7 +348,8 @@ export const DEFAULT_SESSION_LOCK_TIMEOUT_MS = 5_000;
 /**
  * Run `fn` while holding the thread's lock: acquire (waiting up to `timeoutMs`),
  * extend every `ttlMs / 3` while `fn` runs, abort `lease.signal` if the lease is lost,
- * and release in `finally`.
+ * and release in `finally`. An abort of `signal` before the lease is granted rejects
+ * with `ABORTED` and `fn` never runs.
  *
  * Pass `{ fence: lease }` to writes inside `fn` so a holder that lost the lease cannot
  * overwrite its successor. If `fn` fails, its error is thrown; otherwise a failed
@@ -274,16 +371,21 @@ export async function withSessionLock<T>(
   options: SessionLockOptions = {},
 ): Promise<T> {
   const opts = readOptions<SessionLockOptions>(options, 'withSessionLock options');
-  const ttlMs = assertPositiveInteger(opts.ttlMs ?? DEFAULT_SESSION_LOCK_TTL_MS, 'ttlMs');
+  const ttlMs = assertTtlMs(opts.ttlMs ?? DEFAULT_SESSION_LOCK_TTL_MS);
   const timeoutMs = assertPositiveInteger(
     opts.timeoutMs ?? DEFAULT_SESSION_LOCK_TIMEOUT_MS,
     'timeoutMs',
   );
+  const signal = readSignal(opts.signal);
   if (typeof fn !== 'function') throw new ConfigError('withSessionLock needs a callback function');
-  const lease = await lock.acquire(ThreadKey.from(key), { ttlMs, timeoutMs, signal: opts.signal });
+  const lease = await lock.acquire(ThreadKey.from(key), { ttlMs, timeoutMs, signal });
+  if (signal?.aborted) {
+    await lease.release().catch(() => undefined);
+    throw abortedError(signal, 'core');
+  }
 
   let stopped = false;
-  let heartbeat: ReturnType<typeof setTimeout> | undefined;
+  let heartbeat: { clear(): void } | undefined;
   let inFlight: Promise<void> | undefined;
   const beat = () => {
     if (stopped || lease.signal.aborted) return;
@@ -297,79 +399,26 @@ export async function withSessionLock<T>(
   };
   const schedule = () => {
     if (stopped || lease.signal.aborted) return;
-    heartbeat = setTimeout(beat, Math.max(1, Math.floor(ttlMs / 3)));
-    heartbeat.unref?.();
+    heartbeat = timerAt(Date.now() + Math.max(1, Math.floor(ttlMs / 3)), beat);
   };
   schedule();
+  const stop = async () => {
+    stopped = true;
+    heartbeat?.clear();
+    await inFlight;
+  };
 
   let result: T;
   try {
     result = await fn(lease);
   } catch (error) {
-    stopped = true;
-    if (heartbeat !== undefined) clearTimeout(heartbeat);
-    await inFlight;
+    await stop();
     await lease.release().catch(() => {
       // The callback's error is what the caller needs; the lease expires on its own.
     });
     throw error;
   }
-  stopped = true;
-  if (heartbeat !== undefined) clearTimeout(heartbeat);
-  await inFlight;
+  await stop();
   await lease.release();
   return result;
-}
-
-/**
- * Reject a fenced write unless its fence is exactly the newest grant for its lock key:
- * an older fence belongs to a holder that was superseded, and a newer one was never
- * granted. Call it in the same atomic step as the write it guards.
- *
- * @param token what {@link readFence} returned, or `undefined` for an unfenced write
- * @param newestFence the newest fence granted for `token.lockKey`, `0n` before any grant
- * @throws FencedError
- */
-export function assertNewestFence(
-  token: { fence: bigint } | undefined,
-  newestFence: bigint,
-  backend: string,
-): void {
-  if (token === undefined || token.fence === newestFence) return;
-  throw new FencedError(
-    `fence ${token.fence} is not the newest grant (${newestFence}) for its lock`,
-    { backend },
-  );
-}
-
-/**
- * One atomic grant attempt of a backend: the lease when the key is free (or its lease
- * has expired), `undefined` when a live lease holds it. Arguments are already validated.
- */
-export type GrantAttempt = (key: ThreadKey, ttlMs: number) => Promise<LockLease | undefined>;
-
-/**
- * Build a {@link DistributedLock} from a backend's single grant attempt. Validation,
- * the abort check before any I/O, and `acquire`'s polling are the same for every
- * backend, so they live here.
- */
-export function createDistributedLock(
-  backend: string,
-  attemptGrant: GrantAttempt,
-): DistributedLock {
-  return {
-    async tryAcquire(key, options) {
-      const args = readTryAcquireArguments(key, options);
-      throwIfAborted(args.signal, backend);
-      return attemptGrant(args.key, args.ttlMs);
-    },
-    async acquire(key, options) {
-      const args = readAcquireArguments(key, options);
-      return acquireByPolling(() => attemptGrant(args.key, args.ttlMs), {
-        timeoutMs: args.timeoutMs,
-        signal: args.signal,
-        backend,
-      });
-    },
-  };
 }

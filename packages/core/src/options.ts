@@ -1,10 +1,13 @@
 import { ConfigError } from './errors.js';
-import { describe } from './ids.js';
+import { describeValue } from './ids.js';
 import type { FenceToken } from './lock.js';
 
 /** Accepted as the last argument of every async method. */
 export interface CallOptions {
-  /** An aborted signal rejects the call with `ABORTED` before anything is written. */
+  /**
+   * An aborted signal rejects the call with `ABORTED` before anything is written. What
+   * an abort does once the request is on its way depends on the backend (see its README).
+   */
   signal?: AbortSignal;
 }
 
@@ -18,19 +21,36 @@ export interface WriteOptions extends CallOptions {
   fence?: FenceToken;
 }
 
+/**
+ * The longest TTL a lease or a store item may have: 100 years in milliseconds. Every
+ * backend represents an expiry this far out exactly (a JavaScript `Date` reaches the
+ * year 275760, Postgres 294276), and a lease of this length keeps its timers armed for
+ * all of it. Longer is `CONFIG`.
+ */
+export const MAX_TTL_MS = 100 * 365.25 * 86_400_000;
+
 /** Read an options argument that may have been cast past the types. */
 export function readOptions<T extends object>(options: unknown, what = 'options'): Partial<T> {
   if (options === undefined || options === null) return {};
   if (typeof options !== 'object' || Array.isArray(options)) {
-    throw new ConfigError(`${what} must be an object, got ${describe(options)}`);
+    throw new ConfigError(`${what} must be an object, got ${describeValue(options)}`);
   }
   return options as Partial<T>;
 }
 
-/** A positive safe integer (limits, TTLs), or `ConfigError`. */
+/** A `signal` option: `undefined` or an `AbortSignal`, else `ConfigError`. */
+export function readSignal(signal: unknown): AbortSignal | undefined {
+  if (signal === undefined || signal === null) return undefined;
+  if (typeof signal !== 'object' || typeof (signal as AbortSignal).aborted !== 'boolean') {
+    throw new ConfigError(`signal must be an AbortSignal, got ${describeValue(signal)}`);
+  }
+  return signal as AbortSignal;
+}
+
+/** A positive safe integer (limits), or `ConfigError`. */
 export function assertPositiveInteger(value: unknown, what: string): number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) {
-    throw new ConfigError(`${what} must be a positive integer, got ${formatNumberish(value)}`);
+    throw new ConfigError(`${what} must be a positive integer, got ${describeValue(value)}`);
   }
   return value;
 }
@@ -38,11 +58,18 @@ export function assertPositiveInteger(value: unknown, what: string): number {
 /** A non-negative safe integer (cursors, watermarks, steps), or `ConfigError`. */
 export function assertNonNegativeInteger(value: unknown, what: string): number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
-    throw new ConfigError(`${what} must be a non-negative integer, got ${formatNumberish(value)}`);
+    throw new ConfigError(`${what} must be a non-negative integer, got ${describeValue(value)}`);
   }
   return value;
 }
 
-function formatNumberish(value: unknown): string {
-  return typeof value === 'number' ? String(value) : describe(value);
+/** A TTL: a positive integer of at most {@link MAX_TTL_MS} milliseconds, or `ConfigError`. */
+export function assertTtlMs(value: unknown, what = 'ttlMs'): number {
+  const ttlMs = assertPositiveInteger(value, what);
+  if (ttlMs > MAX_TTL_MS) {
+    throw new ConfigError(
+      `${what} must be at most ${MAX_TTL_MS} (100 years), got ${ttlMs}: an expiry that far out cannot be represented`,
+    );
+  }
+  return ttlMs;
 }

@@ -1,14 +1,21 @@
-import type { Checkpointer } from './checkpointer.js';
-import type { PayloadOptions } from './envelope.js';
-import type { DistributedLock } from './lock.js';
-import type { SessionLog } from './session-log.js';
-import type { Store } from './store.js';
+import { type Checkpointer, type CheckpointerDriver, createCheckpointer } from './checkpointer.js';
+import { createPayloadFormat, type PayloadOptions } from './envelope.js';
+import { CorruptRecordError } from './errors.js';
+import { TenantId } from './ids.js';
+import { type DriverCall, startCall } from './kit.js';
+import { createDistributedLock, type DistributedLock, type LockDriver } from './lock.js';
+import { type CallOptions, readOptions, readSignal } from './options.js';
+import { createSessionLog, type SessionLog, type SessionLogDriver } from './session-log.js';
+import { createStore, type Store, type StoreDriver } from './store.js';
 
 /** What a backend can promise beyond the contracts every backend meets. */
 export interface Capabilities {
   /** Instances in different processes share state (false for memory). */
   readonly multiProcess: boolean;
-  /** Tenant isolation is also enforced by the database (row-level security). */
+  /**
+   * Tenant isolation is also enforced by the database (row-level security) for the
+   * role this bundle is connected as.
+   */
   readonly rls: boolean;
   /** Store items expire by `ttlMs`. */
   readonly ttl: boolean;
@@ -16,10 +23,24 @@ export interface Capabilities {
   readonly fencing: boolean;
 }
 
+/** Options of {@link Persistence.checkpointer}: how states, and pending writes, are encoded. */
+export interface CheckpointerOptions<S, W = unknown> extends PayloadOptions<S> {
+  /** How pending write values are encoded; strict JSON by default. */
+  writes?: PayloadOptions<W>;
+}
+
+/** What {@link Persistence.purgeTenant} erased. */
+export interface PurgeCounts {
+  readonly checkpoints: number;
+  readonly writes: number;
+  readonly storeItems: number;
+  readonly events: number;
+}
+
 /** The bundle every backend factory returns. */
 export interface Persistence {
   /** A checkpointer whose states are encoded with `options.codec` (strict JSON by default). */
-  checkpointer<S>(options?: PayloadOptions<S>): Checkpointer<S>;
+  checkpointer<S, W = unknown>(options?: CheckpointerOptions<S, W>): Checkpointer<S, W>;
   /** A store whose values are encoded with `options.codec` (strict JSON by default). */
   store<V = unknown>(options?: PayloadOptions<V>): Store<V>;
   /** A session log whose events are encoded with `options.codec` (strict JSON by default). */
@@ -27,6 +48,76 @@ export interface Persistence {
   /** The distributed lock over the same storage. */
   readonly lock: DistributedLock;
   readonly capabilities: Capabilities;
+  /**
+   * Erase everything the tenant has in every contract: checkpoints with their writes,
+   * store items, session events and heads. Idempotent. Fence counters are kept, so a
+   * lease granted before never passes fencing after.
+   */
+  purgeTenant(tenantId: string, options?: CallOptions): Promise<PurgeCounts>;
   /** Close what the factory opened itself; a client passed in is never closed. */
   close(): Promise<void>;
+}
+
+/** What a backend hands to {@link createPersistence}: its name, promises and drivers. */
+export interface PersistenceDriver {
+  /** Appears in every error message: `[entelix] [<backend>] ...`. */
+  readonly backend: string;
+  readonly capabilities: Capabilities;
+  readonly checkpointer: CheckpointerDriver;
+  readonly store: StoreDriver;
+  readonly sessionLog: SessionLogDriver;
+  readonly lock: LockDriver;
+  /** Erase the tenant's data (keeping fence counters) and return the counts. */
+  purgeTenant(tenantId: TenantId, call: DriverCall): Promise<PurgeCounts>;
+  /** Close what the factory opened. */
+  close(): Promise<void>;
+}
+
+/**
+ * Build the public {@link Persistence} bundle over a backend's drivers: each contract
+ * instance gets its payload formats here, and every call is validated here, in one
+ * order, before the driver sees it.
+ */
+export function createPersistence(driver: PersistenceDriver): Persistence {
+  const { backend } = driver;
+  return {
+    checkpointer: (options) =>
+      createCheckpointer(driver.checkpointer, {
+        backend,
+        states: createPayloadFormat(options, backend),
+        writes: createPayloadFormat(options?.writes, backend),
+      }),
+    store: (options) =>
+      createStore(driver.store, { backend, values: createPayloadFormat(options, backend) }),
+    sessionLog: (options) =>
+      createSessionLog(driver.sessionLog, {
+        backend,
+        events: createPayloadFormat(options, backend),
+      }),
+    lock: createDistributedLock(driver.lock, backend),
+    capabilities: Object.freeze({ ...driver.capabilities }),
+    async purgeTenant(tenantId, options) {
+      const tenant = TenantId.parse(tenantId);
+      const call = startCall(
+        readSignal(readOptions<CallOptions>(options, 'purgeTenant options').signal),
+        backend,
+      );
+      const counts = await driver.purgeTenant(tenant, call);
+      for (const name of ['checkpoints', 'writes', 'storeItems', 'events'] as const) {
+        const count = counts?.[name];
+        if (typeof count !== 'number' || !Number.isSafeInteger(count) || count < 0) {
+          throw new CorruptRecordError(`purgeTenant returned a malformed ${name} count`, {
+            backend,
+          });
+        }
+      }
+      return {
+        checkpoints: counts.checkpoints,
+        writes: counts.writes,
+        storeItems: counts.storeItems,
+        events: counts.events,
+      };
+    },
+    close: () => driver.close(),
+  };
 }

@@ -1,146 +1,182 @@
 import {
-  type CallOptions,
-  type Checkpoint,
-  type Checkpointer,
-  Checkpoint as CheckpointHelpers,
-  type CheckpointId,
-  CheckpointId as CheckpointIds,
-  ConflictError,
-  type ListHistoryOptions,
-  NotFoundError,
-  type PayloadFormat,
-  readListHistoryOptions,
-  readOptions,
-  ThreadKey,
-  throwIfAborted,
-  type WriteOptions,
-} from '@entelix/core';
+  type CheckpointerDriver,
+  type CheckpointRow,
+  matchesMetadataFilter,
+} from '@entelix/core/adapter';
+import { ConflictError, NotFoundError, type ThreadKey } from '@entelix/core';
 import {
   BACKEND,
   type CheckpointThread,
   checkFence,
+  checkpointKey,
   type MemoryDatabase,
   type StoredCheckpoint,
+  tenantThreads,
+  writeKey,
 } from './database.js';
 
-/** The memory checkpointer: one `CheckpointThread` per thread, in write order. */
-export function createMemoryCheckpointer<S>(
-  database: MemoryDatabase,
-  format: PayloadFormat<S>,
-  now: () => number,
-): Checkpointer<S> {
-  const threadOf = (key: ThreadKey) => database.checkpoints.get(ThreadKey.render(key));
+/** Checkpoints per thread in write order, each with its pending writes. */
+export function createMemoryCheckpointer(database: MemoryDatabase): CheckpointerDriver {
+  const threadOf = (key: ThreadKey) => database.checkpoints.get(key.tenantId)?.get(key.threadId);
 
-  const append = (key: ThreadKey, stored: Omit<StoredCheckpoint, 'seq'>) => {
-    const rendered = ThreadKey.render(key);
-    let thread: CheckpointThread | undefined = database.checkpoints.get(rendered);
-    if (thread === undefined) {
-      thread = { nextSeq: 1, byId: new Map(), inWriteOrder: [] };
-      database.checkpoints.set(rendered, thread);
-    }
-    const row = { ...stored, seq: thread.nextSeq++ };
-    thread.byId.set(row.id, row);
-    thread.inWriteOrder.push(row);
+  const append = (key: ThreadKey, row: Omit<StoredCheckpoint, 'seq' | 'writes'>) => {
+    const thread = tenantThreads(database.checkpoints, key.tenantId).getOrCreate(
+      key.threadId,
+      (): CheckpointThread => ({ nextSeq: 1, byKey: new Map(), inWriteOrder: [] }),
+    );
+    const stored: StoredCheckpoint = { ...row, seq: thread.nextSeq++, writes: new Map() };
+    thread.byKey.set(checkpointKey(row.ns, row.id), stored);
+    thread.inWriteOrder.push(stored);
   };
 
-  const toCheckpoint = (key: ThreadKey, row: StoredCheckpoint): Checkpoint<S> => ({
-    id: row.id as CheckpointId,
-    key: ThreadKey.of(key.tenantId, key.threadId),
-    parentId: row.parentId as CheckpointId | null,
-    step: row.step,
-    state: format.decode(row.payload),
-    nextNode: row.nextNode,
-    createdAt: new Date(row.createdAtMs),
+  const toRow = (key: ThreadKey, stored: StoredCheckpoint): CheckpointRow => ({
+    tenantId: key.tenantId,
+    threadId: key.threadId,
+    ns: stored.ns,
+    id: stored.id,
+    parentId: stored.parentId,
+    step: stored.step,
+    nextNode: stored.nextNode,
+    metadata: stored.metadataJson,
+    payload: stored.payload,
+    createdAt: stored.createdAtMs,
+    writes: [...stored.writes.values()],
   });
 
+  const remove = (key: ThreadKey, thread: CheckpointThread, doomed: Set<StoredCheckpoint>) => {
+    for (const stored of doomed) thread.byKey.delete(checkpointKey(stored.ns, stored.id));
+    thread.inWriteOrder = thread.inWriteOrder.filter((stored) => !doomed.has(stored));
+    if (thread.inWriteOrder.length === 0) database.checkpoints.get(key.tenantId)?.delete(key.threadId);
+  };
+
   return {
-    async put(checkpoint, options) {
-      const cp = CheckpointHelpers.validate<S>(checkpoint);
-      const opts = readOptions<WriteOptions>(options);
-      const payload = format.encode(cp.state);
-      throwIfAborted(opts.signal, BACKEND);
-      checkFence(database, opts.fence, cp.key.tenantId);
-      if (threadOf(cp.key)?.byId.has(cp.id)) {
-        throw new ConflictError(`checkpoint ${cp.id} already exists on this thread`, {
+    async put(record, call) {
+      checkFence(database, call.fence);
+      if (threadOf(record.key)?.byKey.has(checkpointKey(record.ns, record.id))) {
+        throw new ConflictError(`checkpoint ${record.id} already exists on this thread`, {
           backend: BACKEND,
         });
       }
-      append(cp.key, {
-        id: cp.id,
-        parentId: cp.parentId,
-        step: cp.step,
-        payload,
-        nextNode: cp.nextNode,
-        createdAtMs: cp.createdAt.getTime(),
+      append(record.key, {
+        ns: record.ns,
+        id: record.id,
+        parentId: record.parentId,
+        step: record.step,
+        payload: record.payload,
+        nextNode: record.nextNode,
+        metadataJson: record.metadataJson,
+        createdAtMs: record.createdAt.getTime(),
       });
     },
 
-    async getLatest(key, options) {
-      const threadKey = ThreadKey.from(key);
-      throwIfAborted(readOptions<CallOptions>(options).signal, BACKEND);
-      const rows = threadOf(threadKey)?.inWriteOrder;
-      const latest = rows?.[rows.length - 1];
-      return latest === undefined ? undefined : toCheckpoint(threadKey, latest);
+    async getLatest(key, ns) {
+      const rows = threadOf(key)?.inWriteOrder ?? [];
+      for (let i = rows.length - 1; i >= 0; i--) {
+        const stored = rows[i] as StoredCheckpoint;
+        if (stored.ns === ns) return toRow(key, stored);
+      }
+      return undefined;
     },
 
-    async getById(key, id, options) {
-      const threadKey = ThreadKey.from(key);
-      const checkpointId = CheckpointIds.parse(id);
-      throwIfAborted(readOptions<CallOptions>(options).signal, BACKEND);
-      const row = threadOf(threadKey)?.byId.get(checkpointId);
-      return row === undefined ? undefined : toCheckpoint(threadKey, row);
+    async getById(key, ns, id) {
+      const stored = threadOf(key)?.byKey.get(checkpointKey(ns, id));
+      return stored === undefined ? undefined : toRow(key, stored);
     },
 
-    async listHistory(key, options: ListHistoryOptions) {
-      const threadKey = ThreadKey.from(key);
-      const { limit, before, signal } = readListHistoryOptions(options);
-      throwIfAborted(signal, BACKEND);
-      const thread = threadOf(threadKey);
-      if (thread === undefined) return [];
-      let end = thread.inWriteOrder.length;
-      if (before !== undefined) {
-        const anchor = thread.byId.get(before);
-        if (anchor === undefined) return [];
+    async listHistory(key, query) {
+      const thread = threadOf(key);
+      let end = thread?.inWriteOrder.length ?? 0;
+      if (query.before !== undefined) {
+        const anchor = thread?.inWriteOrder.find((stored) => stored.id === query.before);
+        if (thread === undefined || anchor === undefined) {
+          throw new NotFoundError(`checkpoint ${query.before} is not on this thread`, {
+            backend: BACKEND,
+          });
+        }
         end = thread.inWriteOrder.indexOf(anchor);
       }
-      const page = thread.inWriteOrder.slice(Math.max(0, end - limit), end).reverse();
-      return page.map((row) => toCheckpoint(threadKey, row));
+      const page: CheckpointRow[] = [];
+      for (let i = end - 1; i >= 0 && page.length < query.limit; i--) {
+        const stored = (thread as CheckpointThread).inWriteOrder[i] as StoredCheckpoint;
+        if (query.ns !== undefined && stored.ns !== query.ns) continue;
+        if (
+          query.filter !== undefined &&
+          !matchesMetadataFilter(JSON.parse(stored.metadataJson), query.filter)
+        ) {
+          continue;
+        }
+        page.push(toRow(key, stored));
+      }
+      return page;
     },
 
-    async updateState(key, parentId, state, options) {
-      const threadKey = ThreadKey.from(key);
-      const parent = CheckpointIds.parse(parentId);
-      const opts = readOptions<WriteOptions>(options);
-      const payload = format.encode(state);
-      throwIfAborted(opts.signal, BACKEND);
-      checkFence(database, opts.fence, threadKey.tenantId);
-      const parentRow = threadOf(threadKey)?.byId.get(parent);
-      if (parentRow === undefined) {
-        throw new NotFoundError(`parent checkpoint ${parent} does not exist on this thread`, {
+    async fork(fork, call) {
+      checkFence(database, call.fence);
+      const parent = threadOf(fork.key)?.byKey.get(checkpointKey(fork.ns, fork.parentId));
+      if (parent === undefined) {
+        throw new NotFoundError(`parent checkpoint ${fork.parentId} does not exist on this thread`, {
           backend: BACKEND,
         });
       }
-      const id = CheckpointIds.create();
-      append(threadKey, {
-        id,
-        parentId: parent,
-        step: parentRow.step + 1,
-        payload,
-        nextNode: parentRow.nextNode,
-        createdAtMs: now(),
+      append(fork.key, {
+        ns: fork.ns,
+        id: fork.id,
+        parentId: fork.parentId,
+        step: parent.step + 1,
+        payload: fork.payload,
+        nextNode: parent.nextNode,
+        metadataJson: fork.metadataJson,
+        createdAtMs: fork.createdAt.getTime(),
       });
-      return id;
     },
 
-    async deleteThread(key, options) {
-      const threadKey = ThreadKey.from(key);
-      const opts = readOptions<WriteOptions>(options);
-      throwIfAborted(opts.signal, BACKEND);
-      checkFence(database, opts.fence, threadKey.tenantId);
-      const rendered = ThreadKey.render(threadKey);
-      const count = database.checkpoints.get(rendered)?.inWriteOrder.length ?? 0;
-      database.checkpoints.delete(rendered);
+    async deleteThread(key, call) {
+      checkFence(database, call.fence);
+      const count = threadOf(key)?.inWriteOrder.length ?? 0;
+      database.checkpoints.get(key.tenantId)?.delete(key.threadId);
       return count;
+    },
+
+    async putWrites(key, target, writes, call) {
+      checkFence(database, call.fence);
+      const stored = threadOf(key)?.byKey.get(checkpointKey(target.ns, target.checkpointId));
+      if (stored === undefined) {
+        throw new NotFoundError(`checkpoint ${target.checkpointId} does not exist on this thread`, {
+          backend: BACKEND,
+        });
+      }
+      for (const write of writes) {
+        const slot = writeKey(target.taskId, write.idx);
+        if (write.idx >= 0 && stored.writes.has(slot)) continue;
+        stored.writes.set(slot, {
+          taskId: target.taskId,
+          taskPath: target.taskPath,
+          idx: write.idx,
+          channel: write.channel,
+          payload: write.payload,
+        });
+      }
+    },
+
+    async prune(key, keep, call) {
+      checkFence(database, call.fence);
+      const thread = threadOf(key);
+      if (thread === undefined) return 0;
+      const keptPerNs = new Map<string, number>();
+      const doomed = new Set<StoredCheckpoint>();
+      for (let i = thread.inWriteOrder.length - 1; i >= 0; i--) {
+        const stored = thread.inWriteOrder[i] as StoredCheckpoint;
+        if (keep.ns !== undefined && stored.ns !== keep.ns) continue;
+        const kept = keptPerNs.get(stored.ns) ?? 0;
+        if (kept < keep.keepLatest) keptPerNs.set(stored.ns, kept + 1);
+        else doomed.add(stored);
+      }
+      remove(key, thread, doomed);
+      return doomed.size;
+    },
+
+    async listThreads(tenantId, page) {
+      return database.checkpoints.get(tenantId)?.page(page.limit, page.after) ?? [];
     },
   };
 }

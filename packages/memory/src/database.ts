@@ -1,21 +1,35 @@
-import { assertNewestFence, readFence } from '@entelix/core';
+import { assertNewestFence, compareCodePoints, type VerifiedFence } from '@entelix/core/adapter';
+
+/** A stored pending write: the value is envelope text, decoded afresh on every read. */
+export interface StoredWrite {
+  taskId: string;
+  taskPath: string;
+  idx: number;
+  channel: string;
+  payload: string;
+}
 
 /** A stored checkpoint: the payload is envelope text, so every read decodes a fresh value. */
 export interface StoredCheckpoint {
+  ns: string;
   id: string;
   parentId: string | null;
   step: number;
   payload: string;
   nextNode: string | null;
+  metadataJson: string;
   createdAtMs: number;
-  /** Write order within the thread. */
+  /** Write order within the thread, across its namespaces. */
   seq: number;
+  /** Pending writes by `taskId` and `idx` (see {@link writeKey}). */
+  writes: Map<string, StoredWrite>;
 }
 
-/** One thread's checkpoints, in write order. */
+/** One thread's checkpoints, in write order across namespaces. */
 export interface CheckpointThread {
   nextSeq: number;
-  byId: Map<string, StoredCheckpoint>;
+  /** By {@link checkpointKey} of ns and id. */
+  byKey: Map<string, StoredCheckpoint>;
   inWriteOrder: StoredCheckpoint[];
 }
 
@@ -46,15 +60,66 @@ export interface StoredLease {
 }
 
 /**
- * The storage every bundle of one memory database shares. All maps are keyed by
- * injective renderings of tenant-first keys, so tenants can never collide, and `Map`
- * keeps `__proto__` and friends ordinary keys.
+ * Threads of one tenant by thread id, with the ids also kept in code-point order so a
+ * page of `listThreads` costs a binary search and the page.
+ */
+export class TenantThreads<T> {
+  readonly #byId = new Map<string, T>();
+  readonly #sortedIds: string[] = [];
+
+  get(threadId: string): T | undefined {
+    return this.#byId.get(threadId);
+  }
+
+  getOrCreate(threadId: string, create: () => T): T {
+    let thread = this.#byId.get(threadId);
+    if (thread === undefined) {
+      thread = create();
+      this.#byId.set(threadId, thread);
+      this.#sortedIds.splice(this.#firstIndexAfter(threadId, true), 0, threadId);
+    }
+    return thread;
+  }
+
+  delete(threadId: string): void {
+    if (!this.#byId.delete(threadId)) return;
+    this.#sortedIds.splice(this.#firstIndexAfter(threadId, true), 1);
+  }
+
+  values(): IterableIterator<T> {
+    return this.#byId.values();
+  }
+
+  /** Up to `limit` ids after `after`, in code-point order. */
+  page(limit: number, after: string | undefined): string[] {
+    const start = after === undefined ? 0 : this.#firstIndexAfter(after, false);
+    return this.#sortedIds.slice(start, start + limit);
+  }
+
+  // The index of the first id not below `id` (`inclusive`) or above it.
+  #firstIndexAfter(id: string, inclusive: boolean): number {
+    let low = 0;
+    let high = this.#sortedIds.length;
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      const order = compareCodePoints(this.#sortedIds[middle] as string, id);
+      if (order < 0 || (!inclusive && order === 0)) low = middle + 1;
+      else high = middle;
+    }
+    return low;
+  }
+}
+
+/**
+ * The storage every bundle of one memory database shares. Maps are keyed tenant first,
+ * by the ids themselves or injective renderings of them, so tenants can never collide,
+ * and `Map` keeps `__proto__` and friends ordinary keys.
  */
 export interface MemoryDatabase {
-  /** Checkpoint threads by `ThreadKey.render`. */
-  readonly checkpoints: Map<string, CheckpointThread>;
-  /** Session log threads by `ThreadKey.render`. */
-  readonly sessionLogs: Map<string, EventThread>;
+  /** Checkpoint threads by tenant, then thread id. */
+  readonly checkpoints: Map<string, TenantThreads<CheckpointThread>>;
+  /** Session log threads by tenant, then thread id. */
+  readonly sessionLogs: Map<string, TenantThreads<EventThread>>;
   /** Store namespaces by tenant, then by `Namespace.render`. */
   readonly store: Map<string, Map<string, StoredNamespace>>;
   /** Live and expired leases by lock key. */
@@ -81,12 +146,34 @@ export function createMemoryDatabase(): MemoryDatabase {
 /** The backend name used in error messages. */
 export const BACKEND = 'memory';
 
+/** The threads of a tenant in one of the thread maps, created on first use. */
+export function tenantThreads<T>(
+  map: Map<string, TenantThreads<T>>,
+  tenantId: string,
+): TenantThreads<T> {
+  let threads = map.get(tenantId);
+  if (threads === undefined) {
+    threads = new TenantThreads<T>();
+    map.set(tenantId, threads);
+  }
+  return threads;
+}
+
+/** The key of a checkpoint within its thread: ns and id, which never holds U+0000. */
+export function checkpointKey(ns: string, id: string): string {
+  return `${ns}\u0000${id}`;
+}
+
+/** The key of a pending write within its checkpoint. */
+export function writeKey(taskId: string, idx: number): string {
+  return `${taskId}\u0000${idx}`;
+}
+
 /**
- * Validate a write's `fence` and reject it when a newer lease was granted for its key.
- * Call after every other validation and before the write, with no await in between.
+ * Reject a write whose fence is not the newest grant for its lock key. Call it right
+ * before the write, with no await in between: that is what makes the pair atomic here.
  */
-export function checkFence(database: MemoryDatabase, fence: unknown, tenantId: string): void {
-  const token = readFence(fence, tenantId, BACKEND);
-  if (token === undefined) return;
-  assertNewestFence(token, database.newestFences.get(token.lockKey) ?? 0n, BACKEND);
+export function checkFence(database: MemoryDatabase, fence: VerifiedFence | undefined): void {
+  if (fence === undefined) return;
+  assertNewestFence(fence, database.newestFences.get(fence.lockKey) ?? 0n, BACKEND);
 }

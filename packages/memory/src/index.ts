@@ -1,4 +1,5 @@
-import { type Capabilities, createPayloadFormat, type Persistence } from '@entelix/core';
+import { type Capabilities, type Persistence, ThreadKey } from '@entelix/core';
+import { createPersistence, lockKeyOf, type PersistenceDriver } from '@entelix/core/adapter';
 import { createMemoryCheckpointer } from './checkpointer.js';
 import { BACKEND, createMemoryDatabase, type MemoryDatabase } from './database.js';
 import { createMemoryLock } from './lock.js';
@@ -14,7 +15,11 @@ export interface MemoryPersistenceOptions {
    * processes sharing a server. Default: a new, private database.
    */
   database?: MemoryDatabase;
-  /** The one clock for timestamps, TTLs and lease expiry, in epoch milliseconds. Default `Date.now`. */
+  /**
+   * The clock of the storage, in epoch milliseconds: timestamps, store TTLs and the
+   * lease table's expiry. Default `Date.now`. A lease holder's own view (`expiresAt`,
+   * `lease.signal`) runs on real time, as it would against a server.
+   */
   clock?: () => number;
 }
 
@@ -43,16 +48,45 @@ const MEMORY_CAPABILITIES: Capabilities = Object.freeze({
 export function createMemoryPersistence(options: MemoryPersistenceOptions = {}): Persistence {
   const database = options.database ?? createMemoryDatabase();
   const clock = options.clock ?? Date.now;
-  return {
-    checkpointer: (payload) =>
-      createMemoryCheckpointer(database, createPayloadFormat(payload, BACKEND), clock),
-    store: (payload) => createMemoryStore(database, createPayloadFormat(payload, BACKEND), clock),
-    sessionLog: (payload) =>
-      createMemorySessionLog(database, createPayloadFormat(payload, BACKEND), clock),
-    lock: createMemoryLock(database, clock),
+  const driver: PersistenceDriver = {
+    backend: BACKEND,
     capabilities: MEMORY_CAPABILITIES,
+    checkpointer: createMemoryCheckpointer(database),
+    store: createMemoryStore(database, clock),
+    sessionLog: createMemorySessionLog(database, clock),
+    lock: createMemoryLock(database, clock),
+    async purgeTenant(tenantId) {
+      let checkpoints = 0;
+      let writes = 0;
+      for (const thread of database.checkpoints.get(tenantId)?.values() ?? []) {
+        checkpoints += thread.inWriteOrder.length;
+        for (const checkpoint of thread.inWriteOrder) writes += checkpoint.writes.size;
+      }
+      database.checkpoints.delete(tenantId);
+      let storeItems = 0;
+      for (const namespace of database.store.get(tenantId)?.values() ?? []) {
+        storeItems += namespace.items.size;
+      }
+      database.store.delete(tenantId);
+      // Heads stay, so ordinals never repeat.
+      let events = 0;
+      for (const thread of database.sessionLogs.get(tenantId)?.values() ?? []) {
+        events += thread.events.length;
+        thread.events = [];
+      }
+      // Every lease of the tenant ends, and its fence counter moves past it, so a lease
+      // granted before the purge never passes fencing after it.
+      const tenantLockKeys = lockKeyOf(ThreadKey.of(tenantId, 'x')).slice(0, -1);
+      for (const [lockKey, fence] of database.newestFences) {
+        if (!lockKey.startsWith(tenantLockKeys)) continue;
+        database.newestFences.set(lockKey, fence + 1n);
+        database.leases.delete(lockKey);
+      }
+      return { checkpoints, writes, storeItems, events };
+    },
     async close() {
       // Nothing to release: the database is garbage once no bundle references it.
     },
   };
+  return createPersistence(driver);
 }

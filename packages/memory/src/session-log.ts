@@ -1,41 +1,32 @@
-import {
-  type CallOptions,
-  type PayloadFormat,
-  readEvents,
-  readLoadSinceArguments,
-  readOptions,
-  readWatermark,
-  type SessionLog,
-  ThreadKey,
-  throwIfAborted,
-  type WriteOptions,
-} from '@entelix/core';
-import { BACKEND, checkFence, type EventThread, type MemoryDatabase } from './database.js';
+import { expectedHeadConflict, type SessionLogDriver } from '@entelix/core/adapter';
+import type { ThreadKey } from '@entelix/core';
+import { BACKEND, checkFence, type EventThread, type MemoryDatabase, tenantThreads } from './database.js';
 
-/** The memory session log: events in ordinal order, the head kept forever. */
-export function createMemorySessionLog<E>(
+/** Events in ordinal order per thread, the head kept forever. */
+export function createMemorySessionLog(
   database: MemoryDatabase,
-  format: PayloadFormat<E>,
   now: () => number,
-): SessionLog<E> {
-  const threadOf = (key: ThreadKey) => database.sessionLogs.get(ThreadKey.render(key));
+): SessionLogDriver {
+  const threadOf = (key: ThreadKey) => database.sessionLogs.get(key.tenantId)?.get(key.threadId);
+  const toRows = (key: ThreadKey, events: EventThread['events']) =>
+    events.map((event) => ({
+      tenantId: key.tenantId,
+      seq: event.seq,
+      payload: event.payload,
+      appendedAt: event.appendedAtMs,
+    }));
 
   return {
-    async append(key, events, options) {
-      const threadKey = ThreadKey.from(key);
-      const batch = readEvents<E>(events);
-      const opts = readOptions<WriteOptions>(options);
-      // Encode the whole batch first: one bad event must leave the log untouched.
-      const payloads = batch.map((event) => format.encode(event));
-      throwIfAborted(opts.signal, BACKEND);
-      checkFence(database, opts.fence, threadKey.tenantId);
-      const rendered = ThreadKey.render(threadKey);
-      let thread: EventThread | undefined = database.sessionLogs.get(rendered);
-      if (payloads.length === 0) return thread?.headOrdinal ?? 0;
-      if (thread === undefined) {
-        thread = { headOrdinal: 0, events: [] };
-        database.sessionLogs.set(rendered, thread);
+    async append(key, payloads, expectedHead, call) {
+      checkFence(database, call.fence);
+      const current = threadOf(key)?.headOrdinal ?? 0;
+      if (expectedHead !== undefined && current !== expectedHead) {
+        throw expectedHeadConflict(expectedHead, BACKEND);
       }
+      const thread = tenantThreads(database.sessionLogs, key.tenantId).getOrCreate(
+        key.threadId,
+        (): EventThread => ({ headOrdinal: 0, events: [] }),
+      );
       const appendedAtMs = now();
       for (const payload of payloads) {
         thread.headOrdinal += 1;
@@ -44,50 +35,50 @@ export function createMemorySessionLog<E>(
       return thread.headOrdinal;
     },
 
-    async loadSince(key, cursor, options) {
-      const threadKey = ThreadKey.from(key);
-      const args = readLoadSinceArguments(cursor, options);
-      throwIfAborted(args.signal, BACKEND);
-      const events = threadOf(threadKey)?.events ?? [];
-      const after = events.filter((event) => event.seq > args.cursor);
-      const page = args.limit === undefined ? after : after.slice(0, args.limit);
-      return page.map((event) => ({
-        seq: event.seq,
-        event: format.decode(event.payload),
-        ts: new Date(event.appendedAtMs),
-      }));
+    async loadSince(key, page) {
+      const after = (threadOf(key)?.events ?? []).filter((event) => event.seq > page.cursor);
+      return toRows(key, page.limit === undefined ? after : after.slice(0, page.limit));
     },
 
-    async head(key, options) {
-      const threadKey = ThreadKey.from(key);
-      throwIfAborted(readOptions<CallOptions>(options).signal, BACKEND);
-      return threadOf(threadKey)?.headOrdinal ?? 0;
+    async loadLatest(key, limit) {
+      const events = threadOf(key)?.events ?? [];
+      return toRows(key, events.slice(Math.max(0, events.length - limit)));
     },
 
-    async archiveBefore(key, watermark, options) {
-      const threadKey = ThreadKey.from(key);
-      const requested = readWatermark(watermark);
-      const opts = readOptions<WriteOptions>(options);
-      throwIfAborted(opts.signal, BACKEND);
-      checkFence(database, opts.fence, threadKey.tenantId);
-      const thread = threadOf(threadKey);
+    async head(key) {
+      return threadOf(key)?.headOrdinal ?? 0;
+    },
+
+    async archiveBefore(key, watermark, call) {
+      checkFence(database, call.fence);
+      const thread = threadOf(key);
       if (thread === undefined) return 0;
-      const effective = Math.min(requested, thread.headOrdinal + 1);
+      const effective = Math.min(watermark, thread.headOrdinal + 1);
       const before = thread.events.length;
       thread.events = thread.events.filter((event) => event.seq >= effective);
       return before - thread.events.length;
     },
 
-    async deleteThread(key, options) {
-      const threadKey = ThreadKey.from(key);
-      const opts = readOptions<WriteOptions>(options);
-      throwIfAborted(opts.signal, BACKEND);
-      checkFence(database, opts.fence, threadKey.tenantId);
-      const thread = threadOf(threadKey);
+    async truncateAfter(key, seq, call) {
+      checkFence(database, call.fence);
+      const thread = threadOf(key);
+      if (thread === undefined) return 0;
+      const before = thread.events.length;
+      thread.events = thread.events.filter((event) => event.seq <= seq);
+      return before - thread.events.length;
+    },
+
+    async deleteThread(key, call) {
+      checkFence(database, call.fence);
+      const thread = threadOf(key);
       if (thread === undefined) return 0;
       const count = thread.events.length;
       thread.events = [];
       return count;
+    },
+
+    async listThreads(tenantId, page) {
+      return database.sessionLogs.get(tenantId)?.page(page.limit, page.after) ?? [];
     },
   };
 }

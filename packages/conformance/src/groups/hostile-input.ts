@@ -3,8 +3,8 @@ import {
   Namespace,
   type Persistence,
   ThreadKey,
-  validateId,
 } from '@entelix/core';
+import { validateId } from '@entelix/core/adapter';
 import fc from 'fast-check';
 import { expect } from 'vitest';
 import { defineGroup, freshId, freshKey, makeCheckpoint, type SuiteContext } from '../fixtures.js';

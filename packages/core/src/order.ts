@@ -1,0 +1,37 @@
+/**
+ * Compare two strings by Unicode code point (what `COLLATE "C"` on UTF-8 and Redis
+ * byte order give), not by UTF-16 code unit as `<` does.
+ */
+export function compareCodePoints(a: string, b: string): number {
+  const length = Math.min(a.length, b.length);
+  for (let i = 0; i < length; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x !== y) return codePointRank(x) - codePointRank(y);
+  }
+  return a.length - b.length;
+}
+
+// Surrogates (U+D800-DFFF) encode code points above U+FFFF, so they must sort after
+// U+E000-FFFF; shift both ranges to restore code-point order.
+function codePointRank(unit: number): number {
+  if (unit >= 0xd800 && unit <= 0xdfff) return unit + 0x2000;
+  if (unit >= 0xe000) return unit - 0x800;
+  return unit;
+}
+
+/** Compare two scopes part by part in code-point order; a proper prefix sorts first. */
+export function compareScopes(a: readonly string[], b: readonly string[]): number {
+  const length = Math.min(a.length, b.length);
+  for (let i = 0; i < length; i++) {
+    const order = compareCodePoints(a[i] as string, b[i] as string);
+    if (order !== 0) return order;
+  }
+  return a.length - b.length;
+}
+
+/** True when `scope` begins with every part of `prefix`, whole parts only. */
+export function startsWithScope(scope: readonly string[], prefix: readonly string[]): boolean {
+  if (prefix.length > scope.length) return false;
+  return prefix.every((part, i) => scope[i] === part);
+}
