@@ -2,6 +2,8 @@ import {
   type Capabilities,
   type Checkpoint,
   Checkpoint as CheckpointHelpers,
+  type ErrorCode,
+  type JsonObject,
   Namespace,
   type Persistence,
   ThreadKey,
@@ -31,7 +33,7 @@ export class ConformanceReport {
       const count = (state: Outcome['state']) => outcomes.filter((o) => o.state === state).length;
       const status = count('failed') > 0 ? 'FAILED' : count('passed') > 0 ? 'passed' : 'skipped';
       lines.push(
-        `  ${group.padEnd(18)} ${status.padEnd(8)} passed ${count('passed')}, failed ${count('failed')}, skipped ${count('skipped')}`,
+        `  ${group.padEnd(22)} ${status.padEnd(8)} passed ${count('passed')}, failed ${count('failed')}, skipped ${count('skipped')}`,
       );
       for (const outcome of outcomes) {
         if (outcome.state === 'skipped')
@@ -181,7 +183,14 @@ export function freshNamespace(tenantId = freshId('tenant'), ...scope: string[])
 export function makeCheckpoint<S>(
   key: ThreadKey,
   state: S,
-  fields: { step?: number; nextNode?: string | null; parentId?: string | null } = {},
+  fields: {
+    step?: number;
+    nextNode?: string | null;
+    parentId?: string | null;
+    ns?: string;
+    metadata?: JsonObject;
+    id?: string;
+  } = {},
 ): Checkpoint<S> {
   return CheckpointHelpers.create({
     key,
@@ -189,11 +198,14 @@ export function makeCheckpoint<S>(
     step: fields.step ?? 0,
     nextNode: fields.nextNode ?? null,
     parentId: fields.parentId ?? null,
+    ...(fields.ns === undefined ? {} : { ns: fields.ns }),
+    ...(fields.metadata === undefined ? {} : { metadata: fields.metadata }),
+    ...(fields.id === undefined ? {} : { id: fields.id }),
   });
 }
 
 /** Assert a promise rejects with an Entelix error of the given code. */
-export async function expectCode(promise: Promise<unknown>, code: string): Promise<void> {
+export async function expectCode(promise: Promise<unknown>, code: ErrorCode): Promise<void> {
   await expect(promise).rejects.toMatchObject({ code });
 }
 

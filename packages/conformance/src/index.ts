@@ -1,14 +1,19 @@
 import { afterAll, describe } from 'vitest';
 import { type ConformanceGroup, ConformanceReport } from './fixtures.js';
 import { abortTests } from './groups/abort.js';
+import { checkpointNamespaceTests } from './groups/checkpoint-namespaces.js';
 import { checkpointerTests } from './groups/checkpointer.js';
 import { concurrencyTests } from './groups/concurrency.js';
 import { hostileInputTests } from './groups/hostile-input.js';
 import { idValidationTests } from './groups/id-validation.js';
 import { lockTests } from './groups/lock.js';
 import { payloadTests } from './groups/payload.js';
+import { pendingWritesTests } from './groups/pending-writes.js';
+import { precedenceTests } from './groups/precedence.js';
+import { purgeTests } from './groups/purge.js';
 import { sessionLogTests } from './groups/session-log.js';
 import { storeTests } from './groups/store.js';
+import { storeSearchTests } from './groups/store-search.js';
 import { tenantIsolationTests } from './groups/tenant-isolation.js';
 import type { ConformanceTarget } from './target.js';
 
@@ -18,12 +23,17 @@ export type { ConformanceTarget } from './target.js';
 export {
   abortTests,
   checkpointerTests,
+  checkpointNamespaceTests,
   concurrencyTests,
   hostileInputTests,
   idValidationTests,
   lockTests,
   payloadTests,
+  pendingWritesTests,
+  precedenceTests,
+  purgeTests,
   sessionLogTests,
+  storeSearchTests,
   storeTests,
   tenantIsolationTests,
 };
@@ -31,7 +41,10 @@ export {
 /** Every group, in the order `runConformance` runs them. */
 export const conformanceGroups: Readonly<Record<string, ConformanceGroup>> = Object.freeze({
   checkpointer: checkpointerTests,
+  'checkpoint-namespaces': checkpointNamespaceTests,
+  'pending-writes': pendingWritesTests,
   store: storeTests,
+  'store-search': storeSearchTests,
   sessionLog: sessionLogTests,
   lock: lockTests,
   tenantIsolation: tenantIsolationTests,
@@ -40,6 +53,8 @@ export const conformanceGroups: Readonly<Record<string, ConformanceGroup>> = Obj
   payload: payloadTests,
   abort: abortTests,
   hostileInput: hostileInputTests,
+  precedence: precedenceTests,
+  purge: purgeTests,
 });
 
 /**

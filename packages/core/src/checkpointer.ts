@@ -460,7 +460,9 @@ export function createCheckpointer<S, W = unknown>(
       const threadKey = ThreadKey.from(key);
       const { ns, call } = read(options, 'getLatest options');
       const row = await driver.getLatest(threadKey, ns, call);
-      return row === undefined ? undefined : decodeCheckpoint(row, threadKey, states, writeFormat, backend);
+      return row === undefined
+        ? undefined
+        : decodeCheckpoint(row, threadKey, states, writeFormat, backend);
     },
 
     async getById(key, id, options) {
@@ -468,7 +470,9 @@ export function createCheckpointer<S, W = unknown>(
       const checkpointId = CheckpointId.parse(id);
       const { ns, call } = read(options, 'getById options');
       const row = await driver.getById(threadKey, ns, checkpointId, call);
-      return row === undefined ? undefined : decodeCheckpoint(row, threadKey, states, writeFormat, backend);
+      return row === undefined
+        ? undefined
+        : decodeCheckpoint(row, threadKey, states, writeFormat, backend);
     },
 
     async listHistory(key, options) {
@@ -722,7 +726,8 @@ function decodeWrites<W>(
 /** A stored timestamp (a `Date` or epoch milliseconds) as a valid `Date`. */
 export function decodeDate(value: unknown, backend: string, what: string): Date {
   // A copy even of a Date: what a read returns must not share state with the driver.
-  const ms = typeof value === 'number' ? value : value instanceof Date ? value.getTime() : Number.NaN;
+  const ms =
+    typeof value === 'number' ? value : value instanceof Date ? value.getTime() : Number.NaN;
   const date = new Date(ms);
   if (Number.isNaN(date.getTime())) {
     throw new CorruptRecordError(`stored ${what} is not a timestamp`, { backend });

@@ -163,7 +163,9 @@ export const Namespace = {
   /** Invert {@link Namespace.render}; throws `InvalidIdError` on malformed input. */
   parse(rendered: string): Namespace {
     if (typeof rendered !== 'string') {
-      throw new InvalidIdError(`rendered namespace must be a string, got ${describeValue(rendered)}`);
+      throw new InvalidIdError(
+        `rendered namespace must be a string, got ${describeValue(rendered)}`,
+      );
     }
     const [tenant, ...scope] = parseParts(rendered);
     return Namespace.of(tenant as string, ...scope);

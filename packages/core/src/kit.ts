@@ -47,10 +47,9 @@ export function readFence(
 ): VerifiedFence | undefined {
   if (fence === undefined) return undefined;
   if (typeof fence !== 'object' || fence === null) {
-    throw new ConfigError(
-      `fence must be a lease or { key, fence }, got ${describeValue(fence)}`,
-      { backend },
-    );
+    throw new ConfigError(`fence must be a lease or { key, fence }, got ${describeValue(fence)}`, {
+      backend,
+    });
   }
   const token = fence as Partial<FenceToken>;
   const key = ThreadKey.from(token.key);

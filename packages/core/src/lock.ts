@@ -1,4 +1,10 @@
-import { AbortedError, ConfigError, FencedError, LockLostError, LockTimeoutError } from './errors.js';
+import {
+  AbortedError,
+  ConfigError,
+  FencedError,
+  LockLostError,
+  LockTimeoutError,
+} from './errors.js';
 import { ThreadKey } from './ids.js';
 import { type DriverCall, startCall, type VerifiedFence } from './kit.js';
 import {
@@ -120,11 +126,13 @@ export function createDistributedLock(driver: LockDriver, backend: string): Dist
     signal: AbortSignal | undefined,
   ): Promise<LockLease | undefined> => {
     const requestedAt = Date.now();
-    const grant = driver.grant(key, ttlMs, { signal }).then((fence) =>
-      fence === undefined
-        ? undefined
-        : createLockLease({ key, fence, ttlMs, requestedAt }, driver, backend),
-    );
+    const grant = driver
+      .grant(key, ttlMs, { signal })
+      .then((fence) =>
+        fence === undefined
+          ? undefined
+          : createLockLease({ key, fence, ttlMs, requestedAt }, driver, backend),
+      );
     return abortable(grant, signal, backend, (lease) => {
       // The abort won the race: give back what was granted meanwhile.
       void lease?.release().catch(() => undefined);

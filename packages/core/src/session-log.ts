@@ -191,9 +191,13 @@ export function createSessionLog<E>(
       const threadKey = ThreadKey.from(key);
       const after = assertNonNegativeInteger(cursor, 'cursor');
       const opts = readOptions<LoadSinceOptions>(options, 'loadSince options');
-      const limit = opts.limit === undefined ? undefined : assertPositiveInteger(opts.limit, 'limit');
+      const limit =
+        opts.limit === undefined ? undefined : assertPositiveInteger(opts.limit, 'limit');
       const call = startCall(readSignal(opts.signal), backend);
-      return decodeAll(await driver.loadSince(threadKey, { cursor: after, limit }, call), threadKey);
+      return decodeAll(
+        await driver.loadSince(threadKey, { cursor: after, limit }, call),
+        threadKey,
+      );
     },
 
     async loadLatest(key, options) {
@@ -215,7 +219,10 @@ export function createSessionLog<E>(
       const threadKey = ThreadKey.from(key);
       const validWatermark = assertNonNegativeInteger(watermark, 'watermark');
       const write = readWriteCall(options, threadKey.tenantId, backend, 'archiveBefore options');
-      return ordinal(await driver.archiveBefore(threadKey, validWatermark, write.start()), 'a count');
+      return ordinal(
+        await driver.archiveBefore(threadKey, validWatermark, write.start()),
+        'a count',
+      );
     },
 
     async truncateAfter(key, seq, options) {

@@ -1,5 +1,5 @@
-import { assertJsonValue, type JsonValue, jsonEquals } from './codec.js';
 import { decodeDate } from './checkpointer.js';
+import { assertJsonValue, type JsonValue, jsonEquals } from './codec.js';
 import type { PayloadFormat } from './envelope.js';
 import { ConfigError, CorruptRecordError } from './errors.js';
 import { assertRowTenant, describeValue, Namespace, TenantId, validateId } from './ids.js';
@@ -385,7 +385,8 @@ export function createStore<V>(
       value: values.decode(row.payload),
       createdAt: decodeDate(row.createdAt, backend, 'item createdAt'),
       updatedAt: decodeDate(row.updatedAt, backend, 'item updatedAt'),
-      expiresAt: row.expiresAt == null ? null : decodeDate(row.expiresAt, backend, 'item expiresAt'),
+      expiresAt:
+        row.expiresAt == null ? null : decodeDate(row.expiresAt, backend, 'item expiresAt'),
     };
   };
 
@@ -437,7 +438,8 @@ export function createStore<V>(
           ? undefined
           : validateId(opts.prefix, 'prefix');
       const after = opts.after === undefined ? undefined : validateId(opts.after, 'after');
-      const limit = opts.limit === undefined ? undefined : assertPositiveInteger(opts.limit, 'limit');
+      const limit =
+        opts.limit === undefined ? undefined : assertPositiveInteger(opts.limit, 'limit');
       const call = startCall(readSignal(opts.signal), backend);
       const keys = await driver.list(ns, { prefix, limit, after }, call);
       return readStrings(keys, backend, 'store key');
@@ -447,10 +449,12 @@ export function createStore<V>(
       const tenant = TenantId.parse(tenantId);
       const opts = readOptions<ListNamespacesOptions>(options, 'listNamespaces options');
       const prefix = opts.prefix === undefined ? [] : readScope(opts.prefix, 'prefix');
-      const after = opts.after === undefined ? undefined : readScopeOrNamespace(opts.after, 'after');
+      const after =
+        opts.after === undefined ? undefined : readScopeOrNamespace(opts.after, 'after');
       const maxDepth =
         opts.maxDepth === undefined ? undefined : assertPositiveInteger(opts.maxDepth, 'maxDepth');
-      const limit = opts.limit === undefined ? undefined : assertPositiveInteger(opts.limit, 'limit');
+      const limit =
+        opts.limit === undefined ? undefined : assertPositiveInteger(opts.limit, 'limit');
       const call = startCall(readSignal(opts.signal), backend);
       const scopes = await driver.listNamespaces(tenant, { prefix, maxDepth, limit, after }, call);
       return scopes.map((scope) => namespaceOf(tenant, scope, backend));
@@ -460,7 +464,9 @@ export function createStore<V>(
       const tenant = TenantId.parse(tenantId);
       const opts = readOptions<StoreSearchOptions>(options, 'search options');
       const namespacePrefix =
-        opts.namespacePrefix === undefined ? [] : readScope(opts.namespacePrefix, 'namespacePrefix');
+        opts.namespacePrefix === undefined
+          ? []
+          : readScope(opts.namespacePrefix, 'namespacePrefix');
       const after = readSearchCursor(opts.after);
       const limit = assertPositiveInteger(opts.limit, 'limit');
       const filter = readStoreFilter(opts.filter);
@@ -488,7 +494,9 @@ export function createStore<V>(
 
 function readItemRefs(refs: unknown): StoreItemRef[] {
   if (!Array.isArray(refs)) {
-    throw new ConfigError(`getMany takes an array of { namespace, key }, got ${describeValue(refs)}`);
+    throw new ConfigError(
+      `getMany takes an array of { namespace, key }, got ${describeValue(refs)}`,
+    );
   }
   const requests = refs.map((ref, i): StoreItemRef => {
     if (typeof ref !== 'object' || ref === null) {
@@ -510,7 +518,10 @@ function readSearchCursor(after: unknown): StoreSearchQuery['after'] {
     throw new ConfigError(`after must be { namespace, key }, got ${describeValue(after)}`);
   }
   const { namespace, key } = after as Record<string, unknown>;
-  return { scope: readScopeOrNamespace(namespace, 'after.namespace'), key: validateId(key, 'after.key') };
+  return {
+    scope: readScopeOrNamespace(namespace, 'after.namespace'),
+    key: validateId(key, 'after.key'),
+  };
 }
 
 function namespaceOf(tenant: TenantId, scope: unknown, backend: string): Namespace {

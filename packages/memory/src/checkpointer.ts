@@ -1,9 +1,9 @@
+import { ConflictError, NotFoundError, type ThreadKey } from '@entelix/core';
 import {
   type CheckpointerDriver,
   type CheckpointRow,
   matchesMetadataFilter,
 } from '@entelix/core/adapter';
-import { ConflictError, NotFoundError, type ThreadKey } from '@entelix/core';
 import {
   BACKEND,
   type CheckpointThread,
@@ -46,7 +46,8 @@ export function createMemoryCheckpointer(database: MemoryDatabase): Checkpointer
   const remove = (key: ThreadKey, thread: CheckpointThread, doomed: Set<StoredCheckpoint>) => {
     for (const stored of doomed) thread.byKey.delete(checkpointKey(stored.ns, stored.id));
     thread.inWriteOrder = thread.inWriteOrder.filter((stored) => !doomed.has(stored));
-    if (thread.inWriteOrder.length === 0) database.checkpoints.get(key.tenantId)?.delete(key.threadId);
+    if (thread.inWriteOrder.length === 0)
+      database.checkpoints.get(key.tenantId)?.delete(key.threadId);
   };
 
   return {
@@ -114,9 +115,12 @@ export function createMemoryCheckpointer(database: MemoryDatabase): Checkpointer
       checkFence(database, call.fence);
       const parent = threadOf(fork.key)?.byKey.get(checkpointKey(fork.ns, fork.parentId));
       if (parent === undefined) {
-        throw new NotFoundError(`parent checkpoint ${fork.parentId} does not exist on this thread`, {
-          backend: BACKEND,
-        });
+        throw new NotFoundError(
+          `parent checkpoint ${fork.parentId} does not exist on this thread`,
+          {
+            backend: BACKEND,
+          },
+        );
       }
       append(fork.key, {
         ns: fork.ns,

@@ -1,5 +1,5 @@
-import { type LockDriver, lockKeyOf } from '@entelix/core/adapter';
 import type { ThreadKey } from '@entelix/core';
+import { type LockDriver, lockKeyOf } from '@entelix/core/adapter';
 import type { MemoryDatabase } from './database.js';
 
 /** A lease table and a fence counter that outlives every lease. */

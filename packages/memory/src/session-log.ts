@@ -1,6 +1,12 @@
-import { expectedHeadConflict, type SessionLogDriver } from '@entelix/core/adapter';
 import type { ThreadKey } from '@entelix/core';
-import { BACKEND, checkFence, type EventThread, type MemoryDatabase, tenantThreads } from './database.js';
+import { expectedHeadConflict, type SessionLogDriver } from '@entelix/core/adapter';
+import {
+  BACKEND,
+  checkFence,
+  type EventThread,
+  type MemoryDatabase,
+  tenantThreads,
+} from './database.js';
 
 /** Events in ordinal order per thread, the head kept forever. */
 export function createMemorySessionLog(

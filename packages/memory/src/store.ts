@@ -1,3 +1,4 @@
+import type { Namespace } from '@entelix/core';
 import {
   compareCodePoints,
   compareScopes,
@@ -9,7 +10,6 @@ import {
   selectNamespaceScopes,
   startsWithScope,
 } from '@entelix/core/adapter';
-import type { Namespace } from '@entelix/core';
 import {
   BACKEND,
   checkFence,
@@ -114,7 +114,10 @@ export function createMemoryStore(database: MemoryDatabase, now: () => number): 
       const atMs = now();
       const namespaces = [...(database.store.get(tenantId)?.values() ?? [])]
         .filter((stored) => startsWithScope(stored.scope, query.namespacePrefix))
-        .filter((stored) => query.after === undefined || compareScopes(stored.scope, query.after.scope) >= 0)
+        .filter(
+          (stored) =>
+            query.after === undefined || compareScopes(stored.scope, query.after.scope) >= 0,
+        )
         .sort((a, b) => compareScopes(a.scope, b.scope));
       const found: StoreSearchRow[] = [];
       for (const stored of namespaces) {

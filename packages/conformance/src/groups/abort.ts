@@ -1,4 +1,4 @@
-import { CheckpointId, withSessionLock } from '@entelix/core';
+import { CheckpointId, type ThreadKey, withSessionLock } from '@entelix/core';
 import { expect } from 'vitest';
 import { defineGroup, expectCode, freshKey, freshNamespace, makeCheckpoint } from '../fixtures.js';
 
@@ -19,8 +19,19 @@ export const abortTests = defineGroup('abort', ({ test }) => {
         () => a.checkpointer().updateState(key, CheckpointId.create(), 1, { signal }),
       ],
       ['checkpointer.deleteThread', () => a.checkpointer().deleteThread(key, { signal })],
+      [
+        'checkpointer.putWrites',
+        () => a.checkpointer().putWrites(key, { checkpointId: cp.id, taskId: 't' }, [], { signal }),
+      ],
+      ['checkpointer.prune', () => a.checkpointer().prune(key, { keepLatest: 0, signal })],
+      [
+        'checkpointer.listThreads',
+        () => a.checkpointer().listThreads(key.tenantId, { limit: 1, signal }),
+      ],
       ['store.put', () => a.store().put(ns, 'k', 1, { signal })],
       ['store.get', () => a.store().get(ns, 'k', { signal })],
+      ['store.getMany', () => a.store().getMany([{ namespace: ns, key: 'k' }], { signal })],
+      ['store.search', () => a.store().search(ns.tenantId, { limit: 1, signal })],
       ['store.delete', () => a.store().delete(ns, 'k', { signal })],
       ['store.list', () => a.store().list(ns, { signal })],
       ['store.listNamespaces', () => a.store().listNamespaces(ns.tenantId, { signal })],
@@ -28,11 +39,18 @@ export const abortTests = defineGroup('abort', ({ test }) => {
       ['sessionLog.append', () => a.sessionLog().append(key, [1], { signal })],
       ['sessionLog.loadSince', () => a.sessionLog().loadSince(key, 0, { signal })],
       ['sessionLog.head', () => a.sessionLog().head(key, { signal })],
+      ['sessionLog.loadLatest', () => a.sessionLog().loadLatest(key, { limit: 1, signal })],
+      ['sessionLog.truncateAfter', () => a.sessionLog().truncateAfter(key, 0, { signal })],
+      [
+        'sessionLog.listThreads',
+        () => a.sessionLog().listThreads(key.tenantId, { limit: 1, signal }),
+      ],
       ['sessionLog.archiveBefore', () => a.sessionLog().archiveBefore(key, 1, { signal })],
       ['sessionLog.deleteThread', () => a.sessionLog().deleteThread(key, { signal })],
       ['lock.tryAcquire', () => a.lock.tryAcquire(key, { ttlMs: 1_000, signal })],
       ['lock.acquire', () => a.lock.acquire(key, { ttlMs: 1_000, timeoutMs: 100, signal })],
       ['withSessionLock', () => withSessionLock(a.lock, key, async () => 1, { signal })],
+      ['purgeTenant', () => a.purgeTenant(key.tenantId, { signal })],
     ];
     for (const [method, call] of calls) {
       const error = await call().then(
@@ -75,4 +93,69 @@ export const abortTests = defineGroup('abort', ({ test }) => {
     expect(lease?.signal.aborted).toBe(false);
     await lease?.release();
   });
+
+  test(
+    'abort-during-attempt',
+    'an abort that lands while a grant attempt is in flight rejects with ABORTED and keeps no lease',
+    async ({ a, b, ms }) => {
+      const key = freshKey();
+      // Held, briefly: the old polling loop ignored this abort and took the lock once free.
+      const held = await a.lock.tryAcquire(key, { ttlMs: ms(300) });
+      expect(held).toBeDefined();
+      const controller = new AbortController();
+      const waiting = b.lock.acquire(key, {
+        ttlMs: 10_000,
+        timeoutMs: 10_000,
+        signal: controller.signal,
+      });
+      controller.abort();
+      await expectCode(waiting, 'ABORTED');
+      // Free: no lease is left behind (allow the background release to land).
+      const next = await a.lock.acquire(key, { ttlMs: 10_000, timeoutMs: ms(2_000) });
+      await next.release();
+    },
+  );
+
+  test(
+    'abort-granting-attempt',
+    'an abort during the attempt that would grant rejects with ABORTED and gives the lease back',
+    async ({ a, b, ms }) => {
+      for (const grab of [
+        (signal: AbortSignal, key: ThreadKey) => a.lock.tryAcquire(key, { ttlMs: 10_000, signal }),
+        (signal: AbortSignal, key: ThreadKey) =>
+          a.lock.acquire(key, { ttlMs: 10_000, timeoutMs: 1_000, signal }),
+      ]) {
+        const key = freshKey();
+        const controller = new AbortController();
+        const granting = grab(controller.signal, key);
+        controller.abort();
+        await expectCode(granting, 'ABORTED');
+        const next = await b.lock.acquire(key, { ttlMs: 10_000, timeoutMs: ms(2_000) });
+        await next.release();
+      }
+    },
+  );
+
+  test(
+    'session-lock-never-runs',
+    'withSessionLock aborted before its grant rejects with ABORTED and never runs fn',
+    async ({ a, b, ms }) => {
+      const key = freshKey();
+      let ran = false;
+      const controller = new AbortController();
+      const run = withSessionLock(
+        a.lock,
+        key,
+        async () => {
+          ran = true;
+        },
+        { signal: controller.signal, timeoutMs: 1_000 },
+      );
+      controller.abort();
+      await expectCode(run, 'ABORTED');
+      expect(ran).toBe(false);
+      const next = await b.lock.acquire(key, { ttlMs: 10_000, timeoutMs: ms(2_000) });
+      await next.release();
+    },
+  );
 });

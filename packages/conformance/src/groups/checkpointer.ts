@@ -1,4 +1,4 @@
-import { CheckpointId, ThreadKey } from '@entelix/core';
+import { CheckpointId, type ErrorCode, ThreadKey } from '@entelix/core';
 import { expect } from 'vitest';
 import { defineGroup, expectCode, freshId, freshKey, makeCheckpoint } from '../fixtures.js';
 
@@ -193,7 +193,7 @@ export const checkpointerTests = defineGroup('checkpointer', ({ test }) => {
       const key = freshKey();
       const checkpointer = a.checkpointer();
       const good = makeCheckpoint(key, 1);
-      const bad: [Record<string, unknown>, string][] = [
+      const bad: [Record<string, unknown>, ErrorCode][] = [
         [{ ...good, id: 'nope' }, 'INVALID_ID'],
         [{ ...good, step: -1 }, 'CONFIG'],
         [{ ...good, step: 0.5 }, 'CONFIG'],
@@ -201,6 +201,12 @@ export const checkpointerTests = defineGroup('checkpointer', ({ test }) => {
         [{ ...good, nextNode: '' }, 'INVALID_ID'],
         [{ ...good, parentId: 'nope' }, 'INVALID_ID'],
         [{ ...good, key: { tenantId: key.tenantId } }, 'INVALID_ID'],
+        [{ ...good, ns: 'a\u0000' }, 'INVALID_ID'],
+        [{ ...good, ns: 'x'.repeat(1025) }, 'INVALID_ID'],
+        [{ ...good, ns: '\udc00' }, 'INVALID_ID'],
+        [{ ...good, metadata: ['not', 'an', 'object'] }, 'CONFIG'],
+        [{ ...good, metadata: { when: new Date() } }, 'CONFIG'],
+        [{ ...good, metadata: { n: Number.NaN } }, 'CONFIG'],
       ];
       for (const [checkpoint, code] of bad)
         await expectCode(checkpointer.put(checkpoint as never), code);

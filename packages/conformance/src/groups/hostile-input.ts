@@ -1,9 +1,4 @@
-import {
-  type CheckpointId,
-  Namespace,
-  type Persistence,
-  ThreadKey,
-} from '@entelix/core';
+import { type CheckpointId, Namespace, type Persistence, ThreadKey } from '@entelix/core';
 import { validateId } from '@entelix/core/adapter';
 import fc from 'fast-check';
 import { expect } from 'vitest';

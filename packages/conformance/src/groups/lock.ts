@@ -1,4 +1,4 @@
-import { type Persistence, ThreadKey, withSessionLock } from '@entelix/core';
+import { MAX_TTL_MS, type Persistence, ThreadKey, withSessionLock } from '@entelix/core';
 import { expect } from 'vitest';
 import {
   defineGroup,
@@ -241,4 +241,33 @@ export const lockTests = defineGroup('lock', ({ test }) => {
     await expectCode(lease?.extend(0) as Promise<void>, 'CONFIG');
     await lease?.release();
   });
+
+  test(
+    'long-ttl',
+    'a lease of 2^31 ms or more lives for its whole TTL; beyond 100 years it is CONFIG',
+    async ({ a, b }) => {
+      const key = freshKey();
+      const longTtlMs = 2 ** 31 + 1_000;
+      const lease = await a.lock.tryAcquire(key, { ttlMs: longTtlMs });
+      expect(lease).toBeDefined();
+      await sleep(50);
+      expect(lease?.signal.aborted).toBe(false);
+      expect(lease?.expiresAt.getTime()).toBeGreaterThan(Date.now() + 2 ** 31);
+      await lease?.extend(longTtlMs);
+      await sleep(20);
+      expect(lease?.signal.aborted).toBe(false);
+      expect(await b.lock.tryAcquire(key, { ttlMs: 1_000 })).toBeUndefined();
+      await lease?.release();
+      for (const ttlMs of [MAX_TTL_MS + 1, Number.MAX_SAFE_INTEGER]) {
+        await expectCode(a.lock.tryAcquire(freshKey(), { ttlMs }), 'CONFIG');
+        await expectCode(
+          withSessionLock(a.lock, freshKey(), async () => 1, { ttlMs }),
+          'CONFIG',
+        );
+      }
+      const max = await a.lock.tryAcquire(key, { ttlMs: MAX_TTL_MS });
+      expect(max?.signal.aborted).toBe(false);
+      await max?.release();
+    },
+  );
 });

@@ -1,6 +1,6 @@
 import { ThreadKey } from '@entelix/core';
 import { expect } from 'vitest';
-import { defineGroup, expectCode, freshId, freshKey } from '../fixtures.js';
+import { byCodePoint, defineGroup, expectCode, freshId, freshKey } from '../fixtures.js';
 
 /** `SessionLog<E>`: gap-free ordinals that are never reused, cursors, archiving. */
 export const sessionLogTests = defineGroup('sessionLog', ({ test }) => {
@@ -116,4 +116,84 @@ export const sessionLogTests = defineGroup('sessionLog', ({ test }) => {
     }
     expect(await log.head(key)).toBe(0);
   });
+
+  test(
+    'expected-head',
+    'append with expectedHead writes only when the head equals it, else CONFLICT and nothing',
+    async ({ a, b }) => {
+      const key = freshKey();
+      const log = a.sessionLog<string>();
+      expect(await log.append(key, ['a'], { expectedHead: 0 })).toBe(1);
+      await expectCode(b.sessionLog().append(key, ['x', 'y'], { expectedHead: 0 }), 'CONFLICT');
+      await expectCode(log.append(key, ['x'], { expectedHead: 2 }), 'CONFLICT');
+      expect(await log.head(key)).toBe(1);
+      expect((await log.loadSince(key, 0)).map((e) => e.event)).toEqual(['a']);
+      expect(await log.append(key, ['b', 'c'], { expectedHead: 1 })).toBe(3);
+      expect(await log.append(key, [], { expectedHead: 3 })).toBe(3);
+      await expectCode(log.append(key, [], { expectedHead: 2 }), 'CONFLICT');
+      for (const expectedHead of [-1, 1.5, '3']) {
+        await expectCode(log.append(key, ['z'], { expectedHead: expectedHead as never }), 'CONFIG');
+      }
+      expect(await log.head(key)).toBe(3);
+    },
+  );
+
+  test('load-latest', 'loadLatest returns the newest events in ascending order', async ({ a }) => {
+    const key = freshKey();
+    const log = a.sessionLog<number>();
+    expect(await log.loadLatest(key, { limit: 3 })).toEqual([]);
+    await log.append(key, [1, 2, 3, 4, 5]);
+    expect((await log.loadLatest(key, { limit: 3 })).map((e) => [e.seq, e.event])).toEqual([
+      [3, 3],
+      [4, 4],
+      [5, 5],
+    ]);
+    expect((await log.loadLatest(key, { limit: 50 })).map((e) => e.seq)).toEqual([1, 2, 3, 4, 5]);
+    await log.archiveBefore(key, 5);
+    expect((await log.loadLatest(key, { limit: 3 })).map((e) => e.seq)).toEqual([5]);
+    for (const limit of [0, -1, 2.5, undefined]) {
+      await expectCode(log.loadLatest(key, { limit: limit as never }), 'CONFIG');
+    }
+  });
+
+  test(
+    'truncate-after',
+    'truncateAfter removes the tail but the head stays: removed ordinals are never handed out again',
+    async ({ a, b }) => {
+      const key = freshKey();
+      const log = a.sessionLog<string>();
+      await log.append(key, ['a', 'b', 'c', 'd']);
+      expect(await log.truncateAfter(key, 2)).toBe(2);
+      expect((await log.loadSince(key, 0)).map((e) => e.event)).toEqual(['a', 'b']);
+      expect(await log.head(key)).toBe(4);
+      expect(await b.sessionLog().append(key, ['e'])).toBe(5);
+      expect((await log.loadLatest(key, { limit: 2 })).map((e) => [e.seq, e.event])).toEqual([
+        [2, 'b'],
+        [5, 'e'],
+      ]);
+      expect(await log.truncateAfter(key, 9)).toBe(0);
+      expect(await log.truncateAfter(key, 0)).toBe(3);
+      expect(await log.head(key)).toBe(5);
+      expect(await log.append(key, ['f'], { expectedHead: 5 })).toBe(6);
+      await expectCode(log.truncateAfter(key, -1), 'CONFIG');
+    },
+  );
+
+  test(
+    'list-threads',
+    'listThreads pages the threads that ever held an event, in code-point order',
+    async ({ a, b }) => {
+      const tenant = freshId('tenant');
+      const threads = ['b', 'a', 'é', '🦀', '\uffff', 'a:b'];
+      for (const thread of threads) await a.sessionLog().append(ThreadKey.of(tenant, thread), [1]);
+      const sorted = byCodePoint(threads);
+      expect(await b.sessionLog().listThreads(tenant, { limit: 10 })).toEqual(sorted);
+      expect(
+        await b.sessionLog().listThreads(tenant, { limit: 2, after: sorted[1] as string }),
+      ).toEqual(sorted.slice(2, 4));
+      await a.sessionLog().deleteThread(ThreadKey.of(tenant, 'a'));
+      expect(await b.sessionLog().listThreads(tenant, { limit: 10 })).toEqual(sorted);
+      expect(await b.sessionLog().listThreads(freshId('tenant'), { limit: 10 })).toEqual([]);
+    },
+  );
 });

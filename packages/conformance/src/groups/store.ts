@@ -1,4 +1,4 @@
-import { Namespace } from '@entelix/core';
+import { MAX_TTL_MS, Namespace } from '@entelix/core';
 import { expect } from 'vitest';
 import {
   byCodePoint,
@@ -434,6 +434,23 @@ export const storeTests = defineGroup('store', ({ test }) => {
       expect(await store.evictExpired(one.tenantId)).toBe(0);
       expect(await store.evictExpired(two.tenantId)).toBe(0);
       expect(await store.list(two)).toEqual(['kept']);
+    },
+    { needs: 'ttl' },
+  );
+
+  test(
+    'ttl-bound',
+    'a ttlMs whose expiry cannot be represented is CONFIG and writes nothing',
+    async ({ a }) => {
+      const ns = freshNamespace();
+      const store = a.store();
+      for (const ttlMs of [MAX_TTL_MS + 1, Number.MAX_SAFE_INTEGER - 1]) {
+        await expectCode(store.put(ns, 'k', 1, { ttlMs }), 'CONFIG');
+      }
+      expect(await store.get(ns, 'k')).toBeUndefined();
+      await store.put(ns, 'k', 1, { ttlMs: MAX_TTL_MS });
+      const item = await store.get(ns, 'k');
+      expect(item?.expiresAt?.getTime()).toBeGreaterThan(Date.now() + MAX_TTL_MS - 60_000);
     },
     { needs: 'ttl' },
   );
