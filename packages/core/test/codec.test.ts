@@ -1,6 +1,7 @@
+import { strictJsonCodec } from '@entelix/core';
+import { assertJsonValue } from '@entelix/core/adapter';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { assertJsonValue, strictJsonCodec } from '../src/index.js';
 
 class Point {
   constructor(

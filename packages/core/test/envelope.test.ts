@@ -1,5 +1,6 @@
+import type { Codec, JsonValue } from '@entelix/core';
+import { createPayloadFormat } from '@entelix/core/adapter';
 import { describe, expect, it } from 'vitest';
-import { type Codec, createPayloadFormat, type JsonValue } from '../src/index.js';
 
 describe('payload envelope', () => {
   it('wraps state as { schema_version: 1, state }', () => {

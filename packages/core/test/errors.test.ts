@@ -1,13 +1,6 @@
+import { BackendError, ConflictError, EntelixError, ErrorCode } from '@entelix/core';
+import { errorClasses, toBackendError } from '@entelix/core/adapter';
 import { describe, expect, it } from 'vitest';
-import {
-  BackendError,
-  ConflictError,
-  EntelixError,
-  ErrorCode,
-  errorClasses,
-  throwIfAborted,
-  toBackendError,
-} from '../src/index.js';
 
 describe('EntelixError', () => {
   it.each(Object.values(ErrorCode))('%s has one subclass recognised by isInstance', (code) => {
@@ -53,20 +46,5 @@ describe('toBackendError', () => {
     expect(wrapped.cause).toBe(driverError);
     expect(wrapped.message).toBe('[entelix] [postgres] getLatest failed: connection refused');
     expect(toBackendError(wrapped, 'postgres', 'again')).toBe(wrapped);
-  });
-});
-
-describe('throwIfAborted', () => {
-  it('throws ABORTED for an aborted signal and nothing otherwise', () => {
-    expect(() => throwIfAborted(undefined)).not.toThrow();
-    expect(() => throwIfAborted(new AbortController().signal)).not.toThrow();
-    expect(() => throwIfAborted(AbortSignal.abort('stop'))).toThrow(
-      expect.objectContaining({ code: 'ABORTED', cause: 'stop' }),
-    );
-  });
-  it('rejects something that is not a signal with CONFIG', () => {
-    expect(() => throwIfAborted({} as AbortSignal)).toThrow(
-      expect.objectContaining({ code: 'CONFIG' }),
-    );
   });
 });

@@ -1,16 +1,12 @@
+import { Checkpoint, ThreadKey } from '@entelix/core';
+import {
+  compareCodePoints,
+  jsonEquals,
+  matchesMetadataFilter,
+  selectNamespaceScopes,
+} from '@entelix/core/adapter';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import {
-  Checkpoint,
-  compareCodePoints,
-  readListHistoryOptions,
-  readListNamespacesOptions,
-  readLoadSinceArguments,
-  readStoreListOptions,
-  readStorePutOptions,
-  selectNamespaceScopes,
-  ThreadKey,
-} from '../src/index.js';
 
 const key = ThreadKey.of('tenant', 'thread');
 
@@ -30,8 +26,31 @@ describe('Checkpoint.create', () => {
     ['empty tenant', { key: { tenantId: '', threadId: 't' }, step: 0, state: 1 }, 'INVALID_ID'],
     ['bad parent', { key, step: 0, state: 1, parentId: 'nope' }, 'INVALID_ID'],
     ['empty nextNode', { key, step: 0, state: 1, nextNode: '' }, 'INVALID_ID'],
+    ['a bad id', { key, step: 0, state: 1, id: 'not-a-uuid' }, 'INVALID_ID'],
+    ['a NUL in ns', { key, step: 0, state: 1, ns: 'a\u0000' }, 'INVALID_ID'],
+    ['a 1025-byte ns', { key, step: 0, state: 1, ns: 'x'.repeat(1025) }, 'INVALID_ID'],
+    ['array metadata', { key, step: 0, state: 1, metadata: [1] }, 'CONFIG'],
+    ['a Date in metadata', { key, step: 0, state: 1, metadata: { at: new Date() } }, 'CONFIG'],
+    ['a bad createdAt', { key, step: 0, state: 1, createdAt: new Date(Number.NaN) }, 'CONFIG'],
   ])('rejects %s', (_label, input, code) => {
     expect(() => Checkpoint.create(input as never)).toThrow(expect.objectContaining({ code }));
+  });
+
+  it('keeps a given id (lowercased), createdAt, ns and metadata', () => {
+    const createdAt = new Date(0);
+    const cp = Checkpoint.create({
+      key,
+      step: 0,
+      state: 1,
+      id: '1EF4F797-8335-6428-8001-8A1503F9B875',
+      createdAt,
+      ns: 'child',
+      metadata: { source: 'loop' },
+    });
+    expect(cp.id).toBe('1ef4f797-8335-6428-8001-8a1503f9b875');
+    expect(cp.createdAt).toBe(createdAt);
+    expect(cp).toMatchObject({ ns: 'child', metadata: { source: 'loop' } });
+    expect(Checkpoint.create({ key, step: 0, state: 1 })).toMatchObject({ ns: '', metadata: {} });
   });
 
   it('validate rejects a checkpoint without a valid createdAt', () => {
@@ -40,57 +59,6 @@ describe('Checkpoint.create', () => {
       expect.objectContaining({ code: 'CONFIG' }),
     );
     expect(Checkpoint.validate(cp)).toEqual(cp);
-  });
-});
-
-describe('option readers', () => {
-  it('require positive integer limits', () => {
-    for (const limit of [0, -1, 1.5, Number.NaN, '5', null]) {
-      expect(() => readListHistoryOptions({ limit })).toThrow(
-        expect.objectContaining({ code: 'CONFIG' }),
-      );
-      expect(() => readStoreListOptions({ limit })).toThrow(
-        expect.objectContaining({ code: 'CONFIG' }),
-      );
-      expect(() => readListNamespacesOptions({ limit })).toThrow(
-        expect.objectContaining({ code: 'CONFIG' }),
-      );
-      expect(() => readLoadSinceArguments(0, { limit })).toThrow(
-        expect.objectContaining({ code: 'CONFIG' }),
-      );
-    }
-    expect(() => readListHistoryOptions(undefined)).toThrow(
-      expect.objectContaining({ code: 'CONFIG' }),
-    );
-  });
-
-  it('require non-negative integer cursors and positive TTLs', () => {
-    expect(() => readLoadSinceArguments(-1, {})).toThrow(
-      expect.objectContaining({ code: 'CONFIG' }),
-    );
-    expect(readLoadSinceArguments(0, undefined)).toMatchObject({ cursor: 0, limit: undefined });
-    expect(() => readStorePutOptions({ ttlMs: 0 })).toThrow(
-      expect.objectContaining({ code: 'CONFIG' }),
-    );
-    expect(readStorePutOptions({ ttlMs: 10 }).ttlMs).toBe(10);
-  });
-
-  it('validate prefixes and after cursors as ids', () => {
-    expect(() => readStoreListOptions({ after: '' })).toThrow(
-      expect.objectContaining({ code: 'INVALID_ID' }),
-    );
-    expect(readStoreListOptions({ prefix: '' }).prefix).toBeUndefined();
-    expect(() => readListNamespacesOptions({ prefix: ['a', ''] })).toThrow(
-      expect.objectContaining({ code: 'INVALID_ID' }),
-    );
-    expect(() => readListNamespacesOptions({ prefix: 'a' })).toThrow(
-      expect.objectContaining({ code: 'CONFIG' }),
-    );
-  });
-
-  it('reject options that are not objects', () => {
-    expect(() => readStoreListOptions('x')).toThrow(expect.objectContaining({ code: 'CONFIG' }));
-    expect(() => readStoreListOptions([])).toThrow(expect.objectContaining({ code: 'CONFIG' }));
   });
 });
 
@@ -133,5 +101,26 @@ describe('selectNamespaceScopes', () => {
       ['a', 'c', 'd'],
       ['ab'],
     ]);
+  });
+});
+
+describe('jsonEquals and metadata filters', () => {
+  it('compares JSON values structurally, objects in any key order', () => {
+    expect(jsonEquals({ a: [1, { b: null }], c: 'x' }, { c: 'x', a: [1, { b: null }] })).toBe(true);
+    expect(jsonEquals([1, 2], [2, 1])).toBe(false);
+    expect(jsonEquals({ a: 1 }, { a: 1, b: 2 })).toBe(false);
+    expect(jsonEquals(1, '1')).toBe(false);
+    expect(jsonEquals(null, {})).toBe(false);
+    expect(jsonEquals([], {})).toBe(false);
+  });
+
+  it('matches every filter key by JSON equality; an absent key matches nothing', () => {
+    const metadata = { source: 'loop', step: 3, parents: { '': 'abc' } };
+    expect(matchesMetadataFilter(metadata, {})).toBe(true);
+    expect(matchesMetadataFilter(metadata, { source: 'loop', step: 3 })).toBe(true);
+    expect(matchesMetadataFilter(metadata, { parents: { '': 'abc' } })).toBe(true);
+    expect(matchesMetadataFilter(metadata, { parents: {} })).toBe(false);
+    expect(matchesMetadataFilter(metadata, { missing: null })).toBe(false);
+    expect(matchesMetadataFilter(metadata, { step: '3' })).toBe(false);
   });
 });

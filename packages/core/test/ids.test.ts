@@ -1,15 +1,14 @@
-import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
 import {
-  assertRowTenant,
   CheckpointId,
   InvalidIdError,
   Namespace,
   TenantId,
   ThreadId,
   ThreadKey,
-  validateId,
-} from '../src/index.js';
+} from '@entelix/core';
+import { assertRowTenant, validateId, validatePath } from '@entelix/core/adapter';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
 
 const LEGAL = [
   ':',
@@ -46,6 +45,19 @@ const ILLEGAL: [string, unknown][] = [
 export const legalId = fc
   .string({ unit: 'grapheme', minLength: 1, maxLength: 40 })
   .filter((s) => !s.includes('\u0000') && new TextEncoder().encode(s).byteLength <= 256);
+
+describe('validatePath', () => {
+  it("accepts '' and up to 1024 UTF-8 bytes, refuses NUL, lone surrogates and more", () => {
+    expect(validatePath('', 'ns')).toBe('');
+    expect(validatePath('a|b:c', 'ns')).toBe('a|b:c');
+    expect(validatePath('é'.repeat(512), 'ns')).toHaveLength(512);
+    for (const bad of ['é'.repeat(513), 'a\u0000', '\ud800', 1, null]) {
+      expect(() => validatePath(bad, 'ns')).toThrow(
+        expect.objectContaining({ code: 'INVALID_ID' }),
+      );
+    }
+  });
+});
 
 describe('validateId', () => {
   it.each(LEGAL)('accepts %j', (value) => {

@@ -1,52 +1,62 @@
-import { describe, expect, it, vi } from 'vitest';
+import {
+  type DistributedLock,
+  type LockLease,
+  MAX_TTL_MS,
+  ThreadKey,
+  withSessionLock,
+} from '@entelix/core';
 import {
   assertNewestFence,
   createDistributedLock,
-  createLockLease,
-  type DistributedLock,
-  type LeaseBackend,
-  type LockLease,
+  type LockDriver,
   lockKeyOf,
-  readFence,
-  ThreadKey,
-  withSessionLock,
-} from '../src/index.js';
+} from '@entelix/core/adapter';
+import { describe, expect, it, vi } from 'vitest';
 
 const key = ThreadKey.of('tenant', 'thread');
 
 /** A single-process lock whose remote side can be told to fail or to lose the lease. */
 function fakeLock() {
-  let holder: number | undefined;
+  let holder: bigint | undefined;
   let fence = 0n;
-  const calls = { extend: 0, release: 0 };
+  const calls = { grant: 0, extend: 0, release: 0 };
   const behaviour = { extend: 'ok' as 'ok' | 'lost' | 'fail', release: 'ok' as 'ok' | 'lost' };
-  const grant = (ttlMs: number): LockLease | undefined => {
-    if (holder !== undefined) return undefined;
-    fence += 1n;
-    const mine = Number(fence);
-    holder = mine;
-    const remote: LeaseBackend = {
-      backend: 'fake',
-      async extend() {
-        calls.extend++;
-        if (behaviour.extend === 'fail') throw new Error('network');
-        return behaviour.extend === 'ok' && holder === mine;
-      },
-      async release() {
-        calls.release++;
-        const ok = behaviour.release === 'ok' && holder === mine;
-        if (holder === mine) holder = undefined;
-        return ok;
-      },
-    };
-    return createLockLease({ key, fence, ttlMs, requestedAt: Date.now() }, remote);
+  // Resolves the pending grant; a test may hold grants back to abort while one is in flight.
+  let gate: Promise<void> = Promise.resolve();
+  const driver: LockDriver = {
+    async grant() {
+      calls.grant++;
+      await gate;
+      if (holder !== undefined) return undefined;
+      fence += 1n;
+      holder = fence;
+      return fence;
+    },
+    async extend(_key, mine) {
+      calls.extend++;
+      if (behaviour.extend === 'fail') throw new Error('network');
+      return behaviour.extend === 'ok' && holder === mine;
+    },
+    async release(_key, mine) {
+      calls.release++;
+      const ok = behaviour.release === 'ok' && holder === mine;
+      if (holder === mine) holder = undefined;
+      return ok;
+    },
   };
-  const lock: DistributedLock = createDistributedLock('fake', async (_key, ttlMs) => grant(ttlMs));
+  const lock: DistributedLock = createDistributedLock(driver, 'fake');
+  const holdGrants = () => {
+    let open: () => void = () => undefined;
+    gate = new Promise((resolve) => {
+      open = resolve;
+    });
+    return () => open();
+  };
 
-  return { lock, calls, behaviour, isHeld: () => holder !== undefined };
+  return { lock, calls, behaviour, holdGrants, isHeld: () => holder !== undefined };
 }
 
-describe('createLockLease', () => {
+describe('the lease handle', () => {
   it('aborts its signal with LOCK_LOST when the TTL passes', async () => {
     const { lock } = fakeLock();
     const lease = (await lock.tryAcquire(key, { ttlMs: 30 })) as LockLease;
@@ -120,7 +130,7 @@ describe('createDistributedLock', () => {
   });
 });
 
-describe('acquireByPolling', () => {
+describe('acquire', () => {
   it('times out with LOCK_TIMEOUT', async () => {
     const { lock } = fakeLock();
     const held = await lock.acquire(key, { ttlMs: 1_000, timeoutMs: 50 });
@@ -247,38 +257,100 @@ describe('withSessionLock', () => {
   });
 });
 
-describe('readFence', () => {
-  it('accepts a lease of the same tenant', () => {
-    expect(readFence({ key, fence: 3n }, 'tenant', 'test')).toEqual({
-      key,
-      lockKey: lockKeyOf(key),
-      fence: 3n,
-    });
-    expect(readFence(undefined, 'tenant', 'test')).toBeUndefined();
-  });
-  it.each([
-    ['another tenant', { key: ThreadKey.of('other', 'thread'), fence: 1n }, 'CONFIG'],
-    ['a number fence', { key, fence: 1 }, 'CONFIG'],
-    ['a zero fence', { key, fence: 0n }, 'CONFIG'],
-    ['a bad key', { key: { tenantId: '', threadId: 'x' }, fence: 1n }, 'INVALID_ID'],
-    ['null', null, 'CONFIG'],
-  ])('rejects %s', (_label, fence, code) => {
-    expect(() => readFence(fence, 'tenant', 'test')).toThrow(expect.objectContaining({ code }));
-  });
-});
-
 describe('assertNewestFence', () => {
   it('accepts only the newest grant', () => {
     expect(() => assertNewestFence(undefined, 5n, 'test')).not.toThrow();
-    expect(() => assertNewestFence({ fence: 5n }, 5n, 'test')).not.toThrow();
-    expect(() => assertNewestFence({ fence: 4n }, 5n, 'test')).toThrow(
-      expect.objectContaining({ code: 'FENCED' }),
-    );
-    expect(() => assertNewestFence({ fence: 6n }, 5n, 'test')).toThrow(
-      expect.objectContaining({ code: 'FENCED' }),
-    );
-    expect(() => assertNewestFence({ fence: 1n }, 0n, 'test')).toThrow(
-      expect.objectContaining({ code: 'FENCED' }),
-    );
+    const token = (fence: bigint) => ({ key, lockKey: lockKeyOf(key), fence });
+    expect(() => assertNewestFence(token(5n), 5n, 'test')).not.toThrow();
+    for (const [fence, newest] of [
+      [4n, 5n],
+      [6n, 5n],
+      [1n, 0n],
+    ] as const) {
+      expect(() => assertNewestFence(token(fence), newest, 'test')).toThrow(
+        expect.objectContaining({ code: 'FENCED' }),
+      );
+    }
+  });
+});
+
+describe('aborts and long leases', () => {
+  it('an abort while a grant attempt is in flight rejects at once and gives the lease back', async () => {
+    const { lock, holdGrants, isHeld, calls } = fakeLock();
+    let attempts = 0;
+    for (const take of [
+      (signal: AbortSignal) => lock.tryAcquire(key, { ttlMs: 1_000, signal }),
+      (signal: AbortSignal) => lock.acquire(key, { ttlMs: 1_000, timeoutMs: 1_000, signal }),
+      (signal: AbortSignal) => withSessionLock(lock, key, async () => 'ran', { signal }),
+    ]) {
+      const open = holdGrants();
+      const controller = new AbortController();
+      const pending = take(controller.signal);
+      await Promise.resolve();
+      controller.abort();
+      await expect(pending).rejects.toMatchObject({ code: 'ABORTED' });
+      open();
+      attempts++;
+      // The grant that landed after the abort is released in the background.
+      await vi.waitFor(() => expect(calls.release).toBe(attempts));
+      expect(isHeld()).toBe(false);
+    }
+  });
+
+  it('an abort that lands during an attempt is not slept through', async () => {
+    const { lock, holdGrants } = fakeLock();
+    const held = (await lock.tryAcquire(key, { ttlMs: 200 })) as LockLease;
+    const open = holdGrants();
+    const controller = new AbortController();
+    const waiting = lock.acquire(key, {
+      ttlMs: 1_000,
+      timeoutMs: 5_000,
+      signal: controller.signal,
+    });
+    await Promise.resolve();
+    controller.abort();
+    open();
+    await expect(waiting).rejects.toMatchObject({ code: 'ABORTED' });
+    await held.release();
+  });
+
+  it('keeps a lease of more than 2^31 ms alive for all of it', async () => {
+    vi.useFakeTimers();
+    try {
+      const { lock } = fakeLock();
+      const ttlMs = 2 ** 31 + 10_000;
+      const lease = (await lock.tryAcquire(key, { ttlMs })) as LockLease;
+      await vi.advanceTimersByTimeAsync(2 ** 31);
+      expect(lease.signal.aborted).toBe(false);
+      await vi.advanceTimersByTimeAsync(20_000);
+      expect(lease.signal.aborted).toBe(true);
+      expect(lease.signal.reason).toMatchObject({ code: 'LOCK_LOST' });
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('refuses a TTL beyond MAX_TTL_MS with CONFIG, for leases, extends and withSessionLock', async () => {
+    const { lock, calls } = fakeLock();
+    await expect(lock.tryAcquire(key, { ttlMs: MAX_TTL_MS + 1 })).rejects.toMatchObject({
+      code: 'CONFIG',
+    });
+    await expect(
+      withSessionLock(lock, key, async () => 1, { ttlMs: Number.MAX_SAFE_INTEGER }),
+    ).rejects.toMatchObject({ code: 'CONFIG' });
+    expect(calls.grant).toBe(0);
+    const lease = (await lock.tryAcquire(key, { ttlMs: 1_000 })) as LockLease;
+    await expect(lease.extend(MAX_TTL_MS + 1)).rejects.toMatchObject({ code: 'CONFIG' });
+    await lease.release();
+  });
+
+  it('names the key and the wait in LOCK_TIMEOUT', async () => {
+    const { lock } = fakeLock();
+    const held = (await lock.tryAcquire(key, { ttlMs: 1_000 })) as LockLease;
+    const error = await lock.acquire(key, { ttlMs: 1_000, timeoutMs: 20 }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'LOCK_TIMEOUT' });
+    expect(String((error as Error).message)).toContain('"thread" of tenant "tenant"');
+    expect(String((error as Error).message)).toContain('20 ms');
+    await held.release();
   });
 });
