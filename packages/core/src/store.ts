@@ -280,7 +280,7 @@ function readScopeOrNamespace(value: unknown, what: string): string[] {
  */
 export function selectNamespaceScopes(
   scopes: Iterable<readonly string[]>,
-  query: NamespaceQuery,
+  query: Pick<NamespaceQuery, 'prefix'> & Partial<NamespaceQuery>,
 ): string[][] {
   const unique = new Map<string, string[]>();
   for (const scope of scopes) {
