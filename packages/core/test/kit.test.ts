@@ -17,7 +17,6 @@ function recorded(rows: { checkpoint?: CheckpointRow; item?: unknown } = {}) {
   const calls: { method: string; args: unknown[] }[] = [];
   const record =
     (method: string, answer: unknown = undefined) =>
-    // biome-ignore lint/suspicious/noExplicitAny: a recorder stands in for every driver method
     async (...args: unknown[]): Promise<any> => {
       calls.push({ method, args });
       return typeof answer === 'function' ? (answer as () => unknown)() : answer;
