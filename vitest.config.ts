@@ -1,11 +1,17 @@
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
+
+const repositoryRoot = fileURLToPath(new URL('.', import.meta.url));
 
 // Two projects: `unit` needs no server (memory, PGlite, ioredis-mock); `integration`
 // talks to real services named by DATABASE_URL / REDIS_URL. `npm test` runs both;
-// integration suites skip without their URL unless REQUIRE_SERVICES=1.
+// integration suites skip without their URL unless REQUIRE_SERVICES=1. Paths are
+// anchored here, so a package's own `npm test` (run from its folder) uses this config
+// and filters to its own files.
 export default defineConfig({
+  root: repositoryRoot,
   test: {
-    reporters: ['default', './test-support/summary-reporter.ts'],
+    reporters: ['default', `${repositoryRoot}test-support/summary-reporter.ts`],
     projects: [
       {
         extends: true,
