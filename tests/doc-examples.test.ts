@@ -7,6 +7,9 @@ import { describe, expect, it } from 'vitest';
 const root = join(import.meta.dirname, '..');
 const readmes = [
   'README.md',
+  ...readdirSync(join(root, 'docs'))
+    .filter((file) => file.endsWith('.md'))
+    .map((file) => join('docs', file)),
   ...readdirSync(join(root, 'packages')).map((pkg) => join('packages', pkg, 'README.md')),
   ...readdirSync(join(root, 'examples')).map((example) => join('examples', example, 'README.md')),
 ].filter((file) => {
@@ -23,9 +26,9 @@ function typescriptBlocks(markdown: string): string[] {
   return [...markdown.matchAll(/^```ts\n([\s\S]*?)^```$/gm)].map((match) => match[1] as string);
 }
 
-describe('README examples', () => {
+describe('README and docs examples', () => {
   it('every README has TypeScript examples', () => {
-    for (const file of readmes) {
+    for (const file of readmes.filter((name) => name.endsWith('README.md'))) {
       expect(typescriptBlocks(readFileSync(join(root, file), 'utf8')).length, file).toBeGreaterThan(
         0,
       );
