@@ -35,6 +35,21 @@ describe('README and docs examples', () => {
     }
   });
 
+  it('every `npm run` script they name exists', () => {
+    const scripts = Object.keys(
+      (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: object }).scripts,
+    );
+    for (const file of readmes) {
+      for (const line of readFileSync(join(root, file), 'utf8').split('\n')) {
+        // `npm run x -w pkg` names a package's own script, not the root's.
+        if (/\s(-w|--workspace)[\s=]/.test(line)) continue;
+        for (const [, name] of line.matchAll(/npm run ([\w:-]+)/g)) {
+          expect(scripts, `${file}: npm run ${name}`).toContain(name);
+        }
+      }
+    }
+  });
+
   it('every ```ts block type-checks against the built packages', () => {
     const workDir = join(root, '.readme-check');
     rmSync(workDir, { recursive: true, force: true });

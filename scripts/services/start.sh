@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Make sure every service the integration suites need is running, on loopback only.
-# Safe to run repeatedly: it starts only what is down. Extra services record their
-# connection settings in .services/env for .ci/run and local runs to source.
+# Safe to run repeatedly: it starts only what is down. Every service records its
+# connection setting in .services/env, which scripts/services/test.sh reads.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 mkdir -p .services
@@ -51,6 +51,8 @@ if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
   wait_for "Redis" redis-cli -h 127.0.0.1 -p 6379 ping
 fi
 prepare_test_database
+record_env DATABASE_URL "postgres://root@127.0.0.1:5432/test"
+record_env REDIS_URL "redis://127.0.0.1:6379"
 echo "PostgreSQL and Redis are up"
 
 # Optional extra services, each started by its own script when present.
