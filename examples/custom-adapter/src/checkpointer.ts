@@ -1,4 +1,10 @@
-import { ConflictError, CorruptRecordError, NotFoundError, type ThreadKey } from '@entelix/core';
+import {
+  ConflictError,
+  CorruptRecordError,
+  type JsonObject,
+  NotFoundError,
+  type ThreadKey,
+} from '@entelix/core';
 import {
   type CheckpointerDriver,
   type CheckpointRow,
@@ -30,7 +36,7 @@ type StoredCheckpoint = {
   parentId: string | null;
   step: number;
   nextNode: string | null;
-  metadata: Record<string, unknown>;
+  metadata: JsonObject;
   /** The state's envelope text. */
   payload: string;
   createdAt: number;
@@ -241,15 +247,19 @@ export function createKeyValueCheckpointer(client: StorageClient): CheckpointerD
       if (keep.ns !== undefined) {
         // One namespace: its index names each checkpoint's id, so no checkpoint is read.
         const prefix = storageKeys.checkpointsInNamespace(key, keep.ns);
-        const newestFirst = [...walkKeys(client, prefix, { reverse: true })];
-        for (const indexKey of newestFirst.slice(keep.keepLatest)) {
+        let kept = 0;
+        for (const indexKey of walkKeys(client, prefix, { reverse: true })) {
+          if (kept < keep.keepLatest) {
+            kept++;
+            continue;
+          }
           remove(key, ordinalOfKey(prefix, indexKey), keep.ns, client.get(indexKey) as string);
           pruned++;
         }
       } else {
         const prefix = storageKeys.checkpointsOf(key);
         const keptPerNamespace = new Map<string, number>();
-        for (const storageKey of [...walkKeys(client, prefix, { reverse: true })]) {
+        for (const storageKey of walkKeys(client, prefix, { reverse: true })) {
           const seq = ordinalOfKey(prefix, storageKey);
           const { ns, id } = readStored(key, seq);
           const kept = keptPerNamespace.get(ns) ?? 0;
@@ -275,12 +285,12 @@ export function createKeyValueCheckpointer(client: StorageClient): CheckpointerD
   };
 }
 
-function metadataOf(stored: StoredCheckpoint): Record<string, never> {
+function metadataOf(stored: StoredCheckpoint): JsonObject {
   const { metadata } = stored;
   if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata)) {
     throw new CorruptRecordError('stored checkpoint metadata is not an object', {
       backend: BACKEND,
     });
   }
-  return metadata as Record<string, never>;
+  return metadata;
 }

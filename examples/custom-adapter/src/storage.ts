@@ -153,12 +153,13 @@ export function withBackendErrors(client: KeyValueClient): StorageClient {
   };
 }
 
-const WALK_BATCH = 64;
+const LARGEST_BATCH = 64;
 
 /**
- * The keys under `prefix` in `range`, fetched a batch at a time, so a walk that stops
- * early (a filled page) reads little more than it returns and no scan is unbounded.
- * The caller may delete the keys it is given.
+ * The keys under `prefix` in `range`, fetched in batches that start at one key and
+ * double, so a walk that stops early (a filled page, a first live item) reads at most
+ * twice what it uses, and no single scan is unbounded. The caller may delete the keys
+ * it is given.
  */
 export function* walkKeys(
   client: StorageClient,
@@ -167,12 +168,14 @@ export function* walkKeys(
 ): Generator<string> {
   let { after, before } = range;
   let remaining = range.limit ?? Number.POSITIVE_INFINITY;
+  let nextBatch = 1;
   while (remaining > 0) {
-    const batchSize = Math.min(remaining, WALK_BATCH);
+    const batchSize = Math.min(remaining, nextBatch);
     const batch = client.keys(prefix, { after, before, limit: batchSize, reverse: range.reverse });
     yield* batch;
     if (batch.length < batchSize) return;
     remaining -= batch.length;
+    nextBatch = Math.min(nextBatch * 2, LARGEST_BATCH);
     const last = batch[batch.length - 1] as string;
     if (range.reverse) before = last;
     else after = last;
