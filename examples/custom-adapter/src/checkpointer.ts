@@ -14,6 +14,7 @@ import {
 import {
   atOrdinal,
   BACKEND,
+  checkCounter,
   checkFence,
   deleteKeys,
   hasKeys,
@@ -28,7 +29,7 @@ import {
 } from './storage.js';
 
 /** A checkpoint as stored: the row the kit checks and decodes, less its pending writes. */
-type StoredCheckpoint = {
+interface StoredCheckpoint {
   tenantId: string;
   threadId: string;
   ns: string;
@@ -40,7 +41,7 @@ type StoredCheckpoint = {
   /** The state's envelope text. */
   payload: string;
   createdAt: number;
-};
+}
 
 /** The thread's write-order counter; it exists exactly while the thread holds a checkpoint. */
 interface CheckpointThread {
@@ -75,7 +76,8 @@ export function createKeyValueCheckpointer(client: StorageClient): CheckpointerD
       storageKeys.checkpointThread(key),
       key.tenantId,
     );
-    const seq = (thread?.lastWriteSeq ?? 0) + 1;
+    const seq =
+      (thread === undefined ? 0 : checkCounter(thread.lastWriteSeq, 'write sequence')) + 1;
     writeRecord(client, atOrdinal(storageKeys.checkpointsOf(key), seq), {
       tenantId: key.tenantId,
       threadId: key.threadId,
@@ -185,24 +187,16 @@ export function createKeyValueCheckpointer(client: StorageClient): CheckpointerD
       checkFence(client, call.fence);
       const parentSeq = seqOf(fork.key, fork.ns, fork.parentId);
       if (parentSeq === undefined) {
-        throw new NotFoundError(
-          `parent checkpoint ${fork.parentId} does not exist on this thread`,
-          {
-            backend: BACKEND,
-          },
-        );
-      }
-      const parent = readStored(fork.key, parentSeq);
-      if (!Number.isSafeInteger(parent.step)) {
-        throw new CorruptRecordError('stored checkpoint has a malformed step', {
+        throw new NotFoundError(`parent checkpoint ${fork.parentId} is not on this thread`, {
           backend: BACKEND,
         });
       }
+      const parent = readStored(fork.key, parentSeq);
       append(fork.key, {
         ns: fork.ns,
         id: fork.id,
         parentId: fork.parentId,
-        step: parent.step + 1,
+        step: checkCounter(parent.step, 'checkpoint step') + 1,
         nextNode: parent.nextNode,
         metadata: fork.metadata,
         payload: fork.payload,

@@ -7,6 +7,7 @@ import {
 import {
   atOrdinal,
   BACKEND,
+  checkCounter,
   checkFence,
   deleteKeys,
   readListedRecord,
@@ -24,21 +25,22 @@ interface SessionHead {
 }
 
 /** An event as stored: the row the kit checks and decodes. */
-type StoredEvent = {
+interface StoredEvent {
   tenantId: string;
   seq: number;
   /** The event's envelope text. */
   payload: string;
   appendedAt: number;
-};
+}
 
 /** Events keyed by ordinal, so every read and removal is one range of one thread. */
 export function createKeyValueSessionLog(client: StorageClient): SessionLogDriver {
-  const headOf = (key: ThreadKey) =>
-    readTenantRecord<SessionHead>(client, storageKeys.sessionHead(key), key.tenantId)
-      ?.headOrdinal ?? 0;
+  const headOf = (key: ThreadKey) => {
+    const head = readTenantRecord<SessionHead>(client, storageKeys.sessionHead(key), key.tenantId);
+    return head === undefined ? 0 : checkCounter(head.headOrdinal, 'session head');
+  };
 
-  const readEvents = (keys: Iterable<string>) =>
+  const readEventRows = (keys: Iterable<string>) =>
     [...keys].map((eventKey) => readListedRecord<SessionEventRow>(client, eventKey));
 
   return {
@@ -69,14 +71,14 @@ export function createKeyValueSessionLog(client: StorageClient): SessionLogDrive
 
     async loadSince(key, page) {
       const events = storageKeys.sessionEventsOf(key);
-      return readEvents(
+      return readEventRows(
         walkKeys(client, events, { after: atOrdinal(events, page.cursor), limit: page.limit }),
       );
     },
 
     async loadLatest(key, limit) {
       const newestFirst = client.keys(storageKeys.sessionEventsOf(key), { reverse: true, limit });
-      return readEvents(newestFirst.reverse());
+      return readEventRows(newestFirst.reverse());
     },
 
     async head(key) {

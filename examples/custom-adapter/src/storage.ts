@@ -124,6 +124,19 @@ export function readOrdinal(text: string): number {
   return n;
 }
 
+/**
+ * A counter read from bookkeeping the kit never sees (a head, a write sequence), before
+ * arithmetic on it writes anything: a non-negative safe integer, else `CORRUPT_RECORD`.
+ */
+export function checkCounter(value: unknown, what: string): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+    throw new CorruptRecordError(`stored ${what} is not a non-negative integer`, {
+      backend: BACKEND,
+    });
+  }
+  return value;
+}
+
 /** The ordinal at the end of a key listed under `prefix`. */
 export const ordinalOfKey = (prefix: string, storageKey: string) =>
   readOrdinal(storageKey.slice(prefix.length));

@@ -22,7 +22,7 @@ import {
 } from './storage.js';
 
 /** An item as stored: the row the kit checks and decodes for `get` and `search` alike. */
-type StoredItem = {
+interface StoredItem {
   tenantId: string;
   scope: string[];
   key: string;
@@ -32,7 +32,7 @@ type StoredItem = {
   updatedAt: number;
   /** `null` for an item that never expires. */
   expiresAt: number | null;
-};
+}
 
 // Expiry is decided on every read, so an expired item is invisible whether or not
 // `evictExpired` has run yet.
@@ -133,8 +133,9 @@ export function createKeyValueStore(client: StorageClient): StoreDriver {
       const under = storageKeys.storeNamespace(tenantId, query.prefix);
       let cursor =
         query.after === undefined ? undefined : storageKeys.storeNamespace(tenantId, query.after);
-      // One seek per namespace visited: after listing a scope cut to maxDepth, the scan
-      // jumps past everything under it, so the cost is the page, not the tenant.
+      // One seek per namespace visited, and after a scope cut to maxDepth the scan jumps
+      // past everything under it: the cost is the namespaces listed (and any passed over
+      // for holding only expired items), not the tenant's items.
       while (query.limit === undefined || scopes.length < query.limit) {
         const [namespaceKey] = client.keys(under, { after: cursor, limit: 1 });
         if (namespaceKey === undefined) break;
