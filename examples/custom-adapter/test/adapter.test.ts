@@ -84,6 +84,27 @@ describe('custom key/value adapter', () => {
     });
   });
 
+  it('refuses malformed bookkeeping and dangling index entries with CORRUPT_RECORD, writing nothing', async () => {
+    const client = createInMemoryKeyValueClient();
+    const persistence = createKeyValuePersistence({ client });
+    const key = ThreadKey.of('acme', 'thread');
+    await persistence.sessionLog().append(key, ['a']);
+    const [headKey] = [...client.keys('session-head\u0000')];
+    client.set(headKey as string, JSON.stringify({ tenantId: 'acme', headOrdinal: '1' }));
+    const before = [...client.keys('')];
+    await expect(persistence.sessionLog().append(key, ['b'])).rejects.toMatchObject({
+      code: 'CORRUPT_RECORD',
+    });
+    expect([...client.keys('')]).toEqual(before);
+
+    await persistence.checkpointer().put(Checkpoint.create({ key, step: 0, state: 1 }));
+    const [checkpointKey] = [...client.keys('checkpoint\u0000')];
+    client.delete(checkpointKey as string);
+    await expect(persistence.checkpointer().getLatest(key)).rejects.toMatchObject({
+      code: 'CORRUPT_RECORD',
+    });
+  });
+
   it('close leaves the caller’s client and its data alone', async () => {
     const client = createInMemoryKeyValueClient();
     const key = ThreadKey.of('acme', 'thread');
