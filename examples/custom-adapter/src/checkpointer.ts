@@ -1,192 +1,290 @@
 import {
-  type CallOptions,
-  type Checkpoint,
-  type Checkpointer,
-  Checkpoint as CheckpointHelpers,
-  CheckpointId,
   ConflictError,
+  CorruptRecordError,
+  type JsonObject,
   NotFoundError,
-  type PayloadFormat,
-  readFence,
-  readListHistoryOptions,
-  readOptions,
-  ThreadKey,
-  throwIfAborted,
-  type WriteOptions,
+  type ThreadKey,
 } from '@entelix/core';
 import {
-  assertNewestFence,
+  type CheckpointerDriver,
+  type CheckpointRow,
+  matchesMetadataFilter,
+  type PendingWriteRow,
+} from '@entelix/core/adapter';
+import {
+  atOrdinal,
   BACKEND,
+  checkCounter,
+  checkFence,
+  deleteKeys,
+  hasKeys,
+  ordinalOfKey,
+  readListedRecord,
+  readOrdinal,
   readTenantRecord,
   type StorageClient,
   storageKeys,
+  walkKeys,
   writeRecord,
 } from './storage.js';
 
-/** One checkpoint as stored; `payload` is envelope text, decoded afresh on every read. */
+/** A checkpoint as stored: the row the kit checks and decodes, less its pending writes. */
 interface StoredCheckpoint {
   tenantId: string;
+  threadId: string;
+  ns: string;
   id: string;
   parentId: string | null;
   step: number;
   nextNode: string | null;
-  createdAtMs: number;
-  /** Position in the thread's write order, assigned here, never by the caller. */
-  writeSeq: number;
+  metadata: JsonObject;
+  /** The state's envelope text. */
   payload: string;
+  createdAt: number;
 }
 
-/** Per-thread bookkeeping, so `getLatest` is one lookup rather than a scan. */
+/** The thread's write-order counter; it exists exactly while the thread holds a checkpoint. */
 interface CheckpointThread {
   tenantId: string;
   lastWriteSeq: number;
-  latestId: string;
 }
 
-/** Checkpoints as one record per checkpoint plus one record per thread. */
-export function createKeyValueCheckpointer<S>(
-  client: StorageClient,
-  format: PayloadFormat<S>,
-): Checkpointer<S> {
-  const readCheckpoint = (key: ThreadKey, id: string) =>
-    readTenantRecord<StoredCheckpoint>(client, storageKeys.checkpoint(key, id), key.tenantId);
+/**
+ * Checkpoints keyed by the thread's write sequence, so history is a scan in key order;
+ * an index per namespace in the same order, an index from (id, ns) to the sequence,
+ * and each pending write in a record of its own under its checkpoint's sequence.
+ */
+export function createKeyValueCheckpointer(client: StorageClient): CheckpointerDriver {
+  const seqOf = (key: ThreadKey, ns: string, id: string): number | undefined => {
+    const text = client.get(storageKeys.checkpointId(key, id, ns));
+    return text === undefined ? undefined : readOrdinal(text);
+  };
 
-  const readThread = (key: ThreadKey) =>
-    readTenantRecord<CheckpointThread>(client, storageKeys.checkpointThread(key), key.tenantId);
+  const readStored = (key: ThreadKey, seq: number) =>
+    readListedRecord<StoredCheckpoint>(client, atOrdinal(storageKeys.checkpointsOf(key), seq));
 
-  const readAllInWriteOrder = (key: ThreadKey): StoredCheckpoint[] =>
-    client
-      .keys(storageKeys.checkpointsOf(key))
-      .flatMap((storageKey) => {
-        const row = readTenantRecord<StoredCheckpoint>(client, storageKey, key.tenantId);
-        return row === undefined ? [] : [row];
-      })
-      .sort((x, y) => x.writeSeq - y.writeSeq);
+  const withWrites = (key: ThreadKey, seq: number, stored: StoredCheckpoint): CheckpointRow => ({
+    ...stored,
+    writes: [...walkKeys(client, storageKeys.pendingWritesOf(key, seq))].map((writeKey) =>
+      readListedRecord<PendingWriteRow>(client, writeKey),
+    ),
+  });
 
-  const appendCheckpoint = (
-    key: ThreadKey,
-    row: Omit<StoredCheckpoint, 'writeSeq' | 'tenantId'>,
-  ) => {
-    const writeSeq = (readThread(key)?.lastWriteSeq ?? 0) + 1;
-    writeRecord(client, storageKeys.checkpoint(key, row.id), {
-      ...row,
+  const append = (key: ThreadKey, checkpoint: Omit<StoredCheckpoint, 'tenantId' | 'threadId'>) => {
+    const thread = readTenantRecord<CheckpointThread>(
+      client,
+      storageKeys.checkpointThread(key),
+      key.tenantId,
+    );
+    const seq =
+      (thread === undefined ? 0 : checkCounter(thread.lastWriteSeq, 'write sequence')) + 1;
+    writeRecord(client, atOrdinal(storageKeys.checkpointsOf(key), seq), {
       tenantId: key.tenantId,
-      writeSeq,
+      threadId: key.threadId,
+      ...checkpoint,
     } satisfies StoredCheckpoint);
+    client.set(storageKeys.checkpointId(key, checkpoint.id, checkpoint.ns), String(seq));
+    client.set(
+      atOrdinal(storageKeys.checkpointsInNamespace(key, checkpoint.ns), seq),
+      checkpoint.id,
+    );
     writeRecord(client, storageKeys.checkpointThread(key), {
       tenantId: key.tenantId,
-      lastWriteSeq: writeSeq,
-      latestId: row.id,
+      lastWriteSeq: seq,
     } satisfies CheckpointThread);
   };
 
-  const toCheckpoint = (key: ThreadKey, row: StoredCheckpoint): Checkpoint<S> => ({
-    id: row.id as CheckpointId,
-    key: ThreadKey.of(key.tenantId, key.threadId),
-    parentId: row.parentId as CheckpointId | null,
-    step: row.step,
-    state: format.decode(row.payload),
-    nextNode: row.nextNode,
-    createdAt: new Date(row.createdAtMs),
-  });
+  const remove = (key: ThreadKey, seq: number, ns: string, id: string) => {
+    client.delete(atOrdinal(storageKeys.checkpointsOf(key), seq));
+    client.delete(atOrdinal(storageKeys.checkpointsInNamespace(key, ns), seq));
+    client.delete(storageKeys.checkpointId(key, id, ns));
+    deleteKeys(client, storageKeys.pendingWritesOf(key, seq));
+  };
+
+  // Once a thread holds nothing its counter goes too, which is what takes it off
+  // `listThreads`; a sequence restarting at 1 then has nothing to be confused with.
+  const forgetIfEmpty = (key: ThreadKey) => {
+    if (!hasKeys(client, storageKeys.checkpointsOf(key))) {
+      client.delete(storageKeys.checkpointThread(key));
+    }
+  };
 
   return {
-    async put(checkpoint, options) {
-      const cp = CheckpointHelpers.validate<S>(checkpoint);
-      const opts = readOptions<WriteOptions>(options);
-      const fence = readFence(opts.fence, cp.key.tenantId, BACKEND);
-      const payload = format.encode(cp.state);
-      throwIfAborted(opts.signal, BACKEND);
-      // From here to the end nothing awaits, so check and write are one atomic step.
-      assertNewestFence(client, fence);
-      if (readCheckpoint(cp.key, cp.id) !== undefined) {
-        throw new ConflictError(`checkpoint ${cp.id} already exists on this thread`, {
+    async put(record, call) {
+      checkFence(client, call.fence);
+      if (seqOf(record.key, record.ns, record.id) !== undefined) {
+        throw new ConflictError(`checkpoint ${record.id} already exists on this thread`, {
           backend: BACKEND,
         });
       }
-      appendCheckpoint(cp.key, {
-        id: cp.id,
-        parentId: cp.parentId,
-        step: cp.step,
-        nextNode: cp.nextNode,
-        createdAtMs: cp.createdAt.getTime(),
-        payload,
+      append(record.key, {
+        ns: record.ns,
+        id: record.id,
+        parentId: record.parentId,
+        step: record.step,
+        nextNode: record.nextNode,
+        metadata: record.metadata,
+        payload: record.payload,
+        createdAt: record.createdAt.getTime(),
       });
     },
 
-    async getLatest(key, options) {
-      const threadKey = ThreadKey.from(key);
-      throwIfAborted(readOptions<CallOptions>(options).signal, BACKEND);
-      const thread = readThread(threadKey);
-      if (thread === undefined) return undefined;
-      const latest = readCheckpoint(threadKey, thread.latestId);
-      return latest === undefined ? undefined : toCheckpoint(threadKey, latest);
+    async getLatest(key, ns) {
+      const prefix = storageKeys.checkpointsInNamespace(key, ns);
+      const [latest] = client.keys(prefix, { reverse: true, limit: 1 });
+      if (latest === undefined) return undefined;
+      const seq = ordinalOfKey(prefix, latest);
+      return withWrites(key, seq, readStored(key, seq));
     },
 
-    async getById(key, id, options) {
-      const threadKey = ThreadKey.from(key);
-      const checkpointId = CheckpointId.parse(id);
-      throwIfAborted(readOptions<CallOptions>(options).signal, BACKEND);
-      const row = readCheckpoint(threadKey, checkpointId);
-      return row === undefined ? undefined : toCheckpoint(threadKey, row);
+    async getById(key, ns, id) {
+      const seq = seqOf(key, ns, id);
+      return seq === undefined ? undefined : withWrites(key, seq, readStored(key, seq));
     },
 
-    async listHistory(key, options) {
-      const threadKey = ThreadKey.from(key);
-      const { limit, before, signal } = readListHistoryOptions(options);
-      throwIfAborted(signal, BACKEND);
-      let writtenBefore = Number.POSITIVE_INFINITY;
-      if (before !== undefined) {
-        const anchor = readCheckpoint(threadKey, before);
-        // An unknown anchor has nothing written before it on this thread.
-        if (anchor === undefined) return [];
-        writtenBefore = anchor.writeSeq;
+    async listHistory(key, query) {
+      let beforeSeq: number | undefined;
+      if (query.before !== undefined) {
+        // The anchor may be in any namespace; an id in several is first written first.
+        const prefix = storageKeys.checkpointIdInEveryNamespace(key, query.before);
+        for (const indexKey of walkKeys(client, prefix)) {
+          const seq = readOrdinal(client.get(indexKey) as string);
+          beforeSeq = Math.min(seq, beforeSeq ?? seq);
+        }
+        if (beforeSeq === undefined) {
+          throw new NotFoundError(`checkpoint ${query.before} is not on this thread`, {
+            backend: BACKEND,
+          });
+        }
       }
-      return readAllInWriteOrder(threadKey)
-        .filter((row) => row.writeSeq < writtenBefore)
-        .slice(-limit)
-        .reverse()
-        .map((row) => toCheckpoint(threadKey, row));
+      const prefix =
+        query.ns === undefined
+          ? storageKeys.checkpointsOf(key)
+          : storageKeys.checkpointsInNamespace(key, query.ns);
+      const newestFirst = walkKeys(client, prefix, {
+        reverse: true,
+        before: beforeSeq === undefined ? undefined : atOrdinal(prefix, beforeSeq),
+        // A filter may pass over any number of checkpoints before the page is full.
+        limit: query.filter === undefined ? query.limit : undefined,
+      });
+      const page: CheckpointRow[] = [];
+      for (const storageKey of newestFirst) {
+        const seq = ordinalOfKey(prefix, storageKey);
+        const stored = readStored(key, seq);
+        if (
+          query.filter !== undefined &&
+          !matchesMetadataFilter(metadataOf(stored), query.filter)
+        ) {
+          continue;
+        }
+        page.push(withWrites(key, seq, stored));
+        if (page.length === query.limit) break;
+      }
+      return page;
     },
 
-    async updateState(key, parentId, state, options) {
-      const threadKey = ThreadKey.from(key);
-      const parent = CheckpointId.parse(parentId);
-      const opts = readOptions<WriteOptions>(options);
-      const fence = readFence(opts.fence, threadKey.tenantId, BACKEND);
-      const payload = format.encode(state);
-      throwIfAborted(opts.signal, BACKEND);
-      assertNewestFence(client, fence);
-      const parentRow = readCheckpoint(threadKey, parent);
-      if (parentRow === undefined) {
-        throw new NotFoundError(`parent checkpoint ${parent} does not exist on this thread`, {
+    async fork(fork, call) {
+      checkFence(client, call.fence);
+      const parentSeq = seqOf(fork.key, fork.ns, fork.parentId);
+      if (parentSeq === undefined) {
+        throw new NotFoundError(`parent checkpoint ${fork.parentId} is not on this thread`, {
           backend: BACKEND,
         });
       }
-      const id = CheckpointId.create();
-      appendCheckpoint(threadKey, {
-        id,
-        parentId: parent,
-        step: parentRow.step + 1,
-        nextNode: parentRow.nextNode,
-        createdAtMs: Date.now(),
-        payload,
+      const parent = readStored(fork.key, parentSeq);
+      append(fork.key, {
+        ns: fork.ns,
+        id: fork.id,
+        parentId: fork.parentId,
+        step: checkCounter(parent.step, 'checkpoint step') + 1,
+        nextNode: parent.nextNode,
+        metadata: fork.metadata,
+        payload: fork.payload,
+        createdAt: fork.createdAt.getTime(),
       });
-      return id;
     },
 
-    async deleteThread(key, options) {
-      const threadKey = ThreadKey.from(key);
-      const opts = readOptions<WriteOptions>(options);
-      const fence = readFence(opts.fence, threadKey.tenantId, BACKEND);
-      throwIfAborted(opts.signal, BACKEND);
-      assertNewestFence(client, fence);
-      let deleted = 0;
-      for (const storageKey of client.keys(storageKeys.checkpointsOf(threadKey))) {
-        if (client.delete(storageKey)) deleted++;
+    async deleteThread(key, call) {
+      checkFence(client, call.fence);
+      const checkpoints = deleteKeys(client, storageKeys.checkpointsOf(key));
+      deleteKeys(client, storageKeys.ofThread('checkpoint-ns', key));
+      deleteKeys(client, storageKeys.ofThread('checkpoint-id', key));
+      deleteKeys(client, storageKeys.ofThread('checkpoint-write', key));
+      client.delete(storageKeys.checkpointThread(key));
+      return checkpoints;
+    },
+
+    async putWrites(key, target, writes, call) {
+      checkFence(client, call.fence);
+      const seq = seqOf(key, target.ns, target.checkpointId);
+      if (seq === undefined) {
+        throw new NotFoundError(`checkpoint ${target.checkpointId} does not exist on this thread`, {
+          backend: BACKEND,
+        });
       }
-      client.delete(storageKeys.checkpointThread(threadKey));
-      return deleted;
+      for (const write of writes) {
+        const writeKey = storageKeys.pendingWrite(key, seq, target.taskId, write.idx);
+        if (write.idx >= 0 && client.get(writeKey) !== undefined) continue;
+        writeRecord(client, writeKey, {
+          taskId: target.taskId,
+          taskPath: target.taskPath,
+          idx: write.idx,
+          channel: write.channel,
+          payload: write.payload,
+        });
+      }
+    },
+
+    async prune(key, keep, call) {
+      checkFence(client, call.fence);
+      let pruned = 0;
+      if (keep.ns !== undefined) {
+        // One namespace: its index names each checkpoint's id, so no checkpoint is read.
+        const prefix = storageKeys.checkpointsInNamespace(key, keep.ns);
+        let kept = 0;
+        for (const indexKey of walkKeys(client, prefix, { reverse: true })) {
+          if (kept < keep.keepLatest) {
+            kept++;
+            continue;
+          }
+          remove(key, ordinalOfKey(prefix, indexKey), keep.ns, client.get(indexKey) as string);
+          pruned++;
+        }
+      } else {
+        const prefix = storageKeys.checkpointsOf(key);
+        const keptPerNamespace = new Map<string, number>();
+        for (const storageKey of walkKeys(client, prefix, { reverse: true })) {
+          const seq = ordinalOfKey(prefix, storageKey);
+          const { ns, id } = readStored(key, seq);
+          const kept = keptPerNamespace.get(ns) ?? 0;
+          if (kept < keep.keepLatest) {
+            keptPerNamespace.set(ns, kept + 1);
+            continue;
+          }
+          remove(key, seq, ns, id);
+          pruned++;
+        }
+      }
+      forgetIfEmpty(key);
+      return pruned;
+    },
+
+    async listThreads(tenantId, page) {
+      const prefix = storageKeys.ofTenant('checkpoint-thread', tenantId);
+      const after = page.after === undefined ? undefined : prefix + page.after;
+      return client
+        .keys(prefix, { after, limit: page.limit })
+        .map((threadKey) => threadKey.slice(prefix.length));
     },
   };
+}
+
+function metadataOf(stored: StoredCheckpoint): JsonObject {
+  const { metadata } = stored;
+  if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata)) {
+    throw new CorruptRecordError('stored checkpoint metadata is not an object', {
+      backend: BACKEND,
+    });
+  }
+  return metadata;
 }

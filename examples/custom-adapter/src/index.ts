@@ -1,17 +1,32 @@
 import {
   type Capabilities,
   ConfigError,
-  createPayloadFormat,
   type Persistence,
+  type TenantId,
+  type ThreadId,
+  type ThreadKey,
 } from '@entelix/core';
+import { createPersistence, type PersistenceDriver } from '@entelix/core/adapter';
 import { createKeyValueCheckpointer } from './checkpointer.js';
 import type { KeyValueClient } from './key-value-client.js';
 import { createKeyValueLock } from './lock.js';
 import { createKeyValueSessionLog } from './session-log.js';
-import { BACKEND, withBackendErrors } from './storage.js';
+import {
+  BACKEND,
+  deleteKeys,
+  readNewestFence,
+  type StorageClient,
+  storageKeys,
+  walkKeys,
+  withBackendErrors,
+} from './storage.js';
 import { createKeyValueStore } from './store.js';
 
-export { createInMemoryKeyValueClient, type KeyValueClient } from './key-value-client.js';
+export {
+  createInMemoryKeyValueClient,
+  type KeyRange,
+  type KeyValueClient,
+} from './key-value-client.js';
 
 /** Options of {@link createKeyValuePersistence}. */
 export interface KeyValuePersistenceOptions {
@@ -32,8 +47,8 @@ const KEY_VALUE_CAPABILITIES: Capabilities = Object.freeze({
 });
 
 /**
- * Entelix persistence over any synchronous string key/value client: checkpoints, store,
- * session log and lock, each record JSON under a tenant-first key.
+ * Entelix persistence over any synchronous, ordered string key/value client:
+ * checkpoints, store, session log and lock, each record JSON under a tenant-first key.
  *
  * @example
  * ```ts
@@ -56,18 +71,46 @@ export function createKeyValuePersistence(options: KeyValuePersistenceOptions): 
     });
   }
   const client = withBackendErrors(given);
-  return {
-    checkpointer: (payload) =>
-      createKeyValueCheckpointer(client, createPayloadFormat(payload, BACKEND)),
-    store: (payload) => createKeyValueStore(client, createPayloadFormat(payload, BACKEND)),
-    sessionLog: (payload) =>
-      createKeyValueSessionLog(client, createPayloadFormat(payload, BACKEND)),
-    lock: createKeyValueLock(client),
+  const driver: PersistenceDriver = {
+    backend: BACKEND,
     capabilities: KEY_VALUE_CAPABILITIES,
+    checkpointer: createKeyValueCheckpointer(client),
+    store: createKeyValueStore(client),
+    sessionLog: createKeyValueSessionLog(client),
+    lock: createKeyValueLock(client),
+    async purgeTenant(tenantId) {
+      return purgeTenant(client, tenantId);
+    },
     async close() {
       // The only resource is the client, and it was passed in: the caller closes it.
     },
   };
+  return createPersistence(driver);
+}
+
+/**
+ * Every family is keyed tenant first, so erasing a tenant is one range per family.
+ * Session heads stay, so the tenant's ordinals are never handed out again.
+ */
+function purgeTenant(client: StorageClient, tenantId: TenantId) {
+  const checkpoints = deleteKeys(client, storageKeys.ofTenant('checkpoint', tenantId));
+  const writes = deleteKeys(client, storageKeys.ofTenant('checkpoint-write', tenantId));
+  deleteKeys(client, storageKeys.ofTenant('checkpoint-id', tenantId));
+  deleteKeys(client, storageKeys.ofTenant('checkpoint-ns', tenantId));
+  deleteKeys(client, storageKeys.ofTenant('checkpoint-thread', tenantId));
+  const storeItems = deleteKeys(client, storageKeys.ofTenant('store-item', tenantId));
+  deleteKeys(client, storageKeys.ofTenant('store-namespace', tenantId));
+  const events = deleteKeys(client, storageKeys.ofTenant('session-event', tenantId));
+  // Each lease of the tenant ends, and its fence counter moves past it, so a lease
+  // granted before the purge never passes fencing after it.
+  const fences = storageKeys.ofTenant('lock-fence', tenantId);
+  for (const fenceKey of walkKeys(client, fences)) {
+    // Written from a validated key, so what follows the prefix is a thread id.
+    const key: ThreadKey = { tenantId, threadId: fenceKey.slice(fences.length) as ThreadId };
+    client.set(fenceKey, (readNewestFence(client, key) + 1n).toString());
+    client.delete(storageKeys.lease(key));
+  }
+  return { checkpoints, writes, storeItems, events };
 }
 
 function isKeyValueClient(value: unknown): value is KeyValueClient {

@@ -1,13 +1,6 @@
+import type { ThreadKey } from '@entelix/core';
+import type { LockDriver } from '@entelix/core/adapter';
 import {
-  createDistributedLock,
-  createLockLease,
-  type DistributedLock,
-  type LockLease,
-  lockKeyOf,
-  type ThreadKey,
-} from '@entelix/core';
-import {
-  BACKEND,
   readNewestFence,
   readRecord,
   type StorageClient,
@@ -22,47 +15,41 @@ interface StoredLease {
 }
 
 /**
- * The lock: one lease record per lock key, and a fence counter beside it that is never
- * deleted, so a fence is never granted twice for a key, even after release or expiry.
+ * One lease record per thread, and a fence counter beside it that is never deleted, so
+ * a fence is never granted twice for a thread, even after release, expiry or a purge.
  */
-export function createKeyValueLock(client: StorageClient): DistributedLock {
-  const writeLease = (leaseKey: string, fence: bigint, expiresAtMs: number) =>
-    writeRecord(client, leaseKey, { fence: fence.toString(), expiresAtMs } satisfies StoredLease);
+export function createKeyValueLock(client: StorageClient): LockDriver {
+  const writeLease = (key: ThreadKey, fence: bigint, ttlMs: number) =>
+    writeRecord(client, storageKeys.lease(key), {
+      fence: fence.toString(),
+      expiresAtMs: Date.now() + ttlMs,
+    } satisfies StoredLease);
 
-  const grant = (key: ThreadKey, ttlMs: number): LockLease | undefined => {
-    // Taken before the grant, so the holder's idea of its expiry is never later than ours.
-    const requestedAt = Date.now();
-    const lockKey = lockKeyOf(key);
-    const leaseKey = storageKeys.lease(lockKey);
-    const current = readRecord<StoredLease>(client, leaseKey);
-    if (current !== undefined && current.expiresAtMs > Date.now()) return undefined;
-    const fence = readNewestFence(client, lockKey) + 1n;
-    client.set(storageKeys.newestFence(lockKey), fence.toString());
-    writeLease(leaseKey, fence, Date.now() + ttlMs);
-
-    const isStillOurs = () => {
-      const stored = readRecord<StoredLease>(client, leaseKey);
-      return (
-        stored !== undefined && stored.fence === fence.toString() && stored.expiresAtMs > Date.now()
-      );
-    };
-    return createLockLease(
-      { key, fence, ttlMs, requestedAt },
-      {
-        backend: BACKEND,
-        async extend(extendedTtlMs) {
-          if (!isStillOurs()) return false;
-          writeLease(leaseKey, fence, Date.now() + extendedTtlMs);
-          return true;
-        },
-        async release() {
-          if (!isStillOurs()) return false;
-          client.delete(leaseKey);
-          return true;
-        },
-      },
+  const isLiveLease = (key: ThreadKey, fence: bigint) => {
+    const stored = readRecord<StoredLease>(client, storageKeys.lease(key));
+    return (
+      stored !== undefined && stored.fence === fence.toString() && stored.expiresAtMs > Date.now()
     );
   };
 
-  return createDistributedLock(BACKEND, async (key, ttlMs) => grant(key, ttlMs));
+  return {
+    async grant(key, ttlMs) {
+      const current = readRecord<StoredLease>(client, storageKeys.lease(key));
+      if (current !== undefined && current.expiresAtMs > Date.now()) return undefined;
+      const fence = readNewestFence(client, key) + 1n;
+      client.set(storageKeys.newestFence(key), fence.toString());
+      writeLease(key, fence, ttlMs);
+      return fence;
+    },
+    async extend(key, fence, ttlMs) {
+      if (!isLiveLease(key, fence)) return false;
+      writeLease(key, fence, ttlMs);
+      return true;
+    },
+    async release(key, fence) {
+      if (!isLiveLease(key, fence)) return false;
+      client.delete(storageKeys.lease(key));
+      return true;
+    },
+  };
 }

@@ -1,162 +1,199 @@
+import type { Namespace } from '@entelix/core';
 import {
-  type CallOptions,
-  compareCodePoints,
-  Namespace,
-  type PayloadFormat,
-  readFence,
-  readListNamespacesOptions,
-  readOptions,
-  readStoreListOptions,
-  readStorePutOptions,
-  type Store,
-  type StoreItem,
-  selectNamespaceScopes,
-  TenantId,
-  throwIfAborted,
-  validateId,
-  type WriteOptions,
-} from '@entelix/core';
+  compareScopes,
+  matchesStoreFilter,
+  parseEnvelope,
+  type StoreDriver,
+  type StoreSearchRow,
+} from '@entelix/core/adapter';
 import {
-  assertNewestFence,
   BACKEND,
+  checkFence,
+  checkTenant,
+  hasKeys,
+  namespaceOfKey,
+  pastNamespaceSubtree,
+  readListedRecord,
   readRecord,
-  readTenantRecord,
   type StorageClient,
   storageKeys,
+  walkKeys,
   writeRecord,
 } from './storage.js';
 
-/** One item as stored; `payload` is envelope text. */
+/** An item as stored: the row the kit checks and decodes for `get` and `search` alike. */
 interface StoredItem {
   tenantId: string;
   scope: string[];
   key: string;
-  createdAtMs: number;
-  updatedAtMs: number;
-  /** `null` for an item that never expires. */
-  expiresAtMs: number | null;
+  /** The value's envelope text. */
   payload: string;
+  createdAt: number;
+  updatedAt: number;
+  /** `null` for an item that never expires. */
+  expiresAt: number | null;
 }
 
 // Expiry is decided on every read, so an expired item is invisible whether or not
 // `evictExpired` has run yet.
-const isLive = (item: StoredItem, atMs: number) =>
-  item.expiresAtMs === null || item.expiresAtMs > atMs;
+const isLive = (item: StoredItem, atMs: number) => item.expiresAt === null || item.expiresAt > atMs;
 
-/** The store as one record per item, under keys that make a namespace one prefix scan. */
-export function createKeyValueStore<V>(client: StorageClient, format: PayloadFormat<V>): Store<V> {
-  const readItem = (storageKey: string, tenantId: string) =>
-    readTenantRecord<StoredItem>(client, storageKey, tenantId);
+/**
+ * Items in (namespace, key) order, so a namespace, a namespace prefix or a whole
+ * tenant is one key range; beside them one record per namespace that holds an item,
+ * in scope order, for `listNamespaces`.
+ */
+export function createKeyValueStore(client: StorageClient): StoreDriver {
+  // The kit checks the rows it is handed; `list`, `listNamespaces` and the sweep read
+  // items it never sees, so every read checks the tenant here.
+  const readItem = (tenantId: string, itemKey: string) => {
+    const item = readRecord<StoredItem>(client, itemKey);
+    return item === undefined ? undefined : checkTenant(item, tenantId);
+  };
+  const readListedItem = (tenantId: string, itemKey: string) =>
+    checkTenant(readListedRecord<StoredItem>(client, itemKey), tenantId);
 
-  /** Delete the expired items under a prefix; `tenantId` checks each one when given. */
-  const evictUnder = (prefix: string, tenantId: string | undefined): number => {
-    const atMs = Date.now();
-    let evicted = 0;
-    for (const storageKey of client.keys(prefix)) {
-      const item =
-        tenantId === undefined
-          ? readRecord<StoredItem>(client, storageKey)
-          : readItem(storageKey, tenantId);
-      if (item !== undefined && !isLive(item, atMs) && client.delete(storageKey)) evicted++;
+  const liveItem = (ns: Namespace, key: string, atMs: number) => {
+    const item = readItem(ns.tenantId, storageKeys.storeItem(ns.tenantId, ns.scope, key));
+    return item !== undefined && isLive(item, atMs) ? item : undefined;
+  };
+
+  // Usually the first item answers; only expired items not yet evicted are read past.
+  const hasLiveItem = (tenantId: string, scope: readonly string[], atMs: number) => {
+    for (const itemKey of walkKeys(client, storageKeys.storeItemsOf(tenantId, scope))) {
+      if (isLive(readListedItem(tenantId, itemKey), atMs)) return true;
     }
-    return evicted;
+    return false;
+  };
+
+  // A namespace record exists exactly while the namespace holds an item, live or not.
+  const forgetIfEmpty = (tenantId: string, scope: readonly string[]) => {
+    if (!hasKeys(client, storageKeys.storeItemsOf(tenantId, scope))) {
+      client.delete(storageKeys.storeNamespace(tenantId, scope));
+    }
   };
 
   return {
-    async put(namespace, key, value, options) {
-      const ns = Namespace.from(namespace);
-      const itemKey = validateId(key, 'store key');
-      const opts = readStorePutOptions(options);
-      const fence = readFence(opts.fence, ns.tenantId, BACKEND);
-      const payload = format.encode(value);
-      throwIfAborted(opts.signal, BACKEND);
-      assertNewestFence(client, fence);
-      const storageKey = storageKeys.storeItem(ns, itemKey);
+    async put(ns, key, payload, ttlMs, call) {
+      checkFence(client, call.fence);
       const atMs = Date.now();
-      const existing = readItem(storageKey, ns.tenantId);
-      writeRecord(client, storageKey, {
+      // An expired item is gone as far as anyone can tell, so a put after it is a new item.
+      const existing = liveItem(ns, key, atMs);
+      writeRecord(client, storageKeys.storeItem(ns.tenantId, ns.scope, key), {
         tenantId: ns.tenantId,
         scope: [...ns.scope],
-        key: itemKey,
-        // An expired item is gone as far as anyone can tell, so a put after it is a new item.
-        createdAtMs: existing !== undefined && isLive(existing, atMs) ? existing.createdAtMs : atMs,
-        updatedAtMs: atMs,
-        expiresAtMs: opts.ttlMs === undefined ? null : atMs + opts.ttlMs,
+        key,
         payload,
+        createdAt: existing?.createdAt ?? atMs,
+        updatedAt: atMs,
+        expiresAt: ttlMs === undefined ? null : atMs + ttlMs,
       } satisfies StoredItem);
+      client.set(storageKeys.storeNamespace(ns.tenantId, ns.scope), '');
     },
 
-    async get(namespace, key, options) {
-      const ns = Namespace.from(namespace);
-      const itemKey = validateId(key, 'store key');
-      throwIfAborted(readOptions<CallOptions>(options).signal, BACKEND);
-      const item = readItem(storageKeys.storeItem(ns, itemKey), ns.tenantId);
-      if (item === undefined || !isLive(item, Date.now())) return undefined;
-      return {
-        namespace: ns,
-        key: itemKey,
-        value: format.decode(item.payload),
-        createdAt: new Date(item.createdAtMs),
-        updatedAt: new Date(item.updatedAtMs),
-        expiresAt: item.expiresAtMs === null ? null : new Date(item.expiresAtMs),
-      } satisfies StoreItem<V>;
+    async get(ns, key) {
+      return liveItem(ns, key, Date.now());
     },
 
-    async delete(namespace, key, options) {
-      const ns = Namespace.from(namespace);
-      const itemKey = validateId(key, 'store key');
-      const opts = readOptions<WriteOptions>(options);
-      const fence = readFence(opts.fence, ns.tenantId, BACKEND);
-      throwIfAborted(opts.signal, BACKEND);
-      assertNewestFence(client, fence);
-      const storageKey = storageKeys.storeItem(ns, itemKey);
-      const item = readItem(storageKey, ns.tenantId);
+    async getMany(refs) {
+      const atMs = Date.now();
+      return refs.map(({ namespace, key }) => liveItem(namespace, key, atMs));
+    },
+
+    async delete(ns, key, call) {
+      checkFence(client, call.fence);
+      const itemKey = storageKeys.storeItem(ns.tenantId, ns.scope, key);
+      const item = readItem(ns.tenantId, itemKey);
       if (item === undefined) return false;
-      client.delete(storageKey);
+      client.delete(itemKey);
+      forgetIfEmpty(ns.tenantId, ns.scope);
       // Removing an expired item is housekeeping, not the deletion of a live one.
       return isLive(item, Date.now());
     },
 
-    async list(namespace, options) {
-      const ns = Namespace.from(namespace);
-      const { prefix, limit, after, signal } = readStoreListOptions(options);
-      throwIfAborted(signal, BACKEND);
+    async list(ns, query) {
       const atMs = Date.now();
-      // The key prefix is appended as plain text and matched by `startsWith`, so
-      // `%`, `_`, `*` and friends are literal with no escaping at all.
+      const items = storageKeys.storeItemsOf(ns.tenantId, ns.scope);
+      // The key prefix is appended as plain text and matched by a range, so `%`, `_`,
+      // `*` and friends are literal with no escaping at all.
+      const range = { after: query.after === undefined ? undefined : items + query.after };
       const keys: string[] = [];
-      for (const storageKey of client.keys(storageKeys.storeItemsOf(ns) + (prefix ?? ''))) {
-        const item = readItem(storageKey, ns.tenantId);
-        if (item === undefined || !isLive(item, atMs)) continue;
-        if (after !== undefined && compareCodePoints(item.key, after) <= 0) continue;
+      for (const itemKey of walkKeys(client, items + (query.prefix ?? ''), range)) {
+        const item = readListedItem(ns.tenantId, itemKey);
+        if (!isLive(item, atMs)) continue;
         keys.push(item.key);
+        if (keys.length === query.limit) break;
       }
-      keys.sort(compareCodePoints);
-      return limit === undefined ? keys : keys.slice(0, limit);
+      return keys;
     },
 
-    async listNamespaces(tenantId, options) {
-      const tenant = TenantId.parse(tenantId);
-      const selection = readListNamespacesOptions(options);
-      throwIfAborted(selection.signal, BACKEND);
+    async listNamespaces(tenantId, query) {
       const atMs = Date.now();
       const scopes: string[][] = [];
-      for (const storageKey of client.keys(storageKeys.storeItemsOfTenant(tenant))) {
-        const item = readItem(storageKey, tenant);
-        if (item !== undefined && isLive(item, atMs)) scopes.push(item.scope);
+      const under = storageKeys.storeNamespace(tenantId, query.prefix);
+      let cursor =
+        query.after === undefined ? undefined : storageKeys.storeNamespace(tenantId, query.after);
+      // One seek per namespace visited, and after a scope cut to maxDepth the scan jumps
+      // past everything under it: the cost is the namespaces listed (and any passed over
+      // for holding only expired items), not the tenant's items.
+      while (query.limit === undefined || scopes.length < query.limit) {
+        const [namespaceKey] = client.keys(under, { after: cursor, limit: 1 });
+        if (namespaceKey === undefined) break;
+        cursor = namespaceKey;
+        const { scope } = namespaceOfKey(namespaceKey);
+        const listed = query.maxDepth === undefined ? scope : scope.slice(0, query.maxDepth);
+        const isNew = query.after === undefined || compareScopes(listed, query.after) > 0;
+        const isListed = isNew && hasLiveItem(tenantId, scope, atMs);
+        if (isListed) scopes.push(listed);
+        // Everything under a scope cut to maxDepth lists as that scope again.
+        if ((isListed || !isNew) && listed.length === query.maxDepth) {
+          cursor = pastNamespaceSubtree(tenantId, listed);
+        }
       }
-      // Whole-part prefixes, maxDepth, de-duplication, order and paging in one helper.
-      return selectNamespaceScopes(scopes, selection).map((scope) =>
-        Namespace.of(tenant, ...scope),
-      );
+      return scopes;
     },
 
-    async evictExpired(tenantId, options) {
-      const tenant = tenantId === undefined ? undefined : TenantId.parse(tenantId);
-      throwIfAborted(readOptions<CallOptions>(options).signal, BACKEND);
-      return tenant === undefined
-        ? evictUnder(storageKeys.storeItemsOfEveryTenant(), undefined)
-        : evictUnder(storageKeys.storeItemsOfTenant(tenant), tenant);
+    async search(tenantId, query) {
+      const atMs = Date.now();
+      const after = query.after;
+      const range = {
+        after:
+          after === undefined ? undefined : storageKeys.storeItem(tenantId, after.scope, after.key),
+      };
+      const found: StoreSearchRow[] = [];
+      for (const itemKey of walkKeys(
+        client,
+        storageKeys.storeItemsUnder(tenantId, query.namespacePrefix),
+        range,
+      )) {
+        const item = readListedItem(tenantId, itemKey);
+        if (!isLive(item, atMs)) continue;
+        // Filters see the value as stored: the JSON the codec encoded.
+        if (
+          query.filter.length > 0 &&
+          !matchesStoreFilter(parseEnvelope(item.payload, BACKEND).state, query.filter)
+        ) {
+          continue;
+        }
+        found.push(item);
+        if (found.length === query.limit) break;
+      }
+      return found;
+    },
+
+    async evictExpired(tenantId) {
+      const atMs = Date.now();
+      let evicted = 0;
+      for (const namespaceKey of walkKeys(client, storageKeys.storeNamespacesOf(tenantId))) {
+        const ns = namespaceOfKey(namespaceKey);
+        for (const itemKey of walkKeys(client, storageKeys.storeItemsOf(ns.tenantId, ns.scope))) {
+          if (isLive(readListedItem(ns.tenantId, itemKey), atMs)) continue;
+          client.delete(itemKey);
+          evicted++;
+        }
+        forgetIfEmpty(ns.tenantId, ns.scope);
+      }
+      return evicted;
     },
   };
 }

@@ -10,6 +10,5 @@ runConformance({
   create: () => createKeyValuePersistence({ client }),
   // Every key and value, in key order: the suite compares it around refused calls to
   // prove they changed nothing at all.
-  snapshot: async () =>
-    JSON.stringify([...client.keys('')].sort().map((key) => [key, client.get(key)])),
+  snapshot: async () => JSON.stringify([...client.keys('')].map((key) => [key, client.get(key)])),
 });
