@@ -49,9 +49,12 @@ export interface Persistence {
   readonly lock: DistributedLock;
   readonly capabilities: Capabilities;
   /**
-   * Erase everything the tenant has in every contract: checkpoints with their writes,
-   * store items, session events and heads. Idempotent. Fence counters are kept, so a
-   * lease granted before never passes fencing after.
+   * Erase everything the tenant has in every contract: checkpoints with their pending
+   * writes, store items (expired ones included) and session events; returns the counts.
+   * Idempotent. Two kinds of counter stay, holding no payload: session heads, so
+   * ordinals are never handed out twice (`sessionLog.listThreads` still lists those
+   * threads), and fence counters, each moved past its newest grant with every lease
+   * ended, so a lease granted before the purge never passes fencing after it.
    */
   purgeTenant(tenantId: string, options?: CallOptions): Promise<PurgeCounts>;
   /** Close what the factory opened itself; a client passed in is never closed. */

@@ -122,10 +122,13 @@ export interface MemoryDatabase {
   readonly sessionLogs: Map<string, TenantThreads<EventThread>>;
   /** Store namespaces by tenant, then by `Namespace.render`. */
   readonly store: Map<string, Map<string, StoredNamespace>>;
-  /** Live and expired leases by lock key. */
-  readonly leases: Map<string, StoredLease>;
-  /** The newest fence granted per lock key; kept after release so fences never repeat. */
-  readonly newestFences: Map<string, bigint>;
+  /** Live and expired leases by tenant, then lock key. */
+  readonly leases: Map<string, Map<string, StoredLease>>;
+  /**
+   * The newest fence granted, by tenant, then lock key; kept after release so fences
+   * never repeat.
+   */
+  readonly newestFences: Map<string, Map<string, bigint>>;
 }
 
 /**
@@ -175,5 +178,16 @@ export function writeKey(taskId: string, idx: number): string {
  */
 export function checkFence(database: MemoryDatabase, fence: VerifiedFence | undefined): void {
   if (fence === undefined) return;
-  assertNewestFence(fence, database.newestFences.get(fence.lockKey) ?? 0n, BACKEND);
+  const newest = database.newestFences.get(fence.key.tenantId)?.get(fence.lockKey) ?? 0n;
+  assertNewestFence(fence, newest, BACKEND);
+}
+
+/** The map of one tenant in a tenant-first map of maps, created on first use. */
+export function ofTenant<V>(map: Map<string, Map<string, V>>, tenantId: string): Map<string, V> {
+  let inner = map.get(tenantId);
+  if (inner === undefined) {
+    inner = new Map();
+    map.set(tenantId, inner);
+  }
+  return inner;
 }

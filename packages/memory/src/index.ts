@@ -1,5 +1,5 @@
-import { type Capabilities, type Persistence, ThreadKey } from '@entelix/core';
-import { createPersistence, lockKeyOf, type PersistenceDriver } from '@entelix/core/adapter';
+import type { Capabilities, Persistence } from '@entelix/core';
+import { createPersistence, type PersistenceDriver } from '@entelix/core/adapter';
 import { createMemoryCheckpointer } from './checkpointer.js';
 import { BACKEND, createMemoryDatabase, type MemoryDatabase } from './database.js';
 import { createMemoryLock } from './lock.js';
@@ -76,12 +76,9 @@ export function createMemoryPersistence(options: MemoryPersistenceOptions = {}):
       }
       // Every lease of the tenant ends, and its fence counter moves past it, so a lease
       // granted before the purge never passes fencing after it.
-      const tenantLockKeys = lockKeyOf(ThreadKey.of(tenantId, 'x')).slice(0, -1);
-      for (const [lockKey, fence] of database.newestFences) {
-        if (!lockKey.startsWith(tenantLockKeys)) continue;
-        database.newestFences.set(lockKey, fence + 1n);
-        database.leases.delete(lockKey);
-      }
+      const fences = database.newestFences.get(tenantId);
+      for (const [lockKey, fence] of fences ?? []) fences?.set(lockKey, fence + 1n);
+      database.leases.delete(tenantId);
       return { checkpoints, writes, storeItems, events };
     },
     async close() {
