@@ -49,9 +49,7 @@ export function currentHistory(events: readonly SessionEvent<SessionLogRecord>[]
  */
 export function recordsStartingHistory(items: readonly AgentInputItem[]): SessionLogRecord[] {
   if (items.length === 0) return [{ startsHistory: true }];
-  return items.map((item, index) =>
-    index === 0 ? { startsHistory: true, item } : { item },
-  );
+  return items.map((item, index) => (index === 0 ? { startsHistory: true, item } : { item }));
 }
 
 /** Records that append `items` to the current history. */
