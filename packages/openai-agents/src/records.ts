@@ -1,4 +1,4 @@
-import { CorruptRecordError, type SessionEvent } from '@entelix/core';
+import { ConfigError, CorruptRecordError, type SessionEvent } from '@entelix/core';
 import type { AgentInputItem } from '@openai/agents-core';
 
 /**
@@ -16,13 +16,25 @@ export interface SessionLogRecord {
   readonly item?: AgentInputItem;
   /** The history begins at this event; everything before it is superseded. */
   readonly startsHistory?: true;
+  /**
+   * History transactions recorded in the same append as the history change they made,
+   * so a retried operation id is recognised: on the first event of a transaction's
+   * batch, that transaction; on a marker, every transaction of the history it carries on.
+   */
+  readonly transactions?: readonly AppliedTransaction[];
+}
+
+/** A history transaction that was applied: its operation id and a digest of its content. */
+export interface AppliedTransaction {
+  readonly operationId: string;
+  readonly digest: string;
 }
 
 /** The current history within `events` (ascending): what follows the newest marker. */
 export interface CurrentHistory {
   readonly items: AgentInputItem[];
-  /** Ordinal of the newest marker among `events`, `0` if none. */
-  readonly startSeq: number;
+  /** The transactions applied to this history, in the order they were recorded. */
+  readonly transactions: AppliedTransaction[];
 }
 
 /** Cut `events` at the newest history marker and return the items from there on. */
@@ -35,26 +47,49 @@ export function currentHistory(events: readonly SessionEvent<SessionLogRecord>[]
     }
   }
   const items: AgentInputItem[] = [];
+  const transactions: AppliedTransaction[] = [];
   for (let i = start; i < events.length; i++) {
-    const { item } = readRecord(events[i] as SessionEvent<SessionLogRecord>);
-    if (item !== undefined) items.push(item);
+    const record = readRecord(events[i] as SessionEvent<SessionLogRecord>);
+    if (record.item !== undefined) items.push(record.item);
+    if (record.transactions !== undefined) transactions.push(...record.transactions);
   }
-  return { items, startSeq: start < events.length ? (events[start]?.seq ?? 0) : 0 };
+  return { items, transactions };
 }
 
 /**
- * The records of a history written from scratch: the first carries the marker (and the
- * first item, so an `n`-item history is still `n` events); an empty history is one
- * item-less marker.
+ * The records of a history written from scratch: the first carries the marker, the
+ * transactions the history keeps, and the first item, so an `n`-item history is still
+ * `n` events; an empty history is one item-less marker.
  */
-export function recordsStartingHistory(items: readonly AgentInputItem[]): SessionLogRecord[] {
-  if (items.length === 0) return [{ startsHistory: true }];
-  return items.map((item, index) => (index === 0 ? { startsHistory: true, item } : { item }));
+export function recordsStartingHistory(
+  items: readonly AgentInputItem[],
+  transactions: readonly AppliedTransaction[] = [],
+): SessionLogRecord[] {
+  const marker: SessionLogRecord =
+    transactions.length === 0 ? { startsHistory: true } : { startsHistory: true, transactions };
+  if (items.length === 0) return [marker];
+  return items.map((item, index) => (index === 0 ? { ...marker, item } : { item }));
 }
 
-/** Records that append `items` to the current history. */
-export function recordsAppending(items: readonly AgentInputItem[]): SessionLogRecord[] {
-  return items.map((item) => ({ item }));
+/** Records that append `items` to the current history, the first one recording `transaction`. */
+export function recordsAppending(
+  items: readonly AgentInputItem[],
+  transaction?: AppliedTransaction,
+): SessionLogRecord[] {
+  return items.map((item, index) =>
+    index === 0 && transaction !== undefined ? { item, transactions: [transaction] } : { item },
+  );
+}
+
+/** Items handed in by the runner: an array of objects, else `CONFIG` before any I/O. */
+export function readItemList(items: unknown, what: string): AgentInputItem[] {
+  if (!Array.isArray(items)) throw new ConfigError(`${what} must be an array of history items`);
+  for (const item of items) {
+    if (typeof item !== 'object' || item === null || Array.isArray(item)) {
+      throw new ConfigError(`every history item of ${what} must be an object`);
+    }
+  }
+  return items as AgentInputItem[];
 }
 
 // Another writer of the same log (a raw `sessionLog().append`) may have stored something
@@ -64,9 +99,12 @@ function readRecord(event: SessionEvent<SessionLogRecord>): SessionLogRecord {
   if (typeof record !== 'object' || record === null || Array.isArray(record)) {
     throw new CorruptRecordError(`session log event ${event.seq} is not a session record`);
   }
-  const { item, startsHistory } = record as Record<string, unknown>;
+  const { item, startsHistory, transactions } = record as Record<string, unknown>;
   if (startsHistory !== undefined && startsHistory !== true) {
     throw new CorruptRecordError(`session log event ${event.seq} has a malformed history marker`);
+  }
+  if (transactions !== undefined && !isTransactionList(transactions)) {
+    throw new CorruptRecordError(`session log event ${event.seq} has malformed transactions`);
   }
   if (item === undefined) {
     if (startsHistory !== true) {
@@ -78,4 +116,17 @@ function readRecord(event: SessionEvent<SessionLogRecord>): SessionLogRecord {
     throw new CorruptRecordError(`session log event ${event.seq} holds a malformed history item`);
   }
   return record as SessionLogRecord;
+}
+
+function isTransactionList(value: unknown): value is AppliedTransaction[] {
+  return (
+    Array.isArray(value) &&
+    value.every(
+      (entry) =>
+        typeof entry === 'object' &&
+        entry !== null &&
+        typeof entry.operationId === 'string' &&
+        typeof entry.digest === 'string',
+    )
+  );
 }

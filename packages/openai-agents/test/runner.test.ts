@@ -1,5 +1,11 @@
 import { ThreadKey } from '@entelix/core';
-import { Agent, Runner } from '@openai/agents-core';
+import {
+  Agent,
+  MemorySession,
+  OutputGuardrailTripwireTriggered,
+  Runner,
+  type Session,
+} from '@openai/agents-core';
 import { assistantMessage, ScriptedModel } from '@openai/agents-core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEntelixSession } from '../src/index.js';
@@ -212,6 +218,40 @@ describe.each(LANES)('a real Runner with an Entelix session ($name)', (definitio
     // The superseded events are archived; the replacement took fresh ordinals.
     const events = await persistence.sessionLog().loadSince(key, 0);
     expect(events.map((event) => event.seq)).toEqual([3, 4]);
+  });
+
+  it('a blocked answer after a tool call keeps the tool call through a history transaction, as MemorySession does', async () => {
+    const persistence = await lane.create();
+    const ids = freshIds();
+    const runBlocked = async (session: Session) => {
+      const { agent } = createTestAgent([
+        { callTool: 'get_weather', city: 'Oslo', callId: 'call-1' },
+        { say: 'secret: sunny' },
+      ]);
+      const guarded = agent.clone({
+        outputGuardrails: [
+          {
+            name: 'no-secrets',
+            execute: async ({ agentOutput }) => ({
+              tripwireTriggered: String(agentOutput).includes('secret'),
+              outputInfo: {},
+            }),
+          },
+        ],
+      });
+      await expect(
+        new Runner({ tracingDisabled: true }).run(guarded, 'Weather in Oslo?', { session }),
+      ).rejects.toBeInstanceOf(OutputGuardrailTripwireTriggered);
+      return session.getItems();
+    };
+    const session = createEntelixSession(persistence, ids);
+    const stored = await runBlocked(session);
+    expect(summarize(stored)).toEqual([
+      'user: Weather in Oslo?',
+      'call get_weather {"city":"Oslo"}',
+      'result call-1: sunny in Oslo',
+    ]);
+    expect(stored).toEqual(await runBlocked(new MemorySession()));
   });
 
   it('fences every write of a run with the lease the caller holds', async () => {
