@@ -12,8 +12,8 @@ interface Lane {
   teardown(): Promise<void>;
 }
 
-// Backends the recipe runs on; Postgres and Redis lanes join once their session logs
-// have conditional appends.
+// Backends the recipe runs on; Postgres and Redis lanes join here once their session
+// logs have conditional appends.
 const LANES: readonly { name: string; start(): Lane }[] = [
   {
     name: 'memory',

@@ -24,7 +24,7 @@ export interface LaneDefinition {
 /**
  * Every lane the tests run on. Only the memory backend runs on this contract today;
  * Postgres (PGlite, `pg`) and Redis lanes are added here once their session logs have
- * `loadLatest`, `truncateAfter` and conditional appends. Such a lane's
+ * `loadLatest` and conditional appends. Such a lane's
  * `runTurnInAnotherProcess` forks a Node process that opens its own bundle over the
  * same server and runs {@link runScriptedTurn} there.
  */
