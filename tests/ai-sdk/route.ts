@@ -20,7 +20,10 @@ export async function handleChat(
   model: LanguageModel,
 ): Promise<Response> {
   const body = (await request.json()) as { id: string; message: unknown };
-  const [message] = await validateUIMessages<UIMessage>({ messages: [body.message] });
+  // One message in, one validated message out.
+  const [message] = (await validateUIMessages<UIMessage>({ messages: [body.message] })) as [
+    UIMessage,
+  ];
   const chat = chatHistory(persistence, tenantId, body.id);
   const loaded = await chat.load();
   // A message the chat already has replaces it and ends the chat there: a continuation

@@ -1,0 +1,3 @@
+const persistence = await createPostgresPersistence({ pool, schema: 'entelix', migrate: 'verify' });
+
+export {};
