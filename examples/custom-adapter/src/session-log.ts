@@ -43,14 +43,24 @@ export function createKeyValueSessionLog(client: StorageClient): SessionLogDrive
   const readEventRows = (keys: Iterable<string>) =>
     [...keys].map((eventKey) => readListedRecord<SessionEventRow>(client, eventKey));
 
+  const expectHead = (key: ThreadKey, expectedHead: number | undefined): number => {
+    const head = headOf(key);
+    if (expectedHead !== undefined && head !== expectedHead) {
+      throw expectedHeadConflict(expectedHead, BACKEND);
+    }
+    return head;
+  };
+
   return {
-    async append(key, payloads, expectedHead, call) {
+    async append(key, payloads, { expectedHead, truncateAfter }, call) {
       checkFence(client, call.fence);
-      const head = headOf(key);
-      if (expectedHead !== undefined && head !== expectedHead) {
-        throw expectedHeadConflict(expectedHead, BACKEND);
-      }
+      const head = expectHead(key, expectedHead);
       const events = storageKeys.sessionEventsOf(key);
+      if (truncateAfter !== undefined) {
+        deleteKeys(client, events, { after: atOrdinal(events, truncateAfter) });
+      }
+      // A head is written only for a thread that holds or held an event.
+      if (payloads.length === 0) return head;
       const appendedAt = Date.now();
       payloads.forEach((payload, i) => {
         const seq = head + 1 + i;
@@ -93,8 +103,9 @@ export function createKeyValueSessionLog(client: StorageClient): SessionLogDrive
       return deleteKeys(client, events, { before: atOrdinal(events, end) });
     },
 
-    async truncateAfter(key, seq, call) {
+    async truncateAfter(key, seq, expectedHead, call) {
       checkFence(client, call.fence);
+      if (expectedHead !== undefined) expectHead(key, expectedHead);
       const events = storageKeys.sessionEventsOf(key);
       return deleteKeys(client, events, { after: atOrdinal(events, seq) });
     },

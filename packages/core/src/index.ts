@@ -70,6 +70,7 @@ export type {
   LoadSinceOptions,
   SessionEvent,
   SessionLog,
+  TruncateOptions,
 } from './session-log.js';
 export type {
   ListNamespacesOptions,

@@ -33,6 +33,18 @@ export interface AppendOptions extends WriteOptions {
    * is written. For read-modify-write without a lock.
    */
   expectedHead?: number;
+  /**
+   * First delete the events with `seq > truncateAfter`, in the same atomic step: the
+   * batch replaces the tail (a regenerated answer, a retried turn). It gets new
+   * ordinals after the head; with an empty batch this is a conditional truncation.
+   */
+  truncateAfter?: number;
+}
+
+/** Options of {@link SessionLog.truncateAfter}. */
+export interface TruncateOptions extends WriteOptions {
+  /** Truncate only if the head is exactly this ordinal; otherwise `CONFLICT`, nothing deleted. */
+  expectedHead?: number;
 }
 
 /** Options of {@link SessionLog.loadSince}. */
@@ -73,7 +85,7 @@ export interface SessionLog<E> {
    * Delete events with `seq > seq`; returns how many. The head stays where it is: the
    * next append gets `head + 1`, never a removed ordinal.
    */
-  truncateAfter(key: ThreadKey, seq: number, options?: WriteOptions): Promise<number>;
+  truncateAfter(key: ThreadKey, seq: number, options?: TruncateOptions): Promise<number>;
   /** Delete every event of the thread; the head is kept so ordinals are never reused. */
   deleteThread(key: ThreadKey, options?: WriteOptions): Promise<number>;
   /** Thread ids of the tenant that ever held an event, in code-point order. */
@@ -99,13 +111,15 @@ export interface SessionEventRow {
  */
 export interface SessionLogDriver {
   /**
-   * Append the batch (never empty) atomically and return the new head; with
-   * `expectedHead`, `ConflictError` and nothing written unless the head equals it.
+   * In one atomic step: with `expectedHead`, throw `expectedHeadConflict` and change
+   * nothing unless the head equals it; with `truncateAfter`, delete `seq >
+   * truncateAfter`; append the batch with the next ordinals; return the new head. The
+   * batch is empty only when `truncateAfter` is given.
    */
   append(
     key: ThreadKey,
     payloads: readonly string[],
-    expectedHead: number | undefined,
+    condition: { expectedHead: number | undefined; truncateAfter: number | undefined },
     call: DriverWrite,
   ): Promise<number>;
   loadSince(
@@ -117,8 +131,16 @@ export interface SessionLogDriver {
   head(key: ThreadKey, call: DriverCall): Promise<number>;
   /** Delete `seq < min(watermark, head + 1)`; returns the count. */
   archiveBefore(key: ThreadKey, watermark: number, call: DriverWrite): Promise<number>;
-  /** Delete `seq > seq`, keeping the head; returns the count. */
-  truncateAfter(key: ThreadKey, seq: number, call: DriverWrite): Promise<number>;
+  /**
+   * Delete `seq > seq`, keeping the head, and return the count; with `expectedHead`,
+   * `expectedHeadConflict` and nothing deleted unless the head equals it.
+   */
+  truncateAfter(
+    key: ThreadKey,
+    seq: number,
+    expectedHead: number | undefined,
+    call: DriverWrite,
+  ): Promise<number>;
   /** Delete every event, keeping the head; returns the count. */
   deleteThread(key: ThreadKey, call: DriverWrite): Promise<number>;
   listThreads(
@@ -170,21 +192,23 @@ export function createSessionLog<E>(
       }
       const opts = readOptions<AppendOptions>(options, 'append options');
       const write = readWriteCall(opts, threadKey.tenantId, backend, 'append options');
-      const expectedHead =
-        opts.expectedHead === undefined
+      const expectedHead = readExpectedHead(opts.expectedHead);
+      const truncateAfter =
+        opts.truncateAfter === undefined
           ? undefined
-          : assertNonNegativeInteger(opts.expectedHead, 'expectedHead');
+          : assertNonNegativeInteger(opts.truncateAfter, 'truncateAfter');
       // The whole batch first: one bad event writes nothing.
       const payloads = events.map((event) => format.encode(event as E));
       const call = write.start();
-      if (payloads.length === 0) {
+      if (payloads.length === 0 && truncateAfter === undefined) {
         const head = ordinal(await driver.head(threadKey, call), 'the head');
         if (expectedHead !== undefined && head !== expectedHead) {
           throw expectedHeadConflict(expectedHead, backend);
         }
         return head;
       }
-      return ordinal(await driver.append(threadKey, payloads, expectedHead, call), 'the head');
+      const condition = { expectedHead, truncateAfter };
+      return ordinal(await driver.append(threadKey, payloads, condition, call), 'the head');
     },
 
     async loadSince(key, cursor, options) {
@@ -228,8 +252,11 @@ export function createSessionLog<E>(
     async truncateAfter(key, seq, options) {
       const threadKey = ThreadKey.from(key);
       const keepThrough = assertNonNegativeInteger(seq, 'seq');
-      const write = readWriteCall(options, threadKey.tenantId, backend, 'truncateAfter options');
-      return ordinal(await driver.truncateAfter(threadKey, keepThrough, write.start()), 'a count');
+      const opts = readOptions<TruncateOptions>(options, 'truncateAfter options');
+      const write = readWriteCall(opts, threadKey.tenantId, backend, 'truncateAfter options');
+      const expectedHead = readExpectedHead(opts.expectedHead);
+      const count = await driver.truncateAfter(threadKey, keepThrough, expectedHead, write.start());
+      return ordinal(count, 'a count');
     },
 
     async deleteThread(key, options) {
@@ -247,10 +274,14 @@ export function createSessionLog<E>(
   };
 }
 
+function readExpectedHead(value: unknown): number | undefined {
+  return value === undefined ? undefined : assertNonNegativeInteger(value, 'expectedHead');
+}
+
 /** The `CONFLICT` of an `expectedHead` that is not the head; drivers throw it too. */
 export function expectedHeadConflict(expectedHead: number, backend: string): ConflictError {
   return new ConflictError(
-    `the head is not ${expectedHead}: another append came first; nothing was written`,
+    `the head is not ${expectedHead}: another write came first; nothing was changed`,
     { backend },
   );
 }

@@ -14,6 +14,12 @@ export function createMemorySessionLog(
   now: () => number,
 ): SessionLogDriver {
   const threadOf = (key: ThreadKey) => database.sessionLogs.get(key.tenantId)?.get(key.threadId);
+  const checkHead = (key: ThreadKey, expectedHead: number | undefined) => {
+    const current = threadOf(key)?.headOrdinal ?? 0;
+    if (expectedHead !== undefined && current !== expectedHead) {
+      throw expectedHeadConflict(expectedHead, BACKEND);
+    }
+  };
   const toRows = (key: ThreadKey, events: EventThread['events']) =>
     events.map((event) => ({
       tenantId: key.tenantId,
@@ -23,16 +29,18 @@ export function createMemorySessionLog(
     }));
 
   return {
-    async append(key, payloads, expectedHead, call) {
+    async append(key, payloads, { expectedHead, truncateAfter }, call) {
       checkFence(database, call.fence);
-      const current = threadOf(key)?.headOrdinal ?? 0;
-      if (expectedHead !== undefined && current !== expectedHead) {
-        throw expectedHeadConflict(expectedHead, BACKEND);
-      }
+      checkHead(key, expectedHead);
+      // A conditional truncation of a thread that never held an event changes nothing.
+      if (payloads.length === 0 && threadOf(key) === undefined) return 0;
       const thread = tenantThreads(database.sessionLogs, key.tenantId).getOrCreate(
         key.threadId,
         (): EventThread => ({ headOrdinal: 0, events: [] }),
       );
+      if (truncateAfter !== undefined) {
+        thread.events = thread.events.filter((event) => event.seq <= truncateAfter);
+      }
       const appendedAtMs = now();
       for (const payload of payloads) {
         thread.headOrdinal += 1;
@@ -65,8 +73,9 @@ export function createMemorySessionLog(
       return before - thread.events.length;
     },
 
-    async truncateAfter(key, seq, call) {
+    async truncateAfter(key, seq, expectedHead, call) {
       checkFence(database, call.fence);
+      checkHead(key, expectedHead);
       const thread = threadOf(key);
       if (thread === undefined) return 0;
       const before = thread.events.length;

@@ -180,6 +180,60 @@ export const sessionLogTests = defineGroup('sessionLog', ({ test }) => {
   );
 
   test(
+    'replace-tail',
+    'append with truncateAfter replaces the tail atomically: removed ordinals are not handed out again',
+    async ({ a, b }) => {
+      const key = freshKey();
+      const log = a.sessionLog<string>();
+      await log.append(key, ['user', 'answer']);
+      expect(await log.append(key, ['better answer'], { truncateAfter: 1, expectedHead: 2 })).toBe(
+        3,
+      );
+      expect((await log.loadSince(key, 0)).map((e) => [e.seq, e.event])).toEqual([
+        [1, 'user'],
+        [3, 'better answer'],
+      ]);
+      await expectCode(
+        b.sessionLog().append(key, ['lost race'], { truncateAfter: 1, expectedHead: 2 }),
+        'CONFLICT',
+      );
+      expect((await log.loadLatest(key, { limit: 5 })).map((e) => e.event)).toEqual([
+        'user',
+        'better answer',
+      ]);
+      // An empty batch with truncateAfter is a conditional truncation.
+      expect(await log.append(key, [], { truncateAfter: 1, expectedHead: 3 })).toBe(3);
+      expect((await log.loadSince(key, 0)).map((e) => e.seq)).toEqual([1]);
+      expect(await log.append(key, ['next'])).toBe(4);
+      await expectCode(log.append(key, ['x'], { truncateAfter: -1 }), 'CONFIG');
+      // On a thread that never held an event it changes nothing and lists nothing.
+      const empty = freshKey();
+      expect(await log.append(empty, [], { truncateAfter: 0 })).toBe(0);
+      expect(await log.listThreads(empty.tenantId, { limit: 5 })).toEqual([]);
+    },
+  );
+
+  test(
+    'truncate-expected-head',
+    'truncateAfter with expectedHead deletes only while the head is the one expected',
+    async ({ a, b }) => {
+      const key = freshKey();
+      const log = a.sessionLog<number>();
+      await log.append(key, [1, 2, 3]);
+      await expectCode(log.truncateAfter(key, 2, { expectedHead: 2 }), 'CONFLICT');
+      expect(await log.loadLatest(key, { limit: 5 })).toHaveLength(3);
+      // Two removers of the newest event: one removes it, the other removes nothing.
+      const counts = await Promise.all([
+        log.truncateAfter(key, 2, { expectedHead: 3 }),
+        b.sessionLog().truncateAfter(key, 2, { expectedHead: 3 }),
+      ]);
+      expect(counts.sort()).toEqual([0, 1]);
+      expect((await log.loadSince(key, 0)).map((e) => e.seq)).toEqual([1, 2]);
+      expect(await log.head(key)).toBe(3);
+    },
+  );
+
+  test(
     'list-threads',
     'listThreads pages the threads that ever held an event, in code-point order',
     async ({ a, b }) => {
