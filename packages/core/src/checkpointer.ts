@@ -11,7 +11,7 @@ import {
   validateId,
   validatePath,
 } from './ids.js';
-import { type DriverCall, type DriverWrite, readWriteCall, startCall } from './kit.js';
+import { type DriverCall, type DriverWrite, readWriteCall, startCall, startWrite } from './kit.js';
 import {
   assertNonNegativeInteger,
   assertPositiveInteger,
@@ -451,9 +451,19 @@ export function createCheckpointer<S, W = unknown>(
     async put(checkpoint, options) {
       const cp = Checkpoint.validate<S>(checkpoint);
       const write = readWriteCall(options, cp.key.tenantId, backend, 'put options');
-      const payload = states.encode(cp.state);
-      const metadataJson = JSON.stringify(cp.metadata);
-      await driver.put({ ...cp, metadataJson, payload }, write.start());
+      const record: CheckpointRecord = {
+        key: cp.key,
+        ns: cp.ns,
+        id: cp.id,
+        parentId: cp.parentId,
+        step: cp.step,
+        nextNode: cp.nextNode,
+        metadata: cp.metadata,
+        metadataJson: JSON.stringify(cp.metadata),
+        payload: states.encode(cp.state),
+        createdAt: cp.createdAt,
+      };
+      await driver.put(record, startWrite(write, backend));
     },
 
     async getLatest(key, options) {
@@ -512,7 +522,7 @@ export function createCheckpointer<S, W = unknown>(
           payload,
           createdAt: new Date(),
         },
-        write.start(),
+        startWrite(write, backend),
       );
       return id;
     },
@@ -520,7 +530,7 @@ export function createCheckpointer<S, W = unknown>(
     async deleteThread(key, options) {
       const threadKey = ThreadKey.from(key);
       const write = readWriteCall(options, threadKey.tenantId, backend, 'deleteThread options');
-      return expectCount(await driver.deleteThread(threadKey, write.start()), backend);
+      return expectCount(await driver.deleteThread(threadKey, startWrite(write, backend)), backend);
     },
 
     async putWrites(key, target, writes, options) {
@@ -535,7 +545,7 @@ export function createCheckpointer<S, W = unknown>(
           payload: writeFormat.encode(input.value as W),
         }),
       );
-      const call = write.start();
+      const call = startWrite(write, backend);
       if (records.length === 0) return;
       await driver.putWrites(threadKey, batchTarget, records, call);
     },
@@ -546,7 +556,10 @@ export function createCheckpointer<S, W = unknown>(
       const ns = opts.ns === undefined ? undefined : validatePath(opts.ns, 'ns');
       const write = readWriteCall(opts, threadKey.tenantId, backend, 'prune options');
       const keepLatest = assertNonNegativeInteger(opts.keepLatest, 'keepLatest');
-      return expectCount(await driver.prune(threadKey, { keepLatest, ns }, write.start()), backend);
+      return expectCount(
+        await driver.prune(threadKey, { keepLatest, ns }, startWrite(write, backend)),
+        backend,
+      );
     },
 
     async listThreads(tenantId, options) {

@@ -71,22 +71,21 @@ export function startCall(signal: AbortSignal | undefined, backend: string): Dri
 }
 
 /**
- * Read a write's fence and signal from its options now, and check the signal later,
- * with `start()`, once the payloads are encoded: the documented order of checks.
+ * Read a write's fence and signal from its options. The signal is checked later, with
+ * {@link startCall}, once the payloads are encoded: the documented order of checks.
  */
 export function readWriteCall(
   options: unknown,
   tenantId: string,
   backend: string,
   what: string,
-): { start(): DriverWrite } {
+): DriverWrite {
   const opts = readOptions<WriteOptions>(options, what);
-  const fence = readFence(opts.fence, tenantId, backend);
-  const signal = readSignal(opts.signal);
-  return {
-    start() {
-      startCall(signal, backend);
-      return { signal, fence };
-    },
-  };
+  return { fence: readFence(opts.fence, tenantId, backend), signal: readSignal(opts.signal) };
+}
+
+/** {@link startCall} for a write: its signal checked, the call handed on as it is. */
+export function startWrite(write: DriverWrite, backend: string): DriverWrite {
+  if (write.signal?.aborted) startCall(write.signal, backend);
+  return write;
 }

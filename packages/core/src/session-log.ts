@@ -7,7 +7,7 @@ import {
 import type { PayloadFormat } from './envelope.js';
 import { ConfigError, ConflictError, CorruptRecordError } from './errors.js';
 import { assertRowTenant, describeValue, TenantId, type ThreadId, ThreadKey } from './ids.js';
-import { type DriverCall, type DriverWrite, readWriteCall, startCall } from './kit.js';
+import { type DriverCall, type DriverWrite, readWriteCall, startCall, startWrite } from './kit.js';
 import {
   assertNonNegativeInteger,
   assertPositiveInteger,
@@ -199,7 +199,7 @@ export function createSessionLog<E>(
           : assertNonNegativeInteger(opts.truncateAfter, 'truncateAfter');
       // The whole batch first: one bad event writes nothing.
       const payloads = events.map((event) => format.encode(event as E));
-      const call = write.start();
+      const call = startWrite(write, backend);
       if (payloads.length === 0 && truncateAfter === undefined) {
         const head = ordinal(await driver.head(threadKey, call), 'the head');
         if (expectedHead !== undefined && head !== expectedHead) {
@@ -244,7 +244,7 @@ export function createSessionLog<E>(
       const validWatermark = assertNonNegativeInteger(watermark, 'watermark');
       const write = readWriteCall(options, threadKey.tenantId, backend, 'archiveBefore options');
       return ordinal(
-        await driver.archiveBefore(threadKey, validWatermark, write.start()),
+        await driver.archiveBefore(threadKey, validWatermark, startWrite(write, backend)),
         'a count',
       );
     },
@@ -255,14 +255,19 @@ export function createSessionLog<E>(
       const opts = readOptions<TruncateOptions>(options, 'truncateAfter options');
       const write = readWriteCall(opts, threadKey.tenantId, backend, 'truncateAfter options');
       const expectedHead = readExpectedHead(opts.expectedHead);
-      const count = await driver.truncateAfter(threadKey, keepThrough, expectedHead, write.start());
+      const count = await driver.truncateAfter(
+        threadKey,
+        keepThrough,
+        expectedHead,
+        startWrite(write, backend),
+      );
       return ordinal(count, 'a count');
     },
 
     async deleteThread(key, options) {
       const threadKey = ThreadKey.from(key);
       const write = readWriteCall(options, threadKey.tenantId, backend, 'deleteThread options');
-      return ordinal(await driver.deleteThread(threadKey, write.start()), 'a count');
+      return ordinal(await driver.deleteThread(threadKey, startWrite(write, backend)), 'a count');
     },
 
     async listThreads(tenantId, options) {

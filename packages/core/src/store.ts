@@ -3,7 +3,7 @@ import { assertJsonValue, type JsonValue, jsonEquals } from './codec.js';
 import type { PayloadFormat } from './envelope.js';
 import { ConfigError, CorruptRecordError } from './errors.js';
 import { assertRowTenant, describeValue, Namespace, TenantId, validateId } from './ids.js';
-import { type DriverCall, type DriverWrite, readWriteCall, startCall } from './kit.js';
+import { type DriverCall, type DriverWrite, readWriteCall, startCall, startWrite } from './kit.js';
 import {
   assertPositiveInteger,
   assertTtlMs,
@@ -398,7 +398,7 @@ export function createStore<V>(
       const write = readWriteCall(opts, ns.tenantId, backend, 'put options');
       const ttlMs = opts.ttlMs === undefined ? undefined : assertTtlMs(opts.ttlMs);
       const payload = values.encode(value);
-      await driver.put(ns, itemKey, payload, ttlMs, write.start());
+      await driver.put(ns, itemKey, payload, ttlMs, startWrite(write, backend));
     },
 
     async get(namespace, key, options) {
@@ -426,7 +426,7 @@ export function createStore<V>(
       const ns = Namespace.from(namespace);
       const itemKey = validateId(key, 'store key');
       const write = readWriteCall(options, ns.tenantId, backend, 'delete options');
-      return (await driver.delete(ns, itemKey, write.start())) === true;
+      return (await driver.delete(ns, itemKey, startWrite(write, backend))) === true;
     },
 
     async list(namespace, options) {

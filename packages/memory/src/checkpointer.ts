@@ -19,13 +19,13 @@ import {
 export function createMemoryCheckpointer(database: MemoryDatabase): CheckpointerDriver {
   const threadOf = (key: ThreadKey) => database.checkpoints.get(key.tenantId)?.get(key.threadId);
 
-  const append = (key: ThreadKey, row: Omit<StoredCheckpoint, 'seq' | 'writes'>) => {
+  const append = (key: ThreadKey, stored: StoredCheckpoint) => {
     const thread = tenantThreads(database.checkpoints, key.tenantId).getOrCreate(
       key.threadId,
       (): CheckpointThread => ({ nextSeq: 1, byKey: new Map(), inWriteOrder: [] }),
     );
-    const stored: StoredCheckpoint = { ...row, seq: thread.nextSeq++, writes: new Map() };
-    thread.byKey.set(checkpointKey(row.ns, row.id), stored);
+    stored.seq = thread.nextSeq++;
+    thread.byKey.set(checkpointKey(stored.ns, stored.id), stored);
     thread.inWriteOrder.push(stored);
   };
 
@@ -40,7 +40,7 @@ export function createMemoryCheckpointer(database: MemoryDatabase): Checkpointer
     metadata: stored.metadataJson,
     payload: stored.payload,
     createdAt: stored.createdAtMs,
-    writes: [...stored.writes.values()],
+    writes: stored.writes === undefined ? [] : [...stored.writes.values()],
   });
 
   const remove = (key: ThreadKey, thread: CheckpointThread, doomed: Set<StoredCheckpoint>) => {
@@ -67,6 +67,8 @@ export function createMemoryCheckpointer(database: MemoryDatabase): Checkpointer
         nextNode: record.nextNode,
         metadataJson: record.metadataJson,
         createdAtMs: record.createdAt.getTime(),
+        seq: 0,
+        writes: undefined,
       });
     },
 
@@ -131,6 +133,8 @@ export function createMemoryCheckpointer(database: MemoryDatabase): Checkpointer
         nextNode: parent.nextNode,
         metadataJson: fork.metadataJson,
         createdAtMs: fork.createdAt.getTime(),
+        seq: 0,
+        writes: undefined,
       });
     },
 
@@ -149,6 +153,7 @@ export function createMemoryCheckpointer(database: MemoryDatabase): Checkpointer
           backend: BACKEND,
         });
       }
+      stored.writes ??= new Map();
       for (const write of writes) {
         const slot = writeKey(target.taskId, write.idx);
         if (write.idx >= 0 && stored.writes.has(slot)) continue;

@@ -21,8 +21,8 @@ export interface StoredCheckpoint {
   createdAtMs: number;
   /** Write order within the thread, across its namespaces. */
   seq: number;
-  /** Pending writes by `taskId` and `idx` (see {@link writeKey}). */
-  writes: Map<string, StoredWrite>;
+  /** Pending writes by `taskId` and `idx` (see {@link writeKey}); created by the first. */
+  writes: Map<string, StoredWrite> | undefined;
 }
 
 /** One thread's checkpoints, in write order across namespaces. */

@@ -60,7 +60,7 @@ export function createMemoryPersistence(options: MemoryPersistenceOptions = {}):
       let writes = 0;
       for (const thread of database.checkpoints.get(tenantId)?.values() ?? []) {
         checkpoints += thread.inWriteOrder.length;
-        for (const checkpoint of thread.inWriteOrder) writes += checkpoint.writes.size;
+        for (const checkpoint of thread.inWriteOrder) writes += checkpoint.writes?.size ?? 0;
       }
       database.checkpoints.delete(tenantId);
       let storeItems = 0;
