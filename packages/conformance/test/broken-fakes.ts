@@ -25,7 +25,7 @@ export const BROKEN_FAKES: readonly { flaw: Flaw; group: ConformanceGroup; mustF
     {
       flaw: 'reuses-ordinals',
       group: sessionLogTests,
-      mustFail: ['sessionLog/archive-all-continues'],
+      mustFail: ['session-log/archive-all-continues'],
     },
     { flaw: 'no-lock-exclusion', group: lockTests, mustFail: ['lock/exclusion'] },
     {
@@ -36,12 +36,12 @@ export const BROKEN_FAKES: readonly { flaw: Flaw; group: ConformanceGroup; mustF
     {
       flaw: 'shares-tenants',
       group: tenantIsolationTests,
-      mustFail: ['tenantIsolation/checkpoints'],
+      mustFail: ['tenant-isolation/checkpoints'],
     },
     {
       flaw: 'accepts-empty-tenant',
       group: idValidationTests,
-      mustFail: ['idValidation/bad-tenant-everywhere'],
+      mustFail: ['id-validation/bad-tenant-everywhere'],
     },
     { flaw: 'racy-appends', group: concurrencyTests, mustFail: ['concurrency/parallel-appends'] },
     { flaw: 'put-overwrites', group: concurrencyTests, mustFail: ['concurrency/parallel-puts'] },

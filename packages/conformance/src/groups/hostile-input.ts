@@ -93,7 +93,7 @@ async function snapshot(ctx: SuiteContext): Promise<string | undefined> {
 }
 
 /** Hostile input: a typed error and no change, or stored and returned exactly. */
-export const hostileInputTests = defineGroup('hostileInput', ({ test }) => {
+export const hostileInputTests = defineGroup('hostile-input', ({ test }) => {
   test(
     'bad-ids-table',
     'every method refuses bad ids with INVALID_ID and changes nothing',

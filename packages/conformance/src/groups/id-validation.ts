@@ -60,7 +60,7 @@ function everyMethod(p: Persistence, tenantId: unknown): [string, () => Promise<
 }
 
 /** Identifier rules: bad ids are INVALID_ID on every method, before any I/O. */
-export const idValidationTests = defineGroup('idValidation', ({ test }) => {
+export const idValidationTests = defineGroup('id-validation', ({ test }) => {
   test(
     'bad-tenant-everywhere',
     'every method rejects empty and malformed tenants with INVALID_ID',

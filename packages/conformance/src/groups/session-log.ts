@@ -3,7 +3,7 @@ import { expect } from 'vitest';
 import { byCodePoint, defineGroup, expectCode, freshId, freshKey } from '../fixtures.js';
 
 /** `SessionLog<E>`: gap-free ordinals that are never reused, cursors, archiving. */
-export const sessionLogTests = defineGroup('sessionLog', ({ test }) => {
+export const sessionLogTests = defineGroup('session-log', ({ test }) => {
   test(
     'append-load',
     'a batch gets consecutive ordinals and loads back in order',

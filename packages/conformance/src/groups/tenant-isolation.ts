@@ -32,7 +32,7 @@ const ODD_IDS = [
 ];
 
 /** Tenant isolation: no call can read or write another tenant's data. */
-export const tenantIsolationTests = defineGroup('tenantIsolation', ({ test }) => {
+export const tenantIsolationTests = defineGroup('tenant-isolation', ({ test }) => {
   test(
     'checkpoints',
     'same thread id and checkpoint id under two tenants never cross',
