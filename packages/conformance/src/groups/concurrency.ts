@@ -2,7 +2,7 @@ import { expect } from 'vitest';
 import { defineGroup, freshKey, makeCheckpoint } from '../fixtures.js';
 
 /** Races between bundles: ordinals, lock grants and immutable puts stay exact. */
-export const concurrencyTests = defineGroup('concurrency', ({ test }) => {
+export const concurrencyTests = defineGroup('concurrency', ({ test }) => [
   test(
     'parallel-appends',
     '50 parallel appends on one thread give 1..50 with no gaps',
@@ -21,7 +21,7 @@ export const concurrencyTests = defineGroup('concurrency', ({ test }) => {
       );
     },
     { timeoutMs: 30_000 },
-  );
+  ),
 
   test(
     'parallel-batches',
@@ -43,7 +43,7 @@ export const concurrencyTests = defineGroup('concurrency', ({ test }) => {
       }
     },
     { timeoutMs: 30_000 },
-  );
+  ),
 
   test(
     'parallel-try-acquire',
@@ -60,7 +60,7 @@ export const concurrencyTests = defineGroup('concurrency', ({ test }) => {
       await granted[0]?.release();
     },
     { timeoutMs: 30_000 },
-  );
+  ),
 
   test(
     'parallel-puts',
@@ -78,7 +78,7 @@ export const concurrencyTests = defineGroup('concurrency', ({ test }) => {
       expect(await a.checkpointer().listHistory(key, { limit: 50 })).toHaveLength(1);
     },
     { timeoutMs: 30_000 },
-  );
+  ),
 
   test(
     'parallel-acquire',
@@ -107,5 +107,5 @@ export const concurrencyTests = defineGroup('concurrency', ({ test }) => {
         expect(fences[i]).toBeGreaterThan(fences[i - 1] as bigint);
     },
     { timeoutMs: 30_000 },
-  );
-});
+  ),
+]);

@@ -25,7 +25,7 @@ const dateCodec: Codec<Date> = {
 };
 
 /** Payloads: strict codec, schema-version envelope, fresh copies, exact strings. */
-export const payloadTests = defineGroup('payload', ({ test }) => {
+export const payloadTests = defineGroup('payload', ({ test }) => [
   test(
     'strict-codec',
     'values that do not round-trip are SERIALIZATION and write nothing',
@@ -45,7 +45,7 @@ export const payloadTests = defineGroup('payload', ({ test }) => {
       expect(await a.store().get(ns, 'k')).toBeUndefined();
       expect(await a.sessionLog().head(key)).toBe(0);
     },
-  );
+  ),
 
   test(
     'exact-strings',
@@ -65,7 +65,7 @@ export const payloadTests = defineGroup('payload', ({ test }) => {
       await a.sessionLog().append(key, [value]);
       expect((await a.sessionLog().loadSince(key, 0))[0]?.event).toEqual(value);
     },
-  );
+  ),
 
   test(
     'fresh-copies',
@@ -95,7 +95,7 @@ export const payloadTests = defineGroup('payload', ({ test }) => {
         nested: { x: 1 },
       });
     },
-  );
+  ),
 
   test(
     'future-schema',
@@ -117,7 +117,7 @@ export const payloadTests = defineGroup('payload', ({ test }) => {
       ).toHaveLength(1);
       expect((await a.store({ schemaVersion: 2 }).get(ns, 'k'))?.value).toBe('v2');
     },
-  );
+  ),
 
   test('upcasters', 'older payloads are lifted by registered upcasters', async ({ a }) => {
     const key = freshKey();
@@ -132,7 +132,7 @@ export const payloadTests = defineGroup('payload', ({ test }) => {
     expect((await a.checkpointer(options).getLatest(key))?.state).toEqual({ lifted: 'old' });
     expect((await a.store(options).get(ns, 'k'))?.value).toEqual({ lifted: 'old' });
     expect((await a.sessionLog(options).loadSince(key, 0))[0]?.event).toEqual({ lifted: 'old' });
-  });
+  }),
 
   test('custom-codec', 'a custom codec encodes on write and decodes on read', async ({ a }) => {
     const key = freshKey();
@@ -151,5 +151,5 @@ export const payloadTests = defineGroup('payload', ({ test }) => {
       date.getTime(),
     );
     expect((await a.checkpointer().getLatest(key))?.state).toBe(date.toISOString());
-  });
-});
+  }),
+]);

@@ -10,7 +10,7 @@ import {
 } from '../fixtures.js';
 
 /** `Store<V>`: upsert, delete, literal prefixes, code-point order, namespaces, TTL. */
-export const storeTests = defineGroup('store', ({ test }) => {
+export const storeTests = defineGroup('store', ({ test }) => [
   test(
     'put-get',
     'put then get returns the item with its namespace and timestamps',
@@ -28,7 +28,7 @@ export const storeTests = defineGroup('store', ({ test }) => {
       expect(item?.expiresAt).toBeNull();
       expect(await a.store().get(ns, 'missing')).toBeUndefined();
     },
-  );
+  ),
 
   test('upsert', 'put replaces the value, keeps createdAt and moves updatedAt', async ({ a }) => {
     const ns = freshNamespace();
@@ -44,7 +44,7 @@ export const storeTests = defineGroup('store', ({ test }) => {
       first?.updatedAt.getTime() ?? Number.POSITIVE_INFINITY,
     );
     expect(await store.list(ns)).toEqual(['k']);
-  });
+  }),
 
   test('delete', 'delete returns true once, then false', async ({ a }) => {
     const ns = freshNamespace();
@@ -55,7 +55,7 @@ export const storeTests = defineGroup('store', ({ test }) => {
     expect(await store.delete(ns, 'k')).toBe(false);
     expect(await store.get(ns, 'k')).toBeUndefined();
     expect(await store.list(ns)).toEqual(['keep']);
-  });
+  }),
 
   test('code-point-order', 'list orders keys by Unicode code point', async ({ a }) => {
     const ns = freshNamespace();
@@ -78,7 +78,7 @@ export const storeTests = defineGroup('store', ({ test }) => {
     ];
     for (const key of keys) await store.put(ns, key, key);
     expect(await store.list(ns)).toEqual(byCodePoint(keys));
-  });
+  }),
 
   test(
     'literal-prefix',
@@ -112,7 +112,7 @@ export const storeTests = defineGroup('store', ({ test }) => {
       expect(await store.list(ns, { prefix: 'zz' })).toEqual([]);
       expect(await store.list(ns, { prefix: '' })).toEqual(byCodePoint(keys));
     },
-  );
+  ),
 
   test(
     'astral-prefix',
@@ -128,7 +128,7 @@ export const storeTests = defineGroup('store', ({ test }) => {
         );
       }
     },
-  );
+  ),
 
   test('list-paging', 'list pages with after and limit', async ({ a }) => {
     const ns = freshNamespace();
@@ -149,7 +149,7 @@ export const storeTests = defineGroup('store', ({ test }) => {
       'key-4',
       'key-5',
     ]);
-  });
+  }),
 
   test(
     'list-one-namespace',
@@ -164,7 +164,7 @@ export const storeTests = defineGroup('store', ({ test }) => {
       await store.put(Namespace.of(freshId('tenant'), 'a'), 'other tenant', 1);
       expect(await store.list(ns)).toEqual(['mine']);
     },
-  );
+  ),
 
   test(
     'list-namespaces',
@@ -210,7 +210,7 @@ export const storeTests = defineGroup('store', ({ test }) => {
       expect(namespaces[0]?.tenantId).toBe(tenant);
       expect(namespaces[0]?.render()).toBe(Namespace.of(tenant, 'b', 'x').render());
     },
-  );
+  ),
 
   test(
     'namespace-part-boundaries',
@@ -237,7 +237,7 @@ export const storeTests = defineGroup('store', ({ test }) => {
       expect(listed).toHaveLength(scopes.length);
       expect(listed).toEqual(expect.arrayContaining(scopes));
     },
-  );
+  ),
 
   test(
     'list-namespaces-prefix-edges',
@@ -288,7 +288,7 @@ export const storeTests = defineGroup('store', ({ test }) => {
         [top, 'z'],
       ]);
     },
-  );
+  ),
 
   test(
     'list-namespaces-order',
@@ -302,7 +302,7 @@ export const storeTests = defineGroup('store', ({ test }) => {
         byCodePoint(parts),
       );
     },
-  );
+  ),
 
   test(
     'list-namespaces-live-only',
@@ -315,7 +315,7 @@ export const storeTests = defineGroup('store', ({ test }) => {
       await store.delete(Namespace.of(tenant, 'gone'), 'k');
       expect((await store.listNamespaces(tenant)).map((ns) => ns.scope[0])).toEqual(['kept']);
     },
-  );
+  ),
 
   test(
     'bad-arguments',
@@ -345,7 +345,7 @@ export const storeTests = defineGroup('store', ({ test }) => {
       expect(await store.list(ns)).toEqual([]);
       expect(await store.listNamespaces(ns.tenantId)).toEqual([]);
     },
-  );
+  ),
 
   test(
     'ttl-expiry',
@@ -367,7 +367,7 @@ export const storeTests = defineGroup('store', ({ test }) => {
       expect(await store.delete(ns, 'short')).toBe(false);
     },
     { needs: 'ttl' },
-  );
+  ),
 
   test(
     'ttl-cleared',
@@ -382,7 +382,7 @@ export const storeTests = defineGroup('store', ({ test }) => {
       expect((await store.get(ns, 'k'))?.value).toBe(2);
     },
     { needs: 'ttl' },
-  );
+  ),
 
   test(
     'namespaces-expired',
@@ -396,7 +396,7 @@ export const storeTests = defineGroup('store', ({ test }) => {
       expect((await store.listNamespaces(tenant)).map((ns) => ns.scope[0])).toEqual(['kept']);
     },
     { needs: 'ttl' },
-  );
+  ),
 
   test(
     'evict-expired',
@@ -416,7 +416,7 @@ export const storeTests = defineGroup('store', ({ test }) => {
       expect(await store.evictExpired(theirs.tenantId)).toBe(1);
     },
     { needs: 'ttl' },
-  );
+  ),
 
   test(
     'evict-all-tenants',
@@ -436,7 +436,7 @@ export const storeTests = defineGroup('store', ({ test }) => {
       expect(await store.list(two)).toEqual(['kept']);
     },
     { needs: 'ttl' },
-  );
+  ),
 
   test(
     'ttl-bound',
@@ -453,5 +453,5 @@ export const storeTests = defineGroup('store', ({ test }) => {
       expect(item?.expiresAt?.getTime()).toBeGreaterThan(Date.now() + MAX_TTL_MS - 60_000);
     },
     { needs: 'ttl' },
-  );
-});
+  ),
+]);

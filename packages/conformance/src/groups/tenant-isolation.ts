@@ -32,7 +32,7 @@ const ODD_IDS = [
 ];
 
 /** Tenant isolation: no call can read or write another tenant's data. */
-export const tenantIsolationTests = defineGroup('tenant-isolation', ({ test }) => {
+export const tenantIsolationTests = defineGroup('tenant-isolation', ({ test }) => [
   test(
     'checkpoints',
     'same thread id and checkpoint id under two tenants never cross',
@@ -53,7 +53,7 @@ export const tenantIsolationTests = defineGroup('tenant-isolation', ({ test }) =
         expect(await a.checkpointer().listHistory(right, { limit: 10 })).toHaveLength(1);
       }
     },
-  );
+  ),
 
   test(
     'session-logs',
@@ -68,7 +68,7 @@ export const tenantIsolationTests = defineGroup('tenant-isolation', ({ test }) =
         expect(await a.sessionLog().loadSince(right, 0)).toHaveLength(1);
       }
     },
-  );
+  ),
 
   test('locks', 'a lease on one tenant never blocks another', async ({ a, b }) => {
     for (const [left, right] of adversarialPairs()) {
@@ -79,7 +79,7 @@ export const tenantIsolationTests = defineGroup('tenant-isolation', ({ test }) =
       await leftLease?.release();
       await rightLease?.release();
     }
-  });
+  }),
 
   test(
     'store',
@@ -102,7 +102,7 @@ export const tenantIsolationTests = defineGroup('tenant-isolation', ({ test }) =
         expect((await b.store().get(rightNs, 'k'))?.value).toBe('right');
       }
     },
-  );
+  ),
 
   test(
     'store-namespace-joins',
@@ -124,7 +124,7 @@ export const tenantIsolationTests = defineGroup('tenant-isolation', ({ test }) =
       }
       expect(await store.listNamespaces(tenant)).toHaveLength(6);
     },
-  );
+  ),
 
   test('odd-ids', 'legal odd ids round-trip through every contract', async ({ a, b }) => {
     for (const odd of ODD_IDS) {
@@ -146,5 +146,5 @@ export const tenantIsolationTests = defineGroup('tenant-isolation', ({ test }) =
       expect(lease?.key.threadId).toBe(odd);
       await lease?.release();
     }
-  });
-});
+  }),
+]);
