@@ -1,4 +1,4 @@
-import { MAX_TTL_MS, Namespace } from '@entelix/core';
+import { MAX_TTL_MS, Namespace, type StoreItem } from '@entelix/core';
 import { expect } from 'vitest';
 import {
   byCodePoint,
@@ -8,6 +8,30 @@ import {
   freshNamespace,
   sleep,
 } from '../fixtures.js';
+
+/**
+ * How far the backend's clock (which stamps `updatedAt`) may be from the suite's: a
+ * database server's clock, not the test process's, may be what counts.
+ */
+const CLOCK_SKEW_MS = 2_000;
+
+/**
+ * The expiry of an item written with `ttlMs` between `before` and `after`: exactly the
+ * write's own time plus `ttlMs`, the write's time being the `updatedAt` the backend
+ * stamped, which must fall within the call (give or take the backend's clock).
+ */
+function expectExpiry(
+  item: StoreItem<unknown> | undefined,
+  ttlMs: number,
+  before: number,
+  after: number,
+): void {
+  expect(item?.expiresAt).toBeInstanceOf(Date);
+  const writtenAt = item?.updatedAt.getTime() as number;
+  expect((item?.expiresAt?.getTime() as number) - writtenAt, 'expiresAt - updatedAt').toBe(ttlMs);
+  expect(writtenAt).toBeGreaterThanOrEqual(before - CLOCK_SKEW_MS);
+  expect(writtenAt).toBeLessThanOrEqual(after + CLOCK_SKEW_MS);
+}
 
 /** `Store<V>`: upsert, delete, literal prefixes, code-point order, namespaces, TTL. */
 export const storeTests = defineGroup('store', ({ test }) => [
@@ -353,18 +377,44 @@ export const storeTests = defineGroup('store', ({ test }) => [
     async ({ a, b, ms }) => {
       const ns = freshNamespace();
       const store = a.store();
-      await store.put(ns, 'short', 1, { ttlMs: ms(150) });
+      const ttlMs = ms(150);
+      const before = Date.now();
+      await store.put(ns, 'short', 1, { ttlMs });
+      const after = Date.now();
       await store.put(ns, 'long', 1, { ttlMs: ms(60_000) });
       await store.put(ns, 'forever', 1);
       const live = await store.get(ns, 'short');
-      expect(live?.expiresAt).toBeInstanceOf(Date);
-      expect(live?.expiresAt?.getTime()).toBeGreaterThan(Date.now() - 1_000);
+      expectExpiry(live, ttlMs, before, after);
       expect(await store.list(ns)).toEqual(['forever', 'long', 'short']);
       await sleep(ms(300));
       expect(await store.get(ns, 'short')).toBeUndefined();
       expect(await b.store().get(ns, 'short')).toBeUndefined();
       expect(await store.list(ns)).toEqual(['forever', 'long']);
       expect(await store.delete(ns, 'short')).toBe(false);
+    },
+    { needs: 'ttl' },
+  ),
+
+  test(
+    'ttl-renewed',
+    'every put sets the TTL anew from its own time; createdAt stays',
+    async ({ a, ms }) => {
+      const ns = freshNamespace();
+      const store = a.store();
+      await store.put(ns, 'k', 1, { ttlMs: ms(60_000) });
+      const first = await store.get(ns, 'k');
+      await sleep(20);
+      const before = Date.now();
+      await store.put(ns, 'k', 2, { ttlMs: ms(30_000) });
+      const after = Date.now();
+      const renewed = await store.get(ns, 'k');
+      expectExpiry(renewed, ms(30_000), before, after);
+      expect(renewed?.createdAt.getTime()).toBe(first?.createdAt.getTime());
+      expect(renewed?.updatedAt.getTime()).toBeGreaterThan(first?.updatedAt.getTime() as number);
+      const [many] = await store.getMany([{ namespace: ns, key: 'k' }]);
+      expect(many?.expiresAt?.getTime()).toBe(renewed?.expiresAt?.getTime());
+      const [found] = await store.search(ns.tenantId, { limit: 1 });
+      expect(found?.expiresAt?.getTime()).toBe(renewed?.expiresAt?.getTime());
     },
     { needs: 'ttl' },
   ),
@@ -448,9 +498,10 @@ export const storeTests = defineGroup('store', ({ test }) => [
         await expectCode(store.put(ns, 'k', 1, { ttlMs }), 'CONFIG');
       }
       expect(await store.get(ns, 'k')).toBeUndefined();
+      const before = Date.now();
       await store.put(ns, 'k', 1, { ttlMs: MAX_TTL_MS });
-      const item = await store.get(ns, 'k');
-      expect(item?.expiresAt?.getTime()).toBeGreaterThan(Date.now() + MAX_TTL_MS - 60_000);
+      const after = Date.now();
+      expectExpiry(await store.get(ns, 'k'), MAX_TTL_MS, before, after);
     },
     { needs: 'ttl' },
   ),
