@@ -186,12 +186,45 @@ export function collectTests(groupId: string, body: (api: GroupApi) => unknown):
   return tests;
 }
 
+/** A `skip` entry that cannot stand, and the known test id it most likely meant. */
+export interface SkipProblem {
+  readonly id: string;
+  readonly problem: 'names no test' | 'gives no reason';
+  readonly suggestion?: string;
+}
+
 /**
- * Check a target's `skip` entries against the tests that can run: each must name one
- * and give a reason. With `onlyGroup`, a group run alone, only that group's entries are
- * checked: the others skip nothing in this run, and `runConformance` checks them all.
+ * The `skip` entries that name no test among `testIds` or give no reason. With
+ * `onlyGroup`, a group run alone, only that group's entries are looked at: the others
+ * skip nothing in this run, and `runConformance` checks them all.
+ */
+export function skipProblems(
+  skip: Readonly<Record<string, unknown>>,
+  testIds: readonly string[],
+  onlyGroup?: string,
+): SkipProblem[] {
+  const known = new Set(testIds);
+  const problems: SkipProblem[] = [];
+  for (const [id, reason] of Object.entries(skip)) {
+    if (onlyGroup !== undefined && !id.startsWith(`${onlyGroup}/`)) continue;
+    if (!known.has(id)) {
+      const suggestion = closestId(id, testIds);
+      problems.push({
+        id,
+        problem: 'names no test',
+        ...(suggestion === undefined ? {} : { suggestion }),
+      });
+    } else if (typeof reason !== 'string' || reason.trim() === '') {
+      problems.push({ id, problem: 'gives no reason' });
+    }
+  }
+  return problems;
+}
+
+/**
+ * Check a target's `skip` entries (see {@link skipProblems}).
  *
- * @throws ConfigError naming every entry that skips nothing
+ * @throws ConfigError naming every entry that skips nothing or gives no reason
  */
 export function checkSkips(skip: unknown, testIds: readonly string[], onlyGroup?: string): void {
   if (skip === undefined) return;
@@ -200,24 +233,15 @@ export function checkSkips(skip: unknown, testIds: readonly string[], onlyGroup?
       backend: 'conformance',
     });
   }
-  const known = new Set(testIds);
-  const problems: string[] = [];
-  for (const [id, reason] of Object.entries(skip)) {
-    if (onlyGroup !== undefined && !id.startsWith(`${onlyGroup}/`)) continue;
-    if (!known.has(id)) {
-      const hint = closestId(id, testIds);
-      problems.push(
-        `${JSON.stringify(id)} names no test${hint === undefined ? '' : ` (did you mean ${JSON.stringify(hint)}?)`}`,
-      );
-    } else if (typeof reason !== 'string' || reason.trim() === '') {
-      problems.push(`${JSON.stringify(id)} gives no reason`);
-    }
-  }
-  if (problems.length > 0) {
-    throw new ConfigError(`conformance skip entries are wrong: ${problems.join('; ')}`, {
-      backend: 'conformance',
-    });
-  }
+  const problems = skipProblems(skip as Record<string, unknown>, testIds, onlyGroup);
+  if (problems.length === 0) return;
+  const described = problems.map(
+    ({ id, problem, suggestion }) =>
+      `${JSON.stringify(id)} ${problem}${suggestion === undefined ? '' : ` (did you mean ${JSON.stringify(suggestion)}?)`}`,
+  );
+  throw new ConfigError(`conformance skip entries are wrong: ${described.join('; ')}`, {
+    backend: 'conformance',
+  });
 }
 
 // The known id most like `id`: the same test under a differently spelled group (a
