@@ -360,26 +360,9 @@ export function registerTests(
             return;
           }
           let readsOnly: string | undefined;
-          const ctx: SuiteContext = {
-            ...shared,
-            captureStorage: async (reads) => {
-              const { snapshot } = shared as SuiteContext;
-              if (snapshot === undefined) {
-                readsOnly =
-                  'the target gives no snapshot(), so storage was compared through reads only';
-              }
-              const snapshotBefore = await snapshot?.();
-              const readsBefore = await reads();
-              return {
-                async expectUnchanged(message = 'storage') {
-                  if (snapshot !== undefined) {
-                    expect(await snapshot(), `${message}: snapshot`).toBe(snapshotBefore);
-                  }
-                  expect(await reads(), `${message}: reads`).toEqual(readsBefore);
-                },
-              };
-            },
-          };
+          const ctx = testContext(shared, (reason) => {
+            readsOnly = reason;
+          });
           try {
             await test.run(ctx);
             report.record(groupId, {
@@ -396,6 +379,35 @@ export function registerTests(
       );
     }
   });
+}
+
+/**
+ * One test's context over its group's bundles. `captureStorage` calls `noteReadsOnly`
+ * when the target has no snapshot, so the report can say the test checked less.
+ */
+export function testContext(
+  shared: Omit<SuiteContext, 'captureStorage'>,
+  noteReadsOnly: (reason: string) => void,
+): SuiteContext {
+  return {
+    ...shared,
+    async captureStorage(reads) {
+      const { snapshot } = shared;
+      if (snapshot === undefined) {
+        noteReadsOnly('the target gives no snapshot(), so storage was compared through reads only');
+      }
+      const snapshotBefore = await snapshot?.();
+      const readsBefore = await reads();
+      return {
+        async expectUnchanged(message = 'storage') {
+          if (snapshot !== undefined) {
+            expect(await snapshot(), `${message}: snapshot`).toBe(snapshotBefore);
+          }
+          expect(await reads(), `${message}: reads`).toEqual(readsBefore);
+        },
+      };
+    },
+  };
 }
 
 function mergeCapabilities(

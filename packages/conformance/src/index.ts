@@ -31,7 +31,15 @@ export type {
   SuiteContext,
   TestOptions,
 } from './fixtures.js';
-export { ConformanceReport, tenantView } from './fixtures.js';
+export {
+  ConformanceReport,
+  expectCode,
+  freshId,
+  freshKey,
+  freshNamespace,
+  settle,
+  tenantView,
+} from './fixtures.js';
 export type { ConformanceTarget } from './target.js';
 export {
   abortTests,

@@ -7,7 +7,7 @@ import {
   storeTests,
 } from '@entelix/conformance';
 import { describe, expect, it } from 'vitest';
-import { skipProblems } from '../src/fixtures.js';
+import { skipProblems, testContext } from '../src/fixtures.js';
 import { createFakePersistence, createFakeStorage } from './fake.js';
 
 const target = (fields: Partial<ConformanceTarget>): ConformanceTarget => ({
@@ -139,5 +139,32 @@ describe('the suite as a product', () => {
         '  purge                  not run  passed 0, failed 0, skipped 0',
       ].join('\n'),
     );
+  });
+  it('compares storage by snapshot and reads, and notes when it had reads only', async () => {
+    const persistence = createFakePersistence(createFakeStorage());
+    const shared = {
+      a: persistence,
+      b: persistence,
+      capabilities: persistence.capabilities,
+      ms: (milliseconds: number) => milliseconds,
+    };
+    let dump = 'before';
+    let view = ['row'];
+    const notes: string[] = [];
+    const withSnapshot = testContext({ ...shared, snapshot: async () => dump }, (n) =>
+      notes.push(n),
+    );
+    const bySnapshot = await withSnapshot.captureStorage(async () => view);
+    await bySnapshot.expectUnchanged();
+    dump = 'after';
+    await expect(bySnapshot.expectUnchanged()).rejects.toThrow();
+    expect(notes).toEqual([]);
+
+    const readsOnly = testContext({ ...shared, snapshot: undefined }, (n) => notes.push(n));
+    const byReads = await readsOnly.captureStorage(async () => view);
+    await byReads.expectUnchanged();
+    view = ['row', 'stray row'];
+    await expect(byReads.expectUnchanged()).rejects.toThrow();
+    expect(notes).toHaveLength(1);
   });
 });
