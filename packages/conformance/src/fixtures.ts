@@ -394,7 +394,7 @@ export function testContext(
     async captureStorage(reads) {
       const { snapshot } = shared;
       if (snapshot === undefined) {
-        noteReadsOnly('the target gives no snapshot(), so storage was compared through reads only');
+        noteReadsOnly('no snapshot(), storage compared through reads only');
       }
       const snapshotBefore = await snapshot?.();
       const readsBefore = await reads();

@@ -60,7 +60,7 @@ export const MUTANTS: { readonly [F in Flaw]: Mutant } = {
     mustFail: ['checkpoint-namespaces/prune'],
   },
   'threads-across-tenants': {
-    bug: 'listThreads selects tenants by prefix, listing another tenant’s threads',
+    bug: "listThreads selects tenants by prefix, so it lists another tenant's threads",
     mustFail: ['tenant-isolation/thread-listings', 'tenant-isolation/purge'],
   },
   'threads-in-utf16-order': {
