@@ -244,8 +244,8 @@ export function checkSkips(skip: unknown, testIds: readonly string[], onlyGroup?
   });
 }
 
-// The known id most like `id`: the same test under a differently spelled group (a
-// camelCase group id from before the kebab-case names), else the closest by edits.
+// The known id most like `id`: the same letters in another case style
+// (`sessionLog/x` for `session-log/x`), else the closest by edits.
 function closestId(id: string, testIds: readonly string[]): string | undefined {
   const normalize = (value: string) => value.replace(/[-_]/g, '').toLowerCase();
   const sameTest = testIds.find((known) => normalize(known) === normalize(id));
