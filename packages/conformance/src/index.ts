@@ -1,5 +1,11 @@
 import { afterAll, describe } from 'vitest';
-import { type ConformanceGroup, ConformanceReport } from './fixtures.js';
+import {
+  type ConformanceGroup,
+  ConformanceReport,
+  checkSkips,
+  collectTests,
+  registerTests,
+} from './fixtures.js';
 import { abortTests } from './groups/abort.js';
 import { checkpointNamespaceTests } from './groups/checkpoint-namespaces.js';
 import { checkpointerTests } from './groups/checkpointer.js';
@@ -17,8 +23,23 @@ import { storeSearchTests } from './groups/store-search.js';
 import { tenantIsolationTests } from './groups/tenant-isolation.js';
 import type { ConformanceTarget } from './target.js';
 
-export type { ConformanceGroup } from './fixtures.js';
-export { ConformanceReport } from './fixtures.js';
+export type {
+  ConformanceGroup,
+  ConformanceTest,
+  GroupApi,
+  StorageCapture,
+  SuiteContext,
+  TestOptions,
+} from './fixtures.js';
+export {
+  ConformanceReport,
+  expectCode,
+  freshId,
+  freshKey,
+  freshNamespace,
+  settle,
+  tenantView,
+} from './fixtures.js';
 export type { ConformanceTarget } from './target.js';
 export {
   abortTests,
@@ -38,28 +59,53 @@ export {
   tenantIsolationTests,
 };
 
-/** Every group, in the order `runConformance` runs them. */
-export const conformanceGroups: Readonly<Record<string, ConformanceGroup>> = Object.freeze({
+/** Every group by its id, in the order `runConformance` runs them. */
+export const conformanceGroups = Object.freeze({
   checkpointer: checkpointerTests,
   'checkpoint-namespaces': checkpointNamespaceTests,
   'pending-writes': pendingWritesTests,
   store: storeTests,
   'store-search': storeSearchTests,
-  sessionLog: sessionLogTests,
+  'session-log': sessionLogTests,
   lock: lockTests,
-  tenantIsolation: tenantIsolationTests,
-  idValidation: idValidationTests,
+  'tenant-isolation': tenantIsolationTests,
+  'id-validation': idValidationTests,
   concurrency: concurrencyTests,
   payload: payloadTests,
   abort: abortTests,
-  hostileInput: hostileInputTests,
+  'hostile-input': hostileInputTests,
   precedence: precedenceTests,
   purge: purgeTests,
 });
 
+type Groups = typeof conformanceGroups;
+
+/** The group of a target's own tests (`ConformanceTarget.extraTests`). */
+export const EXTRA_GROUP_ID = 'extra';
+
+/** A group id of the suite, or `extra` for a target's own tests. */
+export type GroupId = keyof Groups | typeof EXTRA_GROUP_ID;
+
+/** The id of one test, `<group>/<test>`, as `skip` takes it and the report prints it. */
+export type TestId =
+  | {
+      [G in keyof Groups]: Groups[G] extends ConformanceGroup<string, infer Id>
+        ? `${G}/${Id}`
+        : never;
+    }[keyof Groups]
+  | `${typeof EXTRA_GROUP_ID}/${string}`;
+
+/** Every test id of the suite, in run order (a target's `extra/...` tests aside). */
+export const conformanceTestIds: readonly TestId[] = Object.freeze(
+  Object.values(conformanceGroups).flatMap((group) => group.testIds as readonly TestId[]),
+);
+
 /**
- * Register the whole conformance suite for a backend in the calling vitest file, and
- * print a report of passed, failed and skipped groups when it ends.
+ * Register the whole conformance suite for a backend in the calling vitest file, then
+ * the target's own `extraTests`, and print a report of every group when it ends.
+ *
+ * @throws ConfigError before registering anything when a `skip` entry names no test
+ *   (or gives no reason), or an extra test's id is not kebab-case or is declared twice
  *
  * @example
  * ```ts
@@ -71,9 +117,16 @@ export const conformanceGroups: Readonly<Record<string, ConformanceGroup>> = Obj
  * ```
  */
 export function runConformance(target: ConformanceTarget): void {
+  const extraTests =
+    target.extraTests === undefined ? [] : collectTests(EXTRA_GROUP_ID, target.extraTests);
+  checkSkips(target.skip, [
+    ...conformanceTestIds,
+    ...extraTests.map((test) => `${EXTRA_GROUP_ID}/${test.id}`),
+  ]);
   const report = new ConformanceReport(target.name);
   describe(`entelix conformance: ${target.name}`, () => {
     for (const group of Object.values(conformanceGroups)) group(target, report);
+    if (extraTests.length > 0) registerTests(EXTRA_GROUP_ID, extraTests, target, report);
     afterAll(async () => {
       await target.teardown?.();
       console.log(report.render());

@@ -1,4 +1,6 @@
 import type { Capabilities, Persistence } from '@entelix/core';
+import type { GroupApi } from './fixtures.js';
+import type { TestId } from './index.js';
 
 /**
  * What a backend hands to {@link runConformance}. The suite knows no backend by name:
@@ -18,9 +20,10 @@ export interface ConformanceTarget {
   /** Close a bundle from `create`; defaults to `persistence.close()`. */
   destroy?(persistence: Persistence): Promise<void>;
   /**
-   * A byte-exact rendering of everything the target stores (every table, every key).
-   * When given, the hostile-input tests compare it before and after each refused call
-   * to show that nothing changed; without it they check through reads only.
+   * A byte-exact rendering of everything the target stores (every table, every key),
+   * the same text for the same data. When given, every test that makes refused calls
+   * compares it before and after them; without it those tests check through the API's
+   * reads only, and the report says so.
    */
   snapshot?(): Promise<string>;
   /** Runs once after the whole suite, e.g. to drop a test schema or close a shared client. */
@@ -29,10 +32,17 @@ export interface ConformanceTarget {
   capabilities?: Partial<Capabilities>;
   /**
    * Tests to skip, by test id (shown in brackets at the start of every test title,
-   * e.g. `store/ttl-expiry`), each with the reason shown in the report. A skipped test
-   * is a promise the backend does not keep; use sparingly.
+   * e.g. `store/ttl-expiry`), each with the reason shown in the report. An id that
+   * names no test is a type error and fails the run: a typo never silently skips
+   * nothing. A skipped test is a promise the backend does not keep; use sparingly.
    */
-  skip?: Readonly<Record<string, string>>;
+  skip?: Readonly<Partial<Record<TestId, string>>>;
+  /**
+   * The target's own tests, declared with `test(id, title, body, options)` like the
+   * suite's: they get the same two bundles and helpers, run after the suite's groups
+   * under the group `extra`, and show in the same report (ids `extra/<id>`).
+   */
+  extraTests?: (api: GroupApi) => unknown;
   /**
    * Scale for time-based tests (TTL and lease expiry). Default 1, i.e. TTLs of about
    * 100 ms; raise it for backends with a coarse clock.

@@ -1,417 +1,842 @@
 import {
-  acquireByPolling,
-  assertNewestFence,
-  type Checkpoint,
-  type Checkpointer,
-  Checkpoint as CheckpointHelpers,
-  type CheckpointId,
-  CheckpointId as CheckpointIds,
   ConflictError,
-  compareCodePoints,
-  createLockLease,
-  createPayloadFormat,
-  type DistributedLock,
-  lockKeyOf,
+  type JsonObject,
+  type JsonValue,
   Namespace,
   NotFoundError,
-  type PayloadOptions,
   type Persistence,
-  readAcquireArguments,
-  readEvents,
-  readFence,
-  readListHistoryOptions,
-  readListNamespacesOptions,
-  readLoadSinceArguments,
-  readOptions,
-  readStoreListOptions,
-  readStorePutOptions,
-  readTryAcquireArguments,
-  readWatermark,
-  type SessionLog,
-  type Store,
-  selectNamespaceScopes,
-  ThreadKey,
-  throwIfAborted,
-  validateId,
+  type ThreadKey,
 } from '@entelix/core';
+import {
+  assertNewestFence,
+  type CheckpointerDriver,
+  type CheckpointRow,
+  compareCodePoints,
+  compareStoreItems,
+  createPersistence,
+  expectedHeadConflict,
+  type LockDriver,
+  lockKeyOf,
+  matchesMetadataFilter,
+  matchesStoreFilter,
+  type PersistenceDriver,
+  parseEnvelope,
+  type SessionLogDriver,
+  type StoreDriver,
+  type StoreItemRow,
+  selectNamespaceScopes,
+  startsWithScope,
+  type VerifiedFence,
+} from '@entelix/core/adapter';
 
 /**
- * Deliberate contract violations, one or more per conformance group, used to prove
- * the suite catches them.
+ * A bug planted in the reference adapter, one per run: each is a mistake a real
+ * backend could make, and the conformance suite must catch every one.
  */
 export type Flaw =
-  | 'accepts-empty-tenant'
+  // checkpoints
   | 'latest-by-step'
   | 'put-overwrites'
-  | 'reuses-ordinals'
+  | 'shares-tenants'
+  | 'before-in-own-namespace'
+  | 'filter-after-limit'
+  | 'filter-by-containment'
+  | 'prune-miscounts'
+  | 'prune-per-thread'
+  | 'threads-across-tenants'
+  | 'threads-in-utf16-order'
+  // pending writes
+  | 'writes-last-wins'
+  | 'negative-writes-first-win'
+  | 'history-without-writes'
+  | 'writes-by-task'
+  | 'racy-pending-writes'
+  | 'orphan-writes'
+  // store
   | 'glob-prefix'
+  | 'search-prefix-not-segment'
+  | 'search-includes-expired'
+  | 'get-many-in-storage-order'
+  | 'ttl-from-created-at'
+  // session log
+  | 'reuses-ordinals'
+  | 'racy-appends'
+  | 'ignores-expected-head'
+  | 'racy-expected-head'
+  | 'conflict-creates-thread'
+  | 'truncate-moves-head'
+  | 'latest-events-descending'
+  // lock and fences
   | 'no-lock-exclusion'
   | 'ignores-fence'
-  | 'shares-tenants'
+  // purge
+  | 'purge-leaves-events'
+  | 'purge-resets-fences'
+  | 'purge-by-prefix'
+  // hand-written paths around the kit
+  | 'accepts-empty-tenant'
   | 'lenient-codec'
   | 'ignores-abort'
-  | 'racy-appends';
+  | 'cached-reads';
 
-type Row = {
+interface CheckpointRecord {
+  tenantId: string;
+  threadId: string;
+  ns: string;
   id: string;
   parentId: string | null;
   step: number;
-  text: string;
   nextNode: string | null;
-  at: number;
-};
-type Item = { text: string; created: number; updated: number; expires: number | null };
+  metadataJson: string;
+  payload: string;
+  createdAtMs: number;
+  /** The write order, one sequence for the whole storage. */
+  seq: number;
+}
 
-/** Shared storage of the fake: plain maps keyed by injective renderings. */
+interface WriteRecord {
+  tenantId: string;
+  threadId: string;
+  ns: string;
+  checkpointId: string;
+  taskId: string;
+  taskPath: string;
+  idx: number;
+  channel: string;
+  payload: string;
+}
+
+interface ItemRecord {
+  tenantId: string;
+  scope: string[];
+  key: string;
+  payload: string;
+  createdAtMs: number;
+  updatedAtMs: number;
+  expiresAtMs: number | null;
+}
+
+interface EventRecord {
+  tenantId: string;
+  threadId: string;
+  seq: number;
+  payload: string;
+  appendedAtMs: number;
+}
+
+/**
+ * The reference adapter's storage: flat tables, as a SQL backend would keep them,
+ * shared by every bundle created over it.
+ */
 export interface FakeStorage {
-  checkpoints: Map<string, Row[]>;
-  logs: Map<string, { head: number; events: { seq: number; text: string; at: number }[] }>;
-  items: Map<string, Map<string, Map<string, Item>>>;
-  leases: Map<string, { fence: bigint; expires: number }>;
-  fences: Map<string, bigint>;
+  nextSeq: number;
+  checkpoints: CheckpointRecord[];
+  writes: WriteRecord[];
+  /** By `JSON.stringify([tenant, scope, key])`. */
+  items: Map<string, ItemRecord>;
+  /** Session heads by `JSON.stringify([tenant, thread])`; kept forever. */
+  heads: Map<string, { tenantId: string; threadId: string; head: number }>;
+  events: EventRecord[];
+  leases: Map<string, { fence: bigint; expiresAtMs: number }>;
+  /** The newest fence per lock key, with the tenant it belongs to; never deleted. */
+  fences: Map<string, { tenantId: string; fence: bigint }>;
 }
 
 export function createFakeStorage(): FakeStorage {
   return {
-    checkpoints: new Map(),
-    logs: new Map(),
+    nextSeq: 1,
+    checkpoints: [],
+    writes: [],
     items: new Map(),
+    heads: new Map(),
+    events: [],
     leases: new Map(),
     fences: new Map(),
   };
 }
 
-const B = 'fake';
-const optionsOf = (options: unknown) =>
-  readOptions<{ signal?: AbortSignal; fence?: unknown }>(options);
+/** Every table, rendered deterministically: what the suite compares around refused calls. */
+export function snapshotFakeStorage(storage: FakeStorage): string {
+  return JSON.stringify(storage, (_key, value) => {
+    if (value instanceof Map) return [...value.entries()];
+    if (typeof value === 'bigint') return `${value}n`;
+    return value;
+  });
+}
+
+const BACKEND = 'fake';
+
+// One round trip to a server: where a racy implementation lets other calls in.
+const roundTrip = () => new Promise((resolve) => setTimeout(resolve, 1));
+
+/** JSON containment, the `@>` of Postgres: what a metadata filter must not be. */
+function contains(value: JsonValue | undefined, wanted: JsonValue | undefined): boolean {
+  if (Array.isArray(wanted)) {
+    return Array.isArray(value) && wanted.every((w) => value.some((v) => contains(v, w)));
+  }
+  if (typeof wanted === 'object' && wanted !== null) {
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+    return Object.entries(wanted).every(([k, w]) => contains(value[k], w));
+  }
+  return value === wanted;
+}
 
 /**
- * A small, independent implementation of the four contracts (not the memory package),
- * correct unless told to carry a flaw.
+ * A small adapter on the kit (`createPersistence` with one driver per contract), kept
+ * independent of the memory package. Correct unless given a flaw.
  */
-export function createFakePersistence(
+export function createFakePersistence(storage: FakeStorage, flaw?: Flaw): Persistence {
+  const has = (candidate: Flaw) => flaw === candidate;
+  const checkFence = (fence: VerifiedFence | undefined) => {
+    if (fence === undefined || has('ignores-fence')) return;
+    assertNewestFence(fence, storage.fences.get(fence.lockKey)?.fence ?? 0n, BACKEND);
+  };
+  const driver: PersistenceDriver = {
+    backend: BACKEND,
+    capabilities: { multiProcess: false, rls: false, ttl: true, fencing: true },
+    checkpointer: checkpointerDriver(storage, has, checkFence),
+    store: storeDriver(storage, has, checkFence),
+    sessionLog: sessionLogDriver(storage, has, checkFence),
+    lock: lockDriver(storage, has),
+    async purgeTenant(tenantId) {
+      const ofTenant = (row: { tenantId: string }) =>
+        has('purge-by-prefix') ? row.tenantId.startsWith(tenantId) : row.tenantId === tenantId;
+      const checkpoints = storage.checkpoints.filter(ofTenant).length;
+      storage.checkpoints = storage.checkpoints.filter((row) => !ofTenant(row));
+      const writes = storage.writes.filter(ofTenant).length;
+      storage.writes = storage.writes.filter((row) => !ofTenant(row));
+      let storeItems = 0;
+      for (const [name, item] of storage.items) {
+        if (!ofTenant(item)) continue;
+        storage.items.delete(name);
+        storeItems++;
+      }
+      let events = 0;
+      if (!has('purge-leaves-events')) {
+        events = storage.events.filter(ofTenant).length;
+        storage.events = storage.events.filter((row) => !ofTenant(row));
+      }
+      for (const [lockKey, counter] of storage.fences) {
+        if (!ofTenant(counter)) continue;
+        storage.leases.delete(lockKey);
+        // Past every lease granted so far, so none of them passes fencing again.
+        if (has('purge-resets-fences')) storage.fences.delete(lockKey);
+        else counter.fence += 1n;
+      }
+      return { checkpoints, writes, storeItems, events };
+    },
+    async close() {},
+  };
+  return bypassKit(createPersistence(driver), driver, flaw);
+}
+
+function checkpointerDriver(
   storage: FakeStorage,
-  flaws: readonly Flaw[] = [],
-): Persistence {
-  const has = (flaw: Flaw) => flaws.includes(flaw);
-  const checkAbort = (signal: unknown) => {
-    if (!has('ignores-abort')) throwIfAborted(signal as AbortSignal | undefined, B);
-  };
-  const checkFence = (fence: unknown, tenantId: string) => {
-    const token = readFence(fence, tenantId, B);
-    if (token === undefined || has('ignores-fence')) return;
-    assertNewestFence(token, storage.fences.get(token.lockKey) ?? 0n, B);
-  };
-  const threadName = (key: ThreadKey) =>
-    has('shares-tenants') ? key.threadId : ThreadKey.render(key);
-  const format = <T>(options?: PayloadOptions<T>) => {
-    const real = createPayloadFormat(options, B);
-    if (!has('lenient-codec')) return real;
-    return {
-      encode: (v: T) => JSON.stringify({ schema_version: 1, state: v ?? null }),
-      decode: real.decode,
-    };
-  };
-
-  function checkpointer<S>(options?: PayloadOptions<S>): Checkpointer<S> {
-    const payload = format(options);
-    const rows = (key: ThreadKey) => storage.checkpoints.get(threadName(key)) ?? [];
-    const toCheckpoint = (key: ThreadKey, row: Row): Checkpoint<S> => ({
-      id: row.id as CheckpointId,
-      key,
-      parentId: row.parentId as CheckpointId | null,
-      step: row.step,
-      state: payload.decode(row.text),
-      nextNode: row.nextNode,
-      createdAt: new Date(row.at),
+  has: (flaw: Flaw) => boolean,
+  checkFence: (fence: VerifiedFence | undefined) => void,
+): CheckpointerDriver {
+  const onThread = (key: ThreadKey) => (row: { tenantId: string; threadId: string }) =>
+    (has('shares-tenants') || row.tenantId === key.tenantId) && row.threadId === key.threadId;
+  const threadRows = (key: ThreadKey) => storage.checkpoints.filter(onThread(key));
+  const find = (key: ThreadKey, ns: string, id: string) =>
+    threadRows(key).find((row) => row.ns === ns && row.id === id);
+  const writesOf = (row: CheckpointRecord) =>
+    storage.writes.filter(
+      (w) =>
+        w.tenantId === row.tenantId &&
+        w.threadId === row.threadId &&
+        w.ns === row.ns &&
+        w.checkpointId === row.id,
+    );
+  const toRow = (row: CheckpointRecord, withWrites = true): CheckpointRow => ({
+    tenantId: row.tenantId,
+    threadId: row.threadId,
+    ns: row.ns,
+    id: row.id,
+    parentId: row.parentId,
+    step: row.step,
+    nextNode: row.nextNode,
+    metadata: row.metadataJson,
+    payload: row.payload,
+    createdAt: row.createdAtMs,
+    writes: withWrites ? writesOf(row) : [],
+  });
+  const insert = (key: ThreadKey, row: Omit<CheckpointRecord, 'tenantId' | 'threadId' | 'seq'>) => {
+    storage.checkpoints.push({
+      ...row,
+      tenantId: key.tenantId,
+      threadId: key.threadId,
+      seq: storage.nextSeq++,
     });
-    const write = (key: ThreadKey, row: Row) => {
-      const list = rows(key).filter((r) => !(has('put-overwrites') && r.id === row.id));
-      storage.checkpoints.set(threadName(key), [...list, row]);
-    };
-    return {
-      async put(checkpoint, opts) {
-        const cp = CheckpointHelpers.validate<S>(checkpoint);
-        const o = readOptions<{ signal: AbortSignal; fence: unknown }>(opts);
-        const text = payload.encode(cp.state);
-        checkAbort(o.signal);
-        checkFence(o.fence, cp.key.tenantId);
-        if (!has('put-overwrites') && rows(cp.key).some((r) => r.id === cp.id))
-          throw new ConflictError('exists', { backend: B });
-        write(cp.key, {
-          id: cp.id,
-          parentId: cp.parentId,
-          step: cp.step,
-          text,
-          nextNode: cp.nextNode,
-          at: cp.createdAt.getTime(),
-        });
-      },
-      async getLatest(k, opts) {
-        const key = ThreadKey.from(k);
-        checkAbort(optionsOf(opts).signal);
-        const list = rows(key);
-        const latest = has('latest-by-step')
-          ? [...list].sort((x, y) => y.step - x.step)[0]
-          : list[list.length - 1];
-        return latest && toCheckpoint(key, latest);
-      },
-      async getById(k, id, opts) {
-        const key = ThreadKey.from(k);
-        const cid = CheckpointIds.parse(id);
-        checkAbort(optionsOf(opts).signal);
-        const row = rows(key).find((r) => r.id === cid);
-        return row && toCheckpoint(key, row);
-      },
-      async listHistory(k, opts) {
-        const key = ThreadKey.from(k);
-        const { limit, before, signal } = readListHistoryOptions(opts);
-        checkAbort(signal);
-        const list = rows(key);
-        const end = before === undefined ? list.length : list.findIndex((r) => r.id === before);
-        if (end < 0) return [];
-        return list
-          .slice(Math.max(0, end - limit), end)
-          .reverse()
-          .map((r) => toCheckpoint(key, r));
-      },
-      async updateState(k, parentId, state, opts) {
-        const key = ThreadKey.from(k);
-        const parent = CheckpointIds.parse(parentId);
-        const o = readOptions<{ signal: AbortSignal; fence: unknown }>(opts);
-        const text = payload.encode(state);
-        checkAbort(o.signal);
-        checkFence(o.fence, key.tenantId);
-        const row = rows(key).find((r) => r.id === parent);
-        if (!row) throw new NotFoundError('no parent', { backend: B });
-        const id = CheckpointIds.create();
-        write(key, {
-          id,
-          parentId: parent,
-          step: row.step + 1,
-          text,
-          nextNode: row.nextNode,
-          at: Date.now(),
-        });
-        return id;
-      },
-      async deleteThread(k, opts) {
-        const key = ThreadKey.from(k);
-        checkAbort(optionsOf(opts).signal);
-        checkFence(optionsOf(opts).fence, key.tenantId);
-        const count = rows(key).length;
-        storage.checkpoints.delete(threadName(key));
-        return count;
-      },
-    };
-  }
-
-  function store<V>(options?: PayloadOptions<V>): Store<V> {
-    const payload = format(options);
-    const live = (item: Item | undefined): item is Item =>
-      item !== undefined && (item.expires === null || item.expires > Date.now());
-    const items = (ns: Namespace) => storage.items.get(ns.tenantId)?.get(ns.render());
-    const matches = (key: string, prefix: string) =>
-      has('glob-prefix')
-        ? new RegExp(`^${prefix.replaceAll('%', '.*').replaceAll('_', '.')}`).test(key)
-        : key.startsWith(prefix);
-    return {
-      async put(n, k, value, opts) {
-        const ns = Namespace.from(n);
-        const key = validateId(k, 'key');
-        const o = readStorePutOptions(opts);
-        const text = payload.encode(value);
-        checkAbort(o.signal);
-        checkFence(o.fence, ns.tenantId);
-        const tenant = storage.items.get(ns.tenantId) ?? new Map<string, Map<string, Item>>();
-        storage.items.set(ns.tenantId, tenant);
-        const map = tenant.get(ns.render()) ?? new Map<string, Item>();
-        tenant.set(ns.render(), map);
-        const old = map.get(key);
-        const now = Date.now();
-        map.set(key, {
-          text,
-          created: live(old) ? old.created : now,
-          updated: now,
-          expires: o.ttlMs ? now + o.ttlMs : null,
-        });
-      },
-      async get(n, k, opts) {
-        const ns = Namespace.from(n);
-        const key = validateId(k, 'key');
-        checkAbort(optionsOf(opts).signal);
-        const item = items(ns)?.get(key);
-        if (!live(item)) return undefined;
-        const expiresAt = item.expires === null ? null : new Date(item.expires);
-        return {
-          namespace: ns,
-          key,
-          value: payload.decode(item.text),
-          createdAt: new Date(item.created),
-          updatedAt: new Date(item.updated),
-          expiresAt,
-        };
-      },
-      async delete(n, k, opts) {
-        const ns = Namespace.from(n);
-        const key = validateId(k, 'key');
-        checkAbort(optionsOf(opts).signal);
-        checkFence(optionsOf(opts).fence, ns.tenantId);
-        const item = items(ns)?.get(key);
-        items(ns)?.delete(key);
-        return live(item);
-      },
-      async list(n, opts) {
-        const ns = Namespace.from(n);
-        const { prefix, after, limit, signal } = readStoreListOptions(opts);
-        checkAbort(signal);
-        const keys = [...(items(ns) ?? new Map<string, Item>())]
-          .filter(
-            ([key, item]) =>
-              live(item) &&
-              (prefix === undefined || matches(key, prefix)) &&
-              (after === undefined || compareCodePoints(key, after) > 0),
-          )
-          .map(([key]) => key)
-          .sort(compareCodePoints);
-        return keys.slice(0, limit ?? keys.length);
-      },
-      async listNamespaces(t, opts) {
-        const tenant = validateId(t, 'tenantId');
-        const o = readListNamespacesOptions(opts);
-        checkAbort(o.signal);
-        const scopes = [...(storage.items.get(tenant) ?? new Map<string, Map<string, Item>>())]
-          .filter(([, map]) => [...map.values()].some(live))
-          .map(([rendered]) => [...Namespace.parse(rendered).scope]);
-        return selectNamespaceScopes(scopes, o).map((scope) => Namespace.of(tenant, ...scope));
-      },
-      async evictExpired(t, opts) {
-        const tenant = t === undefined ? undefined : validateId(t, 'tenantId');
-        checkAbort(optionsOf(opts).signal);
-        let count = 0;
-        for (const [name, namespaces] of storage.items) {
-          if (tenant !== undefined && name !== tenant) continue;
-          for (const map of namespaces.values()) {
-            for (const [key, item] of map) {
-              if (live(item)) continue;
-              map.delete(key);
-              count++;
-            }
-          }
-        }
-        return count;
-      },
-    };
-  }
-
-  function sessionLog<E>(options?: PayloadOptions<E>): SessionLog<E> {
-    const payload = format(options);
-    const log = (key: ThreadKey) => {
-      const name = threadName(key);
-      const existing = storage.logs.get(name) ?? { head: 0, events: [] };
-      storage.logs.set(name, existing);
-      return existing;
-    };
-    const headOf = (key: ThreadKey) => {
-      const l = log(key);
-      return has('reuses-ordinals') ? (l.events[l.events.length - 1]?.seq ?? 0) : l.head;
-    };
-    return {
-      async append(k, events, opts) {
-        const key = ThreadKey.from(k);
-        const texts = readEvents<E>(events).map((e) => payload.encode(e));
-        checkAbort(optionsOf(opts).signal);
-        checkFence(optionsOf(opts).fence, key.tenantId);
-        let head = headOf(key);
-        if (has('racy-appends')) await new Promise((resolve) => setTimeout(resolve, 1));
-        const l = log(key);
-        for (const text of texts) l.events.push({ seq: ++head, text, at: Date.now() });
-        l.head = head;
-        return head;
-      },
-      async loadSince(k, cursor, opts) {
-        const key = ThreadKey.from(k);
-        const a = readLoadSinceArguments(cursor, opts);
-        checkAbort(a.signal);
-        const events = log(key).events.filter((e) => e.seq > a.cursor);
-        return events
-          .slice(0, a.limit ?? events.length)
-          .map((e) => ({ seq: e.seq, event: payload.decode(e.text), ts: new Date(e.at) }));
-      },
-      async head(k, opts) {
-        const key = has('accepts-empty-tenant') ? (k as ThreadKey) : ThreadKey.from(k);
-        checkAbort(optionsOf(opts).signal);
-        return headOf(key);
-      },
-      async archiveBefore(k, watermark, opts) {
-        const key = ThreadKey.from(k);
-        const w = Math.min(readWatermark(watermark), headOf(key) + 1);
-        checkAbort(optionsOf(opts).signal);
-        checkFence(optionsOf(opts).fence, key.tenantId);
-        const l = log(key);
-        const before = l.events.length;
-        l.events = l.events.filter((e) => e.seq >= w);
-        return before - l.events.length;
-      },
-      async deleteThread(k, opts) {
-        const key = ThreadKey.from(k);
-        checkAbort(optionsOf(opts).signal);
-        checkFence(optionsOf(opts).fence, key.tenantId);
-        const l = log(key);
-        const count = l.events.length;
-        l.events = [];
-        return count;
-      },
-    };
-  }
-
-  const grant = (key: ThreadKey, ttlMs: number) => {
-    const requestedAt = Date.now();
-    const name = lockKeyOf(key);
-    const held = storage.leases.get(name);
-    if (!has('no-lock-exclusion') && held && held.expires > Date.now()) return undefined;
-    const fence = (storage.fences.get(name) ?? 0n) + 1n;
-    storage.fences.set(name, fence);
-    storage.leases.set(name, { fence, expires: Date.now() + ttlMs });
-    const mine = () => {
-      const l = storage.leases.get(name);
-      return l !== undefined && l.fence === fence && l.expires > Date.now();
-    };
-    return createLockLease(
-      { key, fence, ttlMs, requestedAt },
-      {
-        backend: B,
-        extend: async (ms) => {
-          if (!mine()) return false;
-          storage.leases.set(name, { fence, expires: Date.now() + ms });
-          return true;
-        },
-        release: async () => mine() && storage.leases.delete(name),
-      },
+  };
+  const remove = (doomed: readonly CheckpointRecord[]) => {
+    const gone = new Set(doomed);
+    storage.checkpoints = storage.checkpoints.filter((row) => !gone.has(row));
+    storage.writes = storage.writes.filter(
+      (w) =>
+        !doomed.some(
+          (row) =>
+            w.tenantId === row.tenantId &&
+            w.threadId === row.threadId &&
+            w.ns === row.ns &&
+            w.checkpointId === row.id,
+        ),
     );
   };
-  const lock: DistributedLock = {
-    async tryAcquire(k, opts) {
-      const a = readTryAcquireArguments(k, opts);
-      checkAbort(a.signal);
-      return grant(a.key, a.ttlMs);
-    },
-    async acquire(k, opts) {
-      const a = readAcquireArguments(k, opts);
-      return acquireByPolling(async () => grant(a.key, a.ttlMs), {
-        timeoutMs: a.timeoutMs,
-        signal: a.signal,
-        backend: B,
-      });
-    },
+  const metadataMatches = (row: CheckpointRecord, filter: JsonObject) => {
+    const metadata = JSON.parse(row.metadataJson) as JsonObject;
+    return has('filter-by-containment')
+      ? contains(metadata, filter)
+      : matchesMetadataFilter(metadata, filter);
   };
 
   return {
-    checkpointer,
-    store,
-    sessionLog,
-    lock,
-    capabilities: { multiProcess: false, rls: false, ttl: true, fencing: true },
-    close: async () => {},
+    async put(record, call) {
+      checkFence(call.fence);
+      const existing = find(record.key, record.ns, record.id);
+      if (existing !== undefined && !has('put-overwrites')) {
+        throw new ConflictError(`checkpoint ${record.id} exists`, { backend: BACKEND });
+      }
+      if (existing !== undefined) remove([existing]);
+      insert(record.key, {
+        ns: record.ns,
+        id: record.id,
+        parentId: record.parentId,
+        step: record.step,
+        nextNode: record.nextNode,
+        metadataJson: record.metadataJson,
+        payload: record.payload,
+        createdAtMs: record.createdAt.getTime(),
+      });
+    },
+
+    async getLatest(key, ns) {
+      const rows = threadRows(key).filter((row) => row.ns === ns);
+      const latest = has('latest-by-step')
+        ? rows.sort((x, y) => y.step - x.step)[0]
+        : rows[rows.length - 1];
+      return latest === undefined ? undefined : toRow(latest);
+    },
+
+    async getById(key, ns, id) {
+      const row = find(key, ns, id);
+      return row === undefined ? undefined : toRow(row);
+    },
+
+    async listHistory(key, query) {
+      let rows = threadRows(key).reverse();
+      if (query.before !== undefined) {
+        const anchor = rows.find(
+          (row) =>
+            row.id === query.before &&
+            (!has('before-in-own-namespace') || query.ns === undefined || row.ns === query.ns),
+        );
+        if (anchor === undefined) {
+          throw new NotFoundError(`checkpoint ${query.before} is not on this thread`, {
+            backend: BACKEND,
+          });
+        }
+        rows = rows.filter((row) => row.seq < anchor.seq);
+      }
+      if (query.ns !== undefined) rows = rows.filter((row) => row.ns === query.ns);
+      const { filter } = query;
+      if (has('filter-after-limit')) rows = rows.slice(0, query.limit);
+      if (filter !== undefined) rows = rows.filter((row) => metadataMatches(row, filter));
+      return rows.slice(0, query.limit).map((row) => toRow(row, !has('history-without-writes')));
+    },
+
+    async fork(fork, call) {
+      checkFence(call.fence);
+      const parent = find(fork.key, fork.ns, fork.parentId);
+      if (parent === undefined) {
+        throw new NotFoundError(`parent ${fork.parentId} is not on this thread`, {
+          backend: BACKEND,
+        });
+      }
+      insert(fork.key, {
+        ns: fork.ns,
+        id: fork.id,
+        parentId: fork.parentId,
+        step: parent.step + 1,
+        nextNode: parent.nextNode,
+        metadataJson: fork.metadataJson,
+        payload: fork.payload,
+        createdAtMs: fork.createdAt.getTime(),
+      });
+    },
+
+    async deleteThread(key, call) {
+      checkFence(call.fence);
+      const rows = threadRows(key);
+      remove(rows);
+      return rows.length;
+    },
+
+    async putWrites(key, target, writes, call) {
+      checkFence(call.fence);
+      const slot = (idx: number) => (w: WriteRecord) =>
+        w.tenantId === key.tenantId &&
+        w.threadId === key.threadId &&
+        w.ns === target.ns &&
+        w.checkpointId === target.checkpointId &&
+        w.taskId === target.taskId &&
+        w.idx === idx;
+      const store = (write: (typeof writes)[number]) => {
+        storage.writes.push({
+          tenantId: key.tenantId,
+          threadId: key.threadId,
+          ns: target.ns,
+          checkpointId: target.checkpointId,
+          taskId: target.taskId,
+          taskPath: target.taskPath,
+          idx: write.idx,
+          channel: write.channel,
+          payload: write.payload,
+        });
+      };
+      if (has('orphan-writes')) for (const write of writes) store(write);
+      if (find(key, target.ns, target.checkpointId) === undefined) {
+        throw new NotFoundError(`checkpoint ${target.checkpointId} is not on this thread`, {
+          backend: BACKEND,
+        });
+      }
+      if (has('orphan-writes')) return;
+      const taken = writes.map((write) => storage.writes.some(slot(write.idx)));
+      if (has('racy-pending-writes')) await roundTrip();
+      for (const [i, write] of writes.entries()) {
+        const replaces =
+          write.idx < 0 ? !has('negative-writes-first-win') : has('writes-last-wins');
+        if (taken[i] && !replaces) continue;
+        if (taken[i]) storage.writes = storage.writes.filter((w) => !slot(write.idx)(w));
+        store(write);
+      }
+    },
+
+    async prune(key, keep, call) {
+      checkFence(call.fence);
+      const rows = threadRows(key)
+        .filter((row) => keep.ns === undefined || row.ns === keep.ns)
+        .reverse();
+      const keptPerNs = new Map<string, number>();
+      const doomed: CheckpointRecord[] = [];
+      for (const row of rows) {
+        const scope = has('prune-per-thread') ? '' : row.ns;
+        const kept = keptPerNs.get(scope) ?? 0;
+        if (kept < keep.keepLatest) keptPerNs.set(scope, kept + 1);
+        else doomed.push(row);
+      }
+      remove(doomed);
+      return has('prune-miscounts') ? rows.length - doomed.length : doomed.length;
+    },
+
+    async listThreads(tenantId, page) {
+      const ofTenant = (row: CheckpointRecord) =>
+        has('threads-across-tenants')
+          ? row.tenantId.startsWith(tenantId)
+          : row.tenantId === tenantId;
+      const threads = [...new Set(storage.checkpoints.filter(ofTenant).map((row) => row.threadId))];
+      if (has('threads-in-utf16-order')) threads.sort();
+      else threads.sort(compareCodePoints);
+      const after = page.after;
+      return threads
+        .filter((thread) => after === undefined || compareCodePoints(thread, after) > 0)
+        .slice(0, page.limit);
+    },
+  };
+}
+
+function storeDriver(
+  storage: FakeStorage,
+  has: (flaw: Flaw) => boolean,
+  checkFence: (fence: VerifiedFence | undefined) => void,
+): StoreDriver {
+  const nameOf = (ns: Namespace, key: string) => JSON.stringify([ns.tenantId, ns.scope, key]);
+  const isLive = (item: ItemRecord, atMs = Date.now()) =>
+    item.expiresAtMs === null || item.expiresAtMs > atMs;
+  const live = (ns: Namespace, key: string) => {
+    const item = storage.items.get(nameOf(ns, key));
+    return item !== undefined && isLive(item) ? item : undefined;
+  };
+  const toRow = (item: ItemRecord): StoreItemRow => ({
+    tenantId: item.tenantId,
+    payload: item.payload,
+    createdAt: item.createdAtMs,
+    updatedAt: item.updatedAtMs,
+    expiresAt: item.expiresAtMs,
+  });
+  const ofNamespace = (ns: Namespace) =>
+    [...storage.items.values()].filter(
+      (item) =>
+        item.tenantId === ns.tenantId &&
+        item.scope.length === ns.scope.length &&
+        item.scope.every((part, i) => part === ns.scope[i]),
+    );
+  // What a LIKE pattern built from an unescaped prefix matches.
+  const likePrefix = (key: string, prefix: string) =>
+    new RegExp(
+      `^${[...prefix]
+        .map((ch) =>
+          ch === '%' ? '.*' : ch === '_' ? '.' : ch.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'),
+        )
+        .join('')}`,
+      'su',
+    ).test(key);
+
+  return {
+    async put(ns, key, payload, ttlMs, call) {
+      checkFence(call.fence);
+      const atMs = Date.now();
+      const existing = live(ns, key);
+      const createdAtMs = existing?.createdAtMs ?? atMs;
+      const expiresFromMs = has('ttl-from-created-at') ? createdAtMs : atMs;
+      storage.items.set(nameOf(ns, key), {
+        tenantId: ns.tenantId,
+        scope: [...ns.scope],
+        key,
+        payload,
+        createdAtMs,
+        updatedAtMs: atMs,
+        expiresAtMs: ttlMs === undefined ? null : expiresFromMs + ttlMs,
+      });
+    },
+
+    async get(ns, key) {
+      const item = live(ns, key);
+      return item === undefined ? undefined : toRow(item);
+    },
+
+    async getMany(refs) {
+      if (has('get-many-in-storage-order')) {
+        const wanted = new Set(refs.map((ref) => nameOf(ref.namespace, ref.key)));
+        const found = [...storage.items.entries()]
+          .filter(([name, item]) => wanted.has(name) && isLive(item))
+          .map(([, item]) => toRow(item));
+        return refs.map((_, i) => found[i]);
+      }
+      return refs.map((ref) => {
+        const item = live(ref.namespace, ref.key);
+        return item === undefined ? undefined : toRow(item);
+      });
+    },
+
+    async delete(ns, key, call) {
+      checkFence(call.fence);
+      const item = storage.items.get(nameOf(ns, key));
+      storage.items.delete(nameOf(ns, key));
+      return item !== undefined && isLive(item);
+    },
+
+    async list(ns, query) {
+      const { prefix, after } = query;
+      const keys = ofNamespace(ns)
+        .filter((item) => isLive(item))
+        .map((item) => item.key)
+        .filter(
+          (key) =>
+            prefix === undefined ||
+            (has('glob-prefix') ? likePrefix(key, prefix) : key.startsWith(prefix)),
+        )
+        .filter((key) => after === undefined || compareCodePoints(key, after) > 0)
+        .sort(compareCodePoints);
+      return query.limit === undefined ? keys : keys.slice(0, query.limit);
+    },
+
+    async listNamespaces(tenantId, query) {
+      const scopes = [...storage.items.values()]
+        .filter((item) => item.tenantId === tenantId && isLive(item))
+        .map((item) => item.scope);
+      return selectNamespaceScopes(scopes, query);
+    },
+
+    async search(tenantId, query) {
+      const rendered = (scope: readonly string[]) => scope.join('/');
+      const underPrefix = (scope: readonly string[]) =>
+        has('search-prefix-not-segment')
+          ? rendered(scope).startsWith(rendered(query.namespacePrefix))
+          : startsWithScope(scope, query.namespacePrefix);
+      const { after } = query;
+      return [...storage.items.values()]
+        .filter((item) => item.tenantId === tenantId && underPrefix(item.scope))
+        .filter((item) => has('search-includes-expired') || isLive(item))
+        .filter((item) => after === undefined || compareStoreItems(item, after) > 0)
+        .filter(
+          (item) =>
+            query.filter.length === 0 ||
+            matchesStoreFilter(parseEnvelope(item.payload, BACKEND).state, query.filter),
+        )
+        .sort(compareStoreItems)
+        .slice(0, query.limit)
+        .map((item) => ({ ...toRow(item), scope: item.scope, key: item.key }));
+    },
+
+    async evictExpired(tenantId) {
+      let evicted = 0;
+      for (const [name, item] of storage.items) {
+        if (tenantId !== undefined && item.tenantId !== tenantId) continue;
+        if (isLive(item)) continue;
+        storage.items.delete(name);
+        evicted++;
+      }
+      return evicted;
+    },
+  };
+}
+
+function sessionLogDriver(
+  storage: FakeStorage,
+  has: (flaw: Flaw) => boolean,
+  checkFence: (fence: VerifiedFence | undefined) => void,
+): SessionLogDriver {
+  const nameOf = (key: ThreadKey) => JSON.stringify([key.tenantId, key.threadId]);
+  const eventsOf = (key: ThreadKey) =>
+    storage.events.filter((e) => e.tenantId === key.tenantId && e.threadId === key.threadId);
+  const headOf = (key: ThreadKey) =>
+    has('reuses-ordinals')
+      ? (eventsOf(key).at(-1)?.seq ?? 0)
+      : (storage.heads.get(nameOf(key))?.head ?? 0);
+  const setHead = (key: ThreadKey, head: number) =>
+    storage.heads.set(nameOf(key), { tenantId: key.tenantId, threadId: key.threadId, head });
+  const toRows = (events: readonly EventRecord[]) =>
+    events.map((e) => ({
+      tenantId: e.tenantId,
+      seq: e.seq,
+      payload: e.payload,
+      appendedAt: e.appendedAtMs,
+    }));
+  const removeEvents = (key: ThreadKey, doomed: (seq: number) => boolean) => {
+    const before = storage.events.length;
+    storage.events = storage.events.filter(
+      (e) => !(e.tenantId === key.tenantId && e.threadId === key.threadId && doomed(e.seq)),
+    );
+    return before - storage.events.length;
+  };
+
+  return {
+    async append(key, payloads, expectedHead, call) {
+      checkFence(call.fence);
+      if (has('conflict-creates-thread') && !storage.heads.has(nameOf(key))) setHead(key, 0);
+      let head = headOf(key);
+      const checksHead = expectedHead !== undefined && !has('ignores-expected-head');
+      if (checksHead && head !== expectedHead) throw expectedHeadConflict(expectedHead, BACKEND);
+      if (has('racy-appends') || has('racy-expected-head')) {
+        await roundTrip();
+        if (has('racy-expected-head')) head = headOf(key);
+      }
+      const appendedAtMs = Date.now();
+      for (const payload of payloads) {
+        head += 1;
+        storage.events.push({
+          tenantId: key.tenantId,
+          threadId: key.threadId,
+          seq: head,
+          payload,
+          appendedAtMs,
+        });
+      }
+      setHead(key, head);
+      return head;
+    },
+
+    async loadSince(key, page) {
+      const events = eventsOf(key).filter((e) => e.seq > page.cursor);
+      return toRows(page.limit === undefined ? events : events.slice(0, page.limit));
+    },
+
+    async loadLatest(key, limit) {
+      const newestFirst = eventsOf(key).reverse().slice(0, limit);
+      return toRows(has('latest-events-descending') ? newestFirst : newestFirst.reverse());
+    },
+
+    async head(key) {
+      return headOf(key);
+    },
+
+    async archiveBefore(key, watermark, call) {
+      checkFence(call.fence);
+      const effective = Math.min(watermark, headOf(key) + 1);
+      return removeEvents(key, (seq) => seq < effective);
+    },
+
+    async truncateAfter(key, seq, call) {
+      checkFence(call.fence);
+      const removed = removeEvents(key, (each) => each > seq);
+      if (has('truncate-moves-head') && storage.heads.has(nameOf(key))) setHead(key, seq);
+      return removed;
+    },
+
+    async deleteThread(key, call) {
+      checkFence(call.fence);
+      return removeEvents(key, () => true);
+    },
+
+    async listThreads(tenantId, page) {
+      const after = page.after;
+      return [...storage.heads.values()]
+        .filter((thread) => thread.tenantId === tenantId)
+        .map((thread) => thread.threadId)
+        .sort(compareCodePoints)
+        .filter((thread) => after === undefined || compareCodePoints(thread, after) > 0)
+        .slice(0, page.limit);
+    },
+  };
+}
+
+function lockDriver(storage: FakeStorage, has: (flaw: Flaw) => boolean): LockDriver {
+  const isLive = (lockKey: string, fence: bigint) => {
+    const lease = storage.leases.get(lockKey);
+    return lease !== undefined && lease.fence === fence && lease.expiresAtMs > Date.now();
+  };
+  return {
+    async grant(key, ttlMs) {
+      const lockKey = lockKeyOf(key);
+      const held = storage.leases.get(lockKey);
+      if (held !== undefined && held.expiresAtMs > Date.now() && !has('no-lock-exclusion')) {
+        return undefined;
+      }
+      const fence = (storage.fences.get(lockKey)?.fence ?? 0n) + 1n;
+      storage.fences.set(lockKey, { tenantId: key.tenantId, fence });
+      storage.leases.set(lockKey, { fence, expiresAtMs: Date.now() + ttlMs });
+      return fence;
+    },
+    async extend(key, fence, ttlMs) {
+      const lockKey = lockKeyOf(key);
+      if (!isLive(lockKey, fence)) return false;
+      storage.leases.set(lockKey, { fence, expiresAtMs: Date.now() + ttlMs });
+      return true;
+    },
+    async release(key, fence) {
+      const lockKey = lockKeyOf(key);
+      if (!isLive(lockKey, fence)) return false;
+      storage.leases.delete(lockKey);
+      return true;
+    },
+  };
+}
+
+/**
+ * The flaws that only a hand-written layer can have, planted the way they happen: a
+ * method that skips the kit, or wraps it and gets something wrong.
+ */
+function bypassKit(persistence: Persistence, driver: PersistenceDriver, flaw?: Flaw): Persistence {
+  switch (flaw) {
+    case 'accepts-empty-tenant':
+      // A fast path for head() that trusts the key's static type.
+      return {
+        ...persistence,
+        sessionLog: (options) => ({
+          ...persistence.sessionLog(options),
+          head: async (key) => driver.sessionLog.head(key, { signal: undefined }),
+        }),
+      };
+    case 'lenient-codec':
+      // A put that serialises by hand, with a fallback for what JSON cannot hold.
+      return {
+        ...persistence,
+        store: (options) => ({
+          ...persistence.store(options),
+          put: async (namespace, key, value, putOptions) =>
+            driver.store.put(
+              Namespace.from(namespace),
+              key,
+              JSON.stringify({ schema_version: 1, state: value ?? null }),
+              putOptions?.ttlMs,
+              { signal: undefined, fence: undefined },
+            ),
+        }),
+      };
+    case 'ignores-abort': {
+      // A wrapper that forwards the arguments but forgets the options.
+      return {
+        ...persistence,
+        store: (options) => {
+          const store = persistence.store(options);
+          return { ...store, get: (namespace, key) => store.get(namespace, key) };
+        },
+      };
+    }
+    case 'writes-by-task':
+      // Re-sorting writes by task for display, forgetting the task path comes first.
+      return {
+        ...persistence,
+        checkpointer: (options) => {
+          const checkpointer = persistence.checkpointer(options);
+          const resort = <T extends { pendingWrites: readonly { taskId: string; idx: number }[] }>(
+            cp: T | undefined,
+          ): T | undefined =>
+            cp === undefined
+              ? undefined
+              : {
+                  ...cp,
+                  pendingWrites: [...cp.pendingWrites].sort(
+                    (x, y) => compareCodePoints(x.taskId, y.taskId) || x.idx - y.idx,
+                  ),
+                };
+          return {
+            ...checkpointer,
+            getLatest: async (key, o) => resort(await checkpointer.getLatest(key, o)),
+            getById: async (key, id, o) => resort(await checkpointer.getById(key, id, o)),
+            listHistory: async (key, o) =>
+              (await checkpointer.listHistory(key, o)).map((cp) => resort(cp) ?? cp),
+          };
+        },
+      };
+    case 'cached-reads':
+      return withCachedReads(persistence);
+    default:
+      return persistence;
+  }
+}
+
+/**
+ * Checkpoints and events never change once written, so a per-instance cache of what
+ * was decoded looks safe; it hands the same objects to every caller.
+ */
+function withCachedReads(persistence: Persistence): Persistence {
+  return {
+    ...persistence,
+    checkpointer: (options) => {
+      const checkpointer = persistence.checkpointer(options);
+      const cache = new Map<string, Awaited<ReturnType<typeof checkpointer.getById>>>();
+      return {
+        ...checkpointer,
+        async getById(key, id, o) {
+          const name = JSON.stringify([key.tenantId, key.threadId, o?.ns ?? '', id]);
+          if (!cache.has(name)) cache.set(name, await checkpointer.getById(key, id, o));
+          return cache.get(name);
+        },
+      };
+    },
+    store: (options) => {
+      const store = persistence.store(options);
+      const cache = new Map<string, Awaited<ReturnType<typeof store.get>>>();
+      return {
+        ...store,
+        async get(namespace, key, o) {
+          const name = JSON.stringify([namespace.render(), key]);
+          if (!cache.has(name)) cache.set(name, await store.get(namespace, key, o));
+          return cache.get(name);
+        },
+        async put(namespace, key, value, o) {
+          cache.delete(JSON.stringify([namespace.render(), key]));
+          return store.put(namespace, key, value, o);
+        },
+      };
+    },
+    sessionLog: (options) => {
+      const log = persistence.sessionLog(options);
+      type Event = Awaited<ReturnType<typeof log.loadSince>>[number];
+      const bySeq = new Map<string, Event>();
+      return {
+        ...log,
+        async loadSince(key, cursor, o) {
+          return (await log.loadSince(key, cursor, o)).map((event) => {
+            const name = JSON.stringify([key.tenantId, key.threadId, event.seq]);
+            const cached = bySeq.get(name) ?? event;
+            bySeq.set(name, cached);
+            return cached;
+          });
+        },
+      };
+    },
   };
 }

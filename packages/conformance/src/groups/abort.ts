@@ -3,7 +3,7 @@ import { expect } from 'vitest';
 import { defineGroup, expectCode, freshKey, freshNamespace, makeCheckpoint } from '../fixtures.js';
 
 /** Cancellation: an aborted signal rejects with ABORTED and writes nothing. */
-export const abortTests = defineGroup('abort', ({ test }) => {
+export const abortTests = defineGroup('abort', ({ test }) => [
   test('already-aborted', 'every method rejects an aborted signal with ABORTED', async ({ a }) => {
     const key = freshKey();
     const ns = freshNamespace(key.tenantId);
@@ -65,7 +65,7 @@ export const abortTests = defineGroup('abort', ({ test }) => {
     const lease = await a.lock.tryAcquire(key, { ttlMs: 1_000 });
     expect(lease?.fence).toBeDefined();
     await lease?.release();
-  });
+  }),
 
   test(
     'abort-while-waiting',
@@ -82,7 +82,7 @@ export const abortTests = defineGroup('abort', ({ test }) => {
       );
       await held?.release();
     },
-  );
+  ),
 
   test('lease-operations', 'extend and release honour an aborted signal', async ({ a }) => {
     const key = freshKey();
@@ -92,7 +92,7 @@ export const abortTests = defineGroup('abort', ({ test }) => {
     await expectCode(lease?.release({ signal }) as Promise<void>, 'ABORTED');
     expect(lease?.signal.aborted).toBe(false);
     await lease?.release();
-  });
+  }),
 
   test(
     'abort-during-attempt',
@@ -114,7 +114,7 @@ export const abortTests = defineGroup('abort', ({ test }) => {
       const next = await a.lock.acquire(key, { ttlMs: 10_000, timeoutMs: ms(2_000) });
       await next.release();
     },
-  );
+  ),
 
   test(
     'abort-granting-attempt',
@@ -134,7 +134,7 @@ export const abortTests = defineGroup('abort', ({ test }) => {
         await next.release();
       }
     },
-  );
+  ),
 
   test(
     'session-lock-never-runs',
@@ -157,5 +157,5 @@ export const abortTests = defineGroup('abort', ({ test }) => {
       const next = await b.lock.acquire(key, { ttlMs: 10_000, timeoutMs: ms(2_000) });
       await next.release();
     },
-  );
-});
+  ),
+]);

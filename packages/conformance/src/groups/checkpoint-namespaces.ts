@@ -14,7 +14,7 @@ import {
  * filters applied before the limit, external ids and timestamps, retention, and the
  * tenant's thread list.
  */
-export const checkpointNamespaceTests = defineGroup('checkpoint-namespaces', ({ test }) => {
+export const checkpointNamespaceTests = defineGroup('checkpoint-namespaces', ({ test }) => [
   test(
     'external-fields',
     'Checkpoint.create keeps a runtime id, createdAt, ns and metadata, and reads return them',
@@ -50,7 +50,7 @@ export const checkpointNamespaceTests = defineGroup('checkpoint-namespaces', ({ 
       expect(await a.checkpointer().getLatest(key)).toBeUndefined();
       expect(await a.checkpointer().getById(key, id)).toBeUndefined();
     },
-  );
+  ),
 
   test(
     'same-id-two-namespaces',
@@ -65,7 +65,7 @@ export const checkpointNamespaceTests = defineGroup('checkpoint-namespaces', ({ 
       expect((await checkpointer.getById(key, root.id))?.state).toBe('root');
       expect((await checkpointer.getById(key, root.id, { ns: 'child' }))?.state).toBe('child');
     },
-  );
+  ),
 
   test(
     'write-order-across-namespaces',
@@ -90,7 +90,7 @@ export const checkpointNamespaceTests = defineGroup('checkpoint-namespaces', ({ 
       expect((await checkpointer.getLatest(key, { ns: 'child' }))?.state).toBe('c2');
       expect(await checkpointer.getLatest(key, { ns: 'nothing' })).toBeUndefined();
     },
-  );
+  ),
 
   test(
     'before-any-namespace',
@@ -122,7 +122,7 @@ export const checkpointNamespaceTests = defineGroup('checkpoint-namespaces', ({ 
         'NOT_FOUND',
       );
     },
-  );
+  ),
 
   test(
     'filter-before-limit',
@@ -158,7 +158,7 @@ export const checkpointNamespaceTests = defineGroup('checkpoint-namespaces', ({ 
         ),
       ).toEqual([4]);
     },
-  );
+  ),
 
   test(
     'filter-nested-equality',
@@ -179,7 +179,7 @@ export const checkpointNamespaceTests = defineGroup('checkpoint-namespaces', ({ 
       expect(await states({ o: { y: 2, x: 1 } })).toEqual(['ab']);
       expect(await states({ o: { x: 1 } })).toEqual(['a']);
     },
-  );
+  ),
 
   test(
     'update-state-namespace',
@@ -203,7 +203,7 @@ export const checkpointNamespaceTests = defineGroup('checkpoint-namespaces', ({ 
       expect(fork?.metadata).toEqual({ source: 'update' });
       expect(await checkpointer.getLatest(key)).toBeUndefined();
     },
-  );
+  ),
 
   test(
     'delete-thread-all-namespaces',
@@ -226,7 +226,7 @@ export const checkpointNamespaceTests = defineGroup('checkpoint-namespaces', ({ 
         [],
       );
     },
-  );
+  ),
 
   test(
     'prune',
@@ -260,7 +260,7 @@ export const checkpointNamespaceTests = defineGroup('checkpoint-namespaces', ({ 
       expect(await checkpointer.prune(key, { keepLatest: 10 })).toBe(0);
       expect(await checkpointer.prune(freshKey(), { keepLatest: 0 })).toBe(0);
     },
-  );
+  ),
 
   test(
     'prune-everything',
@@ -275,7 +275,7 @@ export const checkpointNamespaceTests = defineGroup('checkpoint-namespaces', ({ 
       expect(await checkpointer.listHistory(key, { limit: 10 })).toEqual([]);
       expect(await checkpointer.listThreads(tenant, { limit: 10 })).toEqual([]);
     },
-  );
+  ),
 
   test(
     'list-threads',
@@ -301,5 +301,5 @@ export const checkpointNamespaceTests = defineGroup('checkpoint-namespaces', ({ 
       );
       expect(await b.checkpointer().listThreads(freshId('tenant'), { limit: 10 })).toEqual([]);
     },
-  );
-});
+  ),
+]);

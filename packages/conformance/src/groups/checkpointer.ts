@@ -5,7 +5,7 @@ import { defineGroup, expectCode, freshId, freshKey, makeCheckpoint } from '../f
 type State = { messages: string[]; n: number };
 
 /** `Checkpointer<S>`: immutability, write-order latest, history paging, forks, deletes. */
-export const checkpointerTests = defineGroup('checkpointer', ({ test }) => {
+export const checkpointerTests = defineGroup('checkpointer', ({ test }) => [
   test('put-get', 'put then getLatest and getById return every field', async ({ a, b }) => {
     const key = freshKey();
     const cp = makeCheckpoint<State>(
@@ -27,7 +27,7 @@ export const checkpointerTests = defineGroup('checkpointer', ({ test }) => {
         expect(read?.createdAt.getTime()).toBe(cp.createdAt.getTime());
       }
     }
-  });
+  }),
 
   test(
     'empty-thread',
@@ -40,7 +40,7 @@ export const checkpointerTests = defineGroup('checkpointer', ({ test }) => {
       expect(await checkpointer.listHistory(key, { limit: 10 })).toEqual([]);
       expect(await checkpointer.deleteThread(key)).toBe(0);
     },
-  );
+  ),
 
   test(
     'put-conflict',
@@ -54,7 +54,7 @@ export const checkpointerTests = defineGroup('checkpointer', ({ test }) => {
       expect((await a.checkpointer().getById(key, cp.id))?.state).toEqual({ v: 'first' });
       expect(await a.checkpointer().listHistory(key, { limit: 10 })).toHaveLength(1);
     },
-  );
+  ),
 
   test('latest-write-order', 'latest is the last written, not the highest step', async ({ a }) => {
     const key = freshKey();
@@ -64,7 +64,7 @@ export const checkpointerTests = defineGroup('checkpointer', ({ test }) => {
     await checkpointer.put(high);
     await checkpointer.put(low);
     expect((await checkpointer.getLatest(key))?.id).toBe(low.id);
-  });
+  }),
 
   test('latest-not-id-order', 'latest does not follow id order either', async ({ a }) => {
     const key = freshKey();
@@ -82,7 +82,7 @@ export const checkpointerTests = defineGroup('checkpointer', ({ test }) => {
       'older id',
       'newer id',
     ]);
-  });
+  }),
 
   test('history-paging', 'listHistory is newest first and pages with before', async ({ a }) => {
     const key = freshKey();
@@ -106,7 +106,7 @@ export const checkpointerTests = defineGroup('checkpointer', ({ test }) => {
     expect(pages.flat()).toEqual(newestFirst);
     const all = await checkpointer.listHistory(key, { limit: 100 });
     expect(all.map((c) => c.state)).toEqual([6, 5, 4, 3, 2, 1, 0]);
-  });
+  }),
 
   test('history-limit', 'limit must be a positive integer (CONFIG)', async ({ a }) => {
     const key = freshKey();
@@ -117,7 +117,7 @@ export const checkpointerTests = defineGroup('checkpointer', ({ test }) => {
     }
     await expectCode(checkpointer.listHistory(key, undefined as never), 'CONFIG');
     await expectCode(checkpointer.listHistory(key, { limit: 1, before: 'nope' }), 'INVALID_ID');
-  });
+  }),
 
   test(
     'update-state-fork',
@@ -146,7 +146,7 @@ export const checkpointerTests = defineGroup('checkpointer', ({ test }) => {
         first.id,
       ]);
     },
-  );
+  ),
 
   test(
     'update-state-not-found',
@@ -165,7 +165,7 @@ export const checkpointerTests = defineGroup('checkpointer', ({ test }) => {
       ]);
       expect(await checkpointer.getLatest(otherThread)).toBeUndefined();
     },
-  );
+  ),
 
   test(
     'delete-thread',
@@ -184,7 +184,7 @@ export const checkpointerTests = defineGroup('checkpointer', ({ test }) => {
       expect(await checkpointer.listHistory(otherTenant, { limit: 5 })).toHaveLength(1);
       expect(await checkpointer.deleteThread(key)).toBe(0);
     },
-  );
+  ),
 
   test(
     'put-validation',
@@ -213,5 +213,5 @@ export const checkpointerTests = defineGroup('checkpointer', ({ test }) => {
       await expectCode(checkpointer.put(null as never), 'CONFIG');
       expect(await checkpointer.getLatest(key)).toBeUndefined();
     },
-  );
-});
+  ),
+]);

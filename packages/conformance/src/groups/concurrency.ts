@@ -1,8 +1,11 @@
 import { expect } from 'vitest';
 import { defineGroup, freshKey, makeCheckpoint } from '../fixtures.js';
 
-/** Races between bundles: ordinals, lock grants and immutable puts stay exact. */
-export const concurrencyTests = defineGroup('concurrency', ({ test }) => {
+/**
+ * Races between bundles: ordinals, lock grants, immutable puts, first-wins pending
+ * writes and conditional appends stay exact.
+ */
+export const concurrencyTests = defineGroup('concurrency', ({ test }) => [
   test(
     'parallel-appends',
     '50 parallel appends on one thread give 1..50 with no gaps',
@@ -21,7 +24,7 @@ export const concurrencyTests = defineGroup('concurrency', ({ test }) => {
       );
     },
     { timeoutMs: 30_000 },
-  );
+  ),
 
   test(
     'parallel-batches',
@@ -43,7 +46,7 @@ export const concurrencyTests = defineGroup('concurrency', ({ test }) => {
       }
     },
     { timeoutMs: 30_000 },
-  );
+  ),
 
   test(
     'parallel-try-acquire',
@@ -60,7 +63,7 @@ export const concurrencyTests = defineGroup('concurrency', ({ test }) => {
       await granted[0]?.release();
     },
     { timeoutMs: 30_000 },
-  );
+  ),
 
   test(
     'parallel-puts',
@@ -78,7 +81,7 @@ export const concurrencyTests = defineGroup('concurrency', ({ test }) => {
       expect(await a.checkpointer().listHistory(key, { limit: 50 })).toHaveLength(1);
     },
     { timeoutMs: 30_000 },
-  );
+  ),
 
   test(
     'parallel-acquire',
@@ -107,5 +110,72 @@ export const concurrencyTests = defineGroup('concurrency', ({ test }) => {
         expect(fences[i]).toBeGreaterThan(fences[i - 1] as bigint);
     },
     { timeoutMs: 30_000 },
-  );
-});
+  ),
+  test(
+    'parallel-put-writes',
+    'parallel putWrites of one (checkpoint, task, idx) from both bundles keep exactly one, the same for every reader',
+    async ({ a, b }) => {
+      const key = freshKey();
+      const cp = makeCheckpoint(key, 1);
+      await a.checkpointer().put(cp);
+      const target = { checkpointId: cp.id, taskId: 'task' };
+      const values = Array.from({ length: 20 }, (_, i) => `writer-${i}`);
+      await Promise.all(
+        values.map((value, i) =>
+          (i % 2 === 0 ? a : b)
+            .checkpointer()
+            .putWrites(key, target, [{ idx: 0, channel: 'c', value }]),
+        ),
+      );
+      const observed: unknown[] = [];
+      for (const p of [a, b]) {
+        const checkpointer = p.checkpointer<number, string>();
+        for (const read of [
+          await checkpointer.getLatest(key),
+          await checkpointer.getById(key, cp.id),
+          (await checkpointer.listHistory(key, { limit: 1 }))[0],
+        ]) {
+          expect(read?.pendingWrites).toHaveLength(1);
+          observed.push(read?.pendingWrites[0]?.value);
+        }
+      }
+      expect(values).toContain(observed[0]);
+      expect(new Set(observed).size).toBe(1);
+      await b.checkpointer().putWrites(key, target, [{ idx: 0, channel: 'c', value: 'late' }]);
+      expect((await a.checkpointer().getLatest(key))?.pendingWrites.map((w) => w.value)).toEqual([
+        observed[0],
+      ]);
+    },
+    { timeoutMs: 30_000 },
+  ),
+
+  test(
+    'parallel-expected-head',
+    'parallel appends with the same expectedHead from both bundles: one wins, the others are CONFLICT, the head moves by one batch',
+    async ({ a, b }) => {
+      const key = freshKey();
+      expect(await a.sessionLog().append(key, ['base'])).toBe(1);
+      const batches = Array.from({ length: 10 }, (_, batch) =>
+        Array.from({ length: 3 }, (_, i) => `${batch}:${i}`),
+      );
+      const results = await Promise.allSettled(
+        batches.map((events, i) =>
+          (i % 2 === 0 ? a : b).sessionLog<string>().append(key, events, { expectedHead: 1 }),
+        ),
+      );
+      const won = results.filter(
+        (r): r is PromiseFulfilledResult<number> => r.status === 'fulfilled',
+      );
+      expect(won.map((r) => r.value)).toEqual([4]);
+      const lost = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+      expect(lost).toHaveLength(9);
+      for (const r of lost) expect(r.reason).toMatchObject({ code: 'CONFLICT' });
+      expect(await b.sessionLog().head(key)).toBe(4);
+      const events = await a.sessionLog<string>().loadSince(key, 0);
+      expect(events.map((e) => e.seq)).toEqual([1, 2, 3, 4]);
+      const winner = batches[results.findIndex((r) => r.status === 'fulfilled')];
+      expect(events.map((e) => e.event)).toEqual(['base', ...(winner ?? [])]);
+    },
+    { timeoutMs: 30_000 },
+  ),
+]);

@@ -1,8 +1,18 @@
-import { type CheckpointId, Namespace, type Persistence, ThreadKey } from '@entelix/core';
+import {
+  type CheckpointId,
+  CheckpointId as CheckpointIds,
+  type ErrorCode,
+  type JsonObject,
+  Namespace,
+  type Persistence,
+  type StoreFilter,
+  ThreadKey,
+  withSessionLock,
+} from '@entelix/core';
 import { validateId } from '@entelix/core/adapter';
 import fc from 'fast-check';
 import { expect } from 'vitest';
-import { defineGroup, freshId, freshKey, makeCheckpoint, type SuiteContext } from '../fixtures.js';
+import { defineGroup, freshId, freshKey, makeCheckpoint, settle, tenantView } from '../fixtures.js';
 
 /** Identifier values that must be refused with INVALID_ID wherever an id goes. */
 const BAD_IDS: [string, unknown][] = [
@@ -15,6 +25,43 @@ const BAD_IDS: [string, unknown][] = [
   ['257 bytes', 'x'.repeat(257)],
   ['NUL', 'nul\u0000'],
   ['a lone surrogate', 'half\udc00'],
+];
+
+/** Checkpoint namespaces and task paths that must be refused with INVALID_ID (`''` is legal). */
+const BAD_PATHS: [string, unknown][] = [
+  ['NUL', 'child\u0000'],
+  ['a lone surrogate', 'child\ud800'],
+  ['1025 bytes', 'x'.repeat(1025)],
+  ['1026 bytes in 513 characters', 'é'.repeat(513)],
+  ['a number', 7],
+  ['null', null],
+  ['an object', { toString: () => 'child' }],
+  ['an array', ['child']],
+];
+
+/** Metadata and filters that are not plain JSON objects: CONFIG wherever one goes. */
+const NOT_JSON_OBJECTS: [string, unknown][] = [
+  ['an array', ['source']],
+  ['a string', 'source'],
+  ['a number', 1],
+  ['null', null],
+  ['a Date', new Date(0)],
+  ['a Map', new Map([['source', 'loop']])],
+  ['a class instance', new URL('https://example.com')],
+  ['a Date inside', { at: new Date(0) }],
+  ['NaN inside', { n: Number.NaN }],
+  ['undefined inside an array', { list: [1, undefined] }],
+  ['a BigInt inside', { n: 1n }],
+];
+
+/** Store filters with operators that do not exist or are misused. */
+const BAD_OPERATORS: [string, unknown][] = [
+  ['$regex', { kind: { $regex: '^a' } }],
+  ['$exists', { kind: { $exists: true } }],
+  ['$where', { kind: { $where: 'this.kind' } }],
+  ['$in without an array', { kind: { $in: 'a' } }],
+  ['$nin without an array', { kind: { $nin: 1 } }],
+  ['operators mixed with plain keys', { kind: { $eq: 'a', other: 'b' } }],
 ];
 
 /** Legal ids full of characters that break naive SQL, globs, escapes and objects. */
@@ -32,43 +79,197 @@ const HOSTILE_LEGAL_IDS = [
   '🦀'.repeat(64),
 ];
 
-/** Every public method, called with one hostile value in one argument position. */
-function callsWith(p: Persistence, bad: unknown): [string, () => Promise<unknown>][] {
-  const tenant = freshId('tenant');
+type Call = [position: string, call: () => Promise<unknown>];
+
+/**
+ * Every public method, called with one hostile value in one id position, all in
+ * `tenant` (or in no valid tenant at all). A position that legally takes the value (an
+ * omitted option, `null` for "no parent") leaves it out.
+ */
+function callsWith(p: Persistence, tenant: string, bad: unknown): Call[] {
   const good = ThreadKey.of(tenant, 'thread');
   const badTenantKey = { tenantId: bad, threadId: 'thread' } as unknown as ThreadKey;
   const badThreadKey = { tenantId: tenant, threadId: bad } as unknown as ThreadKey;
   const ns = Namespace.of(tenant, 'scope');
   const badScope = { tenantId: tenant, scope: [bad] } as unknown as Namespace;
-  return [
+  const badTenantNs = { tenantId: bad, scope: ['scope'] } as unknown as Namespace;
+  const cp = makeCheckpoint(good, 1);
+  const target = { checkpointId: cp.id, taskId: 'task' };
+  const write = { idx: 0, channel: 'channel', value: 1 };
+  const text = bad as string;
+  const optional = bad !== undefined;
+  const nullable = bad !== undefined && bad !== null;
+  const checkpointer = p.checkpointer();
+  const store = p.store();
+  const log = p.sessionLog();
+  const calls: (Call | false)[] = [
+    ['checkpointer.put(key.tenantId)', () => checkpointer.put({ ...cp, key: badTenantKey })],
+    ['checkpointer.put(key.threadId)', () => checkpointer.put({ ...cp, key: badThreadKey })],
+    ['checkpointer.put(id)', () => checkpointer.put({ ...cp, id: bad as CheckpointId })],
+    nullable && [
+      'checkpointer.put(parentId)',
+      () => checkpointer.put({ ...cp, parentId: bad as CheckpointId }),
+    ],
+    nullable && ['checkpointer.put(nextNode)', () => checkpointer.put({ ...cp, nextNode: text })],
+    ['checkpointer.getLatest(key.threadId)', () => checkpointer.getLatest(badThreadKey)],
+    ['checkpointer.getById(key.tenantId)', () => checkpointer.getById(badTenantKey, cp.id)],
+    ['checkpointer.getById(id)', () => checkpointer.getById(good, text)],
     [
-      'checkpointer.put(key.tenantId)',
-      () => p.checkpointer().put({ ...makeCheckpoint(good, 1), key: badTenantKey }),
+      'checkpointer.listHistory(key.tenantId)',
+      () => checkpointer.listHistory(badTenantKey, { limit: 1 }),
+    ],
+    optional && [
+      'checkpointer.listHistory(before)',
+      () => checkpointer.listHistory(good, { limit: 1, before: text }),
     ],
     [
-      'checkpointer.put(id)',
-      () => p.checkpointer().put({ ...makeCheckpoint(good, 1), id: bad as CheckpointId }),
+      'checkpointer.updateState(key.threadId)',
+      () => checkpointer.updateState(badThreadKey, cp.id, 1),
     ],
-    ['checkpointer.getLatest(key.threadId)', () => p.checkpointer().getLatest(badThreadKey)],
-    ['checkpointer.getById(id)', () => p.checkpointer().getById(good, bad as string)],
+    ['checkpointer.updateState(parentId)', () => checkpointer.updateState(good, text, 1)],
+    ['checkpointer.deleteThread(key.tenantId)', () => checkpointer.deleteThread(badTenantKey)],
     [
-      'checkpointer.updateState(parentId)',
-      () => p.checkpointer().updateState(good, bad as string, 1),
+      'checkpointer.putWrites(key.threadId)',
+      () => checkpointer.putWrites(badThreadKey, target, [write]),
     ],
-    ['checkpointer.deleteThread(key.tenantId)', () => p.checkpointer().deleteThread(badTenantKey)],
-    ['store.put(namespace.scope)', () => p.store().put(badScope, 'k', 1)],
-    ['store.put(key)', () => p.store().put(ns, bad as string, 1)],
-    ['store.get(key)', () => p.store().get(ns, bad as string)],
-    ['store.delete(key)', () => p.store().delete(ns, bad as string)],
     [
-      'store.list(namespace.tenantId)',
-      () => p.store().list({ tenantId: bad, scope: ['s'] } as never),
+      'checkpointer.putWrites(checkpointId)',
+      () => checkpointer.putWrites(good, { ...target, checkpointId: text }, [write]),
     ],
-    ['store.listNamespaces(tenantId)', () => p.store().listNamespaces(bad as string)],
-    ['sessionLog.append(key.threadId)', () => p.sessionLog().append(badThreadKey, [1])],
-    ['sessionLog.loadSince(key.tenantId)', () => p.sessionLog().loadSince(badTenantKey, 0)],
-    ['sessionLog.archiveBefore(key.threadId)', () => p.sessionLog().archiveBefore(badThreadKey, 1)],
+    [
+      'checkpointer.putWrites(taskId)',
+      () => checkpointer.putWrites(good, { ...target, taskId: text }, [write]),
+    ],
+    [
+      'checkpointer.putWrites(channel)',
+      () => checkpointer.putWrites(good, target, [write, { ...write, idx: 1, channel: text }]),
+    ],
+    ['checkpointer.prune(key.tenantId)', () => checkpointer.prune(badTenantKey, { keepLatest: 0 })],
+    ['checkpointer.listThreads(tenantId)', () => checkpointer.listThreads(text, { limit: 1 })],
+    optional && [
+      'checkpointer.listThreads(after)',
+      () => checkpointer.listThreads(tenant, { limit: 1, after: text }),
+    ],
+    ['store.put(namespace.tenantId)', () => store.put(badTenantNs, 'k', 1)],
+    ['store.put(namespace.scope)', () => store.put(badScope, 'k', 1)],
+    ['store.put(key)', () => store.put(ns, text, 1)],
+    ['store.get(key)', () => store.get(ns, text)],
+    [
+      'store.getMany(namespace.tenantId)',
+      () => store.getMany([{ namespace: badTenantNs, key: 'k' }]),
+    ],
+    [
+      'store.getMany(key)',
+      () =>
+        store.getMany([
+          { namespace: ns, key: 'k' },
+          { namespace: ns, key: text },
+        ]),
+    ],
+    ['store.delete(key)', () => store.delete(ns, text)],
+    ['store.list(namespace.tenantId)', () => store.list(badTenantNs)],
+    optional && ['store.list(after)', () => store.list(ns, { after: text })],
+    ['store.listNamespaces(tenantId)', () => store.listNamespaces(text)],
+    ['store.listNamespaces(prefix)', () => store.listNamespaces(tenant, { prefix: [text] })],
+    ['store.search(tenantId)', () => store.search(text, { limit: 1 })],
+    [
+      'store.search(namespacePrefix)',
+      () => store.search(tenant, { limit: 1, namespacePrefix: ['scope', text] }),
+    ],
+    [
+      'store.search(after.key)',
+      () => store.search(tenant, { limit: 1, after: { namespace: ns, key: text } }),
+    ],
+    // evictExpired() without a tenant legitimately sweeps every tenant.
+    optional && ['store.evictExpired(tenantId)', () => store.evictExpired(text)],
+    ['sessionLog.append(key.threadId)', () => log.append(badThreadKey, [1])],
+    ['sessionLog.loadSince(key.tenantId)', () => log.loadSince(badTenantKey, 0)],
+    ['sessionLog.loadLatest(key.threadId)', () => log.loadLatest(badThreadKey, { limit: 1 })],
+    ['sessionLog.head(key.tenantId)', () => log.head(badTenantKey)],
+    ['sessionLog.archiveBefore(key.threadId)', () => log.archiveBefore(badThreadKey, 1)],
+    ['sessionLog.truncateAfter(key.tenantId)', () => log.truncateAfter(badTenantKey, 0)],
+    ['sessionLog.deleteThread(key.threadId)', () => log.deleteThread(badThreadKey)],
+    ['sessionLog.listThreads(tenantId)', () => log.listThreads(text, { limit: 1 })],
+    optional && [
+      'sessionLog.listThreads(after)',
+      () => log.listThreads(tenant, { limit: 1, after: text }),
+    ],
     ['lock.tryAcquire(key.tenantId)', () => p.lock.tryAcquire(badTenantKey, { ttlMs: 1_000 })],
+    [
+      'lock.acquire(key.threadId)',
+      () => p.lock.acquire(badThreadKey, { ttlMs: 1_000, timeoutMs: 100 }),
+    ],
+    ['withSessionLock(key.tenantId)', () => withSessionLock(p.lock, badTenantKey, async () => 1)],
+    ['purgeTenant(tenantId)', () => p.purgeTenant(text)],
+  ];
+  return calls.filter((call): call is Call => call !== false);
+}
+
+/** Every position that takes a checkpoint namespace or a task path, given `bad`. */
+function callsWithPath(p: Persistence, key: ThreadKey, id: CheckpointId, bad: unknown): Call[] {
+  const checkpointer = p.checkpointer();
+  const ns = bad as string;
+  const target = { checkpointId: id, taskId: 'task' };
+  const write = [{ idx: 0, channel: 'channel', value: 'refused' }];
+  return [
+    ['checkpointer.put(checkpoint.ns)', () => checkpointer.put({ ...makeCheckpoint(key, 1), ns })],
+    ['checkpointer.getLatest(ns)', () => checkpointer.getLatest(key, { ns })],
+    ['checkpointer.getById(ns)', () => checkpointer.getById(key, id, { ns })],
+    ['checkpointer.listHistory(ns)', () => checkpointer.listHistory(key, { limit: 1, ns })],
+    ['checkpointer.updateState(ns)', () => checkpointer.updateState(key, id, 1, { ns })],
+    [
+      'checkpointer.putWrites(target.ns)',
+      () => checkpointer.putWrites(key, { ...target, ns }, write),
+    ],
+    [
+      'checkpointer.putWrites(target.taskPath)',
+      () => checkpointer.putWrites(key, { ...target, taskPath: ns }, write),
+    ],
+    ['checkpointer.prune(ns)', () => checkpointer.prune(key, { keepLatest: 0, ns })],
+  ];
+}
+
+/** Every method that takes an options object, given `options` in its place. */
+function callsWithOptions(p: Persistence, key: ThreadKey, options: unknown): Call[] {
+  const ns = Namespace.of(key.tenantId, 'scope');
+  const cp = makeCheckpoint(key, 1);
+  const o = options as never;
+  const checkpointer = p.checkpointer();
+  const store = p.store();
+  const log = p.sessionLog();
+  return [
+    ['checkpointer.put', () => checkpointer.put(cp, o)],
+    ['checkpointer.getLatest', () => checkpointer.getLatest(key, o)],
+    ['checkpointer.getById', () => checkpointer.getById(key, cp.id, o)],
+    ['checkpointer.listHistory', () => checkpointer.listHistory(key, o)],
+    ['checkpointer.updateState', () => checkpointer.updateState(key, cp.id, 1, o)],
+    ['checkpointer.deleteThread', () => checkpointer.deleteThread(key, o)],
+    [
+      'checkpointer.putWrites',
+      () => checkpointer.putWrites(key, { checkpointId: cp.id, taskId: 't' }, [], o),
+    ],
+    ['checkpointer.prune', () => checkpointer.prune(key, o)],
+    ['checkpointer.listThreads', () => checkpointer.listThreads(key.tenantId, o)],
+    ['store.put', () => store.put(ns, 'k', 1, o)],
+    ['store.get', () => store.get(ns, 'k', o)],
+    ['store.getMany', () => store.getMany([{ namespace: ns, key: 'k' }], o)],
+    ['store.delete', () => store.delete(ns, 'k', o)],
+    ['store.list', () => store.list(ns, o)],
+    ['store.listNamespaces', () => store.listNamespaces(key.tenantId, o)],
+    ['store.search', () => store.search(key.tenantId, o)],
+    ['store.evictExpired', () => store.evictExpired(key.tenantId, o)],
+    ['sessionLog.append', () => log.append(key, [1], o)],
+    ['sessionLog.loadSince', () => log.loadSince(key, 0, o)],
+    ['sessionLog.loadLatest', () => log.loadLatest(key, o)],
+    ['sessionLog.head', () => log.head(key, o)],
+    ['sessionLog.archiveBefore', () => log.archiveBefore(key, 1, o)],
+    ['sessionLog.truncateAfter', () => log.truncateAfter(key, 0, o)],
+    ['sessionLog.deleteThread', () => log.deleteThread(key, o)],
+    ['sessionLog.listThreads', () => log.listThreads(key.tenantId, o)],
+    ['lock.tryAcquire', () => p.lock.tryAcquire(key, o)],
+    ['lock.acquire', () => p.lock.acquire(key, o)],
+    ['withSessionLock', () => withSessionLock(p.lock, key, async () => 1, o)],
+    ['purgeTenant', () => p.purgeTenant(key.tenantId, o)],
   ];
 }
 
@@ -80,78 +281,226 @@ const strictJsonValues = fc
   .jsonValue({ stringUnit: 'binary' })
   .map((value) => JSON.parse(JSON.stringify(value)));
 
-async function settle(call: () => Promise<unknown>): Promise<unknown> {
-  return call().then(
-    () => undefined,
-    (error: unknown) => error,
-  );
-}
-
-/** A snapshot of all storage when the target offers one, else nothing to compare. */
-async function snapshot(ctx: SuiteContext): Promise<string | undefined> {
-  return ctx.snapshot?.();
-}
-
 /** Hostile input: a typed error and no change, or stored and returned exactly. */
-export const hostileInputTests = defineGroup('hostileInput', ({ test }) => {
+export const hostileInputTests = defineGroup('hostile-input', ({ test }) => [
   test(
     'bad-ids-table',
-    'every method refuses bad ids with INVALID_ID and changes nothing',
-    async (ctx) => {
+    'every method refuses bad ids in every id position with INVALID_ID and changes nothing',
+    async ({ a, captureStorage }) => {
       for (const [label, bad] of BAD_IDS) {
-        const before = await snapshot(ctx);
-        for (const [method, call] of callsWith(ctx.a, bad)) {
-          // evictExpired(undefined) is legal; every call above puts the value in an id slot.
-          const error = await settle(call);
-          expect(error, `${method} with ${label}`).toMatchObject({ code: 'INVALID_ID' });
+        const tenant = freshId('tenant');
+        const storage = await captureStorage(() => tenantView(a, tenant, ['thread']));
+        for (const [position, call] of callsWith(a, tenant, bad)) {
+          expect(await settle(call), `${position} with ${label}`).toMatchObject({
+            code: 'INVALID_ID',
+          });
         }
-        expect(await snapshot(ctx), `storage after ${label}`).toEqual(before);
+        await storage.expectUnchanged(`storage after ${label}`);
       }
     },
     { timeoutMs: 30_000 },
-  );
+  ),
+
+  test(
+    'bad-ns-table',
+    'a bad checkpoint namespace or task path is INVALID_ID in every position and changes nothing; 1024 bytes is legal',
+    async ({ a, captureStorage }) => {
+      const key = freshKey();
+      const cp = makeCheckpoint(key, 'kept');
+      await a.checkpointer().put(cp);
+      await a
+        .checkpointer()
+        .putWrites(key, { checkpointId: cp.id, taskId: 'task' }, [
+          { idx: 0, channel: 'channel', value: 'kept' },
+        ]);
+      const storage = await captureStorage(() => tenantView(a, key.tenantId));
+      for (const [label, bad] of BAD_PATHS) {
+        for (const [position, call] of callsWithPath(a, key, cp.id, bad)) {
+          expect(await settle(call), `${position} with ${label}`).toMatchObject({
+            code: 'INVALID_ID',
+          });
+        }
+      }
+      await storage.expectUnchanged();
+      const longest = 'é'.repeat(512);
+      const deep = makeCheckpoint(key, 'deep', { ns: longest });
+      await a.checkpointer().put(deep);
+      expect((await a.checkpointer().getLatest(key, { ns: longest }))?.id).toBe(deep.id);
+      await a
+        .checkpointer()
+        .putWrites(key, { checkpointId: deep.id, ns: longest, taskId: 't', taskPath: longest }, [
+          { idx: 0, channel: 'c', value: 1 },
+        ]);
+      expect(
+        (await a.checkpointer().getById(key, deep.id, { ns: longest }))?.pendingWrites,
+      ).toEqual([{ taskId: 't', taskPath: longest, idx: 0, channel: 'c', value: 1 }]);
+    },
+    { timeoutMs: 30_000 },
+  ),
 
   test(
     'bad-options-table',
-    'options of the wrong type are CONFIG and change nothing',
-    async (ctx) => {
+    'options of the wrong type are CONFIG on every method and change nothing',
+    async ({ a, captureStorage }) => {
       const key = freshKey();
-      const ns = Namespace.of(key.tenantId, 'scope');
-      const before = await snapshot(ctx);
+      const storage = await captureStorage(() => tenantView(a, key.tenantId, [key.threadId]));
       for (const options of ['string', 42, [], true]) {
-        const calls: [string, () => Promise<unknown>][] = [
-          [
-            'checkpointer.put',
-            () => ctx.a.checkpointer().put(makeCheckpoint(key, 1), options as never),
-          ],
-          [
-            'checkpointer.listHistory',
-            () => ctx.a.checkpointer().listHistory(key, options as never),
-          ],
-          ['store.put', () => ctx.a.store().put(ns, 'k', 1, options as never)],
-          ['store.list', () => ctx.a.store().list(ns, options as never)],
-          [
-            'store.listNamespaces',
-            () => ctx.a.store().listNamespaces(key.tenantId, options as never),
-          ],
-          ['sessionLog.append', () => ctx.a.sessionLog().append(key, [1], options as never)],
-          ['sessionLog.loadSince', () => ctx.a.sessionLog().loadSince(key, 0, options as never)],
-          ['lock.tryAcquire', () => ctx.a.lock.tryAcquire(key, options as never)],
-        ];
-        for (const [method, call] of calls) {
+        for (const [method, call] of callsWithOptions(a, key, options)) {
           expect(await settle(call), `${method}(${JSON.stringify(options)})`).toMatchObject({
             code: 'CONFIG',
           });
         }
       }
       for (const fence of [1n, 'lease', { key, fence: 1 }, { fence: 1n }]) {
-        const error = await settle(() => ctx.a.sessionLog().append(key, [1], { fence } as never));
+        const error = await settle(() => a.sessionLog().append(key, [1], { fence } as never));
         expect(['CONFIG', 'INVALID_ID']).toContain((error as { code?: string }).code);
       }
-      expect(await snapshot(ctx)).toEqual(before);
-      expect(await ctx.a.sessionLog().head(key)).toBe(0);
+      await storage.expectUnchanged();
+      expect(await a.sessionLog().head(key)).toBe(0);
     },
-  );
+    { timeoutMs: 30_000 },
+  ),
+
+  test(
+    'bad-json-objects',
+    'metadata and filters that are not plain JSON objects, and unknown filter operators, are CONFIG and change nothing',
+    async ({ a, captureStorage }) => {
+      const key = freshKey();
+      const cp = makeCheckpoint(key, 'kept', { metadata: { source: 'loop' } });
+      await a.checkpointer().put(cp);
+      await a.store().put(Namespace.of(key.tenantId, 'docs'), 'k', { kind: 'a' });
+      const storage = await captureStorage(() => tenantView(a, key.tenantId));
+      for (const [label, bad] of NOT_JSON_OBJECTS) {
+        const value = bad as JsonObject;
+        const calls: Call[] = [
+          [
+            'checkpointer.put(checkpoint.metadata)',
+            () => a.checkpointer().put({ ...makeCheckpoint(key, 1), metadata: value }),
+          ],
+          [
+            'checkpointer.updateState(metadata)',
+            () => a.checkpointer().updateState(key, cp.id, 1, { metadata: value }),
+          ],
+          [
+            'checkpointer.listHistory(filter)',
+            () => a.checkpointer().listHistory(key, { limit: 5, filter: value }),
+          ],
+          [
+            'store.search(filter)',
+            () => a.store().search(key.tenantId, { limit: 5, filter: value as StoreFilter }),
+          ],
+        ];
+        for (const [position, call] of calls) {
+          expect(await settle(call), `${position} with ${label}`).toMatchObject({ code: 'CONFIG' });
+        }
+      }
+      for (const [label, filter] of BAD_OPERATORS) {
+        const error = await settle(() =>
+          a.store().search(key.tenantId, { limit: 5, filter: filter as StoreFilter }),
+        );
+        expect(error, label).toMatchObject({ code: 'CONFIG' });
+      }
+      await storage.expectUnchanged();
+    },
+  ),
+
+  test(
+    'refused-writes',
+    'writes refused with NOT_FOUND or CONFLICT (missing checkpoints and parents, existing ids, a wrong expectedHead) change nothing',
+    async ({ a, b, captureStorage }) => {
+      const key = freshKey();
+      const sibling = ThreadKey.of(key.tenantId, freshId('thread'));
+      const checkpointer = a.checkpointer<string>();
+      const log = a.sessionLog<string>();
+      const cp = makeCheckpoint(key, 'kept', { ns: 'child' });
+      await checkpointer.put(cp);
+      await checkpointer.putWrites(key, { checkpointId: cp.id, ns: 'child', taskId: 't' }, [
+        { idx: 0, channel: 'c', value: 'kept' },
+      ]);
+      await log.append(key, ['kept']);
+      const storage = await captureStorage(() =>
+        tenantView(a, key.tenantId, [key.threadId, sibling.threadId]),
+      );
+      const missing = CheckpointIds.create();
+      const writes = [
+        { idx: 0, channel: 'c', value: 'refused' },
+        { idx: -1, channel: 'e', value: 'refused' },
+      ];
+      const refused: [string, () => Promise<unknown>, ErrorCode][] = [
+        [
+          'putWrites to a missing checkpoint',
+          () => checkpointer.putWrites(key, { checkpointId: missing, taskId: 't' }, writes),
+          'NOT_FOUND',
+        ],
+        [
+          'putWrites to the checkpoint id in another namespace',
+          () => checkpointer.putWrites(key, { checkpointId: cp.id, taskId: 't' }, writes),
+          'NOT_FOUND',
+        ],
+        [
+          'putWrites to the checkpoint id on another thread',
+          () =>
+            b
+              .checkpointer()
+              .putWrites(sibling, { checkpointId: cp.id, ns: 'child', taskId: 't' }, writes),
+          'NOT_FOUND',
+        ],
+        [
+          'updateState from a missing parent',
+          () => checkpointer.updateState(key, missing, 'refused', { ns: 'child' }),
+          'NOT_FOUND',
+        ],
+        [
+          'updateState from a parent in another namespace',
+          () => checkpointer.updateState(key, cp.id, 'refused'),
+          'NOT_FOUND',
+        ],
+        [
+          'put of an existing checkpoint',
+          () => b.checkpointer().put({ ...cp, state: 'refused' }),
+          'CONFLICT',
+        ],
+        [
+          'append behind the head',
+          () => log.append(key, ['refused', 'refused'], { expectedHead: 0 }),
+          'CONFLICT',
+        ],
+        [
+          'append ahead of the head',
+          () => b.sessionLog().append(key, ['refused'], { expectedHead: 2 }),
+          'CONFLICT',
+        ],
+        [
+          'append to an empty thread expecting events',
+          () => log.append(sibling, ['refused'], { expectedHead: 1 }),
+          'CONFLICT',
+        ],
+        [
+          'an empty append expecting another head',
+          () => log.append(key, [], { expectedHead: 5 }),
+          'CONFLICT',
+        ],
+        [
+          'listHistory before a missing checkpoint',
+          () => checkpointer.listHistory(key, { limit: 1, before: missing }),
+          'NOT_FOUND',
+        ],
+      ];
+      for (const [name, call, code] of refused) {
+        expect(await settle(call), name).toMatchObject({ code });
+      }
+      await storage.expectUnchanged();
+      // Writes stored against a checkpoint that did not exist would surface once one does.
+      await checkpointer.put(makeCheckpoint(key, 'later', { id: missing }));
+      await checkpointer.put(makeCheckpoint(key, 'later', { id: cp.id }));
+      await checkpointer.put(makeCheckpoint(sibling, 'later', { id: cp.id, ns: 'child' }));
+      expect((await checkpointer.getById(key, missing))?.pendingWrites).toEqual([]);
+      expect((await checkpointer.getById(key, cp.id))?.pendingWrites).toEqual([]);
+      expect((await checkpointer.getById(sibling, cp.id, { ns: 'child' }))?.pendingWrites).toEqual(
+        [],
+      );
+    },
+  ),
 
   test(
     'hostile-legal-ids',
@@ -171,7 +520,7 @@ export const hostileInputTests = defineGroup('hostileInput', ({ test }) => {
         expect(await a.sessionLog().append(key, [id])).toBe(1);
       }
     },
-  );
+  ),
 
   test(
     'prototype-keys',
@@ -197,7 +546,7 @@ export const hostileInputTests = defineGroup('hostileInput', ({ test }) => {
       }
       expect(({} as Record<string, unknown>).polluted).toBeUndefined();
     },
-  );
+  ),
 
   test(
     'large-state',
@@ -215,7 +564,7 @@ export const hostileInputTests = defineGroup('hostileInput', ({ test }) => {
       ).toBe(big.tail);
     },
     { timeoutMs: 60_000 },
-  );
+  ),
 
   test(
     'generated-ids',
@@ -250,7 +599,7 @@ export const hostileInputTests = defineGroup('hostileInput', ({ test }) => {
       );
     },
     { timeoutMs: 60_000 },
-  );
+  ),
 
   test(
     'generated-payloads',
@@ -282,5 +631,5 @@ export const hostileInputTests = defineGroup('hostileInput', ({ test }) => {
       );
     },
     { timeoutMs: 60_000 },
-  );
-});
+  ),
+]);

@@ -6,7 +6,7 @@ import {
   withSessionLock,
 } from '@entelix/core';
 import { expect } from 'vitest';
-import { defineGroup, expectCode, freshId, makeCheckpoint } from '../fixtures.js';
+import { defineGroup, expectCode, freshId, makeCheckpoint, settle } from '../fixtures.js';
 
 /** Tenant ids that must never reach storage, cast past the types. */
 const BAD_TENANTS: [string, unknown][] = [
@@ -34,8 +34,19 @@ function everyMethod(p: Persistence, tenantId: unknown): [string, () => Promise<
     ['checkpointer.listHistory', () => checkpointer.listHistory(key, { limit: 1 })],
     ['checkpointer.updateState', () => checkpointer.updateState(key, CheckpointId.create(), 1)],
     ['checkpointer.deleteThread', () => checkpointer.deleteThread(key)],
+    [
+      'checkpointer.putWrites',
+      () =>
+        checkpointer.putWrites(key, { checkpointId: CheckpointId.create(), taskId: 't' }, [
+          { idx: 0, channel: 'c', value: 1 },
+        ]),
+    ],
+    ['checkpointer.prune', () => checkpointer.prune(key, { keepLatest: 0 })],
+    ['checkpointer.listThreads', () => checkpointer.listThreads(tenantId as string, { limit: 1 })],
     ['store.put', () => store.put(ns, 'k', 1)],
     ['store.get', () => store.get(ns, 'k')],
+    ['store.getMany', () => store.getMany([{ namespace: ns, key: 'k' }])],
+    ['store.search', () => store.search(tenantId as string, { limit: 1 })],
     ['store.delete', () => store.delete(ns, 'k')],
     ['store.list', () => store.list(ns)],
     ['store.listNamespaces', () => store.listNamespaces(tenantId as string)],
@@ -50,34 +61,36 @@ function everyMethod(p: Persistence, tenantId: unknown): [string, () => Promise<
         ]),
     ['sessionLog.append', () => log.append(key, [1])],
     ['sessionLog.loadSince', () => log.loadSince(key, 0)],
+    ['sessionLog.loadLatest', () => log.loadLatest(key, { limit: 1 })],
     ['sessionLog.head', () => log.head(key)],
     ['sessionLog.archiveBefore', () => log.archiveBefore(key, 1)],
+    ['sessionLog.truncateAfter', () => log.truncateAfter(key, 0)],
     ['sessionLog.deleteThread', () => log.deleteThread(key)],
+    ['sessionLog.listThreads', () => log.listThreads(tenantId as string, { limit: 1 })],
     ['lock.tryAcquire', () => p.lock.tryAcquire(key, { ttlMs: 1_000 })],
     ['lock.acquire', () => p.lock.acquire(key, { ttlMs: 1_000, timeoutMs: 100 })],
     ['withSessionLock', () => withSessionLock(p.lock, key, async () => 1)],
+    ['purgeTenant', () => p.purgeTenant(tenantId as string)],
   ];
 }
 
 /** Identifier rules: bad ids are INVALID_ID on every method, before any I/O. */
-export const idValidationTests = defineGroup('idValidation', ({ test }) => {
+export const idValidationTests = defineGroup('id-validation', ({ test }) => [
   test(
     'bad-tenant-everywhere',
     'every method rejects empty and malformed tenants with INVALID_ID',
     async ({ a }) => {
       for (const [label, tenantId] of BAD_TENANTS) {
         for (const [method, call] of everyMethod(a, tenantId)) {
-          const error = await call().then(
-            () => undefined,
-            (e: unknown) => e,
-          );
-          expect(error, `${method} with ${label} tenant`).toMatchObject({ code: 'INVALID_ID' });
+          expect(await settle(call), `${method} with ${label} tenant`).toMatchObject({
+            code: 'INVALID_ID',
+          });
         }
       }
       // Nothing may have been written for the cast-away tenants, nor under their threads.
       expect(await a.store().listNamespaces('valid-tenant', { prefix: ['scope'] })).toEqual([]);
     },
-  );
+  ),
 
   test('bad-thread', 'empty and malformed thread ids are INVALID_ID', async ({ a }) => {
     const tenant = freshId('tenant');
@@ -87,7 +100,7 @@ export const idValidationTests = defineGroup('idValidation', ({ test }) => {
       await expectCode(a.sessionLog().append(key, [1]), 'INVALID_ID');
       await expectCode(a.lock.tryAcquire(key, { ttlMs: 1_000 }), 'INVALID_ID');
     }
-  });
+  }),
 
   test('bad-scope', 'empty and malformed namespace parts are INVALID_ID', async ({ a }) => {
     const tenant = freshId('tenant');
@@ -101,7 +114,7 @@ export const idValidationTests = defineGroup('idValidation', ({ test }) => {
       'INVALID_ID',
     );
     expect(await a.store().listNamespaces(tenant)).toEqual([]);
-  });
+  }),
 
   test('bad-checkpoint-ids', 'malformed checkpoint ids are INVALID_ID', async ({ a }) => {
     const key = ThreadKey.of(freshId('tenant'), 'thread');
@@ -115,5 +128,5 @@ export const idValidationTests = defineGroup('idValidation', ({ test }) => {
         );
       }
     }
-  });
-});
+  }),
+]);

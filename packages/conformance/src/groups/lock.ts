@@ -26,7 +26,7 @@ async function supersededLease(
 }
 
 /** `DistributedLock` and `withSessionLock`: exclusion, TTL, fencing, loss. */
-export const lockTests = defineGroup('lock', ({ test }) => {
+export const lockTests = defineGroup('lock', ({ test }) => [
   test('exclusion', 'one live lease per key, across bundles', async ({ a, b }) => {
     const key = freshKey();
     const lease = await a.lock.tryAcquire(key, { ttlMs: 10_000 });
@@ -38,7 +38,7 @@ export const lockTests = defineGroup('lock', ({ test }) => {
     const next = await b.lock.tryAcquire(key, { ttlMs: 10_000 });
     expect(next).toBeDefined();
     await next?.release();
-  });
+  }),
 
   test('independent-keys', 'different threads and tenants lock independently', async ({ a }) => {
     const key = freshKey();
@@ -49,7 +49,7 @@ export const lockTests = defineGroup('lock', ({ test }) => {
     ]);
     for (const lease of leases) expect(lease).toBeDefined();
     for (const lease of leases) await lease?.release();
-  });
+  }),
 
   test('fence-increases', 'fence tokens strictly increase across every grant', async ({ a, b }) => {
     const key = freshKey();
@@ -62,7 +62,7 @@ export const lockTests = defineGroup('lock', ({ test }) => {
     }
     for (let i = 1; i < fences.length; i++)
       expect(fences[i]).toBeGreaterThan(fences[i - 1] as bigint);
-  });
+  }),
 
   test(
     'ttl-expiry',
@@ -79,7 +79,7 @@ export const lockTests = defineGroup('lock', ({ test }) => {
       expect(second?.fence).toBeGreaterThan(first?.fence as bigint);
       await second?.release();
     },
-  );
+  ),
 
   test(
     'lost-after-takeover',
@@ -96,7 +96,7 @@ export const lockTests = defineGroup('lock', ({ test }) => {
       await current?.extend(10_000);
       await current?.release();
     },
-  );
+  ),
 
   test('extend', 'extend keeps a lease alive past its first TTL', async ({ a, b, ms }) => {
     const key = freshKey();
@@ -111,7 +111,7 @@ export const lockTests = defineGroup('lock', ({ test }) => {
     await lease?.release();
     expect(lease?.signal.aborted).toBe(true);
     await lease?.release();
-  });
+  }),
 
   test(
     'acquire-waits',
@@ -125,7 +125,7 @@ export const lockTests = defineGroup('lock', ({ test }) => {
       expect(next.fence).toBeGreaterThan(held.fence);
       await next.release();
     },
-  );
+  ),
 
   test(
     'session-lock',
@@ -147,7 +147,7 @@ export const lockTests = defineGroup('lock', ({ test }) => {
       expect(after).toBeDefined();
       await after?.release();
     },
-  );
+  ),
 
   test(
     'session-lock-heartbeat',
@@ -165,7 +165,7 @@ export const lockTests = defineGroup('lock', ({ test }) => {
         { ttlMs: ms(240) },
       );
     },
-  );
+  ),
 
   test(
     'fenced-writes',
@@ -191,7 +191,7 @@ export const lockTests = defineGroup('lock', ({ test }) => {
       await current.release();
     },
     { needs: 'fencing' },
-  );
+  ),
 
   test(
     'fenced-store-writes',
@@ -208,7 +208,7 @@ export const lockTests = defineGroup('lock', ({ test }) => {
       await current.release();
     },
     { needs: 'fencing' },
-  );
+  ),
 
   test(
     'fence-other-tenant',
@@ -224,7 +224,7 @@ export const lockTests = defineGroup('lock', ({ test }) => {
       await foreign.release();
     },
     { needs: 'fencing' },
-  );
+  ),
 
   test('bad-arguments', 'bad TTLs and timeouts are CONFIG and grant nothing', async ({ a }) => {
     const key = freshKey();
@@ -240,7 +240,7 @@ export const lockTests = defineGroup('lock', ({ test }) => {
     expect(lease).toBeDefined();
     await expectCode(lease?.extend(0) as Promise<void>, 'CONFIG');
     await lease?.release();
-  });
+  }),
 
   test(
     'long-ttl',
@@ -269,5 +269,5 @@ export const lockTests = defineGroup('lock', ({ test }) => {
       expect(max?.signal.aborted).toBe(false);
       await max?.release();
     },
-  );
-});
+  ),
+]);

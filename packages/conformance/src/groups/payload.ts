@@ -24,8 +24,49 @@ const dateCodec: Codec<Date> = {
   decode: (json: JsonValue) => new Date(json as string),
 };
 
+type Doc = { list: number[]; nested: { x: number } };
+
+/**
+ * Change everything a read returned, in place: add a key to every object and an
+ * element to every array, set every `Date` to the epoch. Frozen parts stay as they are,
+ * which a fresh value may be.
+ */
+function scribble(value: unknown): void {
+  if (typeof value !== 'object' || value === null) return;
+  if (value instanceof Date) {
+    value.setTime(0);
+    return;
+  }
+  for (const child of Object.values(value)) scribble(child);
+  if (Array.isArray(value)) Reflect.set(value, value.length, 'scribbled');
+  else Reflect.set(value, 'scribbled', true);
+}
+
+/**
+ * Through one contract instance: read with each method, scribble over what it
+ * returned, then read with every method again; each later read must still match.
+ */
+async function expectFreshReads(
+  reads: readonly [string, () => Promise<unknown>][],
+  expected: Record<string, unknown>,
+): Promise<void> {
+  for (const [scribbled, read] of reads) {
+    const first = await read();
+    expect(first, scribbled).toMatchObject(expected);
+    scribble(first);
+    for (const [name, again] of reads) {
+      const later = (await again()) as Record<string, unknown>;
+      for (const [field, value] of Object.entries(expected)) {
+        expect(later[field], `${name}().${field} after scribbling on ${scribbled}()`).toEqual(
+          value,
+        );
+      }
+    }
+  }
+}
+
 /** Payloads: strict codec, schema-version envelope, fresh copies, exact strings. */
-export const payloadTests = defineGroup('payload', ({ test }) => {
+export const payloadTests = defineGroup('payload', ({ test }) => [
   test(
     'strict-codec',
     'values that do not round-trip are SERIALIZATION and write nothing',
@@ -45,7 +86,7 @@ export const payloadTests = defineGroup('payload', ({ test }) => {
       expect(await a.store().get(ns, 'k')).toBeUndefined();
       expect(await a.sessionLog().head(key)).toBe(0);
     },
-  );
+  ),
 
   test(
     'exact-strings',
@@ -65,7 +106,7 @@ export const payloadTests = defineGroup('payload', ({ test }) => {
       await a.sessionLog().append(key, [value]);
       expect((await a.sessionLog().loadSince(key, 0))[0]?.event).toEqual(value);
     },
-  );
+  ),
 
   test(
     'fresh-copies',
@@ -95,7 +136,62 @@ export const payloadTests = defineGroup('payload', ({ test }) => {
         nested: { x: 1 },
       });
     },
-  );
+  ),
+
+  test(
+    'fresh-reads-one-instance',
+    'reads through one checkpointer, store or session log are fresh every time: mutating one read changes no later read',
+    async ({ a }) => {
+      const key = freshKey();
+      const ns = freshNamespace(key.tenantId);
+      const doc = () => ({ list: [1, 2], nested: { x: 1 } });
+      const metadata = { tags: ['a'], nested: { x: 1 } };
+
+      const checkpointer = a.checkpointer<Doc, Doc>();
+      const cp = makeCheckpoint(key, doc(), { metadata });
+      await checkpointer.put(cp);
+      await checkpointer.putWrites(key, { checkpointId: cp.id, taskId: 't' }, [
+        { idx: 0, channel: 'c', value: doc() },
+      ]);
+      const checkpointReads: [string, () => Promise<unknown>][] = [
+        ['getLatest', () => checkpointer.getLatest(key)],
+        ['getById', () => checkpointer.getById(key, cp.id)],
+        ['listHistory', async () => (await checkpointer.listHistory(key, { limit: 1 }))[0]],
+      ];
+      const savedCheckpoint = {
+        state: doc(),
+        metadata,
+        createdAt: cp.createdAt,
+        pendingWrites: [{ taskId: 't', taskPath: '', idx: 0, channel: 'c', value: doc() }],
+      };
+      await expectFreshReads(checkpointReads, savedCheckpoint);
+
+      const store = a.store<Doc>();
+      await store.put(ns, 'k', doc());
+      const stored = await store.get(ns, 'k');
+      const storeReads: [string, () => Promise<unknown>][] = [
+        ['get', () => store.get(ns, 'k')],
+        ['getMany', async () => (await store.getMany([{ namespace: ns, key: 'k' }]))[0]],
+        ['search', async () => (await store.search(ns.tenantId, { limit: 1 }))[0]],
+      ];
+      await expectFreshReads(storeReads, {
+        key: 'k',
+        value: doc(),
+        createdAt: stored?.createdAt,
+        updatedAt: stored?.updatedAt,
+        expiresAt: null,
+      });
+
+      const log = a.sessionLog<Doc>();
+      await log.append(key, [doc()]);
+      const [appended] = await log.loadSince(key, 0);
+      const eventReads: [string, () => Promise<unknown>][] = [
+        ['loadSince', async () => (await log.loadSince(key, 0))[0]],
+        ['loadLatest', async () => (await log.loadLatest(key, { limit: 1 }))[0]],
+      ];
+      await expectFreshReads(eventReads, { seq: 1, event: doc(), ts: appended?.ts });
+    },
+  ),
 
   test(
     'future-schema',
@@ -117,7 +213,7 @@ export const payloadTests = defineGroup('payload', ({ test }) => {
       ).toHaveLength(1);
       expect((await a.store({ schemaVersion: 2 }).get(ns, 'k'))?.value).toBe('v2');
     },
-  );
+  ),
 
   test('upcasters', 'older payloads are lifted by registered upcasters', async ({ a }) => {
     const key = freshKey();
@@ -132,7 +228,7 @@ export const payloadTests = defineGroup('payload', ({ test }) => {
     expect((await a.checkpointer(options).getLatest(key))?.state).toEqual({ lifted: 'old' });
     expect((await a.store(options).get(ns, 'k'))?.value).toEqual({ lifted: 'old' });
     expect((await a.sessionLog(options).loadSince(key, 0))[0]?.event).toEqual({ lifted: 'old' });
-  });
+  }),
 
   test('custom-codec', 'a custom codec encodes on write and decodes on read', async ({ a }) => {
     const key = freshKey();
@@ -151,5 +247,5 @@ export const payloadTests = defineGroup('payload', ({ test }) => {
       date.getTime(),
     );
     expect((await a.checkpointer().getLatest(key))?.state).toBe(date.toISOString());
-  });
-});
+  }),
+]);

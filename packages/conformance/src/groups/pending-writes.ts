@@ -7,7 +7,7 @@ import { defineGroup, expectCode, freshKey, makeCheckpoint } from '../fixtures.j
  * indexes and last-wins for a runtime's special (negative) ones, returned with every
  * read of the checkpoint.
  */
-export const pendingWritesTests = defineGroup('pending-writes', ({ test }) => {
+export const pendingWritesTests = defineGroup('pending-writes', ({ test }) => [
   test(
     'with-every-read',
     'getLatest, getById and listHistory carry the writes, ordered by (taskPath, taskId, idx)',
@@ -40,7 +40,7 @@ export const pendingWritesTests = defineGroup('pending-writes', ({ test }) => {
       expect((await reader.getById(key, cp.id, { ns: 'child' }))?.pendingWrites).toEqual(expected);
       expect((await reader.listHistory(key, { limit: 1 }))[0]?.pendingWrites).toEqual(expected);
     },
-  );
+  ),
 
   test(
     'first-wins',
@@ -71,7 +71,7 @@ export const pendingWritesTests = defineGroup('pending-writes', ({ test }) => {
         ]);
       expect((await a.checkpointer().getLatest(key))?.pendingWrites).toHaveLength(3);
     },
-  );
+  ),
 
   test(
     'last-wins-negative',
@@ -95,7 +95,7 @@ export const pendingWritesTests = defineGroup('pending-writes', ({ test }) => {
         [-1, 'third'],
       ]);
     },
-  );
+  ),
 
   test(
     'missing-checkpoint',
@@ -121,7 +121,7 @@ export const pendingWritesTests = defineGroup('pending-writes', ({ test }) => {
         .checkpointer()
         .putWrites(key, { checkpointId: CheckpointId.create(), taskId: 't' }, []);
     },
-  );
+  ),
 
   test(
     'per-checkpoint',
@@ -139,7 +139,7 @@ export const pendingWritesTests = defineGroup('pending-writes', ({ test }) => {
       const history = await checkpointer.listHistory(key, { limit: 2 });
       expect(history.map((cp) => cp.pendingWrites.length)).toEqual([0, 1]);
     },
-  );
+  ),
 
   test(
     'through-codec',
@@ -170,7 +170,7 @@ export const pendingWritesTests = defineGroup('pending-writes', ({ test }) => {
       list?.push(2);
       expect((await objects.getLatest(key))?.pendingWrites[1]?.value).toEqual({ list: [1] });
     },
-  );
+  ),
 
   test(
     'unserialisable-write',
@@ -188,5 +188,5 @@ export const pendingWritesTests = defineGroup('pending-writes', ({ test }) => {
       );
       expect((await a.checkpointer().getLatest(key))?.pendingWrites).toEqual([]);
     },
-  );
-});
+  ),
+]);

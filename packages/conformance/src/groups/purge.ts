@@ -23,7 +23,7 @@ async function populate({ a }: SuiteContext, tenant: string): Promise<void> {
 }
 
 /** `purgeTenant`: erase one tenant everywhere, count it, and keep fences meaningful. */
-export const purgeTests = defineGroup('purge', ({ test }) => {
+export const purgeTests = defineGroup('purge', ({ test }) => [
   test(
     'erases-and-counts',
     'purgeTenant erases every contract of one tenant, returns the counts, and is idempotent',
@@ -60,7 +60,7 @@ export const purgeTests = defineGroup('purge', ({ test }) => {
       expect(await a.store().search(bystander, { limit: 10 })).toHaveLength(3);
       expect(await a.sessionLog().loadSince(theirs, 0)).toHaveLength(3);
     },
-  );
+  ),
 
   test(
     'ordinals-continue',
@@ -77,7 +77,7 @@ export const purgeTests = defineGroup('purge', ({ test }) => {
       await a.store().put(Namespace.of(tenant, 'users', 'u1'), 'k1', 'new');
       expect((await a.store().get(Namespace.of(tenant, 'users', 'u1'), 'k1'))?.value).toBe('new');
     },
-  );
+  ),
 
   test(
     'fences-survive',
@@ -98,12 +98,12 @@ export const purgeTests = defineGroup('purge', ({ test }) => {
       await expectCode(lease.extend(10_000), 'LOCK_LOST');
       await next?.release();
     },
-  );
+  ),
 
   test('bad-tenant', 'purgeTenant refuses a bad tenant id before any I/O', async ({ a }) => {
     for (const bad of ['', 'nul\u0000', 42, undefined]) {
       await expectCode(a.purgeTenant(bad as string), 'INVALID_ID');
     }
     await expectCode(a.purgeTenant(freshId('tenant'), { signal: AbortSignal.abort() }), 'ABORTED');
-  });
-});
+  }),
+]);

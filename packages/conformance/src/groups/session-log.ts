@@ -3,7 +3,7 @@ import { expect } from 'vitest';
 import { byCodePoint, defineGroup, expectCode, freshId, freshKey } from '../fixtures.js';
 
 /** `SessionLog<E>`: gap-free ordinals that are never reused, cursors, archiving. */
-export const sessionLogTests = defineGroup('sessionLog', ({ test }) => {
+export const sessionLogTests = defineGroup('session-log', ({ test }) => [
   test(
     'append-load',
     'a batch gets consecutive ordinals and loads back in order',
@@ -19,7 +19,7 @@ export const sessionLogTests = defineGroup('sessionLog', ({ test }) => {
       expect(events.map((e) => e.event.type)).toEqual(['a', 'b', 'c', 'd']);
       for (const event of events) expect(event.ts).toBeInstanceOf(Date);
     },
-  );
+  ),
 
   test(
     'cursor-limit',
@@ -33,7 +33,7 @@ export const sessionLogTests = defineGroup('sessionLog', ({ test }) => {
       expect(await log.loadSince(key, 6)).toEqual([]);
       expect(await log.loadSince(key, 100)).toEqual([]);
     },
-  );
+  ),
 
   test('empty-append', 'appending no events writes nothing and returns the head', async ({ a }) => {
     const key = freshKey();
@@ -42,7 +42,7 @@ export const sessionLogTests = defineGroup('sessionLog', ({ test }) => {
     await log.append(key, ['x']);
     expect(await log.append(key, [])).toBe(1);
     expect(await log.loadSince(key, 0)).toHaveLength(1);
-  });
+  }),
 
   test(
     'archive-all-continues',
@@ -57,7 +57,7 @@ export const sessionLogTests = defineGroup('sessionLog', ({ test }) => {
       expect(await log.append(key, ['d'])).toBe(4);
       expect((await log.loadSince(key, 0)).map((e) => [e.seq, e.event])).toEqual([[4, 'd']]);
     },
-  );
+  ),
 
   test('archive-clamped', 'a watermark past the head is clamped to head + 1', async ({ a }) => {
     const key = freshKey();
@@ -66,7 +66,7 @@ export const sessionLogTests = defineGroup('sessionLog', ({ test }) => {
     expect(await log.archiveBefore(key, 1_000)).toBe(2);
     expect(await log.append(key, ['c'])).toBe(3);
     expect((await log.loadSince(key, 0)).map((e) => e.seq)).toEqual([3]);
-  });
+  }),
 
   test('archive-idempotent', 'archiveBefore is idempotent and monotonic', async ({ a }) => {
     const key = freshKey();
@@ -79,7 +79,7 @@ export const sessionLogTests = defineGroup('sessionLog', ({ test }) => {
     expect((await log.loadSince(key, 0)).map((e) => e.seq)).toEqual([3, 4, 5]);
     expect(await log.archiveBefore(key, 5)).toBe(2);
     expect((await log.loadSince(key, 0)).map((e) => e.seq)).toEqual([5]);
-  });
+  }),
 
   test(
     'delete-thread',
@@ -99,7 +99,7 @@ export const sessionLogTests = defineGroup('sessionLog', ({ test }) => {
       expect(await log.head(otherTenant)).toBe(2);
       expect(await log.loadSince(otherTenant, 0)).toHaveLength(2);
     },
-  );
+  ),
 
   test('bad-arguments', 'bad cursors, watermarks, limits and batches are CONFIG', async ({ a }) => {
     const key = freshKey();
@@ -115,7 +115,7 @@ export const sessionLogTests = defineGroup('sessionLog', ({ test }) => {
       await expectCode(log.append(key, events as never), 'CONFIG');
     }
     expect(await log.head(key)).toBe(0);
-  });
+  }),
 
   test(
     'expected-head',
@@ -136,7 +136,7 @@ export const sessionLogTests = defineGroup('sessionLog', ({ test }) => {
       }
       expect(await log.head(key)).toBe(3);
     },
-  );
+  ),
 
   test('load-latest', 'loadLatest returns the newest events in ascending order', async ({ a }) => {
     const key = freshKey();
@@ -154,7 +154,7 @@ export const sessionLogTests = defineGroup('sessionLog', ({ test }) => {
     for (const limit of [0, -1, 2.5, undefined]) {
       await expectCode(log.loadLatest(key, { limit: limit as never }), 'CONFIG');
     }
-  });
+  }),
 
   test(
     'truncate-after',
@@ -177,7 +177,7 @@ export const sessionLogTests = defineGroup('sessionLog', ({ test }) => {
       expect(await log.append(key, ['f'], { expectedHead: 5 })).toBe(6);
       await expectCode(log.truncateAfter(key, -1), 'CONFIG');
     },
-  );
+  ),
 
   test(
     'replace-tail',
@@ -249,5 +249,5 @@ export const sessionLogTests = defineGroup('sessionLog', ({ test }) => {
       expect(await b.sessionLog().listThreads(tenant, { limit: 10 })).toEqual(sorted);
       expect(await b.sessionLog().listThreads(freshId('tenant'), { limit: 10 })).toEqual([]);
     },
-  );
-});
+  ),
+]);

@@ -10,7 +10,7 @@ const names = (items: StoreItem<unknown>[]) =>
   items.map((item) => `${item.namespace.scope.join('/')}#${item.key}`);
 
 /** Store `search` (values, whole-segment prefixes, filters, keyset paging) and `getMany`. */
-export const storeSearchTests = defineGroup('store-search', ({ test }) => {
+export const storeSearchTests = defineGroup('store-search', ({ test }) => [
   test(
     'prefix-order-paging',
     'search returns live items with values under a whole-segment prefix, by (namespace, key), in pages',
@@ -63,7 +63,7 @@ export const storeSearchTests = defineGroup('store-search', ({ test }) => {
       expect(names(fromScope)).toEqual(['users/u1#z', 'users/u1/deep#k']);
       expect(await reader.search(tenant, { namespacePrefix: ['nothing'], limit: 5 })).toEqual([]);
     },
-  );
+  ),
 
   test(
     'filters',
@@ -104,7 +104,7 @@ export const storeSearchTests = defineGroup('store-search', ({ test }) => {
       expect(await keys({ missing: null })).toEqual([]);
       expect(await keys({})).toHaveLength(8);
     },
-  );
+  ),
 
   test(
     'bad-filters',
@@ -133,7 +133,7 @@ export const storeSearchTests = defineGroup('store-search', ({ test }) => {
       await expectCode(store.search(tenant, { limit: 1, namespacePrefix: [''] }), 'INVALID_ID');
       await expectCode(store.search('', { limit: 1 }), 'INVALID_ID');
     },
-  );
+  ),
 
   test(
     'expired-excluded',
@@ -156,7 +156,7 @@ export const storeSearchTests = defineGroup('store-search', ({ test }) => {
       ]);
     },
     { needs: 'ttl' },
-  );
+  ),
 
   test(
     'get-many',
@@ -192,5 +192,5 @@ export const storeSearchTests = defineGroup('store-search', ({ test }) => {
       await expectCode(a.store().getMany([{ namespace: ns1, key: '' }]), 'INVALID_ID');
       await expectCode(a.store().getMany('x' as never), 'CONFIG');
     },
-  );
-});
+  ),
+]);

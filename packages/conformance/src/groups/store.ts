@@ -1,4 +1,4 @@
-import { MAX_TTL_MS, Namespace } from '@entelix/core';
+import { MAX_TTL_MS, Namespace, type StoreItem } from '@entelix/core';
 import { expect } from 'vitest';
 import {
   byCodePoint,
@@ -9,8 +9,32 @@ import {
   sleep,
 } from '../fixtures.js';
 
+/**
+ * How far the backend's clock (which stamps `updatedAt`) may be from the suite's: a
+ * database server's clock, not the test process's, may be what counts.
+ */
+const CLOCK_SKEW_MS = 2_000;
+
+/**
+ * The expiry of an item written with `ttlMs` between `before` and `after`: exactly the
+ * write's own time plus `ttlMs`, the write's time being the `updatedAt` the backend
+ * stamped, which must fall within the call (give or take the backend's clock).
+ */
+function expectExpiry(
+  item: StoreItem<unknown> | undefined,
+  ttlMs: number,
+  before: number,
+  after: number,
+): void {
+  expect(item?.expiresAt).toBeInstanceOf(Date);
+  const writtenAt = item?.updatedAt.getTime() as number;
+  expect((item?.expiresAt?.getTime() as number) - writtenAt, 'expiresAt - updatedAt').toBe(ttlMs);
+  expect(writtenAt).toBeGreaterThanOrEqual(before - CLOCK_SKEW_MS);
+  expect(writtenAt).toBeLessThanOrEqual(after + CLOCK_SKEW_MS);
+}
+
 /** `Store<V>`: upsert, delete, literal prefixes, code-point order, namespaces, TTL. */
-export const storeTests = defineGroup('store', ({ test }) => {
+export const storeTests = defineGroup('store', ({ test }) => [
   test(
     'put-get',
     'put then get returns the item with its namespace and timestamps',
@@ -28,7 +52,7 @@ export const storeTests = defineGroup('store', ({ test }) => {
       expect(item?.expiresAt).toBeNull();
       expect(await a.store().get(ns, 'missing')).toBeUndefined();
     },
-  );
+  ),
 
   test('upsert', 'put replaces the value, keeps createdAt and moves updatedAt', async ({ a }) => {
     const ns = freshNamespace();
@@ -44,7 +68,7 @@ export const storeTests = defineGroup('store', ({ test }) => {
       first?.updatedAt.getTime() ?? Number.POSITIVE_INFINITY,
     );
     expect(await store.list(ns)).toEqual(['k']);
-  });
+  }),
 
   test('delete', 'delete returns true once, then false', async ({ a }) => {
     const ns = freshNamespace();
@@ -55,7 +79,7 @@ export const storeTests = defineGroup('store', ({ test }) => {
     expect(await store.delete(ns, 'k')).toBe(false);
     expect(await store.get(ns, 'k')).toBeUndefined();
     expect(await store.list(ns)).toEqual(['keep']);
-  });
+  }),
 
   test('code-point-order', 'list orders keys by Unicode code point', async ({ a }) => {
     const ns = freshNamespace();
@@ -78,7 +102,7 @@ export const storeTests = defineGroup('store', ({ test }) => {
     ];
     for (const key of keys) await store.put(ns, key, key);
     expect(await store.list(ns)).toEqual(byCodePoint(keys));
-  });
+  }),
 
   test(
     'literal-prefix',
@@ -112,7 +136,7 @@ export const storeTests = defineGroup('store', ({ test }) => {
       expect(await store.list(ns, { prefix: 'zz' })).toEqual([]);
       expect(await store.list(ns, { prefix: '' })).toEqual(byCodePoint(keys));
     },
-  );
+  ),
 
   test(
     'astral-prefix',
@@ -128,7 +152,7 @@ export const storeTests = defineGroup('store', ({ test }) => {
         );
       }
     },
-  );
+  ),
 
   test('list-paging', 'list pages with after and limit', async ({ a }) => {
     const ns = freshNamespace();
@@ -149,7 +173,7 @@ export const storeTests = defineGroup('store', ({ test }) => {
       'key-4',
       'key-5',
     ]);
-  });
+  }),
 
   test(
     'list-one-namespace',
@@ -164,7 +188,7 @@ export const storeTests = defineGroup('store', ({ test }) => {
       await store.put(Namespace.of(freshId('tenant'), 'a'), 'other tenant', 1);
       expect(await store.list(ns)).toEqual(['mine']);
     },
-  );
+  ),
 
   test(
     'list-namespaces',
@@ -210,7 +234,7 @@ export const storeTests = defineGroup('store', ({ test }) => {
       expect(namespaces[0]?.tenantId).toBe(tenant);
       expect(namespaces[0]?.render()).toBe(Namespace.of(tenant, 'b', 'x').render());
     },
-  );
+  ),
 
   test(
     'namespace-part-boundaries',
@@ -237,7 +261,7 @@ export const storeTests = defineGroup('store', ({ test }) => {
       expect(listed).toHaveLength(scopes.length);
       expect(listed).toEqual(expect.arrayContaining(scopes));
     },
-  );
+  ),
 
   test(
     'list-namespaces-prefix-edges',
@@ -288,7 +312,7 @@ export const storeTests = defineGroup('store', ({ test }) => {
         [top, 'z'],
       ]);
     },
-  );
+  ),
 
   test(
     'list-namespaces-order',
@@ -302,7 +326,7 @@ export const storeTests = defineGroup('store', ({ test }) => {
         byCodePoint(parts),
       );
     },
-  );
+  ),
 
   test(
     'list-namespaces-live-only',
@@ -315,7 +339,7 @@ export const storeTests = defineGroup('store', ({ test }) => {
       await store.delete(Namespace.of(tenant, 'gone'), 'k');
       expect((await store.listNamespaces(tenant)).map((ns) => ns.scope[0])).toEqual(['kept']);
     },
-  );
+  ),
 
   test(
     'bad-arguments',
@@ -345,7 +369,7 @@ export const storeTests = defineGroup('store', ({ test }) => {
       expect(await store.list(ns)).toEqual([]);
       expect(await store.listNamespaces(ns.tenantId)).toEqual([]);
     },
-  );
+  ),
 
   test(
     'ttl-expiry',
@@ -353,12 +377,14 @@ export const storeTests = defineGroup('store', ({ test }) => {
     async ({ a, b, ms }) => {
       const ns = freshNamespace();
       const store = a.store();
-      await store.put(ns, 'short', 1, { ttlMs: ms(150) });
+      const ttlMs = ms(150);
+      const before = Date.now();
+      await store.put(ns, 'short', 1, { ttlMs });
+      const after = Date.now();
       await store.put(ns, 'long', 1, { ttlMs: ms(60_000) });
       await store.put(ns, 'forever', 1);
       const live = await store.get(ns, 'short');
-      expect(live?.expiresAt).toBeInstanceOf(Date);
-      expect(live?.expiresAt?.getTime()).toBeGreaterThan(Date.now() - 1_000);
+      expectExpiry(live, ttlMs, before, after);
       expect(await store.list(ns)).toEqual(['forever', 'long', 'short']);
       await sleep(ms(300));
       expect(await store.get(ns, 'short')).toBeUndefined();
@@ -367,7 +393,31 @@ export const storeTests = defineGroup('store', ({ test }) => {
       expect(await store.delete(ns, 'short')).toBe(false);
     },
     { needs: 'ttl' },
-  );
+  ),
+
+  test(
+    'ttl-renewed',
+    'every put sets the TTL anew from its own time; createdAt stays',
+    async ({ a, ms }) => {
+      const ns = freshNamespace();
+      const store = a.store();
+      await store.put(ns, 'k', 1, { ttlMs: ms(60_000) });
+      const first = await store.get(ns, 'k');
+      await sleep(20);
+      const before = Date.now();
+      await store.put(ns, 'k', 2, { ttlMs: ms(30_000) });
+      const after = Date.now();
+      const renewed = await store.get(ns, 'k');
+      expectExpiry(renewed, ms(30_000), before, after);
+      expect(renewed?.createdAt.getTime()).toBe(first?.createdAt.getTime());
+      expect(renewed?.updatedAt.getTime()).toBeGreaterThan(first?.updatedAt.getTime() as number);
+      const [many] = await store.getMany([{ namespace: ns, key: 'k' }]);
+      expect(many?.expiresAt?.getTime()).toBe(renewed?.expiresAt?.getTime());
+      const [found] = await store.search(ns.tenantId, { limit: 1 });
+      expect(found?.expiresAt?.getTime()).toBe(renewed?.expiresAt?.getTime());
+    },
+    { needs: 'ttl' },
+  ),
 
   test(
     'ttl-cleared',
@@ -382,7 +432,7 @@ export const storeTests = defineGroup('store', ({ test }) => {
       expect((await store.get(ns, 'k'))?.value).toBe(2);
     },
     { needs: 'ttl' },
-  );
+  ),
 
   test(
     'namespaces-expired',
@@ -396,7 +446,7 @@ export const storeTests = defineGroup('store', ({ test }) => {
       expect((await store.listNamespaces(tenant)).map((ns) => ns.scope[0])).toEqual(['kept']);
     },
     { needs: 'ttl' },
-  );
+  ),
 
   test(
     'evict-expired',
@@ -416,7 +466,7 @@ export const storeTests = defineGroup('store', ({ test }) => {
       expect(await store.evictExpired(theirs.tenantId)).toBe(1);
     },
     { needs: 'ttl' },
-  );
+  ),
 
   test(
     'evict-all-tenants',
@@ -436,7 +486,7 @@ export const storeTests = defineGroup('store', ({ test }) => {
       expect(await store.list(two)).toEqual(['kept']);
     },
     { needs: 'ttl' },
-  );
+  ),
 
   test(
     'ttl-bound',
@@ -448,10 +498,11 @@ export const storeTests = defineGroup('store', ({ test }) => {
         await expectCode(store.put(ns, 'k', 1, { ttlMs }), 'CONFIG');
       }
       expect(await store.get(ns, 'k')).toBeUndefined();
+      const before = Date.now();
       await store.put(ns, 'k', 1, { ttlMs: MAX_TTL_MS });
-      const item = await store.get(ns, 'k');
-      expect(item?.expiresAt?.getTime()).toBeGreaterThan(Date.now() + MAX_TTL_MS - 60_000);
+      const after = Date.now();
+      expectExpiry(await store.get(ns, 'k'), MAX_TTL_MS, before, after);
     },
     { needs: 'ttl' },
-  );
-});
+  ),
+]);

@@ -1,6 +1,19 @@
-import { Namespace, ThreadKey } from '@entelix/core';
+import {
+  CheckpointId,
+  Namespace,
+  type Persistence,
+  type StoreItem,
+  ThreadKey,
+} from '@entelix/core';
 import { expect } from 'vitest';
-import { defineGroup, freshId, makeCheckpoint } from '../fixtures.js';
+import {
+  byCodePoint,
+  defineGroup,
+  expectCode,
+  freshId,
+  makeCheckpoint,
+  tenantView,
+} from '../fixtures.js';
 
 /**
  * Pairs of keys that naive encodings confuse: a tenant that prefixes another, and
@@ -31,8 +44,36 @@ const ODD_IDS = [
   '\\:',
 ];
 
+const itemNames = (items: StoreItem<unknown>[]) =>
+  items.map((item) => `${item.namespace.scope.join('/')}#${item.key}=${String(item.value)}`);
+
+/**
+ * Give `tenant` the same thread ids, checkpoint ids (in two namespaces), namespaces,
+ * keys and events as any other tenant populated with the same `threadIds` and `ids`.
+ */
+async function populateAlike(
+  p: Persistence,
+  tenant: string,
+  threadIds: readonly string[],
+  ids: readonly CheckpointId[],
+): Promise<void> {
+  for (const [i, threadId] of threadIds.entries()) {
+    const key = ThreadKey.of(tenant, threadId);
+    const id = ids[i] as CheckpointId;
+    await p.checkpointer().put(makeCheckpoint(key, { tenant }, { id, metadata: { tenant } }));
+    await p.checkpointer().put(makeCheckpoint(key, { tenant }, { id, ns: 'child' }));
+    await p
+      .checkpointer()
+      .putWrites(key, { checkpointId: id, taskId: 'task' }, [
+        { idx: 0, channel: 'c', value: tenant },
+      ]);
+    await p.store().put(Namespace.of(tenant, threadId), threadId, tenant);
+    await p.sessionLog().append(key, [tenant, tenant]);
+  }
+}
+
 /** Tenant isolation: no call can read or write another tenant's data. */
-export const tenantIsolationTests = defineGroup('tenantIsolation', ({ test }) => {
+export const tenantIsolationTests = defineGroup('tenant-isolation', ({ test }) => [
   test(
     'checkpoints',
     'same thread id and checkpoint id under two tenants never cross',
@@ -53,7 +94,7 @@ export const tenantIsolationTests = defineGroup('tenantIsolation', ({ test }) =>
         expect(await a.checkpointer().listHistory(right, { limit: 10 })).toHaveLength(1);
       }
     },
-  );
+  ),
 
   test(
     'session-logs',
@@ -68,7 +109,7 @@ export const tenantIsolationTests = defineGroup('tenantIsolation', ({ test }) =>
         expect(await a.sessionLog().loadSince(right, 0)).toHaveLength(1);
       }
     },
-  );
+  ),
 
   test('locks', 'a lease on one tenant never blocks another', async ({ a, b }) => {
     for (const [left, right] of adversarialPairs()) {
@@ -79,7 +120,7 @@ export const tenantIsolationTests = defineGroup('tenantIsolation', ({ test }) =>
       await leftLease?.release();
       await rightLease?.release();
     }
-  });
+  }),
 
   test(
     'store',
@@ -102,7 +143,7 @@ export const tenantIsolationTests = defineGroup('tenantIsolation', ({ test }) =>
         expect((await b.store().get(rightNs, 'k'))?.value).toBe('right');
       }
     },
-  );
+  ),
 
   test(
     'store-namespace-joins',
@@ -124,7 +165,7 @@ export const tenantIsolationTests = defineGroup('tenantIsolation', ({ test }) =>
       }
       expect(await store.listNamespaces(tenant)).toHaveLength(6);
     },
-  );
+  ),
 
   test('odd-ids', 'legal odd ids round-trip through every contract', async ({ a, b }) => {
     for (const odd of ODD_IDS) {
@@ -146,5 +187,161 @@ export const tenantIsolationTests = defineGroup('tenantIsolation', ({ test }) =>
       expect(lease?.key.threadId).toBe(odd);
       await lease?.release();
     }
-  });
-});
+  }),
+  test(
+    'thread-listings',
+    'listThreads of checkpoints and of session logs list the tenant own threads only',
+    async ({ a, b }) => {
+      for (const [left, right] of adversarialPairs()) {
+        const sides: [ThreadKey, Persistence, string][] = [
+          [left, a, 'left-only'],
+          [right, b, 'right-only'],
+        ];
+        for (const [key, p, own] of sides) {
+          for (const threadId of [key.threadId, own]) {
+            const threadKey = ThreadKey.of(key.tenantId, threadId);
+            await p.checkpointer().put(makeCheckpoint(threadKey, 1));
+            await p.sessionLog().append(threadKey, [1]);
+          }
+        }
+        for (const [key, , own] of sides) {
+          const expected = byCodePoint([key.threadId, own]);
+          for (const p of [a, b]) {
+            expect(await p.checkpointer().listThreads(key.tenantId, { limit: 10 })).toEqual(
+              expected,
+            );
+            expect(await p.sessionLog().listThreads(key.tenantId, { limit: 10 })).toEqual(expected);
+            expect(
+              await p.checkpointer().listThreads(key.tenantId, {
+                limit: 10,
+                after: expected[0] as string,
+              }),
+            ).toEqual(expected.slice(1));
+          }
+        }
+      }
+    },
+  ),
+
+  test(
+    'store-reads',
+    'search over the whole tenant (no prefix) and getMany return the tenant own items only',
+    async ({ a, b }) => {
+      for (const [left, right] of adversarialPairs()) {
+        const leftNs = Namespace.of(left.tenantId, left.threadId);
+        const rightNs = Namespace.of(right.tenantId, left.threadId);
+        await a.store().put(leftNs, 'k', 'left');
+        await a.store().put(Namespace.of(left.tenantId, 'left-only'), 'k', 'left only');
+        await b.store().put(rightNs, 'k', 'right');
+        const leftItems = byCodePoint([left.threadId, 'left-only']).map((scope) =>
+          scope === 'left-only' ? 'left-only#k=left only' : `${scope}#k=left`,
+        );
+        expect(itemNames(await b.store().search(left.tenantId, { limit: 10 }))).toEqual(leftItems);
+        expect(itemNames(await a.store().search(right.tenantId, { limit: 10 }))).toEqual([
+          `${left.threadId}#k=right`,
+        ]);
+        expect(
+          await a.store().search(right.tenantId, { limit: 10, namespacePrefix: ['left-only'] }),
+        ).toEqual([]);
+        const fromRight = await a.store().getMany([
+          { namespace: rightNs, key: 'k' },
+          { namespace: Namespace.of(right.tenantId, 'left-only'), key: 'k' },
+        ]);
+        expect(fromRight.map((item) => item?.value)).toEqual(['right', undefined]);
+        expect(fromRight[0]?.namespace.tenantId).toBe(right.tenantId);
+        const fromLeft = await b.store().getMany([{ namespace: leftNs, key: 'k' }]);
+        expect(fromLeft.map((item) => item?.value)).toEqual(['left']);
+      }
+    },
+  ),
+
+  test(
+    'session-log-reads',
+    'loadLatest and truncateAfter read and remove within one tenant only',
+    async ({ a, b }) => {
+      for (const [left, right] of adversarialPairs()) {
+        await a.sessionLog().append(left, ['l1', 'l2', 'l3']);
+        await b.sessionLog().append(right, ['r1', 'r2']);
+        const latest = await a.sessionLog().loadLatest(right, { limit: 10 });
+        expect(latest.map((e) => [e.seq, e.event])).toEqual([
+          [1, 'r1'],
+          [2, 'r2'],
+        ]);
+        expect(await a.sessionLog().truncateAfter(left, 0)).toBe(3);
+        expect((await b.sessionLog().loadLatest(right, { limit: 10 })).map((e) => e.event)).toEqual(
+          ['r1', 'r2'],
+        );
+        expect(await b.sessionLog().truncateAfter(right, 1)).toBe(1);
+        expect(await a.sessionLog().head(left)).toBe(3);
+        expect(await a.sessionLog().head(right)).toBe(2);
+        expect(await a.sessionLog().loadLatest(left, { limit: 10 })).toEqual([]);
+      }
+    },
+  ),
+
+  test(
+    'checkpoint-reads',
+    'filtered history, pending writes and prune of the same checkpoint id stay within one tenant',
+    async ({ a, b }) => {
+      for (const [left, right] of adversarialPairs()) {
+        const leftCp = makeCheckpoint(left, 'left', { metadata: { source: 'loop' } });
+        const rightCp = { ...leftCp, key: right, state: 'right' };
+        await a.checkpointer().put(leftCp);
+        await b.checkpointer().put(rightCp);
+        const target = { checkpointId: leftCp.id, taskId: 'task' };
+        await a.checkpointer().putWrites(left, target, [{ idx: 0, channel: 'c', value: 'left' }]);
+        await b.checkpointer().putWrites(right, target, [{ idx: 0, channel: 'c', value: 'right' }]);
+        for (const [key, owner] of [
+          [left, 'left'],
+          [right, 'right'],
+        ] as const) {
+          const history = await a
+            .checkpointer<string>()
+            .listHistory(key, { limit: 10, filter: { source: 'loop' } });
+          expect(history.map((cp) => cp.state)).toEqual([owner]);
+          expect(history[0]?.pendingWrites.map((w) => w.value)).toEqual([owner]);
+        }
+        expect(await a.checkpointer().prune(left, { keepLatest: 0 })).toBe(1);
+        const kept = await b.checkpointer<string>().getById(right, leftCp.id);
+        expect(kept?.state).toBe('right');
+        expect(kept?.pendingWrites.map((w) => w.value)).toEqual(['right']);
+        expect(await a.checkpointer().getById(left, leftCp.id)).toBeUndefined();
+      }
+    },
+  ),
+
+  test(
+    'purge',
+    'purgeTenant erases one tenant and leaves another with the same thread ids, namespaces, keys and checkpoint ids untouched',
+    async ({ a, b, capabilities }) => {
+      for (const [left, right] of adversarialPairs()) {
+        const threadIds = [...new Set([left.threadId, right.threadId])];
+        const ids = threadIds.map(() => CheckpointId.create());
+        await populateAlike(a, left.tenantId, threadIds, ids);
+        await populateAlike(b, right.tenantId, threadIds, ids);
+        const rightLease = capabilities.fencing
+          ? await b.lock.tryAcquire(right, { ttlMs: 10_000 })
+          : undefined;
+        const rightBefore = await tenantView(b, right.tenantId, threadIds);
+        expect(await a.purgeTenant(left.tenantId)).toEqual({
+          checkpoints: 2 * threadIds.length,
+          writes: threadIds.length,
+          storeItems: threadIds.length,
+          events: 2 * threadIds.length,
+        });
+        expect(await tenantView(a, right.tenantId, threadIds)).toEqual(rightBefore);
+        const leftAfter = await tenantView(b, left.tenantId);
+        expect(leftAfter).toMatchObject({ checkpointThreads: [], items: [], namespaces: [] });
+        if (rightLease !== undefined) {
+          await b.sessionLog().append(right, ['fenced'], { fence: rightLease });
+          await b.store().put(Namespace.of(right.tenantId, 'x'), 'k', 1, { fence: rightLease });
+          await rightLease.release();
+        }
+        await expectCode(
+          a.checkpointer().updateState(left, ids[0] as CheckpointId, { gone: true }),
+          'NOT_FOUND',
+        );
+      }
+    },
+  ),
+]);
