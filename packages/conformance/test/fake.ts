@@ -612,7 +612,7 @@ function sessionLogDriver(
   };
 
   return {
-    async append(key, payloads, expectedHead, call) {
+    async append(key, payloads, { expectedHead, truncateAfter }, call) {
       checkFence(call.fence);
       if (has('conflict-creates-thread') && !storage.heads.has(nameOf(key))) setHead(key, 0);
       let head = headOf(key);
@@ -622,6 +622,9 @@ function sessionLogDriver(
         await roundTrip();
         if (has('racy-expected-head')) head = headOf(key);
       }
+      if (truncateAfter !== undefined) removeEvents(key, (seq) => seq > truncateAfter);
+      // A thread that never held an event gets no head from a conditional truncation.
+      if (payloads.length === 0) return head;
       const appendedAtMs = Date.now();
       for (const payload of payloads) {
         head += 1;
@@ -657,8 +660,12 @@ function sessionLogDriver(
       return removeEvents(key, (seq) => seq < effective);
     },
 
-    async truncateAfter(key, seq, call) {
+    async truncateAfter(key, seq, expectedHead, call) {
       checkFence(call.fence);
+      const checksHead = expectedHead !== undefined && !has('ignores-expected-head');
+      if (checksHead && headOf(key) !== expectedHead) {
+        throw expectedHeadConflict(expectedHead, BACKEND);
+      }
       const removed = removeEvents(key, (each) => each > seq);
       if (has('truncate-moves-head') && storage.heads.has(nameOf(key))) setHead(key, seq);
       return removed;

@@ -119,6 +119,8 @@ export const MUTANTS: { readonly [F in Flaw]: Mutant } = {
       'session-log/archive-clamped',
       'session-log/delete-thread',
       'session-log/truncate-after',
+      'session-log/replace-tail',
+      'session-log/truncate-expected-head',
     ],
   },
   'racy-appends': {
@@ -130,8 +132,12 @@ export const MUTANTS: { readonly [F in Flaw]: Mutant } = {
     ],
   },
   'ignores-expected-head': {
-    bug: 'append ignores expectedHead',
-    mustFail: ['session-log/expected-head'],
+    bug: 'append and truncateAfter ignore expectedHead',
+    mustFail: [
+      'session-log/expected-head',
+      'session-log/replace-tail',
+      'session-log/truncate-expected-head',
+    ],
   },
   'racy-expected-head': {
     bug: 'append checks expectedHead, then appends after a round trip',
@@ -144,11 +150,11 @@ export const MUTANTS: { readonly [F in Flaw]: Mutant } = {
   },
   'truncate-moves-head': {
     bug: 'truncateAfter moves the head back, so removed ordinals are handed out again',
-    mustFail: ['session-log/truncate-after'],
+    mustFail: ['session-log/truncate-after', 'session-log/truncate-expected-head'],
   },
   'latest-events-descending': {
     bug: 'loadLatest returns the newest events newest first',
-    mustFail: ['session-log/load-latest', 'session-log/truncate-after'],
+    mustFail: ['session-log/load-latest', 'session-log/truncate-after', 'session-log/replace-tail'],
   },
   'no-lock-exclusion': {
     bug: 'grant ignores a live lease',

@@ -211,7 +211,7 @@ export const sessionLogTests = defineGroup('session-log', ({ test }) => [
       expect(await log.append(empty, [], { truncateAfter: 0 })).toBe(0);
       expect(await log.listThreads(empty.tenantId, { limit: 5 })).toEqual([]);
     },
-  );
+  ),
 
   test(
     'truncate-expected-head',
@@ -231,7 +231,7 @@ export const sessionLogTests = defineGroup('session-log', ({ test }) => [
       expect((await log.loadSince(key, 0)).map((e) => e.seq)).toEqual([1, 2]);
       expect(await log.head(key)).toBe(3);
     },
-  );
+  ),
 
   test(
     'list-threads',
