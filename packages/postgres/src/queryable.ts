@@ -406,7 +406,10 @@ export async function requestCancel(client: PgPoolClientLike): Promise<void> {
         ? createConnection(`${host}/.s.PGSQL.${port}`)
         : createConnection({ host: host ?? 'localhost', port });
     socket.setTimeout(CANCEL_TIMEOUT_MS, () => socket.destroy());
-    socket.once('connect', () => socket.end(message));
+    // Written, not ended: like libpq, wait for the server to close the connection. A
+    // client that half-closes first is not what servers and poolers expect; PgBouncer
+    // 1.18 exits on it while it forwards the request.
+    socket.once('connect', () => socket.write(message));
     // An unreachable server has nothing left to cancel: the statement's own call reports it.
     socket.once('error', () => undefined);
     socket.once('close', () => resolve());
