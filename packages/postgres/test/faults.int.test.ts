@@ -344,6 +344,30 @@ describeWithService('DATABASE_URL', 'postgres: close() with calls in flight', (u
     );
     expect(await outcomeWithin(persistence.close(), 1_000)).toBe('resolved');
   });
+
+  it("refuses calls after close() on the caller's pool, which stays open", async () => {
+    const pool = new pg.Pool({ connectionString: setup.appUrl, max: 1 });
+    try {
+      const persistence = await createPostgresPersistence({
+        pool,
+        schema: setup.schema,
+        migrate: 'verify',
+      });
+      const key = ThreadKey.of(`t-${crypto.randomUUID()}`, 'closed');
+      expect(await persistence.sessionLog().append(key, ['a'])).toBe(1);
+      await persistence.close();
+      expect(await outcomeWithin(persistence.sessionLog().head(key), 1_000)).toBe('BACKEND');
+      expect(
+        await outcomeWithin(
+          persistence.sessionLog().head(key, { signal: new AbortController().signal }),
+          1_000,
+        ),
+      ).toBe('BACKEND');
+      expect((await pool.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
+    } finally {
+      await pool.end();
+    }
+  });
 });
 
 describeWithService('DATABASE_URL', 'postgres: idle connections killed by the server', (url) => {

@@ -353,6 +353,33 @@ describe('close()', () => {
     expect(await codeOf(persistence.sessionLog().head(key))).toBe('BACKEND');
   });
 
+  it('refuses every call after close(), on an injected PGlite too', async () => {
+    const pglite = await PGlite.create();
+    const persistence = await createPostgresPersistence({ pglite });
+    const key = ThreadKey.of('tenant', 'thread');
+    expect(await persistence.sessionLog().append(key, [1])).toBe(1);
+    await persistence.close();
+    expect(await codeOf(persistence.sessionLog().head(key))).toBe('BACKEND');
+    expect(await codeOf(persistence.store().get(Namespace.of('tenant', 'ns'), 'k'))).toBe(
+      'BACKEND',
+    );
+    expect(await codeOf(persistence.lock.tryAcquire(key, { ttlMs: 1_000 }))).toBe('BACKEND');
+    // The instance itself is the caller's, and still works.
+    expect((await pglite.query<{ n: number }>('SELECT 1 AS n')).rows).toEqual([{ n: 1 }]);
+    await pglite.close();
+  });
+
+  it('settles every call still in flight when it closes the PGlite it created', async () => {
+    const persistence = await createPostgresPersistence();
+    const log = persistence.sessionLog();
+    const calls = Array.from({ length: 5 }, (_, n) =>
+      codeOf(log.append(ThreadKey.of('tenant', `thread-${n}`), [n])),
+    );
+    await persistence.close();
+    // PGlite runs each statement to its end: handed over before close(), they complete.
+    expect(await Promise.all(calls)).toEqual(Array(5).fill('resolved'));
+  });
+
   it('reports PGlite as in-process with row-level security', async () => {
     const persistence = await createPostgresPersistence();
     expect(persistence.capabilities).toEqual({
@@ -361,6 +388,25 @@ describe('close()', () => {
       ttl: true,
       fencing: true,
     });
+    await persistence.close();
+  });
+});
+
+describe('an abort on PGlite', () => {
+  it('is honoured until the statement is handed over; after that the call reports what it did', async () => {
+    const persistence = await createPostgresPersistence();
+    const log = persistence.sessionLog();
+    const key = ThreadKey.of('tenant', `thread-${crypto.randomUUID()}`);
+    const controller = new AbortController();
+    controller.abort();
+    expect(await codeOf(log.append(key, ['never'], { signal: controller.signal }))).toBe('ABORTED');
+    // PGlite is one in-process connection with no cancel: once handed over, the
+    // statement runs to completion, so the call resolves and its write is whole.
+    const inFlight = new AbortController();
+    const append = log.append(key, ['a', 'b'], { signal: inFlight.signal });
+    inFlight.abort();
+    expect(await append).toBe(2);
+    expect((await log.loadSince(key, 0)).map((event) => event.event)).toEqual(['a', 'b']);
     await persistence.close();
   });
 });
