@@ -45,12 +45,22 @@ export async function ensureAppRole(ownerPool: pg.Pool): Promise<void> {
   }
 }
 
-/** Grant the application role what the README tells operators to grant. */
+/**
+ * Grant the application role what docs/deploying-postgres.md tells operators to grant,
+ * as the owner, after migrating: the schema, the tables' DML and EXECUTE (which PUBLIC
+ * does not have), and the same for what later migrations create in the schema. The
+ * guide's database-wide `ALTER DEFAULT PRIVILEGES ... REVOKE EXECUTE ... FROM PUBLIC` for
+ * the owner role is left out: here the owner is the shared server's superuser, and the
+ * change would outlive the test schema.
+ */
 export function grantsFor(schema: string): string {
   return `
     GRANT USAGE ON SCHEMA "${schema}" TO ${APP_ROLE};
     GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA "${schema}" TO ${APP_ROLE};
-    GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA "${schema}" TO ${APP_ROLE};`;
+    GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA "${schema}" TO ${APP_ROLE};
+    ALTER DEFAULT PRIVILEGES IN SCHEMA "${schema}"
+      GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO ${APP_ROLE};
+    ALTER DEFAULT PRIVILEGES IN SCHEMA "${schema}" GRANT EXECUTE ON FUNCTIONS TO ${APP_ROLE};`;
 }
 
 /**

@@ -1,19 +1,24 @@
 import { createHash } from 'node:crypto';
 import { PGlite } from '@electric-sql/pglite';
 import { Checkpoint, EntelixError, type ErrorCode, Namespace, ThreadKey } from '@entelix/core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { runCli } from '../src/cli.js';
 import {
   createPostgresPersistence,
   LATEST_SCHEMA_VERSION,
   renderMigrationSql,
 } from '../src/index.js';
+import { MIGRATIONS } from '../src/migrations/index.js';
 import { statementName } from '../src/queryable.js';
 import { keyRange, prefixEnd } from '../src/store.js';
 import { APP_ROLE, createPGliteAsAppRole } from './pglite-support.js';
 import { dumpSchema } from './snapshot.js';
 
 const TABLES = ['checkpoints', 'store_items', 'session_heads', 'session_events', 'locks'];
+
+// Most tests start a PGlite of their own: 1-3 s each on a two-core machine running the
+// other test files at the same time, too close to the default 5 s.
+vi.setConfig({ testTimeout: 20_000 });
 
 async function codeOf(promise: Promise<unknown>): Promise<ErrorCode | 'resolved'> {
   try {
@@ -270,7 +275,9 @@ describe('migrations', () => {
     const { rows } = await pglite.query<{ version: number }>(
       'SELECT version FROM entelix.schema_migrations ORDER BY version',
     );
-    expect(rows.map((row) => row.version)).toEqual([LATEST_SCHEMA_VERSION]);
+    expect(rows.map((row) => row.version)).toEqual(
+      Array.from({ length: LATEST_SCHEMA_VERSION }, (_, i) => i + 1),
+    );
     await pglite.close();
   });
 
@@ -296,6 +303,94 @@ describe('migrations', () => {
     }
     const schemas = await pglite.query(`SELECT 1 FROM pg_namespace WHERE nspname = 'entelix'`);
     expect(schemas.rows).toHaveLength(0);
+    await pglite.close();
+  });
+});
+
+describe('execute rights', () => {
+  // Functions of the schema whose ACL (or, when it has none, the default ACL) lets
+  // PUBLIC execute them.
+  const publicFunctions = async (pglite: PGlite, schema = 'entelix') =>
+    (
+      await pglite.query<{ name: string }>(
+        `SELECT p.proname AS name FROM pg_proc p
+           JOIN pg_namespace n ON n.oid = p.pronamespace
+          WHERE n.nspname = $1
+            AND EXISTS (SELECT 1 FROM aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a
+                         WHERE a.grantee = 0 AND a.privilege_type = 'EXECUTE')
+          ORDER BY 1`,
+        [schema],
+      )
+    ).rows.map((row) => row.name);
+
+  it('no function of the schema is executable by PUBLIC: USAGE alone runs nothing, not even the sweep', async () => {
+    const pglite = await PGlite.create();
+    await (await createPostgresPersistence({ pglite })).close();
+    expect(await publicFunctions(pglite)).toEqual([]);
+    const role = `usage_only_${crypto.randomUUID().slice(0, 8)}`;
+    await pglite.exec(`CREATE ROLE ${role} NOLOGIN; GRANT USAGE ON SCHEMA entelix TO ${role};`);
+    await pglite.exec(`SET ROLE ${role}`);
+    await expect(pglite.query('SELECT entelix.store_evict_all_expired()')).rejects.toMatchObject({
+      code: '42501',
+    });
+    await pglite.exec('RESET ROLE');
+    await pglite.close();
+  });
+
+  it('a database at version 1 is migrated to the latest: PUBLIC loses EXECUTE, the application role keeps it', async () => {
+    const pglite = await PGlite.create();
+    // What a deployment of version 1 holds.
+    await pglite.exec(`CREATE SCHEMA entelix;
+      CREATE TABLE entelix.schema_migrations (
+        version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now());
+      ${MIGRATIONS[0]?.sql('"entelix"')}
+      INSERT INTO entelix.schema_migrations (version, name) VALUES (1, 'initial');`);
+    expect((await publicFunctions(pglite)).length).toBeGreaterThan(0);
+    await pglite.exec(`CREATE ROLE ${APP_ROLE} NOLOGIN;
+      GRANT USAGE ON SCHEMA entelix TO ${APP_ROLE};
+      GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA entelix TO ${APP_ROLE};
+      GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA entelix TO ${APP_ROLE};`);
+    await (await createPostgresPersistence({ pglite })).close();
+    const { rows } = await pglite.query<{ version: number }>(
+      'SELECT max(version) AS version FROM entelix.schema_migrations',
+    );
+    expect(rows[0]?.version).toBe(LATEST_SCHEMA_VERSION);
+    expect(await publicFunctions(pglite)).toEqual([]);
+    await pglite.exec(`SET ROLE ${APP_ROLE}`);
+    const app = await createPostgresPersistence({ pglite, migrate: 'verify' });
+    await app.store().put(Namespace.of('tenant', 'ns'), 'k', 1, { ttlMs: 1 });
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(await app.store().evictExpired()).toBe(1);
+    await pglite.close();
+  });
+
+  it('the owning role reads no expired item of any tenant outside the all-tenant sweep', async () => {
+    const pglite = await PGlite.create();
+    const owner = `owner_${crypto.randomUUID().slice(0, 8)}`;
+    const app = `app_${crypto.randomUUID().slice(0, 8)}`;
+    await pglite.exec(`CREATE ROLE ${owner} NOLOGIN NOSUPERUSER NOBYPASSRLS;
+      CREATE ROLE ${app} NOLOGIN NOSUPERUSER NOBYPASSRLS;
+      GRANT CREATE ON DATABASE ${(await pglite.query<{ db: string }>('SELECT current_database() AS db')).rows[0]?.db} TO ${owner};
+      SET ROLE ${owner};`);
+    await (await createPostgresPersistence({ pglite })).close();
+    await pglite.exec(`GRANT USAGE ON SCHEMA entelix TO ${app};
+      GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA entelix TO ${app};
+      GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA entelix TO ${app};
+      SET ROLE ${app};`);
+    const persistence = await createPostgresPersistence({ pglite, migrate: 'verify' });
+    for (const tenant of ['tenant-a', 'tenant-b']) {
+      await persistence.store().put(Namespace.of(tenant, 'ns'), 'k', tenant, { ttlMs: 1 });
+    }
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    await pglite.exec(`SET ROLE ${owner}`);
+    const seen = await pglite.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM entelix.store_items',
+    );
+    expect(seen.rows[0]?.n).toBe(0);
+    const deleted = await pglite.query('DELETE FROM entelix.store_items');
+    expect(deleted.affectedRows).toBe(0);
+    await pglite.exec(`SET ROLE ${app}`);
+    expect(await persistence.store().evictExpired()).toBe(2);
     await pglite.close();
   });
 });

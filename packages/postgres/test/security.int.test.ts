@@ -3,7 +3,11 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeWithService } from '../../../test-support/services.js';
 import { runCli } from '../src/cli.js';
-import { checkPostgresDeployment, createPostgresPersistence } from '../src/index.js';
+import {
+  checkPostgresDeployment,
+  createPostgresPersistence,
+  LATEST_SCHEMA_VERSION,
+} from '../src/index.js';
 import { APP_ROLE, ensureAppRole, randomSchemaName, urlForRole } from './pg-support.js';
 
 /** Roles of the documented deployment, plus one that must never be used. */
@@ -97,7 +101,12 @@ describeWithService('DATABASE_URL', 'entelix-postgres doctor on real deployments
 
   it('passes for the application role of the documented deployment', async () => {
     const { code, output, report } = await doctor(appUrl, schema);
-    expect(report).toEqual({ ok: true, problems: [], role: APP_ROLE, schemaVersion: 1 });
+    expect(report).toEqual({
+      ok: true,
+      problems: [],
+      role: APP_ROLE,
+      schemaVersion: LATEST_SCHEMA_VERSION,
+    });
     expect(code).toBe(0);
     expect(output.stdout).toContain('ok:');
   });
@@ -141,6 +150,72 @@ describeWithService('DATABASE_URL', 'entelix-postgres doctor on real deployments
       ),
     );
     expect(code).toBe(1);
+  });
+
+  describe('execute rights and the all-tenant sweep', () => {
+    const usageOnly = `entelix_usage_${crypto.randomUUID().replaceAll('-', '').slice(0, 12)}`;
+
+    beforeAll(async () => {
+      await admin.query(`CREATE ROLE ${usageOnly} LOGIN NOSUPERUSER NOBYPASSRLS`);
+      const owner = new pg.Pool({ connectionString: ownerUrl, max: 1 });
+      try {
+        await owner.query(`GRANT USAGE ON SCHEMA "${schema}" TO ${usageOnly}`);
+      } finally {
+        await owner.end();
+      }
+    });
+    afterAll(async () => {
+      await admin?.query(`DROP OWNED BY ${usageOnly}; DROP ROLE ${usageOnly}`);
+    });
+
+    it('a role with USAGE on the schema alone can run no function, not even the sweep', async () => {
+      const pool = new pg.Pool({ connectionString: urlForRole(url, usageOnly), max: 1 });
+      try {
+        for (const call of [
+          `SELECT "${schema}".store_evict_all_expired()`,
+          `SELECT "${schema}".log_head('tenant', 'thread')`,
+        ]) {
+          await expect(pool.query(call), call).rejects.toMatchObject({ code: '42501' });
+        }
+      } finally {
+        await pool.end();
+      }
+    });
+
+    it('the owner role sees no expired item of any tenant outside the sweep, which still sweeps every tenant', async () => {
+      const app = new pg.Pool({ connectionString: appUrl, max: 1 });
+      const owner = new pg.Pool({ connectionString: ownerUrl, max: 1 });
+      try {
+        const persistence = await createPostgresPersistence({
+          pool: app,
+          schema,
+          migrate: 'verify',
+        });
+        const tenants = [`a-${crypto.randomUUID()}`, `b-${crypto.randomUUID()}`];
+        for (const tenant of tenants) {
+          await persistence.store().put(Namespace.of(tenant, 'ns'), 'k', tenant, { ttlMs: 1 });
+        }
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        const expired = await owner.query(
+          `SELECT count(*)::int AS n FROM "${schema}".store_items WHERE tenant_id = ANY($1)`,
+          [tenants],
+        );
+        expect(expired.rows[0].n).toBe(0);
+        const deleted = await owner.query(
+          `DELETE FROM "${schema}".store_items WHERE tenant_id = ANY($1)`,
+          [tenants],
+        );
+        expect(deleted.rowCount).toBe(0);
+        expect(await persistence.store().evictExpired()).toBeGreaterThanOrEqual(2);
+        const left = await admin.query(
+          `SELECT count(*)::int AS n FROM "${schema}".store_items WHERE tenant_id = ANY($1)`,
+          [tenants],
+        );
+        expect(left.rows[0].n).toBe(0);
+      } finally {
+        await Promise.all([app.end(), owner.end()]);
+      }
+    });
   });
 
   describe('tables changed behind the migrations', () => {
