@@ -18,6 +18,33 @@ export const TABLES = [
   'locks',
 ] as const;
 
+/** The tables that hold tenant data: row-level security must bind every statement on them. */
+export const TENANT_TABLES = TABLES.filter((table) => table !== 'schema_migrations');
+
+// row_security_active() answers for the current role and settings: false for a
+// superuser, a BYPASSRLS role, the owner of a table whose row-level security is not
+// forced, and a table without it. The tables are found in pg_class by name, which needs
+// no privilege on the schema.
+const ROW_SECURITY_SQL = `
+SELECT count(*) = cardinality($2::text[])
+       AND coalesce(bool_and(row_security_active(c.oid)), false) AS in_force
+  FROM pg_class c
+  JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE n.nspname = $1 AND c.relname = ANY($2::text[]) AND c.relkind = 'r'`;
+
+/**
+ * Whether forced row-level security binds the connected role on every tenant table of
+ * `schema`: what `capabilities.rls` reports. False when a table is missing.
+ */
+export async function rowSecurityInForce(db: Queryable, schema: string): Promise<boolean> {
+  try {
+    const { rows } = await db.query(ROW_SECURITY_SQL, [schema, [...TENANT_TABLES]]);
+    return rows[0]?.in_force === true;
+  } catch (error) {
+    throw translateError(error, 'checking row-level security');
+  }
+}
+
 /** What {@link checkPostgresDeployment} found. */
 export interface DoctorReport {
   /** True when `problems` is empty. */

@@ -9,6 +9,7 @@ import {
 import { createPostgresCheckpointer } from './checkpointer.js';
 import { openDatabase, type PostgresConnectionOptions } from './connection.js';
 import type { PostgresContext } from './context.js';
+import { rowSecurityInForce } from './doctor.js';
 import { createPostgresLock } from './lock.js';
 import {
   applyMigrations,
@@ -79,9 +80,13 @@ export async function createPostgresPersistence(
   const schema = quoteSchema(schemaName);
   const db = await openDatabase(opts);
 
+  let rls: boolean;
   try {
     if (migrate === 'auto') await applyMigrations(db, schemaName);
     else if (migrate === 'verify') await verifySchemaVersion(db, schemaName);
+    // Once, for the role this bundle connects as: a superuser, a BYPASSRLS role or the
+    // owner of a table that is not forced reads every tenant with plain SQL.
+    rls = await rowSecurityInForce(db, schemaName);
   } catch (error) {
     await db.close().catch(() => {
       // The start-up error is what the caller needs to see.
@@ -92,7 +97,7 @@ export async function createPostgresPersistence(
   const context: PostgresContext = { db, schema };
   const capabilities: Capabilities = Object.freeze({
     multiProcess: db.driver === 'pg',
-    rls: true,
+    rls,
     ttl: true,
     fencing: true,
   });

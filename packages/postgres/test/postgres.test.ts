@@ -475,15 +475,22 @@ describe('close()', () => {
     expect(await Promise.all(calls)).toEqual(Array(5).fill('resolved'));
   });
 
-  it('reports PGlite as in-process with row-level security', async () => {
+  it('reports PGlite as in-process, and row-level security off for its default role, a superuser', async () => {
     const persistence = await createPostgresPersistence();
     expect(persistence.capabilities).toEqual({
       multiProcess: false,
-      rls: true,
+      rls: false,
       ttl: true,
       fencing: true,
     });
     await persistence.close();
+  });
+
+  it('reports row-level security in force on PGlite as a role it binds', async () => {
+    const pglite = await createPGliteAsAppRole();
+    const persistence = await createPostgresPersistence({ pglite, migrate: 'verify' });
+    expect(persistence.capabilities.rls).toBe(true);
+    await pglite.close();
   });
 });
 

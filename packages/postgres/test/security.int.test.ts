@@ -152,6 +152,44 @@ describeWithService('DATABASE_URL', 'entelix-postgres doctor on real deployments
     expect(code).toBe(1);
   });
 
+  describe('capabilities.rls', () => {
+    const rlsOf = async (connectionString: string) => {
+      const persistence = await createPostgresPersistence({
+        connectionString,
+        schema,
+        migrate: 'verify',
+      });
+      try {
+        return persistence.capabilities.rls;
+      } finally {
+        await persistence.close();
+      }
+    };
+
+    it('is true for the application role, and for the owner while row-level security is forced', async () => {
+      expect(await rlsOf(appUrl)).toBe(true);
+      expect(await rlsOf(ownerUrl)).toBe(true);
+    });
+
+    it('is false for a superuser and for a BYPASSRLS role', async () => {
+      expect(await rlsOf(url)).toBe(false);
+      expect(await rlsOf(bypassUrl)).toBe(false);
+    });
+
+    it('is false for the owner once one table is not forced', async () => {
+      const owner = new pg.Pool({ connectionString: ownerUrl, max: 1 });
+      const table = `"${schema}".locks`;
+      try {
+        await owner.query(`ALTER TABLE ${table} NO FORCE ROW LEVEL SECURITY`);
+        expect(await rlsOf(ownerUrl)).toBe(false);
+        expect(await rlsOf(appUrl)).toBe(true);
+      } finally {
+        await owner.query(`ALTER TABLE ${table} FORCE ROW LEVEL SECURITY`);
+        await owner.end();
+      }
+    });
+  });
+
   describe('execute rights and the all-tenant sweep', () => {
     const usageOnly = `entelix_usage_${crypto.randomUUID().replaceAll('-', '').slice(0, 12)}`;
 
