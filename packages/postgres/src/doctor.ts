@@ -171,7 +171,8 @@ export async function inspectDeployment(db: Database, schema: string): Promise<D
         `role "${role}" is a superuser: row-level security does not apply to it; connect the application as a role without SUPERUSER`,
       );
     }
-    if (roleRow?.bypass_rls === true) {
+    // A superuser usually has BYPASSRLS too; saying so twice would fix nothing more.
+    if (!superuser && roleRow?.bypass_rls === true) {
       report(
         'bypass-rls',
         `role "${role}" has BYPASSRLS: row-level security does not apply to it; ALTER ROLE ${sqlName(role)} NOBYPASSRLS`,

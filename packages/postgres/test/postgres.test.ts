@@ -4,6 +4,7 @@ import { Checkpoint, EntelixError, type ErrorCode, Namespace, ThreadKey } from '
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { runCli } from '../src/cli.js';
 import {
+  checkPostgresDeployment,
   createPostgresPersistence,
   LATEST_SCHEMA_VERSION,
   renderMigrationSql,
@@ -490,6 +491,35 @@ describe('close()', () => {
     const pglite = await createPGliteAsAppRole();
     const persistence = await createPostgresPersistence({ pglite, migrate: 'verify' });
     expect(persistence.capabilities.rls).toBe(true);
+    await pglite.close();
+  });
+});
+
+describe('doctor on PGlite', () => {
+  it('passes for a role row-level security binds, with every contract probed, and leaves nothing behind', async () => {
+    const pglite = await createPGliteAsAppRole();
+    const report = await checkPostgresDeployment({ pglite });
+    expect(report.findings).toEqual([]);
+    expect(report).toMatchObject({
+      ok: true,
+      role: APP_ROLE,
+      schemaVersion: LATEST_SCHEMA_VERSION,
+    });
+    await pglite.exec('RESET ROLE');
+    for (const table of TABLES) {
+      const { rows } = await pglite.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM entelix.${table}`,
+      );
+      expect(rows[0]?.n, table).toBe(0);
+    }
+    await pglite.close();
+  });
+
+  it("fails for PGlite's default role, a superuser", async () => {
+    const pglite = await PGlite.create();
+    await (await createPostgresPersistence({ pglite })).close();
+    const report = await checkPostgresDeployment({ pglite });
+    expect(report.findings.map((finding) => finding.check)).toEqual(['superuser']);
     await pglite.close();
   });
 });
