@@ -89,7 +89,9 @@ export async function installStallTriggers(ownerPool: pg.Pool, schema: string): 
     CREATE TRIGGER stall BEFORE INSERT ON ${s}.checkpoints
       FOR EACH ROW EXECUTE FUNCTION ${s}.stall_marked_rows();
     CREATE TRIGGER stall BEFORE INSERT OR UPDATE ON ${s}.store_items
-      FOR EACH ROW EXECUTE FUNCTION ${s}.stall_marked_rows();`);
+      FOR EACH ROW EXECUTE FUNCTION ${s}.stall_marked_rows();
+    -- As the migrations do (and doctor checks): a trigger fires without it.
+    REVOKE EXECUTE ON FUNCTION ${s}.stall_marked_rows() FROM PUBLIC;`);
 }
 
 /**

@@ -3,7 +3,7 @@ import { Checkpoint, Namespace, type Persistence, ThreadKey } from '@entelix/cor
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeWithService } from '../../../test-support/services.js';
-import { createPostgresPersistence } from '../src/index.js';
+import { checkPostgresDeployment, createPostgresPersistence } from '../src/index.js';
 import {
   createTestSchema,
   installStallTriggers,
@@ -179,6 +179,12 @@ describeWithService('PGBOUNCER_URL', 'an abort through PgBouncer', (bouncerUrl) 
     expect(await log.head(key)).toBe(1);
     expect((await log.loadSince(key, 0)).map((event) => event.event)).toEqual(['first']);
     expect(await log.append(key, ['second'], { signal: new AbortController().signal })).toBe(2);
+  });
+
+  it('doctor passes through the bouncer: its probe transaction stays on one server connection', async () => {
+    const report = await checkPostgresDeployment({ pool, schema: setup.schema });
+    expect(report.findings).toEqual([]);
+    expect(report.ok).toBe(true);
   });
 });
 
