@@ -53,6 +53,8 @@ export interface PostgresPersistenceOptions extends PostgresConnectionOptions {
  * import { createPostgresPersistence } from '@entelix/postgres';
  *
  * const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL });
+ * // Idle connections the server ends (a restart, a failover) are reported here.
+ * pool.on('error', (error) => console.warn(`idle Postgres connection lost: ${error.message}`));
  * const persistence = await createPostgresPersistence({ pool, migrate: 'verify' });
  * const log = persistence.sessionLog<{ type: string }>();
  * await log.append(ThreadKey.of('acme', 'thread-1'), [{ type: 'user-message' }]);
