@@ -1,4 +1,5 @@
 import { fork } from 'node:child_process';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import {
   Checkpoint,
@@ -169,6 +170,65 @@ describeWithService('DATABASE_URL', 'postgres under backend termination', (url) 
     expectBackendError(await append);
     expect(await log.head(key)).toBe(0);
     expect(await log.append(key, ['next'], { signal: new AbortController().signal })).toBe(1);
+  });
+});
+
+describeWithService('DATABASE_URL', 'postgres: a connection cut under a call', (url) => {
+  // A TCP proxy in front of the server: cutting its sockets ends the client's connection
+  // with no word from the server (no FATAL message first), as a network failure would.
+  let setup: TestSchema;
+  let proxy: Server;
+  let pool: pg.Pool;
+  let persistence: Persistence;
+  const sockets = new Set<Socket>();
+  const applicationName = `entelix-cut-${crypto.randomUUID().slice(0, 8)}`;
+
+  beforeAll(async () => {
+    setup = await createTestSchema(url);
+    await installStallTriggers(setup.ownerPool, setup.schema);
+    const server = new URL(url);
+    proxy = createServer((client) => {
+      const upstream = connect(Number(server.port || 5432), server.hostname);
+      for (const socket of [client, upstream]) {
+        sockets.add(socket);
+        socket.on('error', () => undefined);
+        socket.on('close', () => sockets.delete(socket));
+      }
+      client.pipe(upstream).pipe(client);
+      client.on('close', () => upstream.destroy());
+      upstream.on('close', () => client.destroy());
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    const viaProxy = new URL(setup.appUrl);
+    viaProxy.host = `127.0.0.1:${(proxy.address() as { port: number }).port}`;
+    pool = new pg.Pool({
+      connectionString: viaProxy.toString(),
+      application_name: applicationName,
+      max: 2,
+    });
+    pool.on('error', () => undefined);
+    persistence = await createPostgresPersistence({
+      pool,
+      schema: setup.schema,
+      migrate: 'verify',
+    });
+  });
+  afterAll(async () => {
+    // The server side never learnt of the cut: end its stalled statements here.
+    await terminateBackends(setup.ownerPool, applicationName);
+    await pool?.end();
+    await new Promise((resolve) => proxy?.close(resolve));
+    await setup?.drop();
+  });
+
+  it('a call with a signal rejects with BACKEND, and the process lives on', async () => {
+    const log = persistence.sessionLog();
+    const key = ThreadKey.of(`t-${crypto.randomUUID()}`, 'cut');
+    const append = log.append(key, [STALL], { signal: new AbortController().signal });
+    await stalledBackends(setup.ownerPool, applicationName);
+    for (const socket of sockets) socket.destroy();
+    expect(await outcomeWithin(append, 5_000)).toBe('BACKEND');
+    expect(await log.head(ThreadKey.of(key.tenantId, 'other'))).toBe(0);
   });
 });
 
