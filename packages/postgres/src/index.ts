@@ -22,7 +22,12 @@ import { createPostgresSessionLog } from './session-log.js';
 import { createPostgresStore } from './store.js';
 
 export type { PostgresConnectionOptions } from './connection.js';
-export { checkPostgresDeployment, type DoctorReport } from './doctor.js';
+export {
+  checkPostgresDeployment,
+  type DoctorCheck,
+  type DoctorFinding,
+  type DoctorReport,
+} from './doctor.js';
 export {
   LATEST_SCHEMA_VERSION,
   type MigrationResult,
