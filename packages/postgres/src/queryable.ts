@@ -224,16 +224,7 @@ function createPgDatabase(
           onSettled?.();
         },
         (error: unknown) => {
-          if (inFlight.delete(entry)) {
-            reject(
-              closing
-                ? new BackendError('the call was in flight when close() ended the pool', {
-                    cause: error,
-                    backend: BACKEND,
-                  })
-                : error,
-            );
-          }
+          if (inFlight.delete(entry)) reject(closing ? endedByClose(error) : error);
           onSettled?.();
         },
       );
@@ -266,6 +257,11 @@ function createPgDatabase(
   ): Promise<QueryResult> => {
     if (signal.aborted) throw abortedBeforeSending(signal);
     const client = await checkOut(signal);
+    // An abort between the checkout and this line found no listener: honour it here.
+    if (signal.aborted) {
+      client.release();
+      throw abortedBeforeSending(signal);
+    }
     let cancelRequest: Promise<void> | undefined;
     const cancel = () => {
       cancelRequest ??= requestCancel(client);
@@ -378,6 +374,20 @@ function createPgDatabase(
   };
 }
 
+/**
+ * What a call that failed while close() ended the pool reports: a statement close()
+ * cancelled, or a connection it ended, is `BACKEND` saying so; any other failure (a
+ * conflict, say) is the call's own and is translated as usual.
+ */
+function endedByClose(error: unknown): unknown {
+  const code = sqlState(error);
+  if (code !== undefined && code !== SQLSTATE_QUERY_CANCELED) return error;
+  return new BackendError('the call was in flight when close() ended the pool', {
+    cause: error,
+    backend: BACKEND,
+  });
+}
+
 function abortedBeforeSending(signal: AbortSignal): EntelixError {
   return new AbortedError('the operation was aborted', { cause: signal.reason, backend: BACKEND });
 }
@@ -411,7 +421,7 @@ export async function requestCancel(client: PgPoolClientLike): Promise<void> {
     // 1.18 exits on it while it forwards the request.
     socket.once('connect', () => socket.write(message));
     // An unreachable server has nothing left to cancel: the statement's own call reports it.
-    socket.once('error', () => undefined);
+    socket.on('error', () => undefined);
     socket.once('close', () => resolve());
     socket.resume();
   });
