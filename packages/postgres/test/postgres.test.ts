@@ -239,6 +239,19 @@ describe('store index-entry limit', () => {
 });
 
 describe('migrations', () => {
+  it('never changes a released migration: a change is the next migration', () => {
+    // Deployed databases ran these exact texts; a new one is appended to the list.
+    const released = MIGRATIONS.map((migration) => [
+      migration.version,
+      migration.name,
+      createHash('sha256').update(migration.sql('"entelix"')).digest('hex'),
+    ]);
+    expect(released).toEqual([
+      [1, 'initial', '64d790a6a98528556c7cbc23667145305026d648d581dc19d23457a104288315'],
+      [2, 'execute rights', '0418a466ac6c91894bd31f973df8251820a024025397e44c67dec917121ec660'],
+    ]);
+  });
+
   it('fails with SCHEMA_VERSION_MISMATCH when the database is ahead of the code', async () => {
     const pglite = await PGlite.create();
     await (await createPostgresPersistence({ pglite })).close();
