@@ -3,11 +3,16 @@ import {
   type CheckpointId,
   EntelixError,
   Namespace,
-  type Persistence,
   ThreadKey,
   withSessionLock,
 } from '@entelix/core';
-import { BACKENDS, type BackendName, DemoSetupError, openBackend } from './backends.js';
+import {
+  BACKENDS,
+  type BackendName,
+  DemoSetupError,
+  type OpenedBackend,
+  openBackend,
+} from './backends.js';
 import { bold, dim, green, heading, line, red, shortId, table } from './transcript.js';
 
 /** The graph state an agent checkpoints after every node. */
@@ -25,17 +30,17 @@ const NODES = ['plan', 'search', 'answer'];
 
 async function main(): Promise<void> {
   const backend = parseBackend(process.argv.slice(2));
-  const { persistence, description } = await openBackend(backend);
+  const opened = await openBackend(backend);
   try {
     console.log(bold('Entelix persistence demo'));
-    line(`backend: ${description}`);
-    await runScenario(persistence);
+    line(`backend: ${opened.description}`);
+    await runScenario(opened);
   } finally {
-    await persistence.close();
+    await opened.close();
   }
 }
 
-async function runScenario(persistence: Persistence): Promise<void> {
+async function runScenario({ persistence, plainSqlRows }: OpenedBackend): Promise<void> {
   const checkpoints = persistence.checkpointer<AgentState>();
   const log = persistence.sessionLog<AgentEvent>();
   const memory = persistence.store<{ fact: string }>();
@@ -196,6 +201,17 @@ async function runScenario(persistence: Persistence): Promise<void> {
       ],
     ],
   );
+  line(
+    persistence.capabilities.rls
+      ? `the database enforces it too: forced row-level security binds this bundle's role (capabilities.rls = true)`
+      : `the database does not enforce it for this backend or role (capabilities.rls = false): isolation comes from the keys`,
+  );
+  if (plainSqlRows !== undefined) {
+    const { asBundleRole, asOwner } = await plainSqlRows('checkpoints');
+    line(
+      `plain SQL with no tenant set, SELECT count(*) FROM checkpoints: ${green(`${asBundleRole} rows`)} as the application role, ${asOwner} as the owner`,
+    );
+  }
   try {
     ThreadKey.of('', threadId);
   } catch (error) {

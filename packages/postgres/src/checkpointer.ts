@@ -49,39 +49,52 @@ export function createPostgresCheckpointer<S>(
       const [lockKey, fence] = fenceParameters(opts.fence, cp.key.tenantId);
       const state = format.encode(cp.state);
       throwIfAborted(opts.signal, BACKEND);
-      await runQuery(db, 'checkpoint put', sql.put, [
-        cp.key.tenantId,
-        cp.key.threadId,
-        cp.id,
-        cp.parentId,
-        cp.step,
-        state,
-        cp.nextNode,
-        cp.createdAt,
-        lockKey,
-        fence,
-      ]);
+      await runQuery(
+        db,
+        'checkpoint put',
+        sql.put,
+        [
+          cp.key.tenantId,
+          cp.key.threadId,
+          cp.id,
+          cp.parentId,
+          cp.step,
+          state,
+          cp.nextNode,
+          cp.createdAt,
+          lockKey,
+          fence,
+        ],
+        opts.signal,
+      );
     },
 
     async getLatest(key, options) {
       const threadKey = ThreadKey.from(key);
-      throwIfAborted(readOptions<CallOptions>(options).signal, BACKEND);
-      const { rows } = await runQuery(db, 'checkpoint getLatest', sql.latest, [
-        threadKey.tenantId,
-        threadKey.threadId,
-      ]);
+      const { signal } = readOptions<CallOptions>(options);
+      throwIfAborted(signal, BACKEND);
+      const { rows } = await runQuery(
+        db,
+        'checkpoint getLatest',
+        sql.latest,
+        [threadKey.tenantId, threadKey.threadId],
+        signal,
+      );
       return rows.length === 0 ? undefined : toCheckpoint(rows[0], threadKey);
     },
 
     async getById(key, id, options) {
       const threadKey = ThreadKey.from(key);
       const checkpointId = CheckpointId.parse(id);
-      throwIfAborted(readOptions<CallOptions>(options).signal, BACKEND);
-      const { rows } = await runQuery(db, 'checkpoint getById', sql.byId, [
-        threadKey.tenantId,
-        threadKey.threadId,
-        checkpointId,
-      ]);
+      const { signal } = readOptions<CallOptions>(options);
+      throwIfAborted(signal, BACKEND);
+      const { rows } = await runQuery(
+        db,
+        'checkpoint getById',
+        sql.byId,
+        [threadKey.tenantId, threadKey.threadId, checkpointId],
+        signal,
+      );
       return rows.length === 0 ? undefined : toCheckpoint(rows[0], threadKey);
     },
 
@@ -91,12 +104,13 @@ export function createPostgresCheckpointer<S>(
       throwIfAborted(signal, BACKEND);
       // int4 parameter: a larger limit reads everything anyway.
       const boundedLimit = Math.min(limit, 2_147_483_647);
-      const { rows } = await runQuery(db, 'checkpoint listHistory', sql.history, [
-        threadKey.tenantId,
-        threadKey.threadId,
-        boundedLimit,
-        before ?? null,
-      ]);
+      const { rows } = await runQuery(
+        db,
+        'checkpoint listHistory',
+        sql.history,
+        [threadKey.tenantId, threadKey.threadId, boundedLimit, before ?? null],
+        signal,
+      );
       return rows.map((row) => toCheckpoint(row, threadKey));
     },
 
@@ -108,16 +122,13 @@ export function createPostgresCheckpointer<S>(
       const encoded = format.encode(state);
       throwIfAborted(opts.signal, BACKEND);
       const id = CheckpointId.create();
-      await runQuery(db, 'checkpoint updateState', sql.fork, [
-        threadKey.tenantId,
-        threadKey.threadId,
-        parent,
-        id,
-        encoded,
-        new Date(),
-        lockKey,
-        fence,
-      ]);
+      await runQuery(
+        db,
+        'checkpoint updateState',
+        sql.fork,
+        [threadKey.tenantId, threadKey.threadId, parent, id, encoded, new Date(), lockKey, fence],
+        opts.signal,
+      );
       return id;
     },
 
@@ -126,12 +137,13 @@ export function createPostgresCheckpointer<S>(
       const opts = readOptions<WriteOptions>(options);
       const [lockKey, fence] = fenceParameters(opts.fence, threadKey.tenantId);
       throwIfAborted(opts.signal, BACKEND);
-      const { rows } = await runQuery(db, 'checkpoint deleteThread', sql.deleteThread, [
-        threadKey.tenantId,
-        threadKey.threadId,
-        lockKey,
-        fence,
-      ]);
+      const { rows } = await runQuery(
+        db,
+        'checkpoint deleteThread',
+        sql.deleteThread,
+        [threadKey.tenantId, threadKey.threadId, lockKey, fence],
+        opts.signal,
+      );
       return toSafeInteger(rows[0]?.deleted, 'deleted count');
     },
   };

@@ -12,9 +12,13 @@ const USAGE = `usage: entelix-postgres <command> [--schema <name>] [--database-u
 commands:
   migrate   apply pending migrations (run as the role that owns the schema)
   sql       print the DDL, for other migration tools (no database needed)
-  doctor    check a deployment as the application role: schema version, row-level
-            security enabled and forced on every table, role not superuser, without
-            BYPASSRLS and not owning the tables. Exits 1 when something is wrong.
+  doctor    check a deployment as the application role: the schema exists at this
+            code's version; row-level security is enabled and forced on every table;
+            the role is not a superuser, has no BYPASSRLS, is not a member of such a
+            role, neither owns the tables nor belongs to their owner, and may not
+            TRUNCATE; no function is executable by PUBLIC; and every operation works
+            for the role (probed in a transaction that is rolled back). Exits 1 when
+            something is wrong, naming the fix.
 
 The database URL defaults to $DATABASE_URL; the schema to "${DEFAULT_SCHEMA}".
 `;

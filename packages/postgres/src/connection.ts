@@ -2,8 +2,10 @@ import { ConfigError, describe } from '@entelix/core';
 import {
   BACKEND,
   type Database,
+  fromOwnedPgPool,
   fromPGlite,
   fromPgPool,
+  type OwnedPgPool,
   type PGliteLike,
   type PgPoolLike,
   translateError,
@@ -13,7 +15,11 @@ import {
 export interface PostgresConnectionOptions {
   /** A `pg.Pool` you own; never closed by this package. */
   pool?: PgPoolLike;
-  /** A connection string; the factory creates a `pg.Pool` and `close()` ends it. */
+  /**
+   * A connection string; the factory creates a `pg.Pool` and `close()` ends it. That pool
+   * survives connections the server ends in the background (a restart, a failover, an
+   * idle timeout): the next call gets a new connection, or fails with `BACKEND`.
+   */
   connectionString?: string;
   /** An in-process PGlite instance you own; never closed by this package. */
   pglite?: PGliteLike;
@@ -54,7 +60,7 @@ export async function openDatabase(options: PostgresConnectionOptions): Promise<
     if (typeof options.pool?.query !== 'function' || typeof options.pool.connect !== 'function') {
       throw new ConfigError('pool must be a pg.Pool', { backend: BACKEND });
     }
-    return fromPgPool(options.pool, false, prepared);
+    return fromPgPool(options.pool, prepared);
   }
   if (options.pglite !== undefined) {
     const pglite = options.pglite;
@@ -69,7 +75,8 @@ export async function openDatabase(options: PostgresConnectionOptions): Promise<
     }
     const pg = await importOptional<typeof import('pg')>('pg');
     const Pool = (pg.default ?? pg).Pool;
-    return fromPgPool(new Pool({ connectionString: options.connectionString }), true, prepared);
+    const pool = new Pool({ connectionString: options.connectionString });
+    return fromOwnedPgPool(pool as unknown as OwnedPgPool, prepared);
   }
   const { PGlite } =
     await importOptional<typeof import('@electric-sql/pglite')>('@electric-sql/pglite');

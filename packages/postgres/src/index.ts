@@ -9,6 +9,7 @@ import {
 import { createPostgresCheckpointer } from './checkpointer.js';
 import { openDatabase, type PostgresConnectionOptions } from './connection.js';
 import type { PostgresContext } from './context.js';
+import { rowSecurityInForce } from './doctor.js';
 import { createPostgresLock } from './lock.js';
 import {
   applyMigrations,
@@ -21,7 +22,12 @@ import { createPostgresSessionLog } from './session-log.js';
 import { createPostgresStore } from './store.js';
 
 export type { PostgresConnectionOptions } from './connection.js';
-export { checkPostgresDeployment, type DoctorReport } from './doctor.js';
+export {
+  checkPostgresDeployment,
+  type DoctorCheck,
+  type DoctorFinding,
+  type DoctorReport,
+} from './doctor.js';
 export {
   LATEST_SCHEMA_VERSION,
   type MigrationResult,
@@ -52,6 +58,8 @@ export interface PostgresPersistenceOptions extends PostgresConnectionOptions {
  * import { createPostgresPersistence } from '@entelix/postgres';
  *
  * const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL });
+ * // Idle connections the server ends (a restart, a failover) are reported here.
+ * pool.on('error', (error) => console.warn(`idle Postgres connection lost: ${error.message}`));
  * const persistence = await createPostgresPersistence({ pool, migrate: 'verify' });
  * const log = persistence.sessionLog<{ type: string }>();
  * await log.append(ThreadKey.of('acme', 'thread-1'), [{ type: 'user-message' }]);
@@ -79,9 +87,13 @@ export async function createPostgresPersistence(
   const schema = quoteSchema(schemaName);
   const db = await openDatabase(opts);
 
+  let rls: boolean;
   try {
     if (migrate === 'auto') await applyMigrations(db, schemaName);
     else if (migrate === 'verify') await verifySchemaVersion(db, schemaName);
+    // Once, for the role this bundle connects as: a superuser, a BYPASSRLS role or the
+    // owner of a table that is not forced reads every tenant with plain SQL.
+    rls = await rowSecurityInForce(db, schemaName);
   } catch (error) {
     await db.close().catch(() => {
       // The start-up error is what the caller needs to see.
@@ -92,7 +104,7 @@ export async function createPostgresPersistence(
   const context: PostgresContext = { db, schema };
   const capabilities: Capabilities = Object.freeze({
     multiProcess: db.driver === 'pg',
-    rls: true,
+    rls,
     ttl: true,
     fencing: true,
   });

@@ -40,21 +40,24 @@ export function createPostgresLock(context: PostgresContext): DistributedLock {
         backend: BACKEND,
         async extend(extendTtlMs, signal) {
           throwIfAborted(signal, BACKEND);
-          const result = await runQuery(db, 'lock extend', sql.extend, [
-            key.tenantId,
-            lockKey,
-            fence.toString(),
-            extendTtlMs,
-          ]);
+          const result = await runQuery(
+            db,
+            'lock extend',
+            sql.extend,
+            [key.tenantId, lockKey, fence.toString(), extendTtlMs],
+            signal,
+          );
           return result.rows[0]?.extended === true;
         },
         async release(signal) {
           throwIfAborted(signal, BACKEND);
-          const result = await runQuery(db, 'lock release', sql.release, [
-            key.tenantId,
-            lockKey,
-            fence.toString(),
-          ]);
+          const result = await runQuery(
+            db,
+            'lock release',
+            sql.release,
+            [key.tenantId, lockKey, fence.toString()],
+            signal,
+          );
           return result.rows[0]?.released === true;
         },
       },

@@ -43,13 +43,13 @@ export function createPostgresSessionLog<E>(
       // Encode the whole batch first: one bad event writes nothing.
       const encoded = batch.map((event) => format.encode(event));
       throwIfAborted(opts.signal, BACKEND);
-      const { rows } = await runQuery(db, 'sessionLog append', sql.append, [
-        threadKey.tenantId,
-        threadKey.threadId,
-        encoded,
-        lockKey,
-        fence,
-      ]);
+      const { rows } = await runQuery(
+        db,
+        'sessionLog append',
+        sql.append,
+        [threadKey.tenantId, threadKey.threadId, encoded, lockKey, fence],
+        opts.signal,
+      );
       return toSafeInteger(rows[0]?.head, 'session head');
     },
 
@@ -57,12 +57,18 @@ export function createPostgresSessionLog<E>(
       const threadKey = ThreadKey.from(key);
       const args = readLoadSinceArguments(cursor, options);
       throwIfAborted(args.signal, BACKEND);
-      const { rows } = await runQuery(db, 'sessionLog loadSince', sql.since, [
-        threadKey.tenantId,
-        threadKey.threadId,
-        args.cursor,
-        args.limit === undefined ? null : Math.min(args.limit, MAX_INT4),
-      ]);
+      const { rows } = await runQuery(
+        db,
+        'sessionLog loadSince',
+        sql.since,
+        [
+          threadKey.tenantId,
+          threadKey.threadId,
+          args.cursor,
+          args.limit === undefined ? null : Math.min(args.limit, MAX_INT4),
+        ],
+        args.signal,
+      );
       return rows.map((row): SessionEvent<E> => {
         assertRowTenant(row.ev_tenant_id, threadKey, BACKEND);
         return {
@@ -75,11 +81,15 @@ export function createPostgresSessionLog<E>(
 
     async head(key, options) {
       const threadKey = ThreadKey.from(key);
-      throwIfAborted(readOptions<CallOptions>(options).signal, BACKEND);
-      const { rows } = await runQuery(db, 'sessionLog head', sql.head, [
-        threadKey.tenantId,
-        threadKey.threadId,
-      ]);
+      const { signal } = readOptions<CallOptions>(options);
+      throwIfAborted(signal, BACKEND);
+      const { rows } = await runQuery(
+        db,
+        'sessionLog head',
+        sql.head,
+        [threadKey.tenantId, threadKey.threadId],
+        signal,
+      );
       return toSafeInteger(rows[0]?.head, 'session head');
     },
 
@@ -89,13 +99,13 @@ export function createPostgresSessionLog<E>(
       const opts = readOptions<WriteOptions>(options);
       const [lockKey, fence] = fenceParameters(opts.fence, threadKey.tenantId);
       throwIfAborted(opts.signal, BACKEND);
-      const { rows } = await runQuery(db, 'sessionLog archiveBefore', sql.archive, [
-        threadKey.tenantId,
-        threadKey.threadId,
-        validWatermark,
-        lockKey,
-        fence,
-      ]);
+      const { rows } = await runQuery(
+        db,
+        'sessionLog archiveBefore',
+        sql.archive,
+        [threadKey.tenantId, threadKey.threadId, validWatermark, lockKey, fence],
+        opts.signal,
+      );
       return toSafeInteger(rows[0]?.deleted, 'archived count');
     },
 
@@ -104,12 +114,13 @@ export function createPostgresSessionLog<E>(
       const opts = readOptions<WriteOptions>(options);
       const [lockKey, fence] = fenceParameters(opts.fence, threadKey.tenantId);
       throwIfAborted(opts.signal, BACKEND);
-      const { rows } = await runQuery(db, 'sessionLog deleteThread', sql.deleteThread, [
-        threadKey.tenantId,
-        threadKey.threadId,
-        lockKey,
-        fence,
-      ]);
+      const { rows } = await runQuery(
+        db,
+        'sessionLog deleteThread',
+        sql.deleteThread,
+        [threadKey.tenantId, threadKey.threadId, lockKey, fence],
+        opts.signal,
+      );
       return toSafeInteger(rows[0]?.deleted, 'deleted count');
     },
   };

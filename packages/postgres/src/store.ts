@@ -45,22 +45,27 @@ export function createPostgresStore<V>(
       const [lockKey, fenceValue] = fenceParameters(fence, ns.tenantId);
       const encoded = format.encode(value);
       throwIfAborted(signal, BACKEND);
-      await runQuery(db, 'store put', sql.put, [
-        ns.tenantId,
-        ns.scope,
-        itemKey,
-        encoded,
-        ttlMs ?? null,
-        lockKey,
-        fenceValue,
-      ]);
+      await runQuery(
+        db,
+        'store put',
+        sql.put,
+        [ns.tenantId, ns.scope, itemKey, encoded, ttlMs ?? null, lockKey, fenceValue],
+        signal,
+      );
     },
 
     async get(namespace, key, options) {
       const ns = Namespace.from(namespace);
       const itemKey = validateId(key, 'store key');
-      throwIfAborted(readOptions<CallOptions>(options).signal, BACKEND);
-      const { rows } = await runQuery(db, 'store get', sql.get, [ns.tenantId, ns.scope, itemKey]);
+      const { signal } = readOptions<CallOptions>(options);
+      throwIfAborted(signal, BACKEND);
+      const { rows } = await runQuery(
+        db,
+        'store get',
+        sql.get,
+        [ns.tenantId, ns.scope, itemKey],
+        signal,
+      );
       if (rows.length === 0) return undefined;
       const row = rows[0];
       assertRowTenant(row.item_tenant_id, ns, BACKEND);
@@ -81,13 +86,13 @@ export function createPostgresStore<V>(
       const opts = readOptions<WriteOptions>(options);
       const [lockKey, fence] = fenceParameters(opts.fence, ns.tenantId);
       throwIfAborted(opts.signal, BACKEND);
-      const { rows } = await runQuery(db, 'store delete', sql.delete, [
-        ns.tenantId,
-        ns.scope,
-        itemKey,
-        lockKey,
-        fence,
-      ]);
+      const { rows } = await runQuery(
+        db,
+        'store delete',
+        sql.delete,
+        [ns.tenantId, ns.scope, itemKey, lockKey, fence],
+        opts.signal,
+      );
       return rows[0]?.deleted === true;
     },
 
@@ -96,13 +101,19 @@ export function createPostgresStore<V>(
       const { prefix, limit, after, signal } = readStoreListOptions(options);
       throwIfAborted(signal, BACKEND);
       const { from, until } = keyRange(prefix, after);
-      const { rows } = await runQuery(db, 'store list', sql.list, [
-        ns.tenantId,
-        ns.scope,
-        from,
-        until,
-        limit === undefined ? null : Math.min(limit, MAX_INT4),
-      ]);
+      const { rows } = await runQuery(
+        db,
+        'store list',
+        sql.list,
+        [
+          ns.tenantId,
+          ns.scope,
+          from,
+          until,
+          limit === undefined ? null : Math.min(limit, MAX_INT4),
+        ],
+        signal,
+      );
       return rows.map((row) => {
         assertRowTenant(row.item_tenant_id, ns, BACKEND);
         return toText(row.item_key, 'store key');
@@ -113,13 +124,19 @@ export function createPostgresStore<V>(
       const tenant = TenantId.parse(tenantId);
       const { prefix, maxDepth, limit, after, signal } = readListNamespacesOptions(options);
       throwIfAborted(signal, BACKEND);
-      const { rows } = await runQuery(db, 'store listNamespaces', sql.namespaces, [
-        tenant,
-        prefix,
-        maxDepth === undefined ? null : Math.min(maxDepth, MAX_INT4),
-        after ?? null,
-        limit === undefined ? null : Math.min(limit, MAX_INT4),
-      ]);
+      const { rows } = await runQuery(
+        db,
+        'store listNamespaces',
+        sql.namespaces,
+        [
+          tenant,
+          prefix,
+          maxDepth === undefined ? null : Math.min(maxDepth, MAX_INT4),
+          after ?? null,
+          limit === undefined ? null : Math.min(limit, MAX_INT4),
+        ],
+        signal,
+      );
       return rows.map((row) => {
         assertRowTenant(row.ns_tenant_id, { tenantId: tenant }, BACKEND);
         const scope = row.ns_scope as unknown;
@@ -134,11 +151,12 @@ export function createPostgresStore<V>(
 
     async evictExpired(tenantId, options) {
       const tenant = tenantId === undefined ? undefined : TenantId.parse(tenantId);
-      throwIfAborted(readOptions<CallOptions>(options).signal, BACKEND);
+      const { signal } = readOptions<CallOptions>(options);
+      throwIfAborted(signal, BACKEND);
       const { rows } =
         tenant === undefined
-          ? await runQuery(db, 'store evictExpired', sql.evictAll, [])
-          : await runQuery(db, 'store evictExpired', sql.evictTenant, [tenant]);
+          ? await runQuery(db, 'store evictExpired', sql.evictAll, [], signal)
+          : await runQuery(db, 'store evictExpired', sql.evictTenant, [tenant], signal);
       return toSafeInteger(rows[0]?.deleted, 'evicted count');
     },
   };

@@ -45,12 +45,82 @@ export async function ensureAppRole(ownerPool: pg.Pool): Promise<void> {
   }
 }
 
-/** Grant the application role what the README tells operators to grant. */
+/**
+ * Grant the application role what docs/deploying-postgres.md tells operators to grant,
+ * as the owner, after migrating: the schema, the tables' DML and EXECUTE (which PUBLIC
+ * does not have), and the same for what later migrations create in the schema. The
+ * guide's database-wide `ALTER DEFAULT PRIVILEGES ... REVOKE EXECUTE ... FROM PUBLIC` for
+ * the owner role is left out: here the owner is the shared server's superuser, and the
+ * change would outlive the test schema.
+ */
 export function grantsFor(schema: string): string {
   return `
     GRANT USAGE ON SCHEMA "${schema}" TO ${APP_ROLE};
     GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA "${schema}" TO ${APP_ROLE};
-    GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA "${schema}" TO ${APP_ROLE};`;
+    GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA "${schema}" TO ${APP_ROLE};
+    ALTER DEFAULT PRIVILEGES IN SCHEMA "${schema}"
+      GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO ${APP_ROLE};
+    ALTER DEFAULT PRIVILEGES IN SCHEMA "${schema}" GRANT EXECUTE ON FUNCTIONS TO ${APP_ROLE};`;
+}
+
+/**
+ * A value that makes the test-only stall triggers of {@link installStallTriggers} hold
+ * the statement writing it in `pg_sleep`, so a test can act while a write is in flight.
+ */
+export const STALL = 'stall-here';
+
+/**
+ * Test-only triggers in a test schema (the library's SQL is untouched): a row holding
+ * {@link STALL} sleeps 30 s before it is written. They run in the caller's statement, so
+ * the stall is inside the write's own transaction.
+ */
+export async function installStallTriggers(ownerPool: pg.Pool, schema: string): Promise<void> {
+  const s = `"${schema}"`;
+  await ownerPool.query(`
+    CREATE FUNCTION ${s}.stall_marked_rows() RETURNS trigger LANGUAGE plpgsql AS $fn$
+    BEGIN
+      IF strpos(row_to_json(NEW)::text, '${STALL}') > 0 THEN
+        PERFORM pg_sleep(30);
+      END IF;
+      RETURN NEW;
+    END $fn$;
+    CREATE TRIGGER stall BEFORE INSERT ON ${s}.session_events
+      FOR EACH ROW EXECUTE FUNCTION ${s}.stall_marked_rows();
+    CREATE TRIGGER stall BEFORE INSERT ON ${s}.checkpoints
+      FOR EACH ROW EXECUTE FUNCTION ${s}.stall_marked_rows();
+    CREATE TRIGGER stall BEFORE INSERT OR UPDATE ON ${s}.store_items
+      FOR EACH ROW EXECUTE FUNCTION ${s}.stall_marked_rows();
+    -- As the migrations do (and doctor checks): a trigger fires without it.
+    REVOKE EXECUTE ON FUNCTION ${s}.stall_marked_rows() FROM PUBLIC;`);
+}
+
+/**
+ * The pids of the backends of `applicationName` that are stalled in a trigger, once
+ * there are `count` of them (polling; throws after 10 s).
+ */
+export async function stalledBackends(
+  ownerPool: pg.Pool,
+  applicationName: string,
+  count = 1,
+): Promise<number[]> {
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    const { rows } = await ownerPool.query(
+      `SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND wait_event = 'PgSleep'`,
+      [applicationName],
+    );
+    if (rows.length >= count) return rows.map((row) => row.pid as number);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  throw new Error(`fewer than ${count} writes of ${applicationName} reached the stalling trigger`);
+}
+
+/** Terminate every backend of `applicationName` (only this test's own connections). */
+export async function terminateBackends(ownerPool: pg.Pool, applicationName: string) {
+  await ownerPool.query(
+    `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1`,
+    [applicationName],
+  );
 }
 
 /** Create, migrate (as the owner) and grant a fresh schema. */

@@ -3,8 +3,16 @@ import { Checkpoint, Namespace, type Persistence, ThreadKey } from '@entelix/cor
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeWithService } from '../../../test-support/services.js';
-import { createPostgresPersistence } from '../src/index.js';
-import { createTestSchema, realServerTarget, type TestSchema } from './pg-support.js';
+import { checkPostgresDeployment, createPostgresPersistence } from '../src/index.js';
+import {
+  createTestSchema,
+  installStallTriggers,
+  realServerTarget,
+  STALL,
+  stalledBackends,
+  type TestSchema,
+  terminateBackends,
+} from './pg-support.js';
 
 // PgBouncer in transaction pooling mode (scripts/services/pgbouncer.sh) in front of
 // the server: migrations run directly against DATABASE_URL as the owner; the
@@ -131,6 +139,54 @@ describeWithService(
     });
   },
 );
+
+describeWithService('PGBOUNCER_URL', 'an abort through PgBouncer', (bouncerUrl) => {
+  let setup: TestSchema;
+  let pool: pg.Pool;
+  let persistence: Persistence;
+  // The bouncer sets each client's application_name on the server connection it lends.
+  const applicationName = `entelix-bouncer-abort-${crypto.randomUUID().slice(0, 8)}`;
+
+  beforeAll(async () => {
+    setup = await createTestSchema(directUrl());
+    await installStallTriggers(setup.ownerPool, setup.schema);
+    pool = new pg.Pool({ connectionString: bouncerUrl, application_name: applicationName, max: 2 });
+    pool.on('error', () => undefined);
+    persistence = await createPostgresPersistence({
+      pool,
+      schema: setup.schema,
+      migrate: 'verify',
+    });
+  });
+  afterAll(async () => {
+    await terminateBackends(setup.ownerPool, applicationName);
+    await pool?.end();
+    await setup?.drop();
+  });
+
+  it('the cancel request is forwarded: the running append rolls back and the call is ABORTED', async () => {
+    const log = persistence.sessionLog();
+    const key = ThreadKey.of(`t-${crypto.randomUUID()}`, 'abort');
+    expect(await log.append(key, ['first'])).toBe(1);
+    const controller = new AbortController();
+    const append = log.append(key, ['second', STALL], { signal: controller.signal }).then(
+      () => 'resolved',
+      (error: unknown) => (error as { code?: string }).code,
+    );
+    await stalledBackends(setup.ownerPool, applicationName);
+    controller.abort();
+    expect(await append).toBe('ABORTED');
+    expect(await log.head(key)).toBe(1);
+    expect((await log.loadSince(key, 0)).map((event) => event.event)).toEqual(['first']);
+    expect(await log.append(key, ['second'], { signal: new AbortController().signal })).toBe(2);
+  });
+
+  it('doctor passes through the bouncer: its probe transaction stays on one server connection', async () => {
+    const report = await checkPostgresDeployment({ pool, schema: setup.schema });
+    expect(report.findings).toEqual([]);
+    expect(report.ok).toBe(true);
+  });
+});
 
 describe.skipIf(!process.env.PGBOUNCER_URL)('PgBouncer service', () => {
   it('runs in transaction pooling mode', async () => {

@@ -1,19 +1,25 @@
 import { createHash } from 'node:crypto';
 import { PGlite } from '@electric-sql/pglite';
 import { Checkpoint, EntelixError, type ErrorCode, Namespace, ThreadKey } from '@entelix/core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { runCli } from '../src/cli.js';
 import {
+  checkPostgresDeployment,
   createPostgresPersistence,
   LATEST_SCHEMA_VERSION,
   renderMigrationSql,
 } from '../src/index.js';
+import { MIGRATIONS } from '../src/migrations/index.js';
 import { statementName } from '../src/queryable.js';
 import { keyRange, prefixEnd } from '../src/store.js';
 import { APP_ROLE, createPGliteAsAppRole } from './pglite-support.js';
 import { dumpSchema } from './snapshot.js';
 
 const TABLES = ['checkpoints', 'store_items', 'session_heads', 'session_events', 'locks'];
+
+// Most tests start a PGlite of their own: 1-3 s each on a two-core machine running the
+// other test files at the same time, too close to the default 5 s.
+vi.setConfig({ testTimeout: 20_000 });
 
 async function codeOf(promise: Promise<unknown>): Promise<ErrorCode | 'resolved'> {
   try {
@@ -233,6 +239,19 @@ describe('store index-entry limit', () => {
 });
 
 describe('migrations', () => {
+  it('never changes a released migration: a change is the next migration', () => {
+    // Deployed databases ran these exact texts; a new one is appended to the list.
+    const released = MIGRATIONS.map((migration) => [
+      migration.version,
+      migration.name,
+      createHash('sha256').update(migration.sql('"entelix"')).digest('hex'),
+    ]);
+    expect(released).toEqual([
+      [1, 'initial', '64d790a6a98528556c7cbc23667145305026d648d581dc19d23457a104288315'],
+      [2, 'execute rights', '0418a466ac6c91894bd31f973df8251820a024025397e44c67dec917121ec660'],
+    ]);
+  });
+
   it('fails with SCHEMA_VERSION_MISMATCH when the database is ahead of the code', async () => {
     const pglite = await PGlite.create();
     await (await createPostgresPersistence({ pglite })).close();
@@ -270,7 +289,9 @@ describe('migrations', () => {
     const { rows } = await pglite.query<{ version: number }>(
       'SELECT version FROM entelix.schema_migrations ORDER BY version',
     );
-    expect(rows.map((row) => row.version)).toEqual([LATEST_SCHEMA_VERSION]);
+    expect(rows.map((row) => row.version)).toEqual(
+      Array.from({ length: LATEST_SCHEMA_VERSION }, (_, i) => i + 1),
+    );
     await pglite.close();
   });
 
@@ -296,6 +317,94 @@ describe('migrations', () => {
     }
     const schemas = await pglite.query(`SELECT 1 FROM pg_namespace WHERE nspname = 'entelix'`);
     expect(schemas.rows).toHaveLength(0);
+    await pglite.close();
+  });
+});
+
+describe('execute rights', () => {
+  // Functions of the schema whose ACL (or, when it has none, the default ACL) lets
+  // PUBLIC execute them.
+  const publicFunctions = async (pglite: PGlite, schema = 'entelix') =>
+    (
+      await pglite.query<{ name: string }>(
+        `SELECT p.proname AS name FROM pg_proc p
+           JOIN pg_namespace n ON n.oid = p.pronamespace
+          WHERE n.nspname = $1
+            AND EXISTS (SELECT 1 FROM aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a
+                         WHERE a.grantee = 0 AND a.privilege_type = 'EXECUTE')
+          ORDER BY 1`,
+        [schema],
+      )
+    ).rows.map((row) => row.name);
+
+  it('no function of the schema is executable by PUBLIC: USAGE alone runs nothing, not even the sweep', async () => {
+    const pglite = await PGlite.create();
+    await (await createPostgresPersistence({ pglite })).close();
+    expect(await publicFunctions(pglite)).toEqual([]);
+    const role = `usage_only_${crypto.randomUUID().slice(0, 8)}`;
+    await pglite.exec(`CREATE ROLE ${role} NOLOGIN; GRANT USAGE ON SCHEMA entelix TO ${role};`);
+    await pglite.exec(`SET ROLE ${role}`);
+    await expect(pglite.query('SELECT entelix.store_evict_all_expired()')).rejects.toMatchObject({
+      code: '42501',
+    });
+    await pglite.exec('RESET ROLE');
+    await pglite.close();
+  });
+
+  it('a database at version 1 is migrated to the latest: PUBLIC loses EXECUTE, the application role keeps it', async () => {
+    const pglite = await PGlite.create();
+    // What a deployment of version 1 holds.
+    await pglite.exec(`CREATE SCHEMA entelix;
+      CREATE TABLE entelix.schema_migrations (
+        version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now());
+      ${MIGRATIONS[0]?.sql('"entelix"')}
+      INSERT INTO entelix.schema_migrations (version, name) VALUES (1, 'initial');`);
+    expect((await publicFunctions(pglite)).length).toBeGreaterThan(0);
+    await pglite.exec(`CREATE ROLE ${APP_ROLE} NOLOGIN;
+      GRANT USAGE ON SCHEMA entelix TO ${APP_ROLE};
+      GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA entelix TO ${APP_ROLE};
+      GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA entelix TO ${APP_ROLE};`);
+    await (await createPostgresPersistence({ pglite })).close();
+    const { rows } = await pglite.query<{ version: number }>(
+      'SELECT max(version) AS version FROM entelix.schema_migrations',
+    );
+    expect(rows[0]?.version).toBe(LATEST_SCHEMA_VERSION);
+    expect(await publicFunctions(pglite)).toEqual([]);
+    await pglite.exec(`SET ROLE ${APP_ROLE}`);
+    const app = await createPostgresPersistence({ pglite, migrate: 'verify' });
+    await app.store().put(Namespace.of('tenant', 'ns'), 'k', 1, { ttlMs: 1 });
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(await app.store().evictExpired()).toBe(1);
+    await pglite.close();
+  });
+
+  it('the owning role reads no expired item of any tenant outside the all-tenant sweep', async () => {
+    const pglite = await PGlite.create();
+    const owner = `owner_${crypto.randomUUID().slice(0, 8)}`;
+    const app = `app_${crypto.randomUUID().slice(0, 8)}`;
+    await pglite.exec(`CREATE ROLE ${owner} NOLOGIN NOSUPERUSER NOBYPASSRLS;
+      CREATE ROLE ${app} NOLOGIN NOSUPERUSER NOBYPASSRLS;
+      GRANT CREATE ON DATABASE ${(await pglite.query<{ db: string }>('SELECT current_database() AS db')).rows[0]?.db} TO ${owner};
+      SET ROLE ${owner};`);
+    await (await createPostgresPersistence({ pglite })).close();
+    await pglite.exec(`GRANT USAGE ON SCHEMA entelix TO ${app};
+      GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA entelix TO ${app};
+      GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA entelix TO ${app};
+      SET ROLE ${app};`);
+    const persistence = await createPostgresPersistence({ pglite, migrate: 'verify' });
+    for (const tenant of ['tenant-a', 'tenant-b']) {
+      await persistence.store().put(Namespace.of(tenant, 'ns'), 'k', tenant, { ttlMs: 1 });
+    }
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    await pglite.exec(`SET ROLE ${owner}`);
+    const seen = await pglite.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM entelix.store_items',
+    );
+    expect(seen.rows[0]?.n).toBe(0);
+    const deleted = await pglite.query('DELETE FROM entelix.store_items');
+    expect(deleted.affectedRows).toBe(0);
+    await pglite.exec(`SET ROLE ${app}`);
+    expect(await persistence.store().evictExpired()).toBe(2);
     await pglite.close();
   });
 });
@@ -353,14 +462,96 @@ describe('close()', () => {
     expect(await codeOf(persistence.sessionLog().head(key))).toBe('BACKEND');
   });
 
-  it('reports PGlite as in-process with row-level security', async () => {
+  it('refuses every call after close(), on an injected PGlite too', async () => {
+    const pglite = await PGlite.create();
+    const persistence = await createPostgresPersistence({ pglite });
+    const key = ThreadKey.of('tenant', 'thread');
+    expect(await persistence.sessionLog().append(key, [1])).toBe(1);
+    await persistence.close();
+    expect(await codeOf(persistence.sessionLog().head(key))).toBe('BACKEND');
+    expect(await codeOf(persistence.store().get(Namespace.of('tenant', 'ns'), 'k'))).toBe(
+      'BACKEND',
+    );
+    expect(await codeOf(persistence.lock.tryAcquire(key, { ttlMs: 1_000 }))).toBe('BACKEND');
+    // The instance itself is the caller's, and still works.
+    expect((await pglite.query<{ n: number }>('SELECT 1 AS n')).rows).toEqual([{ n: 1 }]);
+    await pglite.close();
+  });
+
+  it('settles every call still in flight when it closes the PGlite it created', async () => {
+    const persistence = await createPostgresPersistence();
+    const log = persistence.sessionLog();
+    const calls = Array.from({ length: 5 }, (_, n) =>
+      codeOf(log.append(ThreadKey.of('tenant', `thread-${n}`), [n])),
+    );
+    await persistence.close();
+    // PGlite runs each statement to its end: handed over before close(), they complete.
+    expect(await Promise.all(calls)).toEqual(Array(5).fill('resolved'));
+  });
+
+  it('reports PGlite as in-process, and row-level security off for its default role, a superuser', async () => {
     const persistence = await createPostgresPersistence();
     expect(persistence.capabilities).toEqual({
       multiProcess: false,
-      rls: true,
+      rls: false,
       ttl: true,
       fencing: true,
     });
+    await persistence.close();
+  });
+
+  it('reports row-level security in force on PGlite as a role it binds', async () => {
+    const pglite = await createPGliteAsAppRole();
+    const persistence = await createPostgresPersistence({ pglite, migrate: 'verify' });
+    expect(persistence.capabilities.rls).toBe(true);
+    await pglite.close();
+  });
+});
+
+describe('doctor on PGlite', () => {
+  it('passes for a role row-level security binds, with every contract probed, and leaves nothing behind', async () => {
+    const pglite = await createPGliteAsAppRole();
+    const report = await checkPostgresDeployment({ pglite });
+    expect(report.findings).toEqual([]);
+    expect(report).toMatchObject({
+      ok: true,
+      role: APP_ROLE,
+      schemaVersion: LATEST_SCHEMA_VERSION,
+    });
+    await pglite.exec('RESET ROLE');
+    for (const table of TABLES) {
+      const { rows } = await pglite.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM entelix.${table}`,
+      );
+      expect(rows[0]?.n, table).toBe(0);
+    }
+    await pglite.close();
+  });
+
+  it("fails for PGlite's default role, a superuser", async () => {
+    const pglite = await PGlite.create();
+    await (await createPostgresPersistence({ pglite })).close();
+    const report = await checkPostgresDeployment({ pglite });
+    expect(report.findings.map((finding) => finding.check)).toEqual(['superuser']);
+    await pglite.close();
+  });
+});
+
+describe('an abort on PGlite', () => {
+  it('is honoured until the statement is handed over; after that the call reports what it did', async () => {
+    const persistence = await createPostgresPersistence();
+    const log = persistence.sessionLog();
+    const key = ThreadKey.of('tenant', `thread-${crypto.randomUUID()}`);
+    const controller = new AbortController();
+    controller.abort();
+    expect(await codeOf(log.append(key, ['never'], { signal: controller.signal }))).toBe('ABORTED');
+    // PGlite is one in-process connection with no cancel: once handed over, the
+    // statement runs to completion, so the call resolves and its write is whole.
+    const inFlight = new AbortController();
+    const append = log.append(key, ['a', 'b'], { signal: inFlight.signal });
+    inFlight.abort();
+    expect(await append).toBe(2);
+    expect((await log.loadSince(key, 0)).map((event) => event.event)).toEqual(['a', 'b']);
     await persistence.close();
   });
 });

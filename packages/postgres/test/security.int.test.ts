@@ -3,7 +3,11 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeWithService } from '../../../test-support/services.js';
 import { runCli } from '../src/cli.js';
-import { checkPostgresDeployment, createPostgresPersistence } from '../src/index.js';
+import {
+  checkPostgresDeployment,
+  createPostgresPersistence,
+  LATEST_SCHEMA_VERSION,
+} from '../src/index.js';
 import { APP_ROLE, ensureAppRole, randomSchemaName, urlForRole } from './pg-support.js';
 
 /** Roles of the documented deployment, plus one that must never be used. */
@@ -97,7 +101,13 @@ describeWithService('DATABASE_URL', 'entelix-postgres doctor on real deployments
 
   it('passes for the application role of the documented deployment', async () => {
     const { code, output, report } = await doctor(appUrl, schema);
-    expect(report).toEqual({ ok: true, problems: [], role: APP_ROLE, schemaVersion: 1 });
+    expect(report).toEqual({
+      ok: true,
+      problems: [],
+      findings: [],
+      role: APP_ROLE,
+      schemaVersion: LATEST_SCHEMA_VERSION,
+    });
     expect(code).toBe(0);
     expect(output.stdout).toContain('ok:');
   });
@@ -105,18 +115,14 @@ describeWithService('DATABASE_URL', 'entelix-postgres doctor on real deployments
   it('fails on a superuser role', async () => {
     const { code, output, report } = await doctor(url, schema);
     expect(report.ok).toBe(false);
-    expect(report.problems).toContain(
-      `role "${report.role}" is a superuser: row-level security does not apply to it`,
-    );
+    expect(report.findings.map((finding) => finding.check)).toContain('superuser');
     expect(code).toBe(1);
     expect(output.stderr).toContain('is a superuser');
   });
 
   it('fails on a BYPASSRLS role, which really does see every tenant', async () => {
     const { code, report } = await doctor(bypassUrl, schema);
-    expect(report.problems).toEqual([
-      `role "${BYPASS_ROLE}" has BYPASSRLS: row-level security does not apply to it`,
-    ]);
+    expect(report.findings.map((finding) => finding.check)).toEqual(['bypass-rls']);
     expect(code).toBe(1);
     // Why it matters: with no tenant set, this role reads rows the app role cannot.
     const app = new pg.Pool({ connectionString: appUrl, max: 1 });
@@ -134,13 +140,235 @@ describeWithService('DATABASE_URL', 'entelix-postgres doctor on real deployments
 
   it('fails on the role that owns the tables', async () => {
     const { code, report } = await doctor(ownerUrl, schema);
-    expect([...report.problems].sort()).toEqual(
-      TABLES.map(
-        (table) =>
-          `table ${schema}.${table} is owned by role "${OWNER_ROLE}" (or a role it belongs to): connect the application as a role that does not own the tables`,
-      ),
+    expect(report.findings.map((finding) => finding.check)).toEqual(
+      TABLES.map(() => 'table-owner'),
+    );
+    expect(report.problems.filter((problem) => problem.includes(OWNER_ROLE))).toHaveLength(
+      TABLES.length,
     );
     expect(code).toBe(1);
+  });
+
+  describe('doctor checks', () => {
+    // Throwaway login roles, one per case, dropped afterwards.
+    const created: string[] = [];
+    const newRole = async (attributes = 'LOGIN NOSUPERUSER NOBYPASSRLS') => {
+      const role = `entelix_doc_${crypto.randomUUID().replaceAll('-', '').slice(0, 12)}`;
+      await admin.query(`CREATE ROLE ${role} ${attributes}`);
+      created.push(role);
+      return role;
+    };
+    const asOwner = async (sql: string) => {
+      const owner = new pg.Pool({ connectionString: ownerUrl, max: 1 });
+      try {
+        await owner.query(sql);
+      } finally {
+        await owner.end();
+      }
+    };
+    /** The application role's grants of the deploying guide, for `role`. */
+    const grantApplicationPrivileges = (role: string) =>
+      asOwner(`
+        GRANT USAGE ON SCHEMA "${schema}" TO ${role};
+        GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA "${schema}" TO ${role};
+        GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA "${schema}" TO ${role};`);
+    const checksOf = (report: { findings?: { check: string }[] }) =>
+      report.findings?.map((finding) => finding.check);
+
+    afterAll(async () => {
+      for (const role of created.reverse()) {
+        await admin.query(`DROP OWNED BY ${role}; DROP ROLE ${role}`);
+      }
+    });
+
+    it('fails for a role without the table privileges the contracts need', async () => {
+      const role = await newRole();
+      await asOwner(`
+        GRANT USAGE ON SCHEMA "${schema}" TO ${role};
+        GRANT SELECT ON "${schema}".schema_migrations TO ${role};
+        GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA "${schema}" TO ${role};`);
+      const { code, report } = await doctor(urlForRole(url, role), schema);
+      expect(report.ok).toBe(false);
+      expect(new Set(checksOf(report))).toEqual(new Set(['contract-privileges']));
+      expect(code).toBe(1);
+    });
+
+    it('fails for a role without EXECUTE on the functions', async () => {
+      const role = await newRole();
+      await asOwner(`
+        GRANT USAGE ON SCHEMA "${schema}" TO ${role};
+        GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA "${schema}" TO ${role};`);
+      const { report } = await doctor(urlForRole(url, role), schema);
+      expect(report.ok).toBe(false);
+      expect(new Set(checksOf(report))).toEqual(new Set(['contract-privileges']));
+    });
+
+    it('fails for a member of a BYPASSRLS role, which SET ROLE turns into a reader of every tenant', async () => {
+      const role = await newRole();
+      await grantApplicationPrivileges(role);
+      await admin.query(`GRANT ${BYPASS_ROLE} TO ${role}`);
+      const { code, report } = await doctor(urlForRole(url, role), schema);
+      expect(report.ok).toBe(false);
+      expect(checksOf(report)).toEqual(['privileged-membership']);
+      expect(code).toBe(1);
+    });
+
+    it('fails for a member of a role that is a member of a superuser role', async () => {
+      const superuser = await newRole('NOLOGIN SUPERUSER');
+      const middle = await newRole('NOLOGIN');
+      const role = await newRole();
+      await grantApplicationPrivileges(role);
+      await admin.query(`GRANT ${superuser} TO ${middle}; GRANT ${middle} TO ${role}`);
+      const { report } = await doctor(urlForRole(url, role), schema);
+      expect(report.ok).toBe(false);
+      expect(checksOf(report)).toEqual(['privileged-membership']);
+    });
+
+    it('fails for a role that may TRUNCATE, which ignores row-level security', async () => {
+      const role = await newRole();
+      await grantApplicationPrivileges(role);
+      await asOwner(`GRANT TRUNCATE ON "${schema}".session_events TO ${role}`);
+      const { report } = await doctor(urlForRole(url, role), schema);
+      expect(report.ok).toBe(false);
+      expect(checksOf(report)).toEqual(['truncate']);
+    });
+
+    it('fails while a function of the schema is executable by PUBLIC', async () => {
+      const fn = `"${schema}".log_head(text, text)`;
+      await asOwner(`GRANT EXECUTE ON FUNCTION ${fn} TO PUBLIC`);
+      try {
+        const { report } = await doctor(appUrl, schema);
+        expect(report.ok).toBe(false);
+        expect(checksOf(report)).toEqual(['public-execute']);
+      } finally {
+        await asOwner(`REVOKE EXECUTE ON FUNCTION ${fn} FROM PUBLIC`);
+      }
+    });
+
+    it('reports a superuser as a superuser only, not as the owner of every table', async () => {
+      const { report } = await doctor(url, schema);
+      expect(report.ok).toBe(false);
+      expect(checksOf(report)).toEqual(['superuser']);
+      expect(report.problems).toHaveLength(1);
+    });
+
+    it('says a missing schema does not exist, rather than that it is at version 0', async () => {
+      const { code, report } = await doctor(appUrl, randomSchemaName());
+      expect(report.ok).toBe(false);
+      expect(checksOf(report)).toEqual(['schema-missing']);
+      expect(report.schemaVersion).toBe(0);
+      expect(code).toBe(1);
+    });
+
+    it('passes again for the application role', async () => {
+      const { report } = await doctor(appUrl, schema);
+      expect(report.findings).toEqual([]);
+      expect(report.ok).toBe(true);
+    });
+  });
+
+  describe('capabilities.rls', () => {
+    const rlsOf = async (connectionString: string) => {
+      const persistence = await createPostgresPersistence({
+        connectionString,
+        schema,
+        migrate: 'verify',
+      });
+      try {
+        return persistence.capabilities.rls;
+      } finally {
+        await persistence.close();
+      }
+    };
+
+    it('is true for the application role, and for the owner while row-level security is forced', async () => {
+      expect(await rlsOf(appUrl)).toBe(true);
+      expect(await rlsOf(ownerUrl)).toBe(true);
+    });
+
+    it('is false for a superuser and for a BYPASSRLS role', async () => {
+      expect(await rlsOf(url)).toBe(false);
+      expect(await rlsOf(bypassUrl)).toBe(false);
+    });
+
+    it('is false for the owner once one table is not forced', async () => {
+      const owner = new pg.Pool({ connectionString: ownerUrl, max: 1 });
+      const table = `"${schema}".locks`;
+      try {
+        await owner.query(`ALTER TABLE ${table} NO FORCE ROW LEVEL SECURITY`);
+        expect(await rlsOf(ownerUrl)).toBe(false);
+        expect(await rlsOf(appUrl)).toBe(true);
+      } finally {
+        await owner.query(`ALTER TABLE ${table} FORCE ROW LEVEL SECURITY`);
+        await owner.end();
+      }
+    });
+  });
+
+  describe('execute rights and the all-tenant sweep', () => {
+    const usageOnly = `entelix_usage_${crypto.randomUUID().replaceAll('-', '').slice(0, 12)}`;
+
+    beforeAll(async () => {
+      await admin.query(`CREATE ROLE ${usageOnly} LOGIN NOSUPERUSER NOBYPASSRLS`);
+      const owner = new pg.Pool({ connectionString: ownerUrl, max: 1 });
+      try {
+        await owner.query(`GRANT USAGE ON SCHEMA "${schema}" TO ${usageOnly}`);
+      } finally {
+        await owner.end();
+      }
+    });
+    afterAll(async () => {
+      await admin?.query(`DROP OWNED BY ${usageOnly}; DROP ROLE ${usageOnly}`);
+    });
+
+    it('a role with USAGE on the schema alone can run no function, not even the sweep', async () => {
+      const pool = new pg.Pool({ connectionString: urlForRole(url, usageOnly), max: 1 });
+      try {
+        for (const call of [
+          `SELECT "${schema}".store_evict_all_expired()`,
+          `SELECT "${schema}".log_head('tenant', 'thread')`,
+        ]) {
+          await expect(pool.query(call), call).rejects.toMatchObject({ code: '42501' });
+        }
+      } finally {
+        await pool.end();
+      }
+    });
+
+    it('the owner role sees no expired item of any tenant outside the sweep, which still sweeps every tenant', async () => {
+      const app = new pg.Pool({ connectionString: appUrl, max: 1 });
+      const owner = new pg.Pool({ connectionString: ownerUrl, max: 1 });
+      try {
+        const persistence = await createPostgresPersistence({
+          pool: app,
+          schema,
+          migrate: 'verify',
+        });
+        const tenants = [`a-${crypto.randomUUID()}`, `b-${crypto.randomUUID()}`];
+        for (const tenant of tenants) {
+          await persistence.store().put(Namespace.of(tenant, 'ns'), 'k', tenant, { ttlMs: 1 });
+        }
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        const expired = await owner.query(
+          `SELECT count(*)::int AS n FROM "${schema}".store_items WHERE tenant_id = ANY($1)`,
+          [tenants],
+        );
+        expect(expired.rows[0].n).toBe(0);
+        const deleted = await owner.query(
+          `DELETE FROM "${schema}".store_items WHERE tenant_id = ANY($1)`,
+          [tenants],
+        );
+        expect(deleted.rowCount).toBe(0);
+        expect(await persistence.store().evictExpired()).toBeGreaterThanOrEqual(2);
+        const left = await admin.query(
+          `SELECT count(*)::int AS n FROM "${schema}".store_items WHERE tenant_id = ANY($1)`,
+          [tenants],
+        );
+        expect(left.rows[0].n).toBe(0);
+      } finally {
+        await Promise.all([app.end(), owner.end()]);
+      }
+    });
   });
 
   describe('tables changed behind the migrations', () => {
@@ -163,9 +391,8 @@ describeWithService('DATABASE_URL', 'entelix-postgres doctor on real deployments
         `ALTER TABLE ${table} FORCE ROW LEVEL SECURITY`,
         async () => {
           const { code, report } = await doctor(appUrl, schema);
-          expect(report.problems).toEqual([
-            `table ${schema}.session_events: row-level security is not forced`,
-          ]);
+          expect(report.findings.map((finding) => finding.check)).toEqual(['rls-not-forced']);
+          expect(report.problems[0]).toContain(`${schema}.session_events`);
           expect(code).toBe(1);
         },
       );
@@ -178,9 +405,8 @@ describeWithService('DATABASE_URL', 'entelix-postgres doctor on real deployments
         `ALTER TABLE ${table} ENABLE ROW LEVEL SECURITY`,
         async () => {
           const { code, report } = await doctor(appUrl, schema);
-          expect(report.problems).toEqual([
-            `table ${schema}.checkpoints: row-level security is not enabled`,
-          ]);
+          expect(report.findings.map((finding) => finding.check)).toEqual(['rls-disabled']);
+          expect(report.problems[0]).toContain(`${schema}.checkpoints`);
           expect(code).toBe(1);
         },
       );

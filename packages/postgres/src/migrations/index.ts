@@ -7,6 +7,7 @@ import {
   translateError,
 } from '../queryable.js';
 import { initialMigration } from './001-initial.js';
+import { executeRightsMigration } from './002-execute-rights.js';
 
 /** One numbered schema change. `sql` receives the quoted schema name. */
 export interface Migration {
@@ -18,6 +19,7 @@ export interface Migration {
 /** Every migration, in order. Versions are 1, 2, 3... with no gaps. */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial', sql: initialMigration },
+  { version: 2, name: 'execute rights', sql: executeRightsMigration },
 ];
 
 /** The schema version this code needs. */
