@@ -1,6 +1,6 @@
-import { type Persistence, ThreadKey } from '@entelix/core';
+import { Checkpoint, type Persistence, ThreadKey } from '@entelix/core';
 import { expect, it } from 'vitest';
-import { startWorker, type WorkerJob } from './processes.js';
+import { startWorker, type WorkerJob, type WorkerProcess } from './processes.js';
 
 /** What a backend's multi-process suite supplies to {@link multiProcessTests}. */
 export interface MultiProcessSetup {
@@ -12,10 +12,55 @@ export interface MultiProcessSetup {
 
 /**
  * The multi-process scenarios every real backend must survive, each worker a separate
- * OS process: gap-free ordinals, no lost update under `withSessionLock`, and a paused
- * holder fenced out after a takeover. Call inside the backend's `describe`.
+ * OS process: gap-free ordinals, no lost update under `withSessionLock`, a paused
+ * holder fenced out after a takeover, one pending write per (checkpoint, task, idx),
+ * and conditional appends that never both win. Call inside the backend's `describe`.
  */
 export function multiProcessTests(setup: MultiProcessSetup): void {
+  /** Start workers, wait until every one is ready, then let them all go at once. */
+  const race = async (workers: WorkerProcess[]) => {
+    await Promise.all(workers.map((worker) => worker.next('ready')));
+    for (const worker of workers) worker.send({ type: 'go' });
+    return Promise.all(workers.map((worker) => worker.result));
+  };
+
+  it('4 processes writing the same (checkpoint, task, idx) keep exactly one write, the same for all', async () => {
+    const key = ThreadKey.of(`t-${crypto.randomUUID()}`, 'writes');
+    const checkpoint = Checkpoint.create({ key, step: 0, state: { n: 0 } });
+    await setup.persistence().checkpointer().put(checkpoint);
+    const results = await race(
+      Array.from({ length: 4 }, (_, writer) =>
+        startWorker(setup.jobFor('pendingWriteRace', key, { checkpointId: checkpoint.id, writer })),
+      ),
+    );
+    const stored = await setup
+      .persistence()
+      .checkpointer<unknown, { writer: number }>()
+      .getById(key, checkpoint.id);
+    const winners = stored?.pendingWrites.map((write) => write.value.writer) ?? [];
+    expect(winners).toHaveLength(1);
+    expect([0, 1, 2, 3]).toContain(winners[0]);
+    // Every worker, reading after its own write, saw the one write that won.
+    expect(results.map((result) => result.seen)).toEqual([winners, winners, winners, winners]);
+  });
+
+  it('4 processes appending with expectedHead never both win: one event per winning append', async () => {
+    const key = ThreadKey.of(`t-${crypto.randomUUID()}`, 'conditional');
+    const results = await race(
+      Array.from({ length: 4 }, (_, writer) =>
+        startWorker(setup.jobFor('conditionalAppends', key, { attempts: 25, writer })),
+      ),
+    );
+    const won = results.flatMap((result) => result.won as number[]).sort((a, b) => a - b);
+    const conflicts = results.reduce((sum, result) => sum + (result.conflicts as number), 0);
+    expect(won.length + conflicts).toBe(100);
+    // Each winning append took the next ordinal; a losing one wrote nothing.
+    expect(won).toEqual(Array.from({ length: won.length }, (_, i) => i + 1));
+    const events = await setup.persistence().sessionLog().loadSince(key, 0);
+    expect(events.map((event) => event.seq)).toEqual(won);
+    expect(await setup.persistence().sessionLog().head(key)).toBe(won.length);
+  });
+
   it('4 processes x 100 appends to one thread give ordinals exactly 1..400', async () => {
     const key = ThreadKey.of(`t-${crypto.randomUUID()}`, 'shared');
     const workers = Array.from({ length: 4 }, (_, writer) =>

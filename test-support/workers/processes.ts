@@ -5,7 +5,7 @@ const WORKER = fileURLToPath(new URL('./worker.mjs', import.meta.url));
 
 /** What every job of `worker.mjs` needs, plus job- and backend-specific fields. */
 export interface WorkerJob {
-  name: 'append' | 'counter' | 'holder' | 'takeover';
+  name: 'append' | 'counter' | 'holder' | 'takeover' | 'pendingWriteRace' | 'conditionalAppends';
   /**
    * URL of the backend's opener module: it exports `open(job)`, resolving to
    * `{ persistence, close() }` built from the job's backend-specific fields.

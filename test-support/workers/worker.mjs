@@ -101,6 +101,44 @@ const jobs = {
     return { ...outcome, released };
   },
 
+  /**
+   * Once the parent says go, attach one write (idx 0 of task `task`) to the shared
+   * checkpoint, then read back the write every reader now sees.
+   */
+  async pendingWriteRace(persistence, { key, checkpointId, writer }) {
+    const checkpointer = persistence.checkpointer();
+    process.send({ type: 'ready' });
+    await nextMessage('go');
+    await checkpointer.putWrites(key, { checkpointId, taskId: 'task' }, [
+      { idx: 0, channel: 'c', value: { writer } },
+    ]);
+    const read = await checkpointer.getById(key, checkpointId);
+    return { seen: read?.pendingWrites.map((write) => write.value.writer) };
+  },
+
+  /**
+   * Once the parent says go, `attempts` times: read the head and append one event on
+   * the condition that the head is still that. Returns the heads of the appends that
+   * won and the number that lost with CONFLICT.
+   */
+  async conditionalAppends(persistence, { key, attempts, writer }) {
+    const log = persistence.sessionLog();
+    process.send({ type: 'ready' });
+    await nextMessage('go');
+    const won = [];
+    let conflicts = 0;
+    for (let n = 0; n < attempts; n++) {
+      const head = await log.head(key);
+      try {
+        won.push(await log.append(key, [{ writer, n }], { expectedHead: head }));
+      } catch (error) {
+        if (codeOf(error) !== 'CONFLICT') throw error;
+        conflicts++;
+      }
+    }
+    return { won, conflicts };
+  },
+
   /** Take the lock (waiting for the previous lease to run out) and write fenced. */
   async takeover(persistence, { key, ttlMs, timeoutMs }) {
     const checkpointer = persistence.checkpointer();
