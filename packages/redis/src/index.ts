@@ -1,7 +1,7 @@
 import { type Capabilities, ConfigError, describe, type Persistence } from '@entelix/core';
 import { Redis } from 'ioredis';
 import { createRedisCheckpointer } from './checkpointer.js';
-import { BACKEND, type ClockSource, type RedisContext } from './context.js';
+import { BACKEND, type ClockSource, isIoredisMock, type RedisContext } from './context.js';
 import { KeyLayout, readKeyPrefix } from './keys.js';
 import { createRedisLock } from './lock.js';
 import type { RedisClient } from './scripts/lua.js';
@@ -28,10 +28,11 @@ export interface RedisPersistenceOptions {
   keyPrefix?: string;
   /**
    * Where "now" comes from for store TTLs and session-event timestamps. `'server'`
-   * (default) uses Redis `TIME`, so processes with skewed clocks agree on expiry.
-   * `'client'` uses this process's clock: only for single-process setups such as
-   * ioredis-mock, whose `TIME` is not wall-clock time. Lock leases always expire by
-   * Redis' own key expiry.
+   * uses Redis `TIME`, so processes with skewed clocks agree on expiry. `'client'`
+   * uses this process's clock: only for single-process setups. The default is
+   * `'server'`, except on ioredis-mock, whose `TIME` can be a second off while it
+   * expires keys by this process's clock: there it is `'client'`. Lock leases always
+   * expire by Redis' own key expiry.
    */
   clock?: ClockSource;
 }
@@ -71,11 +72,11 @@ export function createRedisPersistence(options: RedisPersistenceOptions): Persis
     });
   }
   const keyPrefix = readKeyPrefix(options.keyPrefix);
-  const clock = options.clock ?? 'server';
-  if (clock !== 'server' && clock !== 'client') {
+  if (options.clock !== undefined && options.clock !== 'server' && options.clock !== 'client') {
     throw new ConfigError("clock must be 'server' or 'client'", { backend: BACKEND });
   }
   const { client, ownsClient } = openClient(options);
+  const clock = options.clock ?? (isIoredisMock(client) ? 'client' : 'server');
   const context: RedisContext = {
     client,
     keys: new KeyLayout(keyPrefix),
