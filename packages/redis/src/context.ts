@@ -74,11 +74,26 @@ export function command<T>(action: string, fn: () => Promise<T>): Promise<T> {
   try {
     pending = fn();
   } catch (error) {
-    return Promise.reject(toBackendError(error, BACKEND, action));
+    return Promise.reject(driverError(error, action));
   }
   return pending.catch((error: unknown) => {
-    throw toBackendError(error, BACKEND, action);
+    throw driverError(error, action);
   });
+}
+
+/**
+ * The typed error for what the driver threw. A `WRONGTYPE` reply means one of this
+ * library's keys holds another type than it ever stores there: a malformed stored
+ * entry, not a failing server.
+ */
+function driverError(error: unknown, action: string): Error {
+  if (error instanceof Error && /\bWRONGTYPE\b/.test(error.message)) {
+    return new CorruptRecordError(`${action} found a key holding another type of value`, {
+      cause: error,
+      backend: BACKEND,
+    });
+  }
+  return toBackendError(error, BACKEND, action);
 }
 
 /** The fence part of a write script's KEYS and ARGV. */

@@ -110,10 +110,36 @@ export function createRedisStore<V>(
   }
 
   async function registeredScopes(tenantId: string, action: string): Promise<string[][]> {
-    const fields = await command(action, () =>
-      context.client.hkeys(context.keys.namespaceIndex(tenantId)),
-    );
+    const fields = await indexedScopes(tenantId, action);
     return fields.map(decodeScope);
+  }
+
+  function indexedScopes(tenantId: string, action: string): Promise<string[]> {
+    return command(action, () => context.client.hkeys(context.keys.namespaceIndex(tenantId)));
+  }
+
+  /**
+   * Evict the expired items of every namespace in the tenant's index. An entry that
+   * cannot be read, or a namespace whose keys hold the wrong type, is `CORRUPT_RECORD`:
+   * it goes to `unreadable` and the other namespaces are swept all the same.
+   */
+  async function sweepTenant(tenantId: string, sweep: Sweep): Promise<void> {
+    const namespaces: Namespace[] = [];
+    for (const field of await indexedScopes(tenantId, 'evictExpired')) {
+      try {
+        namespaces.push(Namespace.of(tenantId, ...decodeScope(field)));
+      } catch (error) {
+        sweep.skip(`namespace index entry ${JSON.stringify(field)} of tenant ${tenantId}`, error);
+      }
+    }
+    await forEachConcurrently(namespaces, NAMESPACES_IN_FLIGHT, async (namespace) => {
+      try {
+        const evicted = await evictNamespace(namespace);
+        sweep.evicted += evicted;
+      } catch (error) {
+        sweep.skip(`namespace ${namespace.render()}`, error);
+      }
+    });
   }
 
   return {
@@ -253,25 +279,90 @@ export function createRedisStore<V>(
     async evictExpired(tenantId, options) {
       const tenant = tenantId === undefined ? undefined : TenantId.parse(tenantId);
       throwIfAborted(readOptions<CallOptions>(options).signal, BACKEND);
-      const tenants =
-        tenant !== undefined
-          ? [tenant]
-          : (
-              await command('evictExpired', () =>
-                context.client.smembers(context.keys.storeTenants()),
-              )
-            ).map(decodeComponent);
-      let evicted = 0;
-      for (const each of tenants) {
-        const scopes = await registeredScopes(each, 'evictExpired');
-        const counts = await Promise.all(
-          scopes.map((scope) => evictNamespace(Namespace.of(each, ...scope))),
+      const sweep = new Sweep();
+      if (tenant !== undefined) {
+        await sweepTenant(tenant, sweep);
+      } else {
+        const tenants: string[] = [];
+        const fields = await command('evictExpired', () =>
+          context.client.smembers(context.keys.storeTenants()),
         );
-        for (const count of counts) evicted += count;
+        for (const field of fields) {
+          try {
+            tenants.push(decodeComponent(field, 'tenant id'));
+          } catch (error) {
+            sweep.skip(`tenant index entry ${JSON.stringify(field)}`, error);
+          }
+        }
+        await forEachConcurrently(tenants, TENANTS_IN_FLIGHT, (each) => sweepTenant(each, sweep));
       }
-      return evicted;
+      sweep.finish();
+      return sweep.evicted;
     },
   };
+}
+
+// How many tenants, and namespaces of one tenant, a sweep works on at once: enough to
+// keep the connection busy (ioredis pipelines what is in flight), few enough to leave
+// room for other callers' commands.
+const TENANTS_IN_FLIGHT = 8;
+const NAMESPACES_IN_FLIGHT = 16;
+
+/**
+ * What a sweep evicted, and what it had to leave because it could not read it. One
+ * unreadable entry must not stop the sweep of everything else, nor vanish into the
+ * count: the sweep goes on, then {@link Sweep.finish} rejects with `CORRUPT_RECORD`
+ * naming what it skipped.
+ */
+class Sweep {
+  evicted = 0;
+  private readonly skipped: { what: string; error: unknown }[] = [];
+
+  /** Record a `CORRUPT_RECORD` failure of one entry; any other failure ends the sweep. */
+  skip(what: string, error: unknown): void {
+    if (!CorruptRecordError.isInstance(error)) throw error;
+    this.skipped.push({ what, error });
+  }
+
+  finish(): void {
+    if (this.skipped.length === 0) return;
+    const named = this.skipped.slice(0, 10).map((each) => each.what);
+    const more =
+      this.skipped.length > named.length ? ` and ${this.skipped.length - named.length} more` : '';
+    throw new CorruptRecordError(
+      `evictExpired evicted ${this.evicted} expired items but skipped what it cannot read ` +
+        `(left in place): ${named.join('; ')}${more}`,
+      {
+        cause: new AggregateError(this.skipped.map((each) => each.error)),
+        backend: BACKEND,
+      },
+    );
+  }
+}
+
+/**
+ * Run `work` over `items` with at most `limit` in flight. A failure stops new work;
+ * once what is in flight has settled, the first failure is thrown.
+ */
+async function forEachConcurrently<T>(
+  items: readonly T[],
+  limit: number,
+  work: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  let failure: { error: unknown } | undefined;
+  const worker = async () => {
+    while (failure === undefined && next < items.length) {
+      const item = items[next++] as T;
+      try {
+        await work(item);
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (failure !== undefined) throw failure.error;
 }
 
 /**
