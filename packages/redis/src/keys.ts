@@ -200,14 +200,23 @@ export class KeyLayout {
     return this.key('ns', namespaceTag(namespace), `item:${field}`);
   }
 
-  /** Hash of encoded scope to registration token: the tenant's namespaces. */
+  /** Hash of encoded scope to registration tokens: the tenant's namespaces. */
   namespaceIndex(tenantId: string): string {
     return this.key('nsidx', encodeComponent(tenantId), 'scopes');
   }
 
   /**
-   * Set of encoded tenant ids that ever registered a store namespace, so that
-   * `evictExpired()` can reach every tenant without scanning the keyspace.
+   * The tenant's registration tokens, beside its namespace index: present while that
+   * index lists a namespace (see scripts/store.ts).
+   */
+  tenantRegistration(tenantId: string): string {
+    return this.key('nsidx', encodeComponent(tenantId), 'reg');
+  }
+
+  /**
+   * Hash of encoded tenant id to registration tokens: the tenants with a store
+   * namespace, so that `evictExpired()` can reach every tenant without scanning the
+   * keyspace.
    */
   storeTenants(): string {
     return `${this.prefix}:tenants`;

@@ -50,16 +50,21 @@ import {
   STORE_LIST,
   STORE_NAMESPACE_IS_LIVE,
   STORE_PUT,
+  STORE_REGISTER_NAMESPACE,
+  STORE_REGISTER_TENANT,
   STORE_UNREGISTER_NAMESPACE,
+  STORE_UNREGISTER_TENANT,
 } from './scripts/store.js';
 
 /**
- * Each namespace lives in its own slot (items hash, key index, expiry index). The
- * tenant's namespace index lives in the tenant's slot, so it cannot change in the same
- * script as the items; a registration token keeps the two consistent: an entry is
- * added before a namespace's first item is written and removed only by the caller
- * that dropped the matching registration of an emptied namespace. An entry may
- * therefore outlive its items (listNamespaces checks liveness), never the reverse.
+ * Each namespace lives in its own slot (item keys, key index, expiry index). The
+ * tenant's namespace index lives in the tenant's slot and the index of tenants in a
+ * slot of its own, so neither can change in the same script as the items; registration
+ * tokens keep the three consistent (see scripts/store.ts): an index entry is added
+ * before a namespace's first item is written and goes only once that namespace and
+ * every concurrent registration of it are gone, and a tenant stays in the index of
+ * tenants while its namespace index lists anything. An entry may therefore outlive its
+ * items (listNamespaces checks liveness), never the reverse.
  */
 export function createRedisStore<V>(
   context: RedisContext,
@@ -72,41 +77,77 @@ export function createRedisStore<V>(
     return [keys.registration, keys.itemKeys, keys.expiry, keys.itemPrefix + field];
   }
 
+  /** Add `token` to the namespace's index entry, registering the tenant first if need be. */
   async function register(namespace: Namespace, token: string): Promise<void> {
-    const tenant = encodeComponent(namespace.tenantId);
-    await command('put', async () => {
-      await context.client.sadd(context.keys.storeTenants(), tenant);
-      await context.client.hset(
-        context.keys.namespaceIndex(namespace.tenantId),
-        encodeScope(namespace.scope),
-        token,
+    const { tenantId } = namespace;
+    const index = context.keys.namespaceIndex(tenantId);
+    const tenantRegistration = context.keys.tenantRegistration(tenantId);
+    const scope = encodeScope(namespace.scope);
+    const registerNamespace = (tenantToken: string) =>
+      run(
+        context,
+        STORE_REGISTER_NAMESPACE,
+        2,
+        [index, tenantRegistration, scope, token, tenantToken],
+        'put',
       );
-    });
-  }
-
-  async function unregister(namespace: Namespace, token: unknown, action: string): Promise<void> {
-    if (typeof token !== 'string' || token === '') return;
+    if ((await registerNamespace('')) !== ScriptStatus.NEEDS_REGISTRATION) return;
+    const tenantToken = randomUUID();
     await run(
       context,
-      STORE_UNREGISTER_NAMESPACE,
+      STORE_REGISTER_TENANT,
       1,
-      [context.keys.namespaceIndex(namespace.tenantId), encodeScope(namespace.scope), token],
+      [context.keys.storeTenants(), encodeComponent(tenantId), tenantToken],
+      'put',
+    );
+    await registerNamespace(tenantToken);
+  }
+
+  /**
+   * Remove the registration tokens an emptied namespace handed back from its index
+   * entry, and the tenant from the index of tenants once its namespace index is empty.
+   */
+  async function unregister(namespace: Namespace, tokens: unknown, action: string): Promise<void> {
+    if (typeof tokens !== 'string' || tokens === '') return;
+    const { tenantId } = namespace;
+    const tenantTokens = await run(
+      context,
+      STORE_UNREGISTER_NAMESPACE,
+      2,
+      [
+        context.keys.namespaceIndex(tenantId),
+        context.keys.tenantRegistration(tenantId),
+        encodeScope(namespace.scope),
+        tokens,
+      ],
+      action,
+    );
+    if (typeof tenantTokens !== 'string' || tenantTokens === '') return;
+    await run(
+      context,
+      STORE_UNREGISTER_TENANT,
+      1,
+      [context.keys.storeTenants(), encodeComponent(tenantId), tenantTokens],
       action,
     );
   }
 
   async function evictNamespace(namespace: Namespace): Promise<number> {
     const keys = context.keys.namespace(namespace);
-    const result = await run(
-      context,
-      STORE_EVICT_NAMESPACE,
-      3,
-      [keys.registration, keys.itemKeys, keys.expiry, clockArgument(context)],
-      'evictExpired',
-    );
-    const [count, token] = expectPair(result, 'evictExpired');
-    await unregister(namespace, token, 'evictExpired');
-    return count;
+    let evicted = 0;
+    for (;;) {
+      const result = await run(
+        context,
+        STORE_EVICT_NAMESPACE,
+        3,
+        [keys.registration, keys.itemKeys, keys.expiry, clockArgument(context), EVICT_PER_CALL],
+        'evictExpired',
+      );
+      const [count, tokens] = expectPair(result, 'evictExpired');
+      evicted += count;
+      await unregister(namespace, tokens, 'evictExpired');
+      if (count < EVICT_PER_CALL) return evicted;
+    }
   }
 
   async function registeredScopes(tenantId: string, action: string): Promise<string[][]> {
@@ -167,6 +208,9 @@ export function createRedisStore<V>(
         const token = randomUUID();
         await register(ns, token);
         result = await write(token);
+        // Fenced: the token never reached the namespace's registration, so it can go
+        // from the index entry again.
+        if (result === ScriptStatus.FENCED) await unregister(ns, token, 'put');
       }
       throwIfFenced(result);
       expectInteger(result, 'put');
@@ -210,8 +254,8 @@ export function createRedisStore<V>(
         'delete',
       );
       throwIfFenced(result);
-      const [deleted, token] = expectPair(result, 'delete');
-      await unregister(ns, token, 'delete');
+      const [deleted, tokens] = expectPair(result, 'delete');
+      await unregister(ns, tokens, 'delete');
       return deleted === 1;
     },
 
@@ -285,7 +329,7 @@ export function createRedisStore<V>(
       } else {
         const tenants: string[] = [];
         const fields = await command('evictExpired', () =>
-          context.client.smembers(context.keys.storeTenants()),
+          context.client.hkeys(context.keys.storeTenants()),
         );
         for (const field of fields) {
           try {
@@ -301,6 +345,10 @@ export function createRedisStore<V>(
     },
   };
 }
+
+// Expired items one script evicts at most: the sweep of a namespace full of them
+// takes several short scripts rather than one long one.
+const EVICT_PER_CALL = 10_000;
 
 // How many tenants, and namespaces of one tenant, a sweep works on at once: enough to
 // keep the connection busy (ioredis pipelines what is in flight), few enough to leave

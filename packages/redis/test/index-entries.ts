@@ -96,5 +96,5 @@ export function indexEntryTests(setup: () => IndexEntrySetup, wrongTypes: boolea
 
 /** Add a raw entry to the index of tenants the all-tenant sweep walks. */
 async function addTenantEntry(client: RedisClient, layout: KeyLayout, raw: string): Promise<void> {
-  await client.sadd(layout.storeTenants(), raw);
+  await client.hset(layout.storeTenants(), raw, 'token');
 }
