@@ -132,42 +132,59 @@ return { live, unregister_if_empty() }
 
 /**
  * KEYS: item keys, expiry. ARGV: clock, min, max (ZRANGEBYLEX bounds), limit (or
- * empty). Live keys in byte order, skipping expired ones, joined by commas (hex never
- * contains one; a string because ioredis-mock drops tables built element by element).
- * Walks this namespace's index only, in pages, so the cost never depends on the rest
- * of the keyspace.
+ * empty). Live keys in byte order, joined by commas (hex never contains one; a string
+ * because ioredis-mock drops tables built element by element).
+ *
+ * When nothing in the namespace has expired, the key index is the answer. Otherwise the
+ * index is walked a page at a time and each key's own expiry checked (ZMSCORE), and the
+ * expired keys walked past are evicted on the way (Redis has dropped their records
+ * already), so no later list walks past them again: a call costs its page plus the
+ * expired keys in front of it, each of which only one call ever pays for. Expired keys
+ * elsewhere in the namespace cost nothing. Pages start small and grow while they turn up
+ * expired keys.
  */
 export const STORE_LIST = luaScript(
   'store_list',
   `${LUA_READ_NOW}
 local limit = tonumber(ARGV[4])
--- The expired keys once, as a set, rather than a lookup per listed key.
-local expired = {}
-local any_expired = false
-for _, key in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now_text)) do
-  expired[key] = true
-  any_expired = true
-end
-if not any_expired then
-  if limit then
-    return table.concat(redis.call('ZRANGEBYLEX', KEYS[1], ARGV[2], ARGV[3], 'LIMIT', 0, limit), ',')
+if redis.call('ZCOUNT', KEYS[2], '-inf', now_text) == 0 then
+  if limit and limit < redis.call('ZCARD', KEYS[1]) then
+    local count = string.format('%.0f', limit)
+    return table.concat(redis.call('ZRANGEBYLEX', KEYS[1], ARGV[2], ARGV[3], 'LIMIT', 0, count), ',')
   end
   return table.concat(redis.call('ZRANGEBYLEX', KEYS[1], ARGV[2], ARGV[3]), ',')
 end
-local page_size = 256
+local live, found = {}, 0
 local min = ARGV[2]
-local keys = {}
+local page_size = 16
 while true do
-  local page = redis.call('ZRANGEBYLEX', KEYS[1], min, ARGV[3], 'LIMIT', 0, page_size)
-  for _, key in ipairs(page) do
-    if not expired[key] then
-      keys[#keys + 1] = key
-      if limit and #keys >= limit then return table.concat(keys, ',') end
+  local wanted = page_size
+  if limit then wanted = math.min(math.max(page_size, limit - found), ${LUA_CHUNK}) end
+  local page = redis.call('ZRANGEBYLEX', KEYS[1], min, ARGV[3], 'LIMIT', 0, string.format('%.0f', wanted))
+  if #page == 0 then break end
+  local expires = redis.call('ZMSCORE', KEYS[2], (unpack or table.unpack)(page))
+  local passed, gone = {}, 0
+  for i = 1, #page do
+    -- A key without a TTL has no score (false on Redis, a null on ioredis-mock).
+    local expires_at = expires[i]
+    if type(expires_at) == 'string' and tonumber(expires_at) <= now then
+      gone = gone + 1
+      passed[gone] = page[i]
+    else
+      found = found + 1
+      live[found] = page[i]
+      if limit and found >= limit then break end
     end
   end
-  if #page < page_size then return table.concat(keys, ',') end
+  if gone > 0 then
+    redis.call('ZREM', KEYS[1], (unpack or table.unpack)(passed, 1, gone))
+    redis.call('ZREM', KEYS[2], (unpack or table.unpack)(passed, 1, gone))
+    page_size = math.min(page_size * 2, ${LUA_CHUNK})
+  end
+  if (limit and found >= limit) or #page < wanted then break end
   min = '(' .. page[#page]
 end
+return table.concat(live, ',')
 `,
 );
 
