@@ -16,7 +16,7 @@ import { LUA_CHECK_FENCE, LUA_CHUNK, luaScript, ScriptStatus } from './lua.js';
 /** KEYS: data, order, [fence]. ARGV: clock, fence, id, record. */
 export const CHECKPOINT_PUT = luaScript(
   'checkpoint_put',
-  `${LUA_CHECK_FENCE}if redis.call('HSETNX', KEYS[1], ARGV[3], ARGV[4]) == 0 then return -1 end
+  `${LUA_CHECK_FENCE}if redis.call('HSETNX', KEYS[1], ARGV[3], ARGV[4]) == 0 then return ${ScriptStatus.CONFLICT} end
 redis.call('ZADD', KEYS[2], redis.call('HLEN', KEYS[1]), ARGV[3])
 return 1
 `,
@@ -30,11 +30,11 @@ return 1
 export const CHECKPOINT_UPDATE_STATE = luaScript(
   'checkpoint_update_state',
   `${LUA_CHECK_FENCE}local parent = redis.call('HGET', KEYS[1], ARGV[3])
-if not parent then return -3 end
+if not parent then return ${ScriptStatus.NOT_FOUND} end
 local step, next_node = string.match(parent, '^%-?%d+\\t(%d+)\\t([^\\t]*)\\t')
-if not step then return -5 end
+if not step then return ${ScriptStatus.CORRUPT} end
 local record = ARGV[5] .. string.format('%.0f', tonumber(step) + 1) .. '\\t' .. next_node .. ARGV[6]
-if redis.call('HSETNX', KEYS[1], ARGV[4], record) == 0 then return -1 end
+if redis.call('HSETNX', KEYS[1], ARGV[4], record) == 0 then return ${ScriptStatus.CONFLICT} end
 redis.call('ZADD', KEYS[2], redis.call('HLEN', KEYS[1]), ARGV[4])
 return 1
 `,

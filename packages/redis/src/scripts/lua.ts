@@ -73,11 +73,11 @@ export const LUA_CHUNK = 4000;
  * and 5.3; the scripts use no cjson/cmsgpack/bit so they run on both.
  */
 
-/** Returns FENCED (-2) unless the write is unfenced or its fence is still the current one. */
+/** Returns FENCED unless the write is unfenced or its fence is still the current one. */
 export const LUA_CHECK_FENCE = `
 if ARGV[2] ~= '' then
   local current = redis.call('GET', KEYS[#KEYS])
-  if (not current) or tonumber(current) ~= tonumber(ARGV[2]) then return -2 end
+  if (not current) or tonumber(current) ~= tonumber(ARGV[2]) then return ${ScriptStatus.FENCED} end
 end
 `;
 
