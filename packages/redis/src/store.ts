@@ -162,7 +162,7 @@ export function createRedisStore<V>(
   /**
    * Evict the expired items of every namespace in the tenant's index. An entry that
    * cannot be read, or a namespace whose keys hold the wrong type, is `CORRUPT_RECORD`:
-   * it goes to `unreadable` and the other namespaces are swept all the same.
+   * the sweep records it and sweeps the other namespaces all the same.
    */
   async function sweepTenant(tenantId: string, sweep: Sweep): Promise<void> {
     const namespaces: Namespace[] = [];
@@ -170,7 +170,10 @@ export function createRedisStore<V>(
       try {
         namespaces.push(Namespace.of(tenantId, ...decodeScope(field)));
       } catch (error) {
-        sweep.skip(`namespace index entry ${JSON.stringify(field)} of tenant ${tenantId}`, error);
+        sweep.skip(
+          `namespace index entry ${JSON.stringify(field)} of tenant ${JSON.stringify(tenantId)}`,
+          error,
+        );
       }
     }
     await forEachConcurrently(namespaces, NAMESPACES_IN_FLIGHT, async (namespace) => {
@@ -338,7 +341,11 @@ export function createRedisStore<V>(
             sweep.skip(`tenant index entry ${JSON.stringify(field)}`, error);
           }
         }
-        await forEachConcurrently(tenants, TENANTS_IN_FLIGHT, (each) => sweepTenant(each, sweep));
+        await forEachConcurrently(tenants, TENANTS_IN_FLIGHT, (each) =>
+          sweepTenant(each, sweep).catch((error: unknown) =>
+            sweep.skip(`namespace index of tenant ${JSON.stringify(each)}`, error),
+          ),
+        );
       }
       sweep.finish();
       return sweep.evicted;
