@@ -8,8 +8,8 @@ import { LUA_CHECK_FENCE, LUA_CHUNK, LUA_READ_NOW, luaScript, ScriptStatus } fro
  * Each record is a string key of its own. An item with a TTL gets `PEXPIREAT
  * expiresAt - 1`: Redis treats a key as gone once its time is past the deadline, so
  * the record disappears exactly when `expiresAt <= now`, by the server's clock, and
- * a plain `GET` never returns it. The indexes keep their entries until a delete or
- * `evictExpired` takes them out.
+ * a plain `GET` never returns it. The indexes keep their entries until a delete,
+ * `evictExpired` or a `list` that walks past them takes them out.
  *
  * Namespace keys, in this order in every script: registration, item keys (sorted
  * set), expiry (sorted set), then the item's own key. Expired means `expiresAt <= now`.
@@ -17,8 +17,8 @@ import { LUA_CHECK_FENCE, LUA_CHUNK, LUA_READ_NOW, luaScript, ScriptStatus } fro
  * Registration. A namespace's items, its tenant's namespace index and the index of
  * tenants live in three slots, so no script can change them together. Registration
  * tokens keep them consistent: a put that finds its namespace unregistered adds a
- * fresh token to the tenant's index entry first, then writes the item and adds the
- * token to the namespace's registration; emptying the namespace takes every token of
+ * fresh token to the namespace's entry in its tenant's index first, then writes the
+ * item and adds the token to the namespace's registration; emptying the namespace takes every token of
  * its registration and removes exactly those from the entry, which goes once no token
  * is left. A token is in the registration only after it is in the entry, and leaves
  * the entry only after it left the registration, so an entry outlives its namespace's
