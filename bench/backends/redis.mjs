@@ -101,6 +101,33 @@ redis.call('ZADD', KEYS[2], 0, ARGV[1]) return 1`),
     for (let j = i; j < i + 1_000; j++) pipeline.set(`${keyPrefix}:filler:${j}`, payload);
     await pipeline.exec();
   }
+
+  // The expiry check: list(1) on a namespace holding 100,000 expired, unswept items that
+  // sort after its live key, next to one holding none.
+  const freshNamespace = Namespace.of(tenant, 'bench', 'fresh');
+  const expiredNamespace = Namespace.of(tenant, 'bench', 'expired');
+  await store.put(freshNamespace, 'a', state);
+  await store.put(expiredNamespace, 'a', state);
+  for (let i = 0; i < 100_000; i += 1_000) {
+    await Promise.all(
+      Array.from({ length: 1_000 }, (_, j) =>
+        store.put(expiredNamespace, `z${i + j}`, state, { ttlMs: 1 }),
+      ),
+    );
+  }
+
+  // The sweep check: evictExpired() under a prefix whose 40,000 tenants each held an
+  // item, all deleted since, next to a prefix that never had any.
+  const emptyPrefix = `${keyPrefix}e`;
+  const sweptPrefix = `${keyPrefix}s`;
+  const emptyStore = createRedisPersistence({ client, keyPrefix: emptyPrefix }).store();
+  const sweptStore = createRedisPersistence({ client, keyPrefix: sweptPrefix }).store();
+  for (let i = 0; i < 40_000; i += 1_000) {
+    const namespaces = Array.from({ length: 1_000 }, (_, j) => Namespace.of(`t${i + j}`, 'n'));
+    await Promise.all(namespaces.map((namespace) => sweptStore.put(namespace, 'k', state)));
+    await Promise.all(namespaces.map((namespace) => sweptStore.delete(namespace, 'k')));
+  }
+
   // Let Redis finish the incremental rehash the new keys started.
   await new Promise((resolve) => setTimeout(resolve, 1_000));
 
@@ -205,13 +232,26 @@ redis.call('ZADD', KEYS[2], 0, ARGV[1]) return 1`),
         large: () => crowded.list(listNamespace),
         iterations,
       },
+      {
+        name: 'store list(1), 100,000 vs 0 expired items after the page',
+        small: () => store.list(freshNamespace, { limit: 1 }),
+        large: () => store.list(expiredNamespace, { limit: 1 }),
+        iterations,
+      },
+      {
+        name: 'store evictExpired(), 40,000 vs 0 emptied tenants',
+        small: () => emptyStore.evictExpired(),
+        large: () => sweptStore.evictExpired(),
+        iterations,
+      },
     ],
     async close() {
       await persistence.close();
       for (const each of [client, crowdedClient]) {
         let cursor = '0';
         do {
-          const [next, keys] = await each.scan(cursor, 'MATCH', `${keyPrefix}:*`, 'COUNT', 1_000);
+          // The prefix and the two sweep prefixes that extend it.
+          const [next, keys] = await each.scan(cursor, 'MATCH', `${keyPrefix}*`, 'COUNT', 1_000);
           cursor = next;
           if (keys.length > 0) await each.unlink(...keys);
         } while (cursor !== '0');

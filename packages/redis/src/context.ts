@@ -23,6 +23,24 @@ export interface RedisContext {
   readonly isCluster: boolean;
 }
 
+/**
+ * True for an ioredis-mock client, whose `TIME` is not wall-clock time: it rounds the
+ * seconds and takes the microseconds from `process.hrtime`, so it reads up to a second
+ * off, while it expires keys by `Date.now()`. With the server clock an item would then
+ * outlive its TTL by up to a second, so the mock gets this process's clock by default;
+ * it only serves this process, so that clock is the one its key expiry follows.
+ * Recognised by the script registry the mock keeps on the instance; a real ioredis
+ * client has a connector (or, for a Cluster, a connection pool) and no such registry.
+ */
+export function isIoredisMock(client: RedisClient): boolean {
+  const candidate = client as { shaScripts?: unknown; connector?: unknown };
+  return (
+    typeof candidate.shaScripts === 'object' &&
+    candidate.shaScripts !== null &&
+    candidate.connector === undefined
+  );
+}
+
 /** `ARGV[1]` of every script that reads the clock. */
 export function clockArgument(context: RedisContext): string {
   return context.clock === 'server' ? '' : String(Date.now());
@@ -56,11 +74,26 @@ export function command<T>(action: string, fn: () => Promise<T>): Promise<T> {
   try {
     pending = fn();
   } catch (error) {
-    return Promise.reject(toBackendError(error, BACKEND, action));
+    return Promise.reject(driverError(error, action));
   }
   return pending.catch((error: unknown) => {
-    throw toBackendError(error, BACKEND, action);
+    throw driverError(error, action);
   });
+}
+
+/**
+ * The typed error for what the driver threw. A `WRONGTYPE` reply means one of this
+ * library's keys holds another type than it ever stores there: a malformed stored
+ * entry, not a failing server.
+ */
+function driverError(error: unknown, action: string): Error {
+  if (error instanceof Error && /\bWRONGTYPE\b/.test(error.message)) {
+    return new CorruptRecordError(`${action} found a key holding another type of value`, {
+      cause: error,
+      backend: BACKEND,
+    });
+  }
+  return toBackendError(error, BACKEND, action);
 }
 
 /** The fence part of a write script's KEYS and ARGV. */

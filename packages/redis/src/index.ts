@@ -1,7 +1,16 @@
-import { type Capabilities, ConfigError, describe, type Persistence } from '@entelix/core';
+import {
+  type CallOptions,
+  type Capabilities,
+  ConfigError,
+  describe,
+  type Persistence,
+  readOptions,
+  throwIfAborted,
+} from '@entelix/core';
 import { Redis } from 'ioredis';
 import { createRedisCheckpointer } from './checkpointer.js';
-import { BACKEND, type ClockSource, type RedisContext } from './context.js';
+import { BACKEND, type ClockSource, isIoredisMock, type RedisContext } from './context.js';
+import { type RedisDurabilityReport, readDurability } from './durability.js';
 import { KeyLayout, readKeyPrefix } from './keys.js';
 import { createRedisLock } from './lock.js';
 import type { RedisClient } from './scripts/lua.js';
@@ -9,7 +18,27 @@ import { createRedisSessionLog } from './session-log.js';
 import { createRedisStore } from './store.js';
 
 export type { ClockSource } from './context.js';
+export type {
+  RedisDataKind,
+  RedisDurabilityReason,
+  RedisDurabilityReport,
+  RedisDurabilityRisk,
+  RedisDurabilitySettings,
+  RedisServerDurability,
+} from './durability.js';
 export type { RedisClient } from './scripts/lua.js';
+
+/** The bundle {@link createRedisPersistence} returns. */
+export interface RedisPersistence extends Persistence {
+  /**
+   * Read the server's persistence and eviction settings (`CONFIG GET appendonly,
+   * appendfsync, save, maxmemory, maxmemory-policy`; on a Cluster, of every master)
+   * and report what a restart, a crash or memory pressure can take away. Where
+   * `CONFIG` is disabled or not permitted the report says the settings are unreadable
+   * instead of failing; a failing connection is `BACKEND`.
+   */
+  durability(options?: CallOptions): Promise<RedisDurabilityReport>;
+}
 
 /** Options of {@link createRedisPersistence}. Give exactly one of `client` and `url`. */
 export interface RedisPersistenceOptions {
@@ -28,10 +57,11 @@ export interface RedisPersistenceOptions {
   keyPrefix?: string;
   /**
    * Where "now" comes from for store TTLs and session-event timestamps. `'server'`
-   * (default) uses Redis `TIME`, so processes with skewed clocks agree on expiry.
-   * `'client'` uses this process's clock: only for single-process setups such as
-   * ioredis-mock, whose `TIME` is not wall-clock time. Lock leases always expire by
-   * Redis' own key expiry.
+   * uses Redis `TIME`, so processes with skewed clocks agree on expiry. `'client'`
+   * uses this process's clock: only for single-process setups. The default is
+   * `'server'`, except on ioredis-mock, whose `TIME` can be a second off while it
+   * expires keys by this process's clock: there it is `'client'`. Lock leases always
+   * expire by Redis' own key expiry.
    */
   clock?: ClockSource;
 }
@@ -64,18 +94,18 @@ const CAPABILITIES: Capabilities = Object.freeze({
  * await persistence.close(); // the client stays open: it is yours
  * ```
  */
-export function createRedisPersistence(options: RedisPersistenceOptions): Persistence {
+export function createRedisPersistence(options: RedisPersistenceOptions): RedisPersistence {
   if (typeof options !== 'object' || options === null) {
     throw new ConfigError(`options must be an object, got ${describe(options)}`, {
       backend: BACKEND,
     });
   }
   const keyPrefix = readKeyPrefix(options.keyPrefix);
-  const clock = options.clock ?? 'server';
-  if (clock !== 'server' && clock !== 'client') {
+  if (options.clock !== undefined && options.clock !== 'server' && options.clock !== 'client') {
     throw new ConfigError("clock must be 'server' or 'client'", { backend: BACKEND });
   }
   const { client, ownsClient } = openClient(options);
+  const clock = options.clock ?? (isIoredisMock(client) ? 'client' : 'server');
   const context: RedisContext = {
     client,
     keys: new KeyLayout(keyPrefix),
@@ -90,6 +120,10 @@ export function createRedisPersistence(options: RedisPersistenceOptions): Persis
     sessionLog: (payloadOptions) => createRedisSessionLog(context, payloadOptions),
     lock: createRedisLock(context),
     capabilities: CAPABILITIES,
+    async durability(durabilityOptions) {
+      throwIfAborted(readOptions<CallOptions>(durabilityOptions).signal, BACKEND);
+      return readDurability(context, isIoredisMock(client));
+    },
     close() {
       if (!ownsClient) return Promise.resolve();
       closed ??= client.quit().then(

@@ -1,4 +1,10 @@
-import { ConfigError, type Namespace, type ThreadKey } from '@entelix/core';
+import {
+  ConfigError,
+  CorruptRecordError,
+  type Namespace,
+  type ThreadKey,
+  validateId,
+} from '@entelix/core';
 
 /**
  * Key layout. Every Redis key is `<prefix>:<kind>:{<tag>}:<part>`, where the tag is
@@ -45,9 +51,28 @@ export function encodeComponent(value: string): string {
 
 const LITERAL_COMPONENT = /^[A-Za-z0-9.-]*$/;
 
-/** Invert {@link encodeComponent}. */
-export function decodeComponent(encoded: string): string {
-  return decodeURIComponent(encoded);
+/**
+ * Invert {@link encodeComponent}. An index entry is read back with this, so anything
+ * `encodeComponent` would not have written for a legal id (a broken escape, the encoding
+ * of an empty or NUL-holding id, a character escaped that needs no escape) is
+ * `CORRUPT_RECORD`, naming `what` it was meant to be.
+ */
+export function decodeComponent(encoded: string, what = 'id'): string {
+  let id: string;
+  try {
+    id = validateId(decodeURIComponent(encoded), what);
+  } catch (cause) {
+    throw unreadable(encoded, what, cause);
+  }
+  if (encodeComponent(id) !== encoded) throw unreadable(encoded, what, undefined);
+  return id;
+}
+
+function unreadable(encoded: string, what: string, cause: unknown): CorruptRecordError {
+  return new CorruptRecordError(`${JSON.stringify(encoded)} is not an encoded ${what}`, {
+    cause,
+    backend: 'redis',
+  });
 }
 
 /**
@@ -93,9 +118,9 @@ export function encodeScope(scope: readonly string[]): string {
   return scope.map(encodeComponent).join(':');
 }
 
-/** Invert {@link encodeScope}. */
+/** Invert {@link encodeScope}; `CORRUPT_RECORD` for what it would not have written. */
 export function decodeScope(encoded: string): string[] {
-  return encoded.split(':').map(decodeComponent);
+  return encoded.split(':').map((part) => decodeComponent(part, 'namespace scope part'));
 }
 
 /** Keys of one thread: checkpoints, session log and lock share the thread's slot. */
@@ -175,14 +200,23 @@ export class KeyLayout {
     return this.key('ns', namespaceTag(namespace), `item:${field}`);
   }
 
-  /** Hash of encoded scope to registration token: the tenant's namespaces. */
+  /** Hash of encoded scope to registration tokens: the tenant's namespaces. */
   namespaceIndex(tenantId: string): string {
     return this.key('nsidx', encodeComponent(tenantId), 'scopes');
   }
 
   /**
-   * Set of encoded tenant ids that ever registered a store namespace, so that
-   * `evictExpired()` can reach every tenant without scanning the keyspace.
+   * The tenant's registration tokens, beside its namespace index: present while that
+   * index lists a namespace (see scripts/store.ts).
+   */
+  tenantRegistration(tenantId: string): string {
+    return this.key('nsidx', encodeComponent(tenantId), 'reg');
+  }
+
+  /**
+   * Hash of encoded tenant id to registration tokens: the tenants with a store
+   * namespace, so that `evictExpired()` can reach every tenant without scanning the
+   * keyspace.
    */
   storeTenants(): string {
     return `${this.prefix}:tenants`;

@@ -12,7 +12,9 @@ import { LOCK_EXTEND, LOCK_RELEASE, LOCK_TRY_ACQUIRE } from './scripts/lock.js';
 
 /**
  * One lease key per thread that expires by the server's clock (`PX`), and a fence
- * counter beside it that is never deleted, so every grant gets a larger fence.
+ * counter beside it that is never deleted; a fence is also never below the server's
+ * time in microseconds, so every grant gets a larger fence, also after a restart that
+ * lost the counter (see scripts/lock.ts).
  */
 export function createRedisLock(context: RedisContext): DistributedLock {
   async function grant(key: ThreadKey, ttlMs: number): Promise<LockLease | undefined> {

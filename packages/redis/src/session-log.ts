@@ -47,15 +47,19 @@ export function createRedisSessionLog<E>(
       const fence = readWriteFence(context, opts.fence, threadKey.tenantId, keys.events);
       throwIfAborted(opts.signal, BACKEND);
       const mark = `${tenantMark(threadKey.tenantId)}\t`;
-      const records: string[] = [];
-      for (const event of batch) records.push(mark + format.encode(event));
+      // Records are JSON text, free of raw newlines (see scripts/session-log.ts).
+      let records = '';
+      for (const event of batch) {
+        records += records === '' ? mark : `\n${mark}`;
+        records += format.encode(event);
+      }
       const result = await runWrite(
         context,
         LOG_APPEND,
         [keys.head, keys.events],
         fence,
         clockArgument(context),
-        records,
+        [records],
         'append',
       );
       throwIfFenced(result);

@@ -50,16 +50,21 @@ import {
   STORE_LIST,
   STORE_NAMESPACE_IS_LIVE,
   STORE_PUT,
+  STORE_REGISTER_NAMESPACE,
+  STORE_REGISTER_TENANT,
   STORE_UNREGISTER_NAMESPACE,
+  STORE_UNREGISTER_TENANT,
 } from './scripts/store.js';
 
 /**
- * Each namespace lives in its own slot (items hash, key index, expiry index). The
- * tenant's namespace index lives in the tenant's slot, so it cannot change in the same
- * script as the items; a registration token keeps the two consistent: an entry is
- * added before a namespace's first item is written and removed only by the caller
- * that dropped the matching registration of an emptied namespace. An entry may
- * therefore outlive its items (listNamespaces checks liveness), never the reverse.
+ * Each namespace lives in its own slot (item keys, key index, expiry index). The
+ * tenant's namespace index lives in the tenant's slot and the index of tenants in a
+ * slot of its own, so neither can change in the same script as the items; registration
+ * tokens keep the three consistent (see scripts/store.ts): an index entry is added
+ * before a namespace's first item is written and goes only once that namespace and
+ * every concurrent registration of it are gone, and a tenant stays in the index of
+ * tenants while its namespace index lists anything. An entry may therefore outlive its
+ * items (listNamespaces checks liveness), never the reverse.
  */
 export function createRedisStore<V>(
   context: RedisContext,
@@ -72,48 +77,113 @@ export function createRedisStore<V>(
     return [keys.registration, keys.itemKeys, keys.expiry, keys.itemPrefix + field];
   }
 
+  /** Add `token` to the namespace's index entry, registering the tenant first if need be. */
   async function register(namespace: Namespace, token: string): Promise<void> {
-    const tenant = encodeComponent(namespace.tenantId);
-    await command('put', async () => {
-      await context.client.sadd(context.keys.storeTenants(), tenant);
-      await context.client.hset(
-        context.keys.namespaceIndex(namespace.tenantId),
-        encodeScope(namespace.scope),
-        token,
+    const { tenantId } = namespace;
+    const index = context.keys.namespaceIndex(tenantId);
+    const tenantRegistration = context.keys.tenantRegistration(tenantId);
+    const scope = encodeScope(namespace.scope);
+    const registerNamespace = (tenantToken: string) =>
+      run(
+        context,
+        STORE_REGISTER_NAMESPACE,
+        2,
+        [index, tenantRegistration, scope, token, tenantToken],
+        'put',
       );
-    });
-  }
-
-  async function unregister(namespace: Namespace, token: unknown, action: string): Promise<void> {
-    if (typeof token !== 'string' || token === '') return;
+    if ((await registerNamespace('')) !== ScriptStatus.NEEDS_REGISTRATION) return;
+    const tenantToken = randomUUID();
     await run(
       context,
-      STORE_UNREGISTER_NAMESPACE,
+      STORE_REGISTER_TENANT,
       1,
-      [context.keys.namespaceIndex(namespace.tenantId), encodeScope(namespace.scope), token],
+      [context.keys.storeTenants(), encodeComponent(tenantId), tenantToken],
+      'put',
+    );
+    await registerNamespace(tenantToken);
+  }
+
+  /**
+   * Remove the registration tokens an emptied namespace handed back from its index
+   * entry, and the tenant from the index of tenants once its namespace index is empty.
+   */
+  async function unregister(namespace: Namespace, tokens: unknown, action: string): Promise<void> {
+    if (typeof tokens !== 'string' || tokens === '') return;
+    const { tenantId } = namespace;
+    const tenantTokens = await run(
+      context,
+      STORE_UNREGISTER_NAMESPACE,
+      2,
+      [
+        context.keys.namespaceIndex(tenantId),
+        context.keys.tenantRegistration(tenantId),
+        encodeScope(namespace.scope),
+        tokens,
+      ],
+      action,
+    );
+    if (typeof tenantTokens !== 'string' || tenantTokens === '') return;
+    await run(
+      context,
+      STORE_UNREGISTER_TENANT,
+      1,
+      [context.keys.storeTenants(), encodeComponent(tenantId), tenantTokens],
       action,
     );
   }
 
   async function evictNamespace(namespace: Namespace): Promise<number> {
     const keys = context.keys.namespace(namespace);
-    const result = await run(
-      context,
-      STORE_EVICT_NAMESPACE,
-      3,
-      [keys.registration, keys.itemKeys, keys.expiry, clockArgument(context)],
-      'evictExpired',
-    );
-    const [count, token] = expectPair(result, 'evictExpired');
-    await unregister(namespace, token, 'evictExpired');
-    return count;
+    let evicted = 0;
+    for (;;) {
+      const result = await run(
+        context,
+        STORE_EVICT_NAMESPACE,
+        3,
+        [keys.registration, keys.itemKeys, keys.expiry, clockArgument(context), EVICT_PER_CALL],
+        'evictExpired',
+      );
+      const [count, tokens] = expectPair(result, 'evictExpired');
+      evicted += count;
+      await unregister(namespace, tokens, 'evictExpired');
+      if (count < EVICT_PER_CALL) return evicted;
+    }
   }
 
   async function registeredScopes(tenantId: string, action: string): Promise<string[][]> {
-    const fields = await command(action, () =>
-      context.client.hkeys(context.keys.namespaceIndex(tenantId)),
-    );
+    const fields = await indexedScopes(tenantId, action);
     return fields.map(decodeScope);
+  }
+
+  function indexedScopes(tenantId: string, action: string): Promise<string[]> {
+    return command(action, () => context.client.hkeys(context.keys.namespaceIndex(tenantId)));
+  }
+
+  /**
+   * Evict the expired items of every namespace in the tenant's index. An entry that
+   * cannot be read, or a namespace whose keys hold the wrong type, is `CORRUPT_RECORD`:
+   * the sweep records it and sweeps the other namespaces all the same.
+   */
+  async function sweepTenant(tenantId: string, sweep: Sweep): Promise<void> {
+    const namespaces: Namespace[] = [];
+    for (const field of await indexedScopes(tenantId, 'evictExpired')) {
+      try {
+        namespaces.push(Namespace.of(tenantId, ...decodeScope(field)));
+      } catch (error) {
+        sweep.skip(
+          `namespace index entry ${JSON.stringify(field)} of tenant ${JSON.stringify(tenantId)}`,
+          error,
+        );
+      }
+    }
+    await forEachConcurrently(namespaces, NAMESPACES_IN_FLIGHT, async (namespace) => {
+      try {
+        const evicted = await evictNamespace(namespace);
+        sweep.evicted += evicted;
+      } catch (error) {
+        sweep.skip(`namespace ${namespace.render()}`, error);
+      }
+    });
   }
 
   return {
@@ -141,6 +211,9 @@ export function createRedisStore<V>(
         const token = randomUUID();
         await register(ns, token);
         result = await write(token);
+        // Fenced: the token never reached the namespace's registration, so it can go
+        // from the index entry again.
+        if (result === ScriptStatus.FENCED) await unregister(ns, token, 'put');
       }
       throwIfFenced(result);
       expectInteger(result, 'put');
@@ -184,8 +257,8 @@ export function createRedisStore<V>(
         'delete',
       );
       throwIfFenced(result);
-      const [deleted, token] = expectPair(result, 'delete');
-      await unregister(ns, token, 'delete');
+      const [deleted, tokens] = expectPair(result, 'delete');
+      await unregister(ns, tokens, 'delete');
       return deleted === 1;
     },
 
@@ -253,25 +326,98 @@ export function createRedisStore<V>(
     async evictExpired(tenantId, options) {
       const tenant = tenantId === undefined ? undefined : TenantId.parse(tenantId);
       throwIfAborted(readOptions<CallOptions>(options).signal, BACKEND);
-      const tenants =
-        tenant !== undefined
-          ? [tenant]
-          : (
-              await command('evictExpired', () =>
-                context.client.smembers(context.keys.storeTenants()),
-              )
-            ).map(decodeComponent);
-      let evicted = 0;
-      for (const each of tenants) {
-        const scopes = await registeredScopes(each, 'evictExpired');
-        const counts = await Promise.all(
-          scopes.map((scope) => evictNamespace(Namespace.of(each, ...scope))),
+      const sweep = new Sweep();
+      if (tenant !== undefined) {
+        await sweepTenant(tenant, sweep);
+      } else {
+        const tenants: string[] = [];
+        const fields = await command('evictExpired', () =>
+          context.client.hkeys(context.keys.storeTenants()),
         );
-        for (const count of counts) evicted += count;
+        for (const field of fields) {
+          try {
+            tenants.push(decodeComponent(field, 'tenant id'));
+          } catch (error) {
+            sweep.skip(`tenant index entry ${JSON.stringify(field)}`, error);
+          }
+        }
+        await forEachConcurrently(tenants, TENANTS_IN_FLIGHT, (each) =>
+          sweepTenant(each, sweep).catch((error: unknown) =>
+            sweep.skip(`namespace index of tenant ${JSON.stringify(each)}`, error),
+          ),
+        );
       }
-      return evicted;
+      sweep.finish();
+      return sweep.evicted;
     },
   };
+}
+
+// Expired items one script evicts at most: the sweep of a namespace full of them
+// takes several short scripts rather than one long one.
+const EVICT_PER_CALL = 10_000;
+
+// How many tenants, and namespaces of one tenant, a sweep works on at once: enough to
+// keep the connection busy (ioredis pipelines what is in flight), few enough to leave
+// room for other callers' commands.
+const TENANTS_IN_FLIGHT = 8;
+const NAMESPACES_IN_FLIGHT = 16;
+
+/**
+ * What a sweep evicted, and what it had to leave because it could not read it. One
+ * unreadable entry must not stop the sweep of everything else, nor vanish into the
+ * count: the sweep goes on, then {@link Sweep.finish} rejects with `CORRUPT_RECORD`
+ * naming what it skipped.
+ */
+class Sweep {
+  evicted = 0;
+  private readonly skipped: { what: string; error: unknown }[] = [];
+
+  /** Record a `CORRUPT_RECORD` failure of one entry; any other failure ends the sweep. */
+  skip(what: string, error: unknown): void {
+    if (!CorruptRecordError.isInstance(error)) throw error;
+    this.skipped.push({ what, error });
+  }
+
+  finish(): void {
+    if (this.skipped.length === 0) return;
+    const named = this.skipped.slice(0, 10).map((each) => each.what);
+    const more =
+      this.skipped.length > named.length ? ` and ${this.skipped.length - named.length} more` : '';
+    throw new CorruptRecordError(
+      `evictExpired evicted ${this.evicted} expired items but skipped what it cannot read ` +
+        `(left in place): ${named.join('; ')}${more}`,
+      {
+        cause: new AggregateError(this.skipped.map((each) => each.error)),
+        backend: BACKEND,
+      },
+    );
+  }
+}
+
+/**
+ * Run `work` over `items` with at most `limit` in flight. A failure stops new work;
+ * once what is in flight has settled, the first failure is thrown.
+ */
+async function forEachConcurrently<T>(
+  items: readonly T[],
+  limit: number,
+  work: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  let failure: { error: unknown } | undefined;
+  const worker = async () => {
+    while (failure === undefined && next < items.length) {
+      const item = items[next++] as T;
+      try {
+        await work(item);
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (failure !== undefined) throw failure.error;
 }
 
 /**

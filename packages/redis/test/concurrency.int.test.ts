@@ -60,7 +60,7 @@ describeWithService('REDIS_URL', 'redis with many connections', (url) => {
       expect(granted).toHaveLength(1);
       await granted[0]!.release();
       const next = await bundles[1]!.lock.tryAcquire(key, { ttlMs: 10_000 });
-      expect(next?.fence).toBe(granted[0]!.fence + 1n);
+      expect(next?.fence).toBeGreaterThan(granted[0]!.fence);
       await next?.release();
     } finally {
       await Promise.all(bundles.map((bundle) => bundle.close()));

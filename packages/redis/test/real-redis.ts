@@ -14,6 +14,28 @@ export function openCluster(nodes: string): Cluster {
 }
 
 /**
+ * Every key under `keyPrefix` (test inspection only: the library itself never scans the
+ * keyspace). On a Cluster, every master is scanned.
+ */
+export async function keysUnderPrefix(
+  client: Redis | Cluster,
+  keyPrefix: string,
+): Promise<string[]> {
+  if (client instanceof Cluster && client.status !== 'ready') await once(client, 'ready');
+  const nodes = client instanceof Cluster ? client.nodes('master') : [client];
+  const found: string[] = [];
+  for (const node of nodes) {
+    let cursor = '0';
+    do {
+      const [next, keys] = await node.scan(cursor, 'MATCH', `${keyPrefix}:*`, 'COUNT', 1000);
+      cursor = next;
+      found.push(...keys);
+    } while (cursor !== '0');
+  }
+  return found.sort();
+}
+
+/**
  * Delete every key under `keyPrefix` (test clean-up only: the library itself never
  * scans the keyspace). On a Cluster, every master is scanned.
  */

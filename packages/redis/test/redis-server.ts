@@ -23,14 +23,18 @@ export async function freePort(from = 6390): Promise<number> {
 
 /**
  * A throwaway `redis-server` on its own loopback port, run as a child process of the
- * test (no persistence, no daemon), so a test can kill it and start it again on the
- * same port.
+ * test (no persistence unless `settings` turn it on, no daemon), so a test can kill it
+ * and start it again on the same port.
  */
 export class RedisServerProcess {
   private child: ChildProcess | undefined;
   private readonly dir = mkdtempSync(join(tmpdir(), 'entelix-redis-'));
 
-  constructor(readonly port: number) {}
+  /** `settings` are further `redis-server` arguments; a later one overrides an earlier. */
+  constructor(
+    readonly port: number,
+    private readonly settings: readonly string[] = [],
+  ) {}
 
   get url(): string {
     return `redis://127.0.0.1:${this.port}`;
@@ -57,6 +61,7 @@ export class RedisServerProcess {
         'no',
         '--daemonize',
         'no',
+        ...this.settings,
       ],
       { stdio: ['ignore', 'pipe', 'inherit'] },
     );

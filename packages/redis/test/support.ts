@@ -21,10 +21,9 @@ export function mockClient(): RedisClient {
 }
 
 /**
- * A persistence bundle over ioredis-mock. The mock's TIME command is not wall-clock
- * time (it rounds seconds and takes microseconds from `process.hrtime`), so TTLs use
- * this process's clock here.
+ * A persistence bundle over ioredis-mock with default options, as an application
+ * would create it (the mock gets this process's clock by default).
  */
 export function mockPersistence(client = mockClient(), keyPrefix = randomPrefix()): Persistence {
-  return createRedisPersistence({ client, keyPrefix, clock: 'client' });
+  return createRedisPersistence({ client, keyPrefix });
 }

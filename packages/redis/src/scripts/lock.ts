@@ -2,16 +2,25 @@ import { luaScript } from './lua.js';
 
 /**
  * KEYS: lease, fence counter. ARGV: ttlMs. `SET NX PX` with a fence: the lease key
- * expires by the server's clock; the counter is never deleted, so fences strictly
- * increase per key across releases and expiries. Returns the fence, or nil when held.
+ * expires by the server's clock. The fence is the larger of the counter + 1 and the
+ * server's time in microseconds. The counter is never deleted, so fences strictly
+ * increase per key across releases, expiries and clock steps back; the time keeps them
+ * increasing when the counter is lost with the data (a restart of a Redis without
+ * persistence, an eviction), as long as the server's clock has not gone back by more
+ * than the time since the last grant. Microseconds since 1970 stay below 2^53, exact in
+ * a Lua number, until the year 2255. Returns the fence, or nil when the lease is held.
  */
 export const LOCK_TRY_ACQUIRE = luaScript(
   'lock_try_acquire',
   `
 if redis.call('EXISTS', KEYS[1]) == 1 then return false end
-local fence = string.format('%.0f', redis.call('INCR', KEYS[2]))
-redis.call('SET', KEYS[1], fence, 'PX', ARGV[1])
-return fence
+local time = redis.call('TIME')
+local now_us = tonumber(time[1]) * 1000000.0 + tonumber(time[2])
+local fence = math.max(tonumber(redis.call('GET', KEYS[2]) or '0') + 1, now_us)
+local fence_text = string.format('%.0f', fence)
+redis.call('SET', KEYS[2], fence_text)
+redis.call('SET', KEYS[1], fence_text, 'PX', ARGV[1])
+return fence_text
 `,
 );
 

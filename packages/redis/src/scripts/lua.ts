@@ -22,6 +22,9 @@ export function luaScript(name: string, source: string): LuaScript {
  * On a Cluster, ioredis routes both by the first key, and every script's keys share
  * one hash tag. We do not use `defineCommand`, which would add methods to a client
  * the caller owns.
+ *
+ * The keys and arguments go to ioredis as one array, which it flattens, never spread
+ * into a call: a spread of about 120,000 values overflows the JavaScript stack.
  */
 export function runScript(
   client: RedisClient,
@@ -29,9 +32,11 @@ export function runScript(
   keyCount: number,
   keysAndArgs: readonly (string | number)[],
 ): Promise<unknown> {
-  return client.evalsha(script.sha1, keyCount, ...keysAndArgs).catch((error: unknown) => {
+  // ioredis turns numbers into decimal text; its types only list strings and buffers.
+  const values = keysAndArgs as string[];
+  return client.evalsha(script.sha1, keyCount, values).catch((error: unknown) => {
     if (!isNoScriptError(error)) throw error;
-    return client.eval(script.source, keyCount, ...keysAndArgs);
+    return client.eval(script.source, keyCount, values);
   });
 }
 
@@ -49,6 +54,14 @@ export const ScriptStatus = {
 } as const;
 
 /**
+ * The most values a script hands to one command at a time. Lua's `unpack` fails past
+ * about 8,000 values on Redis (LUAI_MAXCSTACK), so scripts walk longer lists in chunks
+ * of at most this many; large chunks keep the number of commands low (ioredis-mock
+ * copies a whole sorted set on every command).
+ */
+export const LUA_CHUNK = 4000;
+
+/**
  * Snippets placed at the top of scripts, as plain statements rather than helper
  * functions: a script's functions would be created again on every call. Conventions:
  * `ARGV[1]` is the clock (empty: read the server's `TIME`; a number: the caller's
@@ -60,11 +73,11 @@ export const ScriptStatus = {
  * and 5.3; the scripts use no cjson/cmsgpack/bit so they run on both.
  */
 
-/** Returns FENCED (-2) unless the write is unfenced or its fence is still the current one. */
+/** Returns FENCED unless the write is unfenced or its fence is still the current one. */
 export const LUA_CHECK_FENCE = `
 if ARGV[2] ~= '' then
   local current = redis.call('GET', KEYS[#KEYS])
-  if (not current) or tonumber(current) ~= tonumber(ARGV[2]) then return -2 end
+  if (not current) or tonumber(current) ~= tonumber(ARGV[2]) then return ${ScriptStatus.FENCED} end
 end
 `;
 

@@ -1,4 +1,4 @@
-import { LUA_CHECK_FENCE, LUA_READ_NOW, luaScript } from './lua.js';
+import { LUA_CHECK_FENCE, LUA_CHUNK, LUA_READ_NOW, luaScript, ScriptStatus } from './lua.js';
 
 /*
  * An item record is `createdAt:updatedAt:expiresAt:tail` (milliseconds, expiresAt 0
@@ -8,11 +8,24 @@ import { LUA_CHECK_FENCE, LUA_READ_NOW, luaScript } from './lua.js';
  * Each record is a string key of its own. An item with a TTL gets `PEXPIREAT
  * expiresAt - 1`: Redis treats a key as gone once its time is past the deadline, so
  * the record disappears exactly when `expiresAt <= now`, by the server's clock, and
- * a plain `GET` never returns it. The indexes keep their entries until a delete or
- * `evictExpired` takes them out.
+ * a plain `GET` never returns it. The indexes keep their entries until a delete,
+ * `evictExpired` or a `list` that walks past them takes them out.
  *
  * Namespace keys, in this order in every script: registration, item keys (sorted
  * set), expiry (sorted set), then the item's own key. Expired means `expiresAt <= now`.
+ *
+ * Registration. A namespace's items, its tenant's namespace index and the index of
+ * tenants live in three slots, so no script can change them together. Registration
+ * tokens keep them consistent: a put that finds its namespace unregistered adds a
+ * fresh token to the namespace's entry in its tenant's index first, then writes the
+ * item and adds the token to the namespace's registration; emptying the namespace takes every token of
+ * its registration and removes exactly those from the entry, which goes once no token
+ * is left. A token is in the registration only after it is in the entry, and leaves
+ * the entry only after it left the registration, so an entry outlives its namespace's
+ * last item, never the reverse, whatever runs in between. Tenants work the same way one
+ * level up: a tenant's registration (beside its namespace index) holds tokens that are
+ * also in its entry in the index of tenants, and goes when the namespace index empties.
+ * Tokens are joined by commas (a UUID holds none).
  */
 
 const EXPIRED = `
@@ -23,27 +36,47 @@ end
 `;
 
 const UNREGISTER = `
--- Once the namespace has no items, drop its registration and hand the token back so
--- the caller can remove the index entry only if nobody re-registered meanwhile.
+-- Once the namespace has no items, take its registration tokens, so that the caller
+-- removes them, and only them, from the index entry.
 local function unregister_if_empty()
   if redis.call('ZCARD', KEYS[2]) > 0 then return '' end
-  local token = redis.call('GET', KEYS[1])
-  if not token then return '' end
+  -- Redis drops an emptied sorted set by itself; ioredis-mock keeps it.
+  redis.call('DEL', KEYS[2], KEYS[3])
+  local tokens = redis.call('GET', KEYS[1])
+  if not tokens then return '' end
   redis.call('DEL', KEYS[1])
+  return tokens
+end
+`;
+
+/** Defines `with_token(tokens, token)` and `without_tokens(tokens, removed)`. */
+const TOKEN_LISTS = `
+local function with_token(tokens, token)
+  if tokens then return tokens .. ',' .. token end
   return token
+end
+local function without_tokens(tokens, removed)
+  local gone = {}
+  for token in string.gmatch(removed, '[^,]+') do gone[token] = true end
+  local kept = {}
+  for token in string.gmatch(tokens, '[^,]+') do
+    if not gone[token] then kept[#kept + 1] = token end
+  end
+  return table.concat(kept, ',')
 end
 `;
 
 /**
  * KEYS: registration, item keys, expiry, item, [fence]. ARGV: clock, fence, key (hex),
  * tail, ttlMs (or empty), registration token (or empty).
- * Without a token the namespace must already be registered (-4 otherwise): the
- * client then adds it to the tenant's index and retries with a fresh token, so an
- * item is never written into a namespace the index does not list.
+ * Without a token the namespace must already be registered (NEEDS_REGISTRATION
+ * otherwise): the client then adds a fresh token to the tenant's index entry and
+ * retries with it, so an item is never written into a namespace the index does not
+ * list.
  */
 export const STORE_PUT = luaScript(
   'store_put',
-  `${LUA_CHECK_FENCE}${LUA_READ_NOW}
+  `${LUA_CHECK_FENCE}${LUA_READ_NOW}${TOKEN_LISTS}
 local old = redis.call('GET', KEYS[4])
 local created = now_text
 -- A live old record keeps its createdAt, is already in the key index and keeps its
@@ -57,9 +90,9 @@ if old then
   end
 end
 if ARGV[6] ~= '' then
-  redis.call('SET', KEYS[1], ARGV[6])
+  redis.call('SET', KEYS[1], with_token(redis.call('GET', KEYS[1]), ARGV[6]))
 elseif not live_old and redis.call('EXISTS', KEYS[1]) == 0 then
-  return -4
+  return ${ScriptStatus.NEEDS_REGISTRATION}
 end
 local expires = '0'
 if ARGV[5] ~= '' then expires = string.format('%.0f', now + tonumber(ARGV[5])) end
@@ -79,7 +112,7 @@ return 1
 
 /**
  * KEYS: registration, item keys, expiry, item, [fence]. ARGV: clock, fence, key (hex).
- * Returns { 1 if a live item was deleted else 0, unregistration token or '' }.
+ * Returns { 1 if a live item was deleted else 0, registration tokens or '' }.
  * The index entries go even when Redis has already expired the record.
  */
 export const STORE_DELETE = luaScript(
@@ -99,42 +132,59 @@ return { live, unregister_if_empty() }
 
 /**
  * KEYS: item keys, expiry. ARGV: clock, min, max (ZRANGEBYLEX bounds), limit (or
- * empty). Live keys in byte order, skipping expired ones, joined by commas (hex never
- * contains one; a string because ioredis-mock drops tables built element by element).
- * Walks this namespace's index only, in pages, so the cost never depends on the rest
- * of the keyspace.
+ * empty). Live keys in byte order, joined by commas (hex never contains one; a string
+ * because ioredis-mock drops tables built element by element).
+ *
+ * When nothing in the namespace has expired, the key index is the answer. Otherwise the
+ * index is walked a page at a time and each key's own expiry checked (ZMSCORE), and the
+ * expired keys walked past are evicted on the way (Redis has dropped their records
+ * already), so no later list walks past them again: a call costs its page plus the
+ * expired keys in front of it, each of which only one call ever pays for. Expired keys
+ * elsewhere in the namespace cost nothing. Pages start small and grow while they turn up
+ * expired keys.
  */
 export const STORE_LIST = luaScript(
   'store_list',
   `${LUA_READ_NOW}
 local limit = tonumber(ARGV[4])
--- The expired keys once, as a set, rather than a lookup per listed key.
-local expired = {}
-local any_expired = false
-for _, key in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now_text)) do
-  expired[key] = true
-  any_expired = true
-end
-if not any_expired then
-  if limit then
-    return table.concat(redis.call('ZRANGEBYLEX', KEYS[1], ARGV[2], ARGV[3], 'LIMIT', 0, limit), ',')
+if redis.call('ZCOUNT', KEYS[2], '-inf', now_text) == 0 then
+  if limit and limit < redis.call('ZCARD', KEYS[1]) then
+    local count = string.format('%.0f', limit)
+    return table.concat(redis.call('ZRANGEBYLEX', KEYS[1], ARGV[2], ARGV[3], 'LIMIT', 0, count), ',')
   end
   return table.concat(redis.call('ZRANGEBYLEX', KEYS[1], ARGV[2], ARGV[3]), ',')
 end
-local page_size = 256
+local live, found = {}, 0
 local min = ARGV[2]
-local keys = {}
+local page_size = 16
 while true do
-  local page = redis.call('ZRANGEBYLEX', KEYS[1], min, ARGV[3], 'LIMIT', 0, page_size)
-  for _, key in ipairs(page) do
-    if not expired[key] then
-      keys[#keys + 1] = key
-      if limit and #keys >= limit then return table.concat(keys, ',') end
+  local wanted = page_size
+  if limit then wanted = math.min(math.max(page_size, limit - found), ${LUA_CHUNK}) end
+  local page = redis.call('ZRANGEBYLEX', KEYS[1], min, ARGV[3], 'LIMIT', 0, string.format('%.0f', wanted))
+  if #page == 0 then break end
+  local expires = redis.call('ZMSCORE', KEYS[2], (unpack or table.unpack)(page))
+  local passed, gone = {}, 0
+  for i = 1, #page do
+    -- A key without a TTL has no score (false on Redis, a null on ioredis-mock).
+    local expires_at = expires[i]
+    if type(expires_at) == 'string' and tonumber(expires_at) <= now then
+      gone = gone + 1
+      passed[gone] = page[i]
+    else
+      found = found + 1
+      live[found] = page[i]
+      if limit and found >= limit then break end
     end
   end
-  if #page < page_size then return table.concat(keys, ',') end
+  if gone > 0 then
+    redis.call('ZREM', KEYS[1], (unpack or table.unpack)(passed, 1, gone))
+    redis.call('ZREM', KEYS[2], (unpack or table.unpack)(passed, 1, gone))
+    page_size = math.min(page_size * 2, ${LUA_CHUNK})
+  end
+  if (limit and found >= limit) or #page < wanted then break end
   min = '(' .. page[#page]
 end
+return table.concat(live, ',')
 `,
 );
 
@@ -152,30 +202,99 @@ return 0
 );
 
 /**
- * KEYS: registration, item keys, expiry. ARGV: clock.
- * Returns { evicted count, unregistration token or '' }. Only the index entries go:
- * Redis drops the expired records themselves (see PEXPIREAT above).
+ * KEYS: registration, item keys, expiry. ARGV: clock, most to evict.
+ * Returns { evicted count, registration tokens or '' }. Only the index entries go:
+ * Redis drops the expired records themselves (see PEXPIREAT above). At most `most`
+ * per call, so a namespace full of expired items never holds the server for long; the
+ * caller calls again while a call evicts that many.
  */
 export const STORE_EVICT_NAMESPACE = luaScript(
   'store_evict_namespace',
   `${LUA_READ_NOW}${UNREGISTER}
-local keys = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now_text)
-for _, key in ipairs(keys) do
-  redis.call('ZREM', KEYS[2], key)
+local keys = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now_text, 'LIMIT', 0, ARGV[2])
+for first = 1, #keys, ${LUA_CHUNK} do
+  local last = math.min(first + ${LUA_CHUNK} - 1, #keys)
+  redis.call('ZREM', KEYS[2], (unpack or table.unpack)(keys, first, last))
+  redis.call('ZREM', KEYS[3], (unpack or table.unpack)(keys, first, last))
 end
-if #keys > 0 then redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now_text) end
 return { #keys, unregister_if_empty() }
 `,
 );
 
 /**
- * KEYS: tenant namespace index. ARGV: encoded scope, token. Removes the entry only if
- * it still carries the token of the registration that was just dropped.
+ * KEYS: namespace index, tenant registration. ARGV: encoded scope, registration token,
+ * tenant registration token (or empty). Adds the token to the namespace's index entry.
+ * Without a tenant token the tenant must already be registered (NEEDS_REGISTRATION
+ * otherwise): the client then adds a fresh tenant token to the index of tenants and
+ * retries with it, so a namespace is never listed under a tenant the sweep cannot reach.
+ */
+export const STORE_REGISTER_NAMESPACE = luaScript(
+  'store_register_namespace',
+  `${TOKEN_LISTS}
+if ARGV[3] ~= '' then
+  redis.call('SET', KEYS[2], with_token(redis.call('GET', KEYS[2]), ARGV[3]))
+elseif redis.call('EXISTS', KEYS[2]) == 0 then
+  return ${ScriptStatus.NEEDS_REGISTRATION}
+end
+redis.call('HSET', KEYS[1], ARGV[1], with_token(redis.call('HGET', KEYS[1], ARGV[1]), ARGV[2]))
+return 1
+`,
+);
+
+/**
+ * KEYS: namespace index, tenant registration. ARGV: encoded scope, the registration
+ * tokens an emptied namespace handed back. Removes those tokens from the entry, and
+ * the entry once it holds none. When that empties the tenant's index, returns the
+ * tenant's registration tokens (and drops its registration), else ''.
  */
 export const STORE_UNREGISTER_NAMESPACE = luaScript(
   'store_unregister_namespace',
-  `
-if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
-return redis.call('HDEL', KEYS[1], ARGV[1])
+  `${TOKEN_LISTS}
+local tokens = redis.call('HGET', KEYS[1], ARGV[1])
+if tokens then
+  local kept = without_tokens(tokens, ARGV[2])
+  if kept ~= '' then
+    redis.call('HSET', KEYS[1], ARGV[1], kept)
+    return ''
+  end
+  redis.call('HDEL', KEYS[1], ARGV[1])
+end
+if redis.call('HLEN', KEYS[1]) > 0 then return '' end
+-- Redis drops an emptied hash by itself; ioredis-mock keeps it.
+redis.call('DEL', KEYS[1])
+local tenant_tokens = redis.call('GET', KEYS[2])
+if not tenant_tokens then return '' end
+redis.call('DEL', KEYS[2])
+return tenant_tokens
+`,
+);
+
+/** KEYS: index of tenants. ARGV: encoded tenant, tenant registration token. */
+export const STORE_REGISTER_TENANT = luaScript(
+  'store_register_tenant',
+  `${TOKEN_LISTS}
+redis.call('HSET', KEYS[1], ARGV[1], with_token(redis.call('HGET', KEYS[1], ARGV[1]), ARGV[2]))
+return 1
+`,
+);
+
+/**
+ * KEYS: index of tenants. ARGV: encoded tenant, the tenant registration tokens an
+ * emptied namespace index handed back. Removes those tokens from the tenant's entry,
+ * and the entry once it holds none.
+ */
+export const STORE_UNREGISTER_TENANT = luaScript(
+  'store_unregister_tenant',
+  `${TOKEN_LISTS}
+local tokens = redis.call('HGET', KEYS[1], ARGV[1])
+if not tokens then return 0 end
+local kept = without_tokens(tokens, ARGV[2])
+if kept ~= '' then
+  redis.call('HSET', KEYS[1], ARGV[1], kept)
+  return 0
+end
+redis.call('HDEL', KEYS[1], ARGV[1])
+if redis.call('HLEN', KEYS[1]) == 0 then redis.call('DEL', KEYS[1]) end
+return 1
 `,
 );
