@@ -1,9 +1,8 @@
-import { Checkpoint, createPayloadFormat, EntelixError, Namespace, ThreadKey } from '@entelix/core';
-import { createPostgresCheckpointer } from './checkpointer.js';
+import { Checkpoint, EntelixError, Namespace, ThreadKey } from '@entelix/core';
+import { persistenceOver } from './bundle.js';
 import type { PostgresConnectionOptions } from './connection.js';
 import { openDatabase } from './connection.js';
 import type { PostgresContext } from './context.js';
-import { createPostgresLock } from './lock.js';
 import {
   DEFAULT_SCHEMA,
   LATEST_SCHEMA_VERSION,
@@ -11,8 +10,6 @@ import {
   readSchemaVersion,
 } from './migrations/index.js';
 import { BACKEND, type Database, type Queryable, translateError } from './queryable.js';
-import { createPostgresSessionLog } from './session-log.js';
-import { createPostgresStore } from './store.js';
 
 /** Every table the migrations create; each must have row-level security forced. */
 export const TABLES = [
@@ -329,11 +326,12 @@ async function probeContracts(db: Database, schema: string): Promise<Map<string,
   await db
     .transaction(async (tx) => {
       const context: PostgresContext = { db: tx, schema: quoteSchema(schema) };
-      const format = createPayloadFormat<unknown>(undefined, BACKEND);
-      const checkpointer = createPostgresCheckpointer(context, format);
-      const store = createPostgresStore(context, format);
-      const log = createPostgresSessionLog(context, format);
-      const lock = createPostgresLock(context);
+      const capabilities = { multiProcess: true, rls: true, ttl: true, fencing: true };
+      const probed = persistenceOver(context, capabilities, async () => undefined);
+      const checkpointer = probed.checkpointer();
+      const store = probed.store();
+      const log = probed.sessionLog();
+      const { lock } = probed;
       const probe = async (operation: string, run: () => Promise<unknown>) => {
         await tx.query('SAVEPOINT entelix_doctor_probe');
         try {
@@ -352,18 +350,31 @@ async function probeContracts(db: Database, schema: string): Promise<Map<string,
       await probe('checkpoint getById', () => checkpointer.getById(key, checkpoint.id));
       await probe('checkpoint listHistory', () => checkpointer.listHistory(key, { limit: 1 }));
       await probe('checkpoint updateState', () => checkpointer.updateState(key, checkpoint.id, 1));
+      await probe('checkpoint putWrites', () =>
+        checkpointer.putWrites(key, { checkpointId: checkpoint.id, taskId: 't' }, [
+          { idx: 0, channel: 'c', value: 1 },
+        ]),
+      );
+      await probe('checkpoint prune', () => checkpointer.prune(key, { keepLatest: 1 }));
+      await probe('checkpoint listThreads', () => checkpointer.listThreads(tenant, { limit: 1 }));
       await probe('checkpoint deleteThread', () => checkpointer.deleteThread(key));
       await probe('store put', () => store.put(ns, 'probe', 1, { ttlMs: 60_000 }));
       await probe('store get', () => store.get(ns, 'probe'));
       await probe('store list', () => store.list(ns));
       await probe('store listNamespaces', () => store.listNamespaces(tenant));
+      await probe('store getMany', () => store.getMany([{ namespace: ns, key: 'probe' }]));
+      await probe('store search', () => store.search(tenant, { limit: 1, filter: { a: 1 } }));
       await probe('store delete', () => store.delete(ns, 'probe'));
       await probe('store evictExpired(tenant)', () => store.evictExpired(tenant));
       await probe('sessionLog append', () => log.append(key, ['probe']));
       await probe('sessionLog loadSince', () => log.loadSince(key, 0));
       await probe('sessionLog head', () => log.head(key));
       await probe('sessionLog archiveBefore', () => log.archiveBefore(key, 1));
+      await probe('sessionLog loadLatest', () => log.loadLatest(key, { limit: 1 }));
+      await probe('sessionLog truncateAfter', () => log.truncateAfter(key, 1));
+      await probe('sessionLog listThreads', () => log.listThreads(tenant, { limit: 1 }));
       await probe('sessionLog deleteThread', () => log.deleteThread(key));
+      await probe('purgeTenant', () => probed.purgeTenant(tenant));
       await probe('lock and fenced writes', async () => {
         const lease = await lock.tryAcquire(key, { ttlMs: 60_000 });
         if (lease === undefined) throw new Error('the probe lock was not granted');

@@ -1,16 +1,9 @@
-import {
-  type Capabilities,
-  ConfigError,
-  createPayloadFormat,
-  describe,
-  type Persistence,
-  readOptions,
-} from '@entelix/core';
-import { createPostgresCheckpointer } from './checkpointer.js';
+import { type Capabilities, ConfigError, type Persistence } from '@entelix/core';
+import { describeValue } from '@entelix/core/adapter';
+import { persistenceOver } from './bundle.js';
 import { openDatabase, type PostgresConnectionOptions } from './connection.js';
 import type { PostgresContext } from './context.js';
 import { rowSecurityInForce } from './doctor.js';
-import { createPostgresLock } from './lock.js';
 import {
   applyMigrations,
   DEFAULT_SCHEMA,
@@ -18,8 +11,6 @@ import {
   verifySchemaVersion,
 } from './migrations/index.js';
 import { BACKEND, translateError } from './queryable.js';
-import { createPostgresSessionLog } from './session-log.js';
-import { createPostgresStore } from './store.js';
 
 export type { PostgresConnectionOptions } from './connection.js';
 export {
@@ -76,12 +67,20 @@ export interface PostgresPersistenceOptions extends PostgresConnectionOptions {
 export async function createPostgresPersistence(
   options?: PostgresPersistenceOptions,
 ): Promise<Persistence> {
-  const opts = readOptions<PostgresPersistenceOptions>(options, 'postgres options');
-  const migrate = opts.migrate ?? 'auto';
-  if (migrate !== 'auto' && migrate !== 'verify' && migrate !== 'off') {
-    throw new ConfigError(`migrate must be 'auto', 'verify' or 'off', got ${describe(migrate)}`, {
+  if (options !== undefined && (typeof options !== 'object' || options === null)) {
+    throw new ConfigError(`postgres options must be an object, got ${describeValue(options)}`, {
       backend: BACKEND,
     });
+  }
+  const opts: PostgresPersistenceOptions = options ?? {};
+  const migrate = opts.migrate ?? 'auto';
+  if (migrate !== 'auto' && migrate !== 'verify' && migrate !== 'off') {
+    throw new ConfigError(
+      `migrate must be 'auto', 'verify' or 'off', got ${describeValue(migrate)}`,
+      {
+        backend: BACKEND,
+      },
+    );
   }
   const schemaName = opts.schema ?? DEFAULT_SCHEMA;
   const schema = quoteSchema(schemaName);
@@ -108,22 +107,11 @@ export async function createPostgresPersistence(
     ttl: true,
     fencing: true,
   });
-  const lock = createPostgresLock(context);
   let closing: Promise<void> | undefined;
-
-  return {
-    checkpointer: (payload) =>
-      createPostgresCheckpointer(context, createPayloadFormat(payload, BACKEND)),
-    store: (payload) => createPostgresStore(context, createPayloadFormat(payload, BACKEND)),
-    sessionLog: (payload) =>
-      createPostgresSessionLog(context, createPayloadFormat(payload, BACKEND)),
-    lock,
-    capabilities,
-    close() {
-      closing ??= db.close().catch((error: unknown) => {
-        throw translateError(error, 'close');
-      });
-      return closing;
-    },
-  };
+  return persistenceOver(context, capabilities, () => {
+    closing ??= db.close().catch((error: unknown) => {
+      throw translateError(error, 'close');
+    });
+    return closing;
+  });
 }

@@ -7,8 +7,8 @@ import {
   type EntelixError,
   FencedError,
   NotFoundError,
-  toBackendError,
 } from '@entelix/core';
+import { toBackendError } from '@entelix/core/adapter';
 
 /** Backend name used in every error message of this package. */
 export const BACKEND = 'postgres';
@@ -179,9 +179,14 @@ function createPgDatabase(
   preparedStatements: boolean,
   owned: OwnedPgPool | undefined,
 ): Database {
+  const statementNames = new Map<string, string>();
   const run = preparedStatements
     ? (target: PgPoolLike | PgPoolClientLike, text: string, params: readonly unknown[] = []) =>
-        target.query({ name: statementName(text), text, values: params as unknown[] })
+        target.query({
+          name: statementName(text, statementNames),
+          text,
+          values: params as unknown[],
+        })
     : (target: PgPoolLike | PgPoolClientLike, text: string, params?: readonly unknown[]) =>
         target.query(text, params as unknown[] | undefined);
   const viaClient = (client: PgPoolClientLike): ScriptQueryable => ({
@@ -427,18 +432,16 @@ export async function requestCancel(client: PgPoolClientLike): Promise<void> {
   });
 }
 
-const statementNames = new Map<string, string>();
-
 /**
  * The name of a statement: derived from its text, so the same text gets the same name
  * on every connection and two texts (two schemas, say) never share one. Postgres keeps
- * 63 bytes of a name.
+ * 63 bytes of a name. `cache` holds the names a database computed already.
  */
-export function statementName(text: string): string {
-  let name = statementNames.get(text);
+export function statementName(text: string, cache: Map<string, string>): string {
+  let name = cache.get(text);
   if (name === undefined) {
     name = `entelix_${createHash('sha1').update(text).digest('hex').slice(0, 32)}`;
-    statementNames.set(text, name);
+    cache.set(text, name);
   }
   return name;
 }
@@ -486,9 +489,11 @@ export function fromPGlite(pglite: PGliteLike, owned: boolean): Database {
   };
 }
 
-// SQLSTATEs raised by this package's own SQL functions (see migrations/001-initial.ts).
+// SQLSTATEs raised by this package's own SQL functions (see migrations/).
 export const SQLSTATE_FENCED = 'ENF01';
 export const SQLSTATE_PARENT_NOT_FOUND = 'ENN01';
+export const SQLSTATE_CHECKPOINT_NOT_FOUND = 'ENN02';
+export const SQLSTATE_HEAD_MOVED = 'ENC01';
 const SQLSTATE_UNIQUE_VIOLATION = '23505';
 
 /**
@@ -506,6 +511,15 @@ export function translateError(error: unknown, action: string): EntelixError {
   }
   if (code === SQLSTATE_PARENT_NOT_FOUND) {
     return new NotFoundError(`${action} failed: the parent checkpoint does not exist`, options);
+  }
+  if (code === SQLSTATE_CHECKPOINT_NOT_FOUND) {
+    return new NotFoundError(`${action} failed: the checkpoint is not on this thread`, options);
+  }
+  if (code === SQLSTATE_HEAD_MOVED) {
+    return new ConflictError(
+      `${action} failed: the head is not the one expected (another write came first); nothing was changed`,
+      options,
+    );
   }
   if (code === SQLSTATE_UNIQUE_VIOLATION) {
     return new ConflictError(`${action} failed: the record already exists`, options);

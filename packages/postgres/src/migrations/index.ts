@@ -8,6 +8,7 @@ import {
 } from '../queryable.js';
 import { initialMigration } from './001-initial.js';
 import { executeRightsMigration } from './002-execute-rights.js';
+import { runtimePrimitivesMigration } from './003-runtime-primitives.js';
 
 /** One numbered schema change. `sql` receives the quoted schema name. */
 export interface Migration {
@@ -16,10 +17,15 @@ export interface Migration {
   sql(quotedSchema: string): string;
 }
 
-/** Every migration, in order. Versions are 1, 2, 3... with no gaps. */
+/**
+ * Every migration, in order. Versions are 1, 2, 3... with no gaps. A released migration
+ * never changes (a test pins each one's SQL by digest): the next change is migration 4,
+ * a new file beside these, appended here.
+ */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial', sql: initialMigration },
   { version: 2, name: 'execute rights', sql: executeRightsMigration },
+  { version: 3, name: 'runtime primitives', sql: runtimePrimitivesMigration },
 ];
 
 /** The schema version this code needs. */
