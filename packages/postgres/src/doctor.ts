@@ -15,6 +15,7 @@ import { BACKEND, type Database, type Queryable, translateError } from './querya
 export const TABLES = [
   'schema_migrations',
   'checkpoints',
+  'checkpoint_writes',
   'store_items',
   'session_heads',
   'session_events',

@@ -1,6 +1,11 @@
-import { compareCodePoints, type StoreDriver, type StoreItemRow } from '@entelix/core/adapter';
+import {
+  assertRowTenant,
+  compareCodePoints,
+  type StoreDriver,
+  type StoreItemRow,
+} from '@entelix/core/adapter';
 import { fenceParameters, type PostgresContext } from './context.js';
-import { runQuery, toSafeInteger } from './queryable.js';
+import { BACKEND, runQuery, toSafeInteger } from './queryable.js';
 
 const MAX_INT4 = 2_147_483_647;
 
@@ -69,7 +74,11 @@ export function createPostgresStore(context: PostgresContext): StoreDriver {
       const limit = query.limit === undefined ? null : Math.min(query.limit, MAX_INT4);
       const params = [ns.tenantId, ns.scope, from, until, limit];
       const { rows } = await runQuery(db, 'store list', sql.list, params, call.signal);
-      return rows.map((row) => row.item_key as string);
+      // Keys carry no row for the kit to check: the tenant is checked here.
+      return rows.map((row) => {
+        assertRowTenant(row.item_tenant_id, ns, BACKEND);
+        return row.item_key as string;
+      });
     },
 
     async listNamespaces(tenantId, query, call) {
@@ -86,7 +95,10 @@ export function createPostgresStore(context: PostgresContext): StoreDriver {
         ],
         call.signal,
       );
-      return rows.map((row) => row.ns_scope as string[]);
+      return rows.map((row) => {
+        assertRowTenant(row.ns_tenant_id, { tenantId }, BACKEND);
+        return row.ns_scope as string[];
+      });
     },
 
     async search(tenantId, query, call) {

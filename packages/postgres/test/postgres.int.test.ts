@@ -10,7 +10,14 @@ import {
 } from '../src/index.js';
 import { APP_ROLE, createTestSchema, randomSchemaName, type TestSchema } from './pg-support.js';
 
-const TABLES = ['checkpoints', 'store_items', 'session_heads', 'session_events', 'locks'];
+const TABLES = [
+  'checkpoints',
+  'checkpoint_writes',
+  'store_items',
+  'session_heads',
+  'session_events',
+  'locks',
+];
 
 function silentCli() {
   const output = { stdout: '', stderr: '' };

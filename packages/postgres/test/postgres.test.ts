@@ -15,7 +15,14 @@ import { keyRange, prefixEnd } from '../src/store.js';
 import { APP_ROLE, createPGliteAsAppRole } from './pglite-support.js';
 import { dumpSchema } from './snapshot.js';
 
-const TABLES = ['checkpoints', 'store_items', 'session_heads', 'session_events', 'locks'];
+const TABLES = [
+  'checkpoints',
+  'checkpoint_writes',
+  'store_items',
+  'session_heads',
+  'session_events',
+  'locks',
+];
 
 // Most tests start a PGlite of their own: 1-3 s each on a two-core machine running the
 // other test files at the same time, too close to the default 5 s.
@@ -136,6 +143,7 @@ describe('conformance snapshot', () => {
     const empty = await snapshot();
     expect(empty.split('\n').filter((line) => line.startsWith('-- '))).toEqual(
       [
+        'checkpoint_writes',
         'checkpoints',
         'locks',
         'schema_migrations',
@@ -175,7 +183,13 @@ describe('rows written behind our back', () => {
           if (!rewrite) return result;
           const rows = result.rows.map((row) => {
             const copy = { ...row };
-            for (const column of ['tenant_id', 'item_tenant_id', 'ns_tenant_id', 'ev_tenant_id']) {
+            for (const column of [
+              'tenant_id',
+              'cp_tenant_id',
+              'item_tenant_id',
+              'ns_tenant_id',
+              'ev_tenant_id',
+            ]) {
               if (column in copy) copy[column] = tenantId;
             }
             return copy;
@@ -249,6 +263,7 @@ describe('migrations', () => {
     expect(released).toEqual([
       [1, 'initial', '64d790a6a98528556c7cbc23667145305026d648d581dc19d23457a104288315'],
       [2, 'execute rights', '0418a466ac6c91894bd31f973df8251820a024025397e44c67dec917121ec660'],
+      [3, 'runtime primitives', '11154f6c49e15e64e8d2945d1ef08cce33012a9feea594f9997a230f3b1291d4'],
     ]);
   });
 
@@ -428,11 +443,12 @@ describe('schema option', () => {
 describe('preparedStatements', () => {
   it('names a statement after its text: stable, distinct per text, within 63 bytes', () => {
     const get = 'SELECT * FROM "a".store_get($1, $2::text[], $3)';
-    const name = statementName(get);
+    const cache = new Map<string, string>();
+    const name = statementName(get, cache);
     expect(name).toMatch(/^entelix_[0-9a-f]{32}$/);
     expect(name.length).toBeLessThanOrEqual(63);
-    expect(statementName(`${get}`)).toBe(name);
-    expect(statementName(get.replace('"a"', '"b"'))).not.toBe(name);
+    expect(statementName(`${get}`, new Map())).toBe(name);
+    expect(statementName(get.replace('"a"', '"b"'), cache)).not.toBe(name);
   });
 
   it('has no effect on PGlite, which is one in-process connection', async () => {
