@@ -9,7 +9,7 @@ import {
   quoteSchema,
   readSchemaVersion,
 } from './migrations/index.js';
-import { BACKEND, type Database, type Queryable, translateError } from './queryable.js';
+import { type Database, type Queryable, translateError } from './queryable.js';
 
 /** Every table the migrations create; each must have row-level security forced. */
 export const TABLES = [
