@@ -13,6 +13,8 @@ export interface OpenedBackend {
    * bundle runs as and as the role that migrated the schema.
    */
   plainSqlRows?: (table: string) => Promise<{ asBundleRole: number; asOwner: number }>;
+  /** What stays in the backend after the demo erased its tenants, and how to remove it. */
+  leftBehind: string;
   /** Close the bundle and whatever the demo set up for it. */
   close(): Promise<void>;
 }
@@ -25,13 +27,18 @@ export async function openBackend(name: BackendName): Promise<OpenedBackend> {
   switch (name) {
     case 'memory': {
       const { createMemoryPersistence } = await import('@entelix/memory');
-      return opened(createMemoryPersistence(), 'memory (this process only)');
+      return opened(
+        createMemoryPersistence(),
+        'memory (this process only)',
+        'nothing: it was in memory',
+      );
     }
     case 'pglite': {
       const { createPostgresPersistence } = await import('@entelix/postgres');
       return opened(
         await createPostgresPersistence(),
         'PGlite: Postgres compiled to WebAssembly, in memory, no server',
+        'nothing: the database was in memory',
       );
     }
     case 'postgres':
@@ -42,13 +49,14 @@ export async function openBackend(name: BackendName): Promise<OpenedBackend> {
       return opened(
         await createRedisPersistence({ url, keyPrefix: 'entelix-demo' }),
         `Redis at ${redact(url)}, key prefix entelix-demo`,
+        "one session head and one fence counter per thread under the key prefix entelix-demo (kept so ordinals and fences never repeat); remove them with redis-cli --scan --pattern 'entelix-demo:*' | xargs redis-cli del",
       );
     }
   }
 }
 
-function opened(persistence: Persistence, description: string): OpenedBackend {
-  return { persistence, description, close: () => persistence.close() };
+function opened(persistence: Persistence, description: string, leftBehind: string): OpenedBackend {
+  return { persistence, description, leftBehind, close: () => persistence.close() };
 }
 
 /**
@@ -68,7 +76,11 @@ async function openPostgres(connectionString: string): Promise<OpenedBackend> {
   const ownerRole = String((await ownerPool.query('SELECT current_user AS role')).rows[0].role);
   if (owner.capabilities.rls) {
     await ownerPool.end();
-    return opened(owner, `${where}, as role ${ownerRole}, which forced row-level security binds`);
+    return opened(
+      owner,
+      `${where}, as role ${ownerRole}, which forced row-level security binds`,
+      schemaLeftBehind(schema),
+    );
   }
   await owner.close();
 
@@ -112,6 +124,7 @@ async function openPostgres(connectionString: string): Promise<OpenedBackend> {
   return {
     persistence,
     description: `${where}, as ${appRole}: a throwaway application role (${ownerRole} bypasses row-level security), dropped at the end; capabilities.rls = ${persistence.capabilities.rls}`,
+    leftBehind: schemaLeftBehind(schema),
     plainSqlRows: async (table) => ({
       asBundleRole: await count(appPool, table),
       asOwner: await count(ownerPool, table),
@@ -126,6 +139,10 @@ async function openPostgres(connectionString: string): Promise<OpenedBackend> {
       }
     },
   };
+}
+
+function schemaLeftBehind(schema: string): string {
+  return `the schema ${schema}: its tables and functions, and one session head and one lock row per thread (kept so ordinals and fences never repeat); remove it with DROP SCHEMA ${schema} CASCADE`;
 }
 
 function requireUrl(variable: string, example: string): string {

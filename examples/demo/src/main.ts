@@ -28,8 +28,20 @@ type AgentEvent =
 
 const NODES = ['plan', 'search', 'answer'];
 
+const USAGE = `usage: npm run demo -- [--backend pglite|memory|postgres|redis]
+
+Two tenants run an agent on the same thread id, one worker per thread, then the demo
+shows time travel, cursors and archiving, fencing, tenant isolation, and erases both
+tenants. pglite (the default) and memory need no server; postgres and redis take their
+server from DATABASE_URL and REDIS_URL. Source: examples/demo/src/main.ts`;
+
 async function main(): Promise<void> {
-  const backend = parseBackend(process.argv.slice(2));
+  const args = process.argv.slice(2);
+  if (args.includes('--help') || args.includes('-h')) {
+    console.log(USAGE);
+    return;
+  }
+  const backend = parseBackend(args);
   const opened = await openBackend(backend);
   try {
     console.log(bold('Entelix persistence demo'));
@@ -40,7 +52,11 @@ async function main(): Promise<void> {
   }
 }
 
-async function runScenario({ persistence, plainSqlRows }: OpenedBackend): Promise<void> {
+async function runScenario({
+  persistence,
+  plainSqlRows,
+  leftBehind,
+}: OpenedBackend): Promise<void> {
   const checkpoints = persistence.checkpointer<AgentState>();
   const log = persistence.sessionLog<AgentEvent>();
   const memory = persistence.store<{ fact: string }>();
@@ -150,6 +166,11 @@ async function runScenario({ persistence, plainSqlRows }: OpenedBackend): Promis
     );
     cursor = events.at(-1)?.seq ?? cursor;
   }
+  line(
+    dim(
+      "#8 is the resumed run of section 2: ordinals follow the order events were written, not the graph's steps",
+    ),
+  );
   const archived = await log.archiveBefore(acme, 5);
   const remaining = await log.loadSince(acme, 0);
   line(
@@ -218,8 +239,16 @@ async function runScenario({ persistence, plainSqlRows }: OpenedBackend): Promis
     if (EntelixError.isInstance(error))
       line(`an empty tenant id never reaches storage: ${green(error.code)}`);
   }
+  heading('6. Erasing both tenants (purgeTenant)');
+  for (const tenant of ['acme', 'globex']) {
+    const erased = await persistence.purgeTenant(tenant);
+    line(
+      `${tenant.padEnd(7)} ${erased.checkpoints} checkpoints, ${erased.writes} pending writes, ${erased.storeItems} memory items, ${erased.events} events erased`,
+    );
+  }
+  line(`left behind: ${leftBehind}`);
   console.log(
-    `\n${bold('done.')} Run with --backend memory|pglite|postgres|redis to compare backends.`,
+    `\n${bold('done.')} Run with --backend memory|pglite|postgres|redis to compare backends; the source is examples/demo/src/main.ts.`,
   );
 }
 

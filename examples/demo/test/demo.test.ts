@@ -26,9 +26,29 @@ describe('npm run demo', () => {
       expect(stdout).toContain("stale worker's append: rejected with FENCED");
       expect(stdout).toMatch(/getById\(acme's latest …[0-9a-f]{8}\)\s+not found/);
       expect(stdout).toContain('an empty tenant id never reaches storage: INVALID_ID');
+      // The page that shows #8 after #7 says why.
+      expect(stdout).toMatch(/#7 node_finished\(answer\), #8 node_finished\(search\)/);
+      expect(stdout).toContain('#8 is the resumed run of section 2');
+      expect(stdout).toMatch(
+        /acme\s+5 checkpoints, 0 pending writes, 3 memory items, 5 events erased/,
+      );
+      expect(stdout).toMatch(
+        /globex\s+3 checkpoints, 0 pending writes, 3 memory items, 7 events erased/,
+      );
+      expect(stdout).toMatch(/left behind: nothing/);
+      expect(stdout).toContain('the source is examples/demo/src/main.ts');
     },
     60_000,
   );
+
+  it('says what it does with --help, and runs nothing', () => {
+    const { status, stdout, stderr } = runDemo('--help');
+    expect(stderr).toBe('');
+    expect(status).toBe(0);
+    expect(stdout).toMatch(/^usage: npm run demo -- \[--backend pglite\|memory\|postgres\|redis\]/);
+    expect(stdout).toContain('Source: examples/demo/src/main.ts');
+    expect(stdout).not.toContain('==');
+  });
 
   it('explains a missing server URL in one line', () => {
     const { status, stdout, stderr } = runDemo('--backend', 'postgres');
