@@ -65,6 +65,12 @@ export async function runCli(
       output.err(`${command} needs --database-url or DATABASE_URL\n`);
       return 2;
     }
+    if (!isPostgresUrl(connectionString)) {
+      output.err(
+        `${databaseUrl === undefined ? 'DATABASE_URL' : '--database-url'} must be a postgres:// or postgresql:// URL, such as postgres://user@host:5432/database; got ${JSON.stringify(connectionString)}\n`,
+      );
+      return 2;
+    }
     const db = await openDatabase({ connectionString });
     try {
       if (command === 'migrate') {
@@ -123,6 +129,14 @@ function parse(argv: readonly string[]) {
     databaseUrl: values['database-url'],
     help,
   };
+}
+
+function isPostgresUrl(value: string): boolean {
+  try {
+    return ['postgres:', 'postgresql:'].includes(new URL(value).protocol);
+  } catch {
+    return false;
+  }
 }
 
 // Run only when executed as the bin (npm links it, hence realpath), not when imported.

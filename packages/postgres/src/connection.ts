@@ -74,13 +74,18 @@ export async function openDatabase(options: PostgresConnectionOptions): Promise<
     if (typeof options.connectionString !== 'string' || options.connectionString === '') {
       throw new ConfigError('connectionString must be a non-empty string', { backend: BACKEND });
     }
-    const pg = await importOptional<typeof import('pg')>('pg');
+    const pg = await importOptional<typeof import('pg')>(
+      'pg',
+      'connectionString needs the optional peer dependency pg: npm install pg',
+    );
     const Pool = (pg.default ?? pg).Pool;
     const pool = new Pool({ connectionString: options.connectionString });
     return fromOwnedPgPool(pool as unknown as OwnedPgPool, prepared);
   }
-  const { PGlite } =
-    await importOptional<typeof import('@electric-sql/pglite')>('@electric-sql/pglite');
+  const { PGlite } = await importOptional<typeof import('@electric-sql/pglite')>(
+    '@electric-sql/pglite',
+    'no pool, connectionString or pglite was given, so an in-memory PGlite is opened, and the optional peer dependency @electric-sql/pglite is not installed: npm install @electric-sql/pglite, or pass { pool }, { connectionString } or { pglite }',
+  );
   try {
     return fromPGlite((await PGlite.create()) as unknown as PGliteLike, true);
   } catch (error) {
@@ -88,13 +93,10 @@ export async function openDatabase(options: PostgresConnectionOptions): Promise<
   }
 }
 
-async function importOptional<T>(name: string): Promise<T> {
+async function importOptional<T>(name: string, whenMissing: string): Promise<T> {
   try {
     return (await import(name)) as T;
   } catch (error) {
-    throw new ConfigError(`install the optional peer dependency ${name} to use this option`, {
-      cause: error,
-      backend: BACKEND,
-    });
+    throw new ConfigError(whenMissing, { cause: error, backend: BACKEND });
   }
 }

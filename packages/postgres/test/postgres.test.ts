@@ -811,6 +811,19 @@ describe('entelix-postgres CLI', () => {
     }
   });
 
+  it('exits 2 with a usage line on a URL that is not a postgres:// URL, before connecting', async () => {
+    for (const [args, env, named] of [
+      [['migrate', '--database-url', 'not a url'], {}, '--database-url'],
+      [['doctor', '--database-url', 'mysql://root@db/app'], {}, '--database-url'],
+      [['doctor'], { DATABASE_URL: 'base' }, 'DATABASE_URL'],
+    ] as const) {
+      const { output, io } = capture();
+      expect(await runCli([...args], io, env)).toBe(2);
+      expect(output.stderr).toContain(`${named} must be a postgres:// or postgresql:// URL`);
+      expect(output.stderr).not.toContain('ENOTFOUND');
+    }
+  });
+
   it('exits 1 on a bad schema name', async () => {
     const { output, io } = capture();
     expect(await runCli(['sql', '--schema', 'no-dashes'], io, {})).toBe(1);
