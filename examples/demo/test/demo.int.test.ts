@@ -38,7 +38,9 @@ describeWithService('DATABASE_URL', 'npm run demo -- --backend postgres', (url) 
     expect(rows?.[1]).toBe('0');
     expect(Number(rows?.[2])).toBeGreaterThan(0);
     expect(stdout).toMatch(/getById\(acme's latest …[0-9a-f]{8}\)\s+not found/);
-    expect(stdout).toMatch(/acme\s+5 checkpoints, 0 pending writes, 3 memory items, 5 events erased/);
+    expect(stdout).toMatch(
+      /acme\s+5 checkpoints, 0 pending writes, 3 memory items, 5 events erased/,
+    );
     expect(stdout).toContain(`left behind: the schema ${schema}`);
     expect(stdout).toContain(`DROP SCHEMA ${schema} CASCADE`);
     const admin = new pg.Pool({ connectionString: url, max: 1 });
