@@ -1,263 +1,480 @@
+import { randomUUID } from 'node:crypto';
 import {
-  assertRowTenant,
-  type CallOptions,
-  Checkpoint,
-  type Checkpointer,
-  CheckpointId,
   ConflictError,
   CorruptRecordError,
-  createPayloadFormat,
+  type JsonObject,
+  type JsonValue,
   NotFoundError,
-  type PayloadFormat,
-  type PayloadOptions,
-  readListHistoryOptions,
-  readOptions,
-  ThreadKey,
-  throwIfAborted,
-  type WriteOptions,
+  type ThreadKey,
 } from '@entelix/core';
+import type {
+  CheckpointerDriver,
+  CheckpointRow,
+  DriverWrite,
+  PendingWriteRow,
+} from '@entelix/core/adapter';
 import {
   BACKEND,
-  command,
+  expectArray,
   expectInteger,
+  type FenceArguments,
+  fenceArguments,
   isNilReply,
   parseJson,
   type RedisContext,
-  readWriteFence,
   run,
   runWrite,
   throwIfFenced,
 } from './context.js';
+import { type CheckpointKeys, encodeComponent, encodeThreadMember } from './keys.js';
 import {
   CHECKPOINT_DELETE_THREAD,
+  CHECKPOINT_FORK,
+  CHECKPOINT_GET,
   CHECKPOINT_HISTORY,
   CHECKPOINT_LATEST,
+  CHECKPOINT_PRUNE,
   CHECKPOINT_PUT,
-  CHECKPOINT_UPDATE_STATE,
+  CHECKPOINT_PUT_WRITES,
+  THREAD_REGISTER,
+  THREAD_UNREGISTER,
 } from './scripts/checkpointer.js';
 import { ScriptStatus } from './scripts/lua.js';
+import { listThreadIndex } from './session-log.js';
 
-/** Checkpoints of one thread: a hash of records plus a sorted set of ids by write order. */
-export function createRedisCheckpointer<S>(
-  context: RedisContext,
-  options: PayloadOptions<S> | undefined,
-): Checkpointer<S> {
-  const format = createPayloadFormat(options, BACKEND);
+/**
+ * Checkpoints of one thread in its slot (see scripts/checkpointer.ts for the keys),
+ * and the tenant's index of threads holding one in the tenant's slot, kept with
+ * registration tokens: a thread is listed before its first checkpoint is written and
+ * unlisted only once it holds none and every concurrent registration is gone.
+ */
+export function createRedisCheckpointer(context: RedisContext): CheckpointerDriver {
+  const writeKeys = (keys: CheckpointKeys) => [
+    keys.checkpointRegistration,
+    keys.checkpointSequence,
+    keys.checkpointOrder,
+    keys.checkpointData,
+    keys.checkpointFilters,
+    keys.checkpointWrites,
+  ];
+  const readKeys = (keys: CheckpointKeys) => [
+    keys.checkpointOrder,
+    keys.checkpointData,
+    keys.checkpointWrites,
+  ];
+  const fenceOf = (keys: CheckpointKeys, call: DriverWrite): FenceArguments =>
+    fenceArguments(context, call.fence, keys.checkpointData);
+
+  const threadIndex = (key: ThreadKey) => {
+    const tenant = context.keys.tenantThreads(key.tenantId);
+    return [tenant.checkpointThreads, tenant.checkpointThreadTokens];
+  };
+  const register = (key: ThreadKey, token: string) =>
+    run(
+      context,
+      THREAD_REGISTER,
+      2,
+      [...threadIndex(key), encodeThreadMember(key.threadId), token],
+      'put',
+    );
+  /** Remove the tokens an emptied thread handed back from its tenant's index entry. */
+  const unregister = async (key: ThreadKey, tokens: unknown, action: string) => {
+    if (typeof tokens !== 'string' || tokens === '') return;
+    await run(
+      context,
+      THREAD_UNREGISTER,
+      2,
+      [...threadIndex(key), encodeThreadMember(key.threadId), tokens],
+      action,
+    );
+  };
+
+  const decodeReply = (reply: unknown): CheckpointRow | undefined => {
+    if (isNilReply(reply)) return undefined;
+    if (reply === ScriptStatus.CORRUPT) throw corrupt('is missing from the thread');
+    if (typeof reply !== 'string') throw corrupt('is not a string');
+    return decodeEntry(reply, 0, reply.length);
+  };
 
   return {
-    async put(checkpoint, options) {
-      const valid = Checkpoint.validate<S>(checkpoint);
-      const opts = readOptions<WriteOptions>(options, 'put options');
-      const { key } = valid;
-      const keys = context.keys.checkpoint(key);
-      const fence = readWriteFence(context, opts.fence, key.tenantId, keys.data);
-      throwIfAborted(opts.signal, BACKEND);
-      const record =
-        `${valid.createdAt.getTime()}\t${valid.step}\t${JSON.stringify(valid.nextNode)}\t` +
-        `${ownerMark(key)}\t${valid.id}\t${valid.parentId ?? ''}\t${format.encode(valid.state)}`;
-      const result = await runWrite(
-        context,
-        CHECKPOINT_PUT,
-        [keys.data, keys.order],
-        fence,
-        '',
-        [valid.id, record],
-        'put',
-      );
+    async put(record, call) {
+      const keys = context.keys.checkpoint(record.key);
+      const fence = fenceOf(keys, call);
+      const owner = ownerMark(record.key, record.ns);
+      const text =
+        `${record.createdAt.getTime()}\t${record.step}\t${JSON.stringify(record.nextNode)}\t` +
+        `${owner}\t${record.id}\t${record.parentId ?? ''}\t${record.metadataJson}\t${record.payload}`;
+      const field = recordField(record.ns, record.id);
+      const filterIndex = metadataFilterIndex(record.metadata);
+      const write = (token: string) =>
+        runWrite(
+          context,
+          CHECKPOINT_PUT,
+          writeKeys(keys),
+          fence,
+          '',
+          [field, text, filterIndex, token],
+          'put',
+        );
+      let result = await write('');
+      if (result === ScriptStatus.NEEDS_REGISTRATION) {
+        const token = randomUUID();
+        await register(record.key, token);
+        result = await write(token);
+        // Refused: the token never reached the thread's registration, so it can go
+        // from the index entry again.
+        if (result !== 1) await unregister(record.key, token, 'put');
+      }
       throwIfFenced(result);
       if (result === ScriptStatus.CONFLICT) {
-        throw new ConflictError(`checkpoint ${valid.id} already exists on this thread`, {
+        throw new ConflictError(`checkpoint ${record.id} already exists on this thread`, {
           backend: BACKEND,
         });
       }
+      expectInteger(result, 'put');
     },
 
-    async getLatest(key, options) {
-      const threadKey = ThreadKey.from(key);
-      throwIfAborted(readOptions<CallOptions>(options).signal, BACKEND);
-      const keys = context.keys.checkpoint(threadKey);
-      const record = await run(context, CHECKPOINT_LATEST, 2, [keys.order, keys.data], 'getLatest');
-      return isNilReply(record) ? undefined : decodeOne(record, threadKey, format);
+    async getLatest(key, ns) {
+      const keys = context.keys.checkpoint(key);
+      const reply = await run(
+        context,
+        CHECKPOINT_LATEST,
+        3,
+        [...readKeys(keys), `${encodeComponent(ns)}:`],
+        'getLatest',
+      );
+      return decodeReply(reply);
     },
 
-    async getById(key, id, options) {
-      const threadKey = ThreadKey.from(key);
-      const checkpointId = CheckpointId.parse(id);
-      throwIfAborted(readOptions<CallOptions>(options).signal, BACKEND);
-      const dataKey = context.keys.checkpoint(threadKey).data;
-      const record = await command('getById', () => context.client.hget(dataKey, checkpointId));
-      return record == null ? undefined : decodeOne(record, threadKey, format);
+    async getById(key, ns, id) {
+      const keys = context.keys.checkpoint(key);
+      const reply = await run(
+        context,
+        CHECKPOINT_GET,
+        3,
+        [...readKeys(keys), recordField(ns, id)],
+        'getById',
+      );
+      return decodeReply(reply);
     },
 
-    async listHistory(key, options) {
-      const threadKey = ThreadKey.from(key);
-      const { limit, before, signal } = readListHistoryOptions(options);
-      throwIfAborted(signal, BACKEND);
-      const keys = context.keys.checkpoint(threadKey);
-      const records = await run(
+    async listHistory(key, query) {
+      const keys = context.keys.checkpoint(key);
+      const filterLines =
+        query.filter === undefined
+          ? []
+          : Object.entries(query.filter)
+              // An undefined value equals nothing stored: its line matches no index.
+              .map(([name, value]) =>
+                value === undefined
+                  ? `\n${JSON.stringify(name)}\t\n`
+                  : `\n${filterLine(name, value)}\n`,
+              );
+      const reply = await run(
         context,
         CHECKPOINT_HISTORY,
-        2,
-        [keys.order, keys.data, limit, before ?? ''],
+        4,
+        [
+          ...readKeys(keys),
+          keys.checkpointFilters,
+          query.limit,
+          query.ns === undefined ? '' : `${encodeComponent(query.ns)}:`,
+          query.before ?? '',
+          ...filterLines,
+        ],
         'listHistory',
       );
-      if (typeof records !== 'string') {
-        throw new CorruptRecordError('unexpected listHistory reply', { backend: BACKEND });
+      if (reply === ScriptStatus.NOT_FOUND) {
+        throw new NotFoundError(`checkpoint ${query.before} is not on this thread`, {
+          backend: BACKEND,
+        });
       }
-      const page: Checkpoint<S>[] = [];
-      if (records === '') return page;
-      const mark = ownerMark(threadKey);
+      if (reply === ScriptStatus.CORRUPT) throw corrupt('is missing from the thread');
+      if (typeof reply !== 'string') throw corrupt('history is not a string');
+      const page: CheckpointRow[] = [];
+      if (reply === '') return page;
       let start = 0;
       for (;;) {
-        const end = records.indexOf('\n', start);
+        const end = reply.indexOf('\n', start);
         if (end === -1) {
-          page.push(decode(records, start, records.length, threadKey, mark, format));
+          page.push(decodeEntry(reply, start, reply.length));
           return page;
         }
-        page.push(decode(records, start, end, threadKey, mark, format));
+        page.push(decodeEntry(reply, start, end));
         start = end + 1;
       }
     },
 
-    async updateState(key, parentId, state, options) {
-      const threadKey = ThreadKey.from(key);
-      const parent = CheckpointId.parse(parentId);
-      const opts = readOptions<WriteOptions>(options, 'updateState options');
-      const keys = context.keys.checkpoint(threadKey);
-      const fence = readWriteFence(context, opts.fence, threadKey.tenantId, keys.data);
-      throwIfAborted(opts.signal, BACKEND);
-      const payload = format.encode(state);
-      const childId = CheckpointId.create();
+    async fork(fork, call) {
+      const keys = context.keys.checkpoint(fork.key);
+      const fence = fenceOf(keys, call);
+      const owner = ownerMark(fork.key, fork.ns);
       // The script puts the parent's step + 1 and nextNode between head and tail.
       const result = await runWrite(
         context,
-        CHECKPOINT_UPDATE_STATE,
-        [keys.data, keys.order],
+        CHECKPOINT_FORK,
+        writeKeys(keys),
         fence,
         '',
         [
-          parent,
-          childId,
-          `${Date.now()}\t`,
-          `\t${ownerMark(threadKey)}\t${childId}\t${parent}\t${payload}`,
+          recordField(fork.ns, fork.parentId),
+          recordField(fork.ns, fork.id),
+          `${fork.createdAt.getTime()}\t`,
+          `\t${owner}\t${fork.id}\t${fork.parentId}\t${fork.metadataJson}\t${fork.payload}`,
+          metadataFilterIndex(fork.metadata),
         ],
         'updateState',
       );
       throwIfFenced(result);
       if (result === ScriptStatus.NOT_FOUND) {
-        throw new NotFoundError(`parent checkpoint ${parent} does not exist`, { backend: BACKEND });
-      }
-      if (result === ScriptStatus.CONFLICT) {
-        throw new ConflictError(`checkpoint ${childId} already exists on this thread`, {
+        throw new NotFoundError(`parent checkpoint ${fork.parentId} does not exist`, {
           backend: BACKEND,
         });
       }
-      if (result === ScriptStatus.CORRUPT) {
-        throw new CorruptRecordError('stored parent checkpoint is malformed', { backend: BACKEND });
+      if (result === ScriptStatus.CONFLICT) {
+        throw new ConflictError(`checkpoint ${fork.id} already exists on this thread`, {
+          backend: BACKEND,
+        });
       }
+      if (result === ScriptStatus.CORRUPT) throw corrupt('parent is malformed');
       expectInteger(result, 'updateState');
-      return childId;
     },
 
-    async deleteThread(key, options) {
-      const threadKey = ThreadKey.from(key);
-      const opts = readOptions<WriteOptions>(options, 'deleteThread options');
-      const keys = context.keys.checkpoint(threadKey);
-      const fence = readWriteFence(context, opts.fence, threadKey.tenantId, keys.data);
-      throwIfAborted(opts.signal, BACKEND);
+    async deleteThread(key, call) {
+      const keys = context.keys.checkpoint(key);
+      const fence = fenceOf(keys, call);
       const result = await runWrite(
         context,
         CHECKPOINT_DELETE_THREAD,
-        [keys.data, keys.order],
+        writeKeys(keys),
         fence,
         '',
         [],
         'deleteThread',
       );
       throwIfFenced(result);
-      return expectCount(result);
+      const [checkpoints, , tokens] = expectArray(result, 3, 'deleteThread');
+      await unregister(key, tokens, 'deleteThread');
+      return expectInteger(checkpoints, 'deleteThread');
+    },
+
+    async putWrites(key, target, writes, call) {
+      const keys = context.keys.checkpoint(key);
+      const fence = fenceOf(keys, call);
+      const task = JSON.stringify(target.taskId);
+      const rest = `${JSON.stringify(target.taskPath)}\t`;
+      const args: string[] = [recordField(target.ns, target.checkpointId)];
+      for (const write of writes) {
+        const lineStart = `${task}\t${write.idx}\t`;
+        args.push(
+          write.idx >= 0 ? 'first' : 'last',
+          lineStart,
+          `${lineStart}${rest}${JSON.stringify(write.channel)}\t${write.payload}`,
+        );
+      }
+      const result = await runWrite(
+        context,
+        CHECKPOINT_PUT_WRITES,
+        [keys.checkpointData, keys.checkpointWrites],
+        fence,
+        '',
+        args,
+        'putWrites',
+      );
+      throwIfFenced(result);
+      if (result === ScriptStatus.NOT_FOUND) {
+        throw new NotFoundError(`checkpoint ${target.checkpointId} does not exist on this thread`, {
+          backend: BACKEND,
+        });
+      }
+      expectInteger(result, 'putWrites');
+    },
+
+    async prune(key, keep, call) {
+      const keys = context.keys.checkpoint(key);
+      const fence = fenceOf(keys, call);
+      const result = await runWrite(
+        context,
+        CHECKPOINT_PRUNE,
+        writeKeys(keys),
+        fence,
+        '',
+        [keep.keepLatest, keep.ns === undefined ? '' : `${encodeComponent(keep.ns)}:`],
+        'prune',
+      );
+      throwIfFenced(result);
+      const [deleted, tokens] = expectArray(result, 2, 'prune');
+      await unregister(key, tokens, 'prune');
+      return expectInteger(deleted, 'prune');
+    },
+
+    listThreads(tenantId, page) {
+      return listThreadIndex(
+        context,
+        context.keys.tenantThreads(tenantId).checkpointThreads,
+        page,
+        'listThreads',
+      );
     },
   };
 }
 
-/** The owner part of a checkpoint record: `JSON.stringify([tenantId, threadId])`. */
-function ownerMark(key: ThreadKey): string {
-  return JSON.stringify([key.tenantId, key.threadId]);
+/**
+ * Erase one thread's checkpoints and writes for `purgeTenant`, unfenced; returns the
+ * counts.
+ */
+export async function purgeCheckpointThread(
+  context: RedisContext,
+  key: ThreadKey,
+): Promise<{ checkpoints: number; writes: number }> {
+  const keys = context.keys.checkpoint(key);
+  const result = await runWrite(
+    context,
+    CHECKPOINT_DELETE_THREAD,
+    [
+      keys.checkpointRegistration,
+      keys.checkpointSequence,
+      keys.checkpointOrder,
+      keys.checkpointData,
+      keys.checkpointFilters,
+      keys.checkpointWrites,
+    ],
+    { key: undefined, fence: '' },
+    '',
+    [],
+    'purgeTenant',
+  );
+  const [checkpoints, writes, tokens] = expectArray(result, 3, 'purgeTenant');
+  const tenant = context.keys.tenantThreads(key.tenantId);
+  // The entry goes even without tokens: purge also clears entries left by a crash.
+  await run(
+    context,
+    THREAD_UNREGISTER,
+    2,
+    [
+      tenant.checkpointThreads,
+      tenant.checkpointThreadTokens,
+      encodeThreadMember(key.threadId),
+      typeof tokens === 'string' ? tokens : '',
+    ],
+    'purgeTenant',
+  );
+  return {
+    checkpoints: expectInteger(checkpoints, 'purgeTenant'),
+    writes: expectInteger(writes, 'purgeTenant'),
+  };
 }
 
-function expectCount(result: unknown): number {
-  if (typeof result !== 'number' || !Number.isSafeInteger(result) || result < 0) {
-    throw new CorruptRecordError('unexpected deleteThread reply', { backend: BACKEND });
+/** The field of a checkpoint in its thread's hashes and write order: `encodedNs:id`. */
+function recordField(ns: string, id: string): string {
+  return `${encodeComponent(ns)}:${id}`;
+}
+
+/** The owner part of a checkpoint record: `JSON.stringify([tenantId, threadId, ns])`. */
+function ownerMark(key: ThreadKey, ns: string): string {
+  return JSON.stringify([key.tenantId, key.threadId, ns]);
+}
+
+/**
+ * JSON text with object keys sorted at every depth: two JSON values are equal exactly
+ * when their canonical texts are (numbers print the way JavaScript prints them).
+ */
+export function canonicalJson(value: JsonValue | undefined): string {
+  if (typeof value !== 'object' || value === null) return JSON.stringify(value) ?? 'null';
+  if (Array.isArray(value)) return `[${value.map((each) => canonicalJson(each)).join(',')}]`;
+  const entries = Object.keys(value)
+    .filter((name) => value[name] !== undefined)
+    .sort()
+    .map((name) => `${JSON.stringify(name)}:${canonicalJson(value[name])}`);
+  return `{${entries.join(',')}}`;
+}
+
+/** One line of the metadata filter index: `JSON(key) TAB canonical JSON(value)`. */
+function filterLine(name: string, value: JsonValue): string {
+  return `${JSON.stringify(name)}\t${canonicalJson(value)}`;
+}
+
+/** The metadata filter index (see scripts/checkpointer.ts); empty for `{}`. */
+function metadataFilterIndex(metadata: JsonObject): string {
+  let index = '';
+  for (const [name, value] of Object.entries(metadata)) {
+    if (value === undefined) continue;
+    index += `\n${filterLine(name, value)}`;
   }
-  return result;
+  return index === '' ? '' : `${index}\n`;
 }
 
 function corrupt(what: string, cause?: unknown): CorruptRecordError {
   return new CorruptRecordError(`stored checkpoint ${what}`, { cause, backend: BACKEND });
 }
 
-function decodeOne<S>(text: unknown, key: ThreadKey, format: PayloadFormat<S>): Checkpoint<S> {
-  if (typeof text !== 'string') throw corrupt('is not a string');
-  return decode(text, 0, text.length, key, ownerMark(key), format);
-}
-
 /**
- * Decode the record at `text[start, end)` (see scripts/checkpointer.ts for the layout).
- * `mark` is {@link ownerMark} of `key`.
+ * Decode the entry at `text[start, end)`: a record (see scripts/checkpointer.ts for
+ * the layout) followed by its pending writes, each after a carriage return.
  */
-function decode<S>(
-  text: string,
-  start: number,
-  end: number,
-  key: ThreadKey,
-  mark: string,
-  format: PayloadFormat<S>,
-): Checkpoint<S> {
-  const t1 = text.indexOf('\t', start);
-  const t2 = t1 === -1 ? -1 : text.indexOf('\t', t1 + 1);
-  const t3 = t2 === -1 ? -1 : text.indexOf('\t', t2 + 1);
-  const t4 = t3 === -1 ? -1 : text.indexOf('\t', t3 + 1);
-  const t5 = t4 === -1 ? -1 : text.indexOf('\t', t4 + 1);
-  const t6 = t5 === -1 ? -1 : text.indexOf('\t', t5 + 1);
-  if (t6 === -1 || t6 >= end) throw corrupt('is malformed');
-  if (t4 - t3 - 1 !== mark.length || !text.startsWith(mark, t3 + 1)) {
-    const owner = parseJson(text.slice(t3 + 1, t4));
-    assertRowTenant(Array.isArray(owner) ? owner[0] : undefined, key, BACKEND);
-    if ((owner as unknown[])[1] !== key.threadId) throw corrupt('belongs to another thread');
+function decodeEntry(text: string, start: number, end: number): CheckpointRow {
+  const writesAt = text.indexOf('\r', start);
+  const recordEnd = writesAt === -1 || writesAt > end ? end : writesAt;
+  const tabs: number[] = [];
+  let at = start - 1;
+  for (let i = 0; i < 7; i++) {
+    at = text.indexOf('\t', at + 1);
+    if (at === -1 || at >= recordEnd) throw corrupt('is malformed');
+    tabs.push(at);
   }
+  const [t1, t2, t3, t4, t5, t6, t7] = tabs as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
+  const owner = parseJson(text.slice(t3 + 1, t4));
+  const [tenantId, threadId, ns] = Array.isArray(owner) ? owner : [];
   // createdAt may precede 1970.
   const createdAtMs =
     text.charCodeAt(start) === 45
       ? -(digits(text, start + 1, t1) ?? Number.NaN)
       : digits(text, start, t1);
-  const step = digits(text, t1 + 1, t2);
   const nextNodeText = text.slice(t2 + 1, t3);
   const nextNode = nextNodeText === 'null' ? null : parseJson(nextNodeText);
-  if (
-    createdAtMs === undefined ||
-    Number.isNaN(createdAtMs) ||
-    step === undefined ||
-    (nextNode !== null && typeof nextNode !== 'string')
-  ) {
-    throw corrupt('has malformed fields');
-  }
-  let id: CheckpointId;
-  let parentId: CheckpointId | null;
-  try {
-    id = CheckpointId.parse(text.slice(t4 + 1, t5));
-    parentId = t6 === t5 + 1 ? null : CheckpointId.parse(text.slice(t5 + 1, t6));
-  } catch (error) {
-    throw corrupt('has a malformed id', error);
-  }
   return {
-    id,
-    key,
-    parentId,
-    step,
-    state: format.decode(text.slice(t6 + 1, end)),
-    nextNode,
-    createdAt: new Date(createdAtMs),
+    tenantId,
+    threadId,
+    ns,
+    id: text.slice(t4 + 1, t5),
+    parentId: t6 === t5 + 1 ? null : text.slice(t5 + 1, t6),
+    step: digits(text, t1 + 1, t2),
+    nextNode: nextNode === undefined ? Number.NaN : nextNode,
+    metadata: text.slice(t6 + 1, t7),
+    payload: text.slice(t7 + 1, recordEnd),
+    createdAt: createdAtMs,
+    writes: recordEnd === end ? [] : decodeWrites(text, recordEnd + 1, end),
   };
+}
+
+/** The pending writes at `text[start, end)`, joined by carriage returns. */
+function decodeWrites(text: string, start: number, end: number): PendingWriteRow[] {
+  const rows: PendingWriteRow[] = [];
+  for (const line of text.slice(start, end).split('\r')) {
+    const t1 = line.indexOf('\t');
+    const t2 = t1 === -1 ? -1 : line.indexOf('\t', t1 + 1);
+    const t3 = t2 === -1 ? -1 : line.indexOf('\t', t2 + 1);
+    const t4 = t3 === -1 ? -1 : line.indexOf('\t', t3 + 1);
+    if (t4 === -1)
+      throw new CorruptRecordError('stored pending write is malformed', { backend: BACKEND });
+    const idxText = line.slice(t1 + 1, t2);
+    rows.push({
+      taskId: parseJson(line.slice(0, t1)),
+      idx: /^-?\d+$/.test(idxText) ? Number(idxText) : Number.NaN,
+      taskPath: parseJson(line.slice(t2 + 1, t3)),
+      channel: parseJson(line.slice(t3 + 1, t4)),
+      payload: line.slice(t4 + 1),
+    });
+  }
+  return rows;
 }
 
 /** The non-negative decimal integer at `text[start, end)`, or undefined. */

@@ -1,12 +1,5 @@
-import {
-  assertRowTenant,
-  ConfigError,
-  CorruptRecordError,
-  FencedError,
-  lockKeyOf,
-  readFence,
-  toBackendError,
-} from '@entelix/core';
+import { ConfigError, CorruptRecordError } from '@entelix/core';
+import { fencedError, toBackendError, type VerifiedFence } from '@entelix/core/adapter';
 import { clusterSlot, type KeyLayout } from './keys.js';
 import { type LuaScript, type RedisClient, runScript, ScriptStatus } from './scripts/lua.js';
 
@@ -107,8 +100,8 @@ export interface FenceArguments {
 const UNFENCED: FenceArguments = Object.freeze({ key: undefined, fence: '' });
 
 /**
- * Validate a write's `fence` and turn it into the fence counter key and value the
- * write script checks atomically.
+ * Turn a write's verified fence into the fence counter key and value the write script
+ * checks atomically.
  *
  * The counter lives in the lease's thread slot. On Redis Cluster a script may only
  * touch one slot, so a fenced write must land in the same slot as its lease: always
@@ -116,22 +109,20 @@ const UNFENCED: FenceArguments = Object.freeze({ key: undefined, fence: '' });
  * anything else (store writes, a lease on another thread) is rejected with
  * `ConfigError` there instead of being checked non-atomically.
  */
-export function readWriteFence(
+export function fenceArguments(
   context: RedisContext,
-  fence: unknown,
-  tenantId: string,
+  fence: VerifiedFence | undefined,
   dataKey: string,
 ): FenceArguments {
-  const token = readFence(fence, tenantId, BACKEND);
-  if (token === undefined) return UNFENCED;
-  const counterKey = context.keys.thread(token.key).lockFence;
+  if (fence === undefined) return UNFENCED;
+  const counterKey = context.keys.lock(fence.key).fence;
   if (context.isCluster && clusterSlot(counterKey) !== clusterSlot(dataKey)) {
     throw new ConfigError(
-      `on Redis Cluster a write can only be fenced by a lease in its own slot; the lease on ${lockKeyOf(token.key)} is in another one`,
+      `on Redis Cluster a write can only be fenced by a lease in its own slot; the lease on ${fence.lockKey} is in another one`,
       { backend: BACKEND },
     );
   }
-  return { key: counterKey, fence: token.fence.toString() };
+  return { key: counterKey, fence: fence.fence.toString() };
 }
 
 /**
@@ -156,16 +147,28 @@ export function runWrite(
 
 /** Turn a script's FENCED status into the error; pass other results through. */
 export function throwIfFenced(result: unknown): void {
-  if (result === ScriptStatus.FENCED) {
-    throw new FencedError('a newer lease was granted for the fence key; nothing was written', {
-      backend: BACKEND,
-    });
-  }
+  if (result === ScriptStatus.FENCED) throw fencedError(BACKEND);
 }
 
 /** A script result that should be an integer. */
 export function expectInteger(value: unknown, what: string): number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value)) {
+    throw new CorruptRecordError(`unexpected ${what} reply from Redis`, { backend: BACKEND });
+  }
+  return value;
+}
+
+/** A script result that should be a string. */
+export function expectString(value: unknown, what: string): string {
+  if (typeof value !== 'string') {
+    throw new CorruptRecordError(`unexpected ${what} reply from Redis`, { backend: BACKEND });
+  }
+  return value;
+}
+
+/** A script result that should be an array of `length` entries. */
+export function expectArray(value: unknown, length: number, what: string): unknown[] {
+  if (!Array.isArray(value) || value.length !== length) {
     throw new CorruptRecordError(`unexpected ${what} reply from Redis`, { backend: BACKEND });
   }
   return value;
@@ -180,18 +183,19 @@ export function tenantMark(tenantId: string): string {
 }
 
 /**
- * Check the tenant mark at `text[start, end)` against the caller's tenant (whose mark
- * is `mark`): a plain comparison when it matches, `CORRUPT_RECORD` when it does not.
+ * The tenant a record's mark at `text[start, end)` names, for the kit's row check:
+ * the caller's own tenant when the mark is `mark` (the usual case, without parsing),
+ * else whatever the text parses to (undefined when it is not JSON).
  */
-export function checkTenantMark(
+export function readTenantMark(
   text: string,
   start: number,
   end: number,
   mark: string,
-  owner: { readonly tenantId: string },
-): void {
-  if (end - start === mark.length && text.startsWith(mark, start)) return;
-  assertRowTenant(parseJson(text.slice(start, end)), owner, BACKEND);
+  tenantId: string,
+): unknown {
+  if (end - start === mark.length && text.startsWith(mark, start)) return tenantId;
+  return parseJson(text.slice(start, end));
 }
 
 /** `JSON.parse`, or undefined when the text is not JSON. */
@@ -201,4 +205,29 @@ export function parseJson(text: string): unknown {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Run `work` over `items` with at most `limit` in flight. A failure stops new work;
+ * once what is in flight has settled, the first failure is thrown.
+ */
+export async function forEachConcurrently<T>(
+  items: readonly T[],
+  limit: number,
+  work: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  let failure: { error: unknown } | undefined;
+  const worker = async () => {
+    while (failure === undefined && next < items.length) {
+      const item = items[next++] as T;
+      try {
+        await work(item);
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (failure !== undefined) throw failure.error;
 }

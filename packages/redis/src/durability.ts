@@ -1,4 +1,4 @@
-import { toBackendError } from '@entelix/core';
+import { toBackendError } from '@entelix/core/adapter';
 import type { Cluster, Redis } from 'ioredis';
 import { BACKEND, command, type RedisContext } from './context.js';
 

@@ -1,18 +1,18 @@
 import {
+  AbortedError,
   type CallOptions,
   type Capabilities,
   ConfigError,
-  describe,
   type Persistence,
-  readOptions,
-  throwIfAborted,
 } from '@entelix/core';
+import { createPersistence, describeValue } from '@entelix/core/adapter';
 import { Redis } from 'ioredis';
 import { createRedisCheckpointer } from './checkpointer.js';
 import { BACKEND, type ClockSource, isIoredisMock, type RedisContext } from './context.js';
 import { type RedisDurabilityReport, readDurability } from './durability.js';
 import { KeyLayout, readKeyPrefix } from './keys.js';
 import { createRedisLock } from './lock.js';
+import { purgeTenant } from './purge.js';
 import type { RedisClient } from './scripts/lua.js';
 import { createRedisSessionLog } from './session-log.js';
 import { createRedisStore } from './store.js';
@@ -96,7 +96,7 @@ const CAPABILITIES: Capabilities = Object.freeze({
  */
 export function createRedisPersistence(options: RedisPersistenceOptions): RedisPersistence {
   if (typeof options !== 'object' || options === null) {
-    throw new ConfigError(`options must be an object, got ${describe(options)}`, {
+    throw new ConfigError(`options must be an object, got ${describeValue(options)}`, {
       backend: BACKEND,
     });
   }
@@ -114,16 +114,14 @@ export function createRedisPersistence(options: RedisPersistenceOptions): RedisP
   };
   let closed: Promise<void> | undefined;
 
-  return {
-    checkpointer: (payloadOptions) => createRedisCheckpointer(context, payloadOptions),
-    store: (payloadOptions) => createRedisStore(context, payloadOptions),
-    sessionLog: (payloadOptions) => createRedisSessionLog(context, payloadOptions),
-    lock: createRedisLock(context),
+  const persistence = createPersistence({
+    backend: BACKEND,
     capabilities: CAPABILITIES,
-    async durability(durabilityOptions) {
-      throwIfAborted(readOptions<CallOptions>(durabilityOptions).signal, BACKEND);
-      return readDurability(context, isIoredisMock(client));
-    },
+    checkpointer: createRedisCheckpointer(context),
+    store: createRedisStore(context),
+    sessionLog: createRedisSessionLog(context),
+    lock: createRedisLock(context),
+    purgeTenant: (tenantId) => purgeTenant(context, tenantId),
     close() {
       if (!ownsClient) return Promise.resolve();
       closed ??= client.quit().then(
@@ -133,7 +131,38 @@ export function createRedisPersistence(options: RedisPersistenceOptions): RedisP
       );
       return closed;
     },
-  };
+  });
+  return Object.freeze({
+    ...persistence,
+    async durability(durabilityOptions?: CallOptions) {
+      const signal = readSignalOption(durabilityOptions);
+      if (signal?.aborted) {
+        throw new AbortedError('the operation was aborted', {
+          cause: signal.reason,
+          backend: BACKEND,
+        });
+      }
+      return readDurability(context, isIoredisMock(client));
+    },
+  });
+}
+
+/** The `signal` of `durability()`'s options, checked like every other call's. */
+function readSignalOption(options: unknown): AbortSignal | undefined {
+  if (options === undefined || options === null) return undefined;
+  if (typeof options !== 'object' || Array.isArray(options)) {
+    throw new ConfigError(`durability options must be an object, got ${describeValue(options)}`, {
+      backend: BACKEND,
+    });
+  }
+  const { signal } = options as CallOptions;
+  if (signal === undefined || signal === null) return undefined;
+  if (typeof signal !== 'object' || typeof signal.aborted !== 'boolean') {
+    throw new ConfigError(`signal must be an AbortSignal, got ${describeValue(signal)}`, {
+      backend: BACKEND,
+    });
+  }
+  return signal;
 }
 
 function openClient(options: RedisPersistenceOptions): {

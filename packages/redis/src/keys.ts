@@ -1,10 +1,5 @@
-import {
-  ConfigError,
-  CorruptRecordError,
-  type Namespace,
-  type ThreadKey,
-  validateId,
-} from '@entelix/core';
+import { ConfigError, CorruptRecordError, type Namespace, type ThreadKey } from '@entelix/core';
+import { validateId } from '@entelix/core/adapter';
 
 /**
  * Key layout. Every Redis key is `<prefix>:<kind>:{<tag>}:<part>`, where the tag is
@@ -113,6 +108,30 @@ const HEX_VALUES = Uint8Array.from({ length: 128 }, (_, code) => {
   return value === -1 ? 16 : value;
 });
 
+/** A thread id as a member of a tenant's thread index: hex of its UTF-8. */
+export function encodeThreadMember(threadId: string): string {
+  return encodeStoreKey(threadId);
+}
+
+/**
+ * Invert {@link encodeThreadMember} strictly: anything it would not have written for
+ * a legal id (odd length, a non-hex or uppercase digit, bytes that are not UTF-8) is
+ * `CORRUPT_RECORD`.
+ */
+export function decodeThreadMember(member: string): string {
+  let id: string | undefined;
+  if (/^(?:[0-9a-f]{2})+$/.test(member)) {
+    const decoded = decodeStoreKey(member);
+    if (encodeStoreKey(decoded) === member) id = decoded;
+  }
+  try {
+    if (id === undefined) throw new Error('not the hex of UTF-8 text');
+    return validateId(id, 'thread id');
+  } catch (cause) {
+    throw unreadable(member, 'thread id', cause);
+  }
+}
+
 /** The encoded scope of a namespace, as stored in the tenant's namespace index. */
 export function encodeScope(scope: readonly string[]): string {
   return scope.map(encodeComponent).join(':');
@@ -127,12 +146,32 @@ export function decodeScope(encoded: string): string[] {
 export interface ThreadKeys {
   /** The hash tag (without braces) shared by every key below. */
   readonly tag: string;
+  /** Registration tokens: present while the thread is listed in its tenant's checkpoint threads. */
+  readonly checkpointRegistration: string;
+  /** The thread's write-order counter, across its namespaces. */
+  readonly checkpointSequence: string;
+  /** Sorted set of record fields (`encodedNs:id`) by write order. */
   readonly checkpointOrder: string;
+  /** Hash of record field to checkpoint record. */
   readonly checkpointData: string;
+  /** Hash of record field to the metadata filter index (see scripts/checkpointer.ts). */
+  readonly checkpointFilters: string;
+  /** Hash of record field to the checkpoint's pending writes. */
+  readonly checkpointWrites: string;
   readonly logHead: string;
   readonly logEvents: string;
   readonly lockLease: string;
   readonly lockFence: string;
+}
+
+/** Keys of one thread's checkpoints. */
+export interface CheckpointKeys {
+  readonly checkpointRegistration: string;
+  readonly checkpointSequence: string;
+  readonly checkpointOrder: string;
+  readonly checkpointData: string;
+  readonly checkpointFilters: string;
+  readonly checkpointWrites: string;
 }
 
 /** Keys of one store namespace. */
@@ -163,8 +202,7 @@ export class KeyLayout {
     const tag = threadTag(key);
     return {
       tag,
-      checkpointOrder: this.key('cp', tag, 'order'),
-      checkpointData: this.key('cp', tag, 'data'),
+      ...this.checkpoint(key),
       logHead: this.key('log', tag, 'head'),
       logEvents: this.key('log', tag, 'events'),
       lockLease: this.key('lock', tag, 'lease'),
@@ -173,9 +211,22 @@ export class KeyLayout {
   }
 
   /** The checkpoint keys of a thread alone (the common case, without the others). */
-  checkpoint(key: ThreadKey): { readonly data: string; readonly order: string } {
+  checkpoint(key: ThreadKey): CheckpointKeys {
     const tag = threadTag(key);
-    return { data: this.key('cp', tag, 'data'), order: this.key('cp', tag, 'order') };
+    return {
+      checkpointRegistration: this.key('cp', tag, 'reg'),
+      checkpointSequence: this.key('cp', tag, 'seq'),
+      checkpointOrder: this.key('cp', tag, 'order'),
+      checkpointData: this.key('cp', tag, 'data'),
+      checkpointFilters: this.key('cp', tag, 'filters'),
+      checkpointWrites: this.key('cp', tag, 'writes'),
+    };
+  }
+
+  /** The fence counter and lease of a thread's lock. */
+  lock(key: ThreadKey): { readonly lease: string; readonly fence: string } {
+    const tag = threadTag(key);
+    return { lease: this.key('lock', tag, 'lease'), fence: this.key('lock', tag, 'fence') };
   }
 
   /** The session-log keys of a thread alone. */
@@ -211,6 +262,30 @@ export class KeyLayout {
    */
   tenantRegistration(tenantId: string): string {
     return this.key('nsidx', encodeComponent(tenantId), 'reg');
+  }
+
+  /**
+   * The tenant's thread indexes, in the tenant's slot: sorted sets (all scores 0) of
+   * hex-encoded thread ids (see {@link encodeThreadMember}), so byte order is
+   * code-point order. `checkpointThreads` lists the threads holding a checkpoint, with
+   * `checkpointThreadTokens` (member to registration tokens) beside it; `logThreads`
+   * the threads that ever held an event and `lockThreads` the threads whose lock was
+   * ever granted: their heads and fence counters are never deleted, so neither are
+   * their entries.
+   */
+  tenantThreads(tenantId: string): {
+    readonly checkpointThreads: string;
+    readonly checkpointThreadTokens: string;
+    readonly logThreads: string;
+    readonly lockThreads: string;
+  } {
+    const tag = encodeComponent(tenantId);
+    return {
+      checkpointThreads: this.key('threads', tag, 'cp'),
+      checkpointThreadTokens: this.key('threads', tag, 'cp-reg'),
+      logThreads: this.key('threads', tag, 'log'),
+      lockThreads: this.key('threads', tag, 'lock'),
+    };
   }
 
   /**

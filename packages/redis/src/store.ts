@@ -1,40 +1,34 @@
 import { randomUUID } from 'node:crypto';
+import { CorruptRecordError, type JsonValue, Namespace, type TenantId } from '@entelix/core';
 import {
-  type CallOptions,
-  CorruptRecordError,
   compareCodePoints,
   compareScopes,
-  createPayloadFormat,
-  Namespace,
-  type PayloadFormat,
-  type PayloadOptions,
-  readListNamespacesOptions,
-  readOptions,
-  readStoreListOptions,
-  readStorePutOptions,
-  type Store,
-  type StoreItem,
+  parseEnvelope,
+  type StoreDriver,
+  type StoreFilterCondition,
+  type StoreItemRow,
+  type StoreSearchRow,
   selectNamespaceScopes,
   startsWithScope,
-  TenantId,
-  throwIfAborted,
-  validateId,
-  type WriteOptions,
-} from '@entelix/core';
+} from '@entelix/core/adapter';
+import { canonicalJson } from './checkpointer.js';
 import {
   BACKEND,
-  checkTenantMark,
   clockArgument,
   command,
   expectInteger,
+  expectString,
+  fenceArguments,
+  forEachConcurrently,
   type RedisContext,
-  readWriteFence,
+  readTenantMark,
   run,
   runWrite,
   tenantMark,
   throwIfFenced,
 } from './context.js';
 import {
+  clusterSlot,
   decodeComponent,
   decodeScope,
   decodeStoreKey,
@@ -49,9 +43,11 @@ import {
   STORE_EVICT_NAMESPACE,
   STORE_LIST,
   STORE_NAMESPACE_IS_LIVE,
+  STORE_PURGE_ITEMS,
   STORE_PUT,
   STORE_REGISTER_NAMESPACE,
   STORE_REGISTER_TENANT,
+  STORE_SEARCH,
   STORE_UNREGISTER_NAMESPACE,
   STORE_UNREGISTER_TENANT,
 } from './scripts/store.js';
@@ -66,12 +62,7 @@ import {
  * tenants while its namespace index lists anything. An entry may therefore outlive its
  * items (listNamespaces checks liveness), never the reverse.
  */
-export function createRedisStore<V>(
-  context: RedisContext,
-  options: PayloadOptions<V> | undefined,
-): Store<V> {
-  const format = createPayloadFormat(options, BACKEND);
-
+export function createRedisStore(context: RedisContext): StoreDriver {
   /** The KEYS of a script that writes one item. */
   function itemScriptKeys(keys: NamespaceKeys, field: string): string[] {
     return [keys.registration, keys.itemKeys, keys.expiry, keys.itemPrefix + field];
@@ -103,34 +94,8 @@ export function createRedisStore<V>(
     await registerNamespace(tenantToken);
   }
 
-  /**
-   * Remove the registration tokens an emptied namespace handed back from its index
-   * entry, and the tenant from the index of tenants once its namespace index is empty.
-   */
-  async function unregister(namespace: Namespace, tokens: unknown, action: string): Promise<void> {
-    if (typeof tokens !== 'string' || tokens === '') return;
-    const { tenantId } = namespace;
-    const tenantTokens = await run(
-      context,
-      STORE_UNREGISTER_NAMESPACE,
-      2,
-      [
-        context.keys.namespaceIndex(tenantId),
-        context.keys.tenantRegistration(tenantId),
-        encodeScope(namespace.scope),
-        tokens,
-      ],
-      action,
-    );
-    if (typeof tenantTokens !== 'string' || tenantTokens === '') return;
-    await run(
-      context,
-      STORE_UNREGISTER_TENANT,
-      1,
-      [context.keys.storeTenants(), encodeComponent(tenantId), tenantTokens],
-      action,
-    );
-  }
+  const unregister = (namespace: Namespace, tokens: unknown, action: string) =>
+    unregisterNamespace(context, namespace, tokens, action);
 
   async function evictNamespace(namespace: Namespace): Promise<number> {
     const keys = context.keys.namespace(namespace);
@@ -186,16 +151,23 @@ export function createRedisStore<V>(
     });
   }
 
+  /** A record read back (by GET or a script) as a row, expired by the client's clock too. */
+  const toRow = (record: string | null, namespace: Namespace, atMs: number) => {
+    if (record === null) return undefined;
+    const row = decodeItem(record, namespace);
+    // With the client's clock, its own view of expiry decides too.
+    if (context.clock === 'client' && row.expiresAt !== null && row.expiresAt <= atMs) {
+      return undefined;
+    }
+    return row;
+  };
+
   return {
-    async put(namespace, key, value, options) {
-      const ns = Namespace.from(namespace);
-      const itemKey = validateId(key, 'store key');
-      const { ttlMs, signal, fence: fenceOption } = readStorePutOptions(options);
+    async put(ns, key, payload, ttlMs, call) {
       const keys = context.keys.namespace(ns);
-      const fence = readWriteFence(context, fenceOption, ns.tenantId, keys.itemKeys);
-      throwIfAborted(signal, BACKEND);
-      const tail = `${tenantMark(ns.tenantId)}\t${format.encode(value)}`;
-      const field = encodeStoreKey(itemKey);
+      const fence = fenceArguments(context, call.fence, keys.itemKeys);
+      const tail = `${tenantMark(ns.tenantId)}\t${fieldIndex(payload)}\t${payload}`;
+      const field = encodeStoreKey(key);
       const write = (token: string) =>
         runWrite(
           context,
@@ -219,34 +191,47 @@ export function createRedisStore<V>(
       expectInteger(result, 'put');
     },
 
-    async get(namespace, key, options) {
-      const ns = Namespace.from(namespace);
-      const itemKey = validateId(key, 'store key');
-      throwIfAborted(readOptions<CallOptions>(options).signal, BACKEND);
-      const itemRedisKey = context.keys.storeItem(ns, encodeStoreKey(itemKey));
+    async get(ns, key) {
+      const itemRedisKey = context.keys.storeItem(ns, encodeStoreKey(key));
       // A plain GET: Redis itself hides a record past its TTL (see scripts/store.ts).
       const record = await command('get', () => context.client.get(itemRedisKey));
-      if (record === null) return undefined;
-      const item = decodeItem(record, ns, itemKey, format);
-      // With the client's clock, its own view of expiry decides too.
-      if (
-        context.clock === 'client' &&
-        item.expiresAt !== null &&
-        item.expiresAt.getTime() <= Date.now()
-      ) {
-        return undefined;
-      }
-      return item;
+      return toRow(record, ns, Date.now());
     },
 
-    async delete(namespace, key, options) {
-      const ns = Namespace.from(namespace);
-      const itemKey = validateId(key, 'store key');
-      const opts = readOptions<WriteOptions>(options, 'delete options');
+    async getMany(refs) {
+      const itemKeys = refs.map(({ namespace, key }) =>
+        context.keys.storeItem(namespace, encodeStoreKey(key)),
+      );
+      // One MGET per slot (a Cluster refuses keys of several slots in one), all in flight
+      // at once; a standalone server takes them all in one.
+      const groups = new Map<number, number[]>();
+      itemKeys.forEach((itemKey, i) => {
+        const slot = context.isCluster ? clusterSlot(itemKey) : 0;
+        const group = groups.get(slot);
+        if (group === undefined) groups.set(slot, [i]);
+        else group.push(i);
+      });
+      const records: (string | null)[] = new Array(refs.length).fill(null);
+      await Promise.all(
+        [...groups.values()].map(async (positions) => {
+          const found = await command('getMany', () =>
+            context.client.mget(positions.map((i) => itemKeys[i] as string)),
+          );
+          positions.forEach((position, i) => {
+            records[position] = found[i] ?? null;
+          });
+        }),
+      );
+      const atMs = Date.now();
+      return records.map((record, i) =>
+        toRow(record, (refs[i] as (typeof refs)[number]).namespace, atMs),
+      );
+    },
+
+    async delete(ns, key, call) {
       const keys = context.keys.namespace(ns);
-      const fence = readWriteFence(context, opts.fence, ns.tenantId, keys.itemKeys);
-      throwIfAborted(opts.signal, BACKEND);
-      const field = encodeStoreKey(itemKey);
+      const fence = fenceArguments(context, call.fence, keys.itemKeys);
+      const field = encodeStoreKey(key);
       const result = await runWrite(
         context,
         STORE_DELETE,
@@ -262,17 +247,14 @@ export function createRedisStore<V>(
       return deleted === 1;
     },
 
-    async list(namespace, options) {
-      const ns = Namespace.from(namespace);
-      const { prefix, limit, after, signal } = readStoreListOptions(options);
-      throwIfAborted(signal, BACKEND);
+    async list(ns, query) {
       const keys = context.keys.namespace(ns);
-      const { min, max } = lexRange(prefix, after);
+      const { min, max } = lexRange(query.prefix, query.after);
       const members = await run(
         context,
         STORE_LIST,
         2,
-        [keys.itemKeys, keys.expiry, clockArgument(context), min, max, limit ?? ''],
+        [keys.itemKeys, keys.expiry, clockArgument(context), min, max, query.limit ?? ''],
         'list',
       );
       if (typeof members !== 'string') {
@@ -292,15 +274,12 @@ export function createRedisStore<V>(
       }
     },
 
-    async listNamespaces(tenantId, options) {
-      const tenant = TenantId.parse(tenantId);
-      const opts = readListNamespacesOptions(options);
-      throwIfAborted(opts.signal, BACKEND);
+    async listNamespaces(tenant, query) {
       const candidates = (await registeredScopes(tenant, 'listNamespaces')).filter((scope) => {
-        if (!startsWithScope(scope, opts.prefix)) return false;
-        if (opts.after === undefined) return true;
-        const listed = opts.maxDepth === undefined ? scope : scope.slice(0, opts.maxDepth);
-        return compareScopes(listed, opts.after) > 0;
+        if (!startsWithScope(scope, query.prefix)) return false;
+        if (query.after === undefined) return true;
+        const listed = query.maxDepth === undefined ? scope : scope.slice(0, query.maxDepth);
+        return compareScopes(listed, query.after) > 0;
       });
       // One small script per namespace, each in its own slot, all in flight at once.
       const live = await Promise.all(
@@ -316,16 +295,59 @@ export function createRedisStore<V>(
           return result === 1;
         }),
       );
-      const scopes = selectNamespaceScopes(
+      return selectNamespaceScopes(
         candidates.filter((_, i) => live[i]),
-        opts,
+        query,
       );
-      return scopes.map((scope) => Namespace.of(tenant, ...scope));
     },
 
-    async evictExpired(tenantId, options) {
-      const tenant = tenantId === undefined ? undefined : TenantId.parse(tenantId);
-      throwIfAborted(readOptions<CallOptions>(options).signal, BACKEND);
+    async search(tenant, query) {
+      const { after } = query;
+      const scopes = (await registeredScopes(tenant, 'search'))
+        .filter((scope) => startsWithScope(scope, query.namespacePrefix))
+        .filter((scope) => after === undefined || compareScopes(scope, after.scope) >= 0)
+        .sort(compareScopes);
+      const conditions = filterArguments(query.filter);
+      const found: StoreSearchRow[] = [];
+      // The namespaces in scope order, one script each, until the page is full.
+      for (const scope of scopes) {
+        const namespace = Namespace.of(tenant, ...scope);
+        const keys = context.keys.namespace(namespace);
+        const min =
+          after !== undefined && compareScopes(scope, after.scope) === 0
+            ? `(${encodeStoreKey(after.key)}`
+            : '-';
+        const reply = expectString(
+          await run(
+            context,
+            STORE_SEARCH,
+            2,
+            [
+              keys.itemKeys,
+              keys.expiry,
+              clockArgument(context),
+              keys.itemPrefix,
+              min,
+              query.limit - found.length,
+              ...conditions,
+            ],
+            'search',
+          ),
+          'search',
+        );
+        if (reply !== '') {
+          for (const entry of reply.split('\n')) {
+            const colon = entry.indexOf(':');
+            const row = decodeItem(entry.slice(colon + 1), namespace);
+            found.push({ ...row, scope, key: decodeStoreKey(entry, 0, colon) });
+          }
+        }
+        if (found.length >= query.limit) break;
+      }
+      return found;
+    },
+
+    async evictExpired(tenant) {
       const sweep = new Sweep();
       if (tenant !== undefined) {
         await sweepTenant(tenant, sweep);
@@ -396,31 +418,6 @@ class Sweep {
 }
 
 /**
- * Run `work` over `items` with at most `limit` in flight. A failure stops new work;
- * once what is in flight has settled, the first failure is thrown.
- */
-async function forEachConcurrently<T>(
-  items: readonly T[],
-  limit: number,
-  work: (item: T) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  let failure: { error: unknown } | undefined;
-  const worker = async () => {
-    while (failure === undefined && next < items.length) {
-      const item = items[next++] as T;
-      try {
-        await work(item);
-      } catch (error) {
-        failure ??= { error };
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  if (failure !== undefined) throw failure.error;
-}
-
-/**
  * ZRANGEBYLEX bounds over hex-encoded keys. Hex preserves byte order, so keys with a
  * literal prefix are exactly `[hex(prefix)` up to `(hex(prefix)g` ('g' follows every
  * hex digit), and keyset paging starts after `after` when that is further on.
@@ -444,30 +441,147 @@ function expectPair(result: unknown, what: string): [number, unknown] {
   return [result[0], result[1]];
 }
 
-// createdAt:updatedAt:expiresAt:tenant TAB payload, as written by STORE_PUT; the
-// tenant is JSON text (see tenantMark), the payload the envelope text.
+/**
+ * Remove the registration tokens an emptied namespace handed back from its index
+ * entry, and the tenant from the index of tenants once its namespace index is empty.
+ */
+export async function unregisterNamespace(
+  context: RedisContext,
+  namespace: Namespace,
+  tokens: unknown,
+  action: string,
+): Promise<void> {
+  if (typeof tokens !== 'string' || tokens === '') return;
+  const { tenantId } = namespace;
+  const tenantTokens = await run(
+    context,
+    STORE_UNREGISTER_NAMESPACE,
+    2,
+    [
+      context.keys.namespaceIndex(tenantId),
+      context.keys.tenantRegistration(tenantId),
+      encodeScope(namespace.scope),
+      tokens,
+    ],
+    action,
+  );
+  if (typeof tenantTokens !== 'string' || tenantTokens === '') return;
+  await run(
+    context,
+    STORE_UNREGISTER_TENANT,
+    1,
+    [context.keys.storeTenants(), encodeComponent(tenantId), tenantTokens],
+    action,
+  );
+}
+
+/**
+ * Erase every item of the tenant's namespaces for `purgeTenant`: a page of item keys at
+ * a time, each page one script with those keys in KEYS. Returns how many index entries
+ * went (expired items not yet evicted included).
+ */
+export async function purgeStoreTenant(context: RedisContext, tenant: TenantId): Promise<number> {
+  const fields = await command('purgeTenant', () =>
+    context.client.hkeys(context.keys.namespaceIndex(tenant)),
+  );
+  let erased = 0;
+  await forEachConcurrently(fields, NAMESPACES_IN_FLIGHT, async (field) => {
+    const namespace = Namespace.of(tenant, ...decodeScope(field));
+    const keys = context.keys.namespace(namespace);
+    for (;;) {
+      const page = await command('purgeTenant', () =>
+        context.client.zrange(keys.itemKeys, 0, PURGE_PER_CALL - 1),
+      );
+      const result = await run(
+        context,
+        STORE_PURGE_ITEMS,
+        3 + page.length,
+        [
+          keys.registration,
+          keys.itemKeys,
+          keys.expiry,
+          ...page.map((member) => keys.itemPrefix + member),
+          ...page,
+        ],
+        'purgeTenant',
+      );
+      const [count, tokens] = expectPair(result, 'purgeTenant');
+      erased += count;
+      await unregisterNamespace(context, namespace, tokens, 'purgeTenant');
+      if (page.length < PURGE_PER_CALL) return;
+    }
+  });
+  return erased;
+}
+
+// Items one purge script erases at most (each is a key in its KEYS).
+const PURGE_PER_CALL = 500;
+
+/**
+ * The field index of an item, kept in its record so a search filters in Lua without a
+ * JSON parser: for each top-level field of an object value, a carriage return,
+ * JSON(field) and the value as kind and text: `n` and the number as JavaScript prints
+ * it, `s` and the hex of a string's UTF-8 (byte order is code-point order), `j` and
+ * the canonical JSON of anything else (equal texts are equal JSON). Empty for a value
+ * that is not an object. A JSON string closes with its only unescaped quote, so
+ * `CR JSON(field)` starts exactly one field's entry.
+ */
+function fieldIndex(payload: string): string {
+  const value = parseEnvelope(payload, BACKEND).state;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return '';
+  let index = '';
+  for (const [name, field] of Object.entries(value as Record<string, JsonValue>)) {
+    if (field === undefined) continue;
+    index += `\r${JSON.stringify(name)}${encodeFieldValue(field)}`;
+  }
+  return index;
+}
+
+/** A value as the field index holds it: kind and text (see {@link fieldIndex}). */
+function encodeFieldValue(value: JsonValue): string {
+  if (typeof value === 'number') return `n${String(value)}`;
+  if (typeof value === 'string') return `s${encodeStoreKey(value)}`;
+  return `j${canonicalJson(value)}`;
+}
+
+/**
+ * A search filter as STORE_SEARCH's arguments: per condition the operator, JSON(field)
+ * and the operand encoded as in the field index (for `$in` and `$nin`, the encoded
+ * operands joined by carriage returns).
+ */
+function filterArguments(conditions: readonly StoreFilterCondition[]): string[] {
+  const args: string[] = [];
+  for (const { field, op, value } of conditions) {
+    const operand =
+      op === '$in' || op === '$nin'
+        ? (value as JsonValue[]).map(encodeFieldValue).join('\r')
+        : encodeFieldValue(value);
+    args.push(op, JSON.stringify(field), operand);
+  }
+  return args;
+}
+
+// createdAt:updatedAt:expiresAt:tenant TAB field index TAB payload, as written by
+// STORE_PUT; the tenant is JSON text (see tenantMark), the payload the envelope text.
 const ITEM_PATTERN = /^(\d+):(\d+):(\d+):/;
 
-function decodeItem<V>(
-  text: unknown,
+function decodeItem(
+  text: string,
   namespace: Namespace,
-  key: string,
-  format: PayloadFormat<V>,
-): StoreItem<V> {
-  const match = typeof text === 'string' ? ITEM_PATTERN.exec(text) : null;
+): StoreItemRow & { expiresAt: number | null } {
+  const match = ITEM_PATTERN.exec(text);
   const start = match === null ? -1 : match[0].length;
-  const tab = match === null ? -1 : (text as string).indexOf('\t', start);
-  if (match === null || tab === -1) {
+  const tab = match === null ? -1 : text.indexOf('\t', start);
+  const payloadTab = tab === -1 ? -1 : text.indexOf('\t', tab + 1);
+  if (match === null || payloadTab === -1) {
     throw new CorruptRecordError('stored item is malformed', { backend: BACKEND });
   }
-  checkTenantMark(text as string, start, tab, tenantMark(namespace.tenantId), namespace);
   const expiresAtMs = Number(match[3]);
   return {
-    namespace,
-    key,
-    value: format.decode((text as string).slice(tab + 1)),
-    createdAt: new Date(Number(match[1])),
-    updatedAt: new Date(Number(match[2])),
-    expiresAt: expiresAtMs === 0 ? null : new Date(expiresAtMs),
+    tenantId: readTenantMark(text, start, tab, tenantMark(namespace.tenantId), namespace.tenantId),
+    payload: text.slice(payloadTab + 1),
+    createdAt: Number(match[1]),
+    updatedAt: Number(match[2]),
+    expiresAt: expiresAtMs === 0 ? null : expiresAtMs,
   };
 }

@@ -16,10 +16,12 @@ export interface FootprintSetup {
 /**
  * What stays in Redis once everything was deleted or has expired and been swept: one
  * log head per thread that had events (ordinals are never reused) and one fence counter
- * per thread that was locked (fences never repeat). Nothing per tenant or namespace.
+ * per thread that was locked (fences never repeat), and per tenant the two indexes of
+ * those threads (the session log's `listThreads` and `purgeTenant` walk them). Nothing
+ * per namespace, nothing of the checkpoints.
  */
 export function footprintTests(open: () => FootprintSetup): void {
-  it('after deleting or expiring and sweeping everything, only log heads and fence counters remain', async () => {
+  it('after deleting or expiring and sweeping everything, only log heads, fence counters and their indexes remain', async () => {
     const { persistence, keyPrefix, keys } = open();
     const layout = new KeyLayout(keyPrefix);
     const store = persistence.store<number>();
@@ -62,10 +64,13 @@ export function footprintTests(open: () => FootprintSetup): void {
     await sleep(40);
     expect(await store.evictExpired()).toBe(tenants.length * scopes.length);
 
-    const expected = threads.flatMap((key) => [
-      layout.thread(key).logHead,
-      layout.thread(key).lockFence,
-    ]);
+    const expected = [
+      ...threads.flatMap((key) => [layout.thread(key).logHead, layout.thread(key).lockFence]),
+      ...tenants.flatMap((tenant) => [
+        layout.tenantThreads(tenant).logThreads,
+        layout.tenantThreads(tenant).lockThreads,
+      ]),
+    ];
     expect(await keys()).toEqual(expected.sort());
     for (const tenant of tenants) expect(await store.listNamespaces(tenant)).toEqual([]);
     expect(await store.evictExpired()).toBe(0);

@@ -1,4 +1,5 @@
-import { Checkpoint, compareCodePoints, Namespace, ThreadKey } from '@entelix/core';
+import { Checkpoint, Namespace, ThreadKey } from '@entelix/core';
+import { compareCodePoints } from '@entelix/core/adapter';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createRedisPersistence, type RedisClient } from '../src/index.js';
@@ -94,13 +95,15 @@ describe('records written behind our back', () => {
     const checkpoint = Checkpoint.create({ key, step: 0, state: 1 });
     await persistence.checkpointer().put(checkpoint);
     const keys = layout.thread(key);
-    const stored = (await client.hget(keys.checkpointData, checkpoint.id)) as string;
-    const owner = JSON.stringify([key.tenantId, key.threadId]);
+    // The root namespace's record field is `:id`.
+    const field = `:${checkpoint.id}`;
+    const stored = (await client.hget(keys.checkpointData, field)) as string;
+    const owner = JSON.stringify([key.tenantId, key.threadId, '']);
     expect(stored).toContain(`\t${owner}\t`);
     await client.hset(
       keys.checkpointData,
-      checkpoint.id,
-      stored.replace(owner, JSON.stringify(['intruder', key.threadId])),
+      field,
+      stored.replace(owner, JSON.stringify(['intruder', key.threadId, ''])),
     );
     const checkpointer = persistence.checkpointer();
     await expect(checkpointer.getLatest(key)).rejects.toMatchObject({ code: 'CORRUPT_RECORD' });
@@ -112,21 +115,47 @@ describe('records written behind our back', () => {
     });
     await client.hset(
       keys.checkpointData,
-      checkpoint.id,
-      stored.replace(owner, JSON.stringify(['', key.threadId])),
+      field,
+      stored.replace(owner, JSON.stringify(['', key.threadId, ''])),
     );
     await expect(checkpointer.getLatest(key)).rejects.toMatchObject({ code: 'CORRUPT_RECORD' });
     await client.hset(
       keys.checkpointData,
-      checkpoint.id,
-      stored.replace(owner, JSON.stringify([key.tenantId, 'another-thread'])),
+      field,
+      stored.replace(owner, JSON.stringify([key.tenantId, 'another-thread', ''])),
     );
     await expect(checkpointer.getLatest(key)).rejects.toMatchObject({ code: 'CORRUPT_RECORD' });
-    await client.hset(keys.checkpointData, checkpoint.id, stored.replace(owner, 'not json'));
+    await client.hset(keys.checkpointData, field, stored.replace(owner, 'not json'));
     await expect(checkpointer.getLatest(key)).rejects.toMatchObject({ code: 'CORRUPT_RECORD' });
-    await client.hset(keys.checkpointData, checkpoint.id, stored.replace(/^\d+/, 'x'));
+    await client.hset(keys.checkpointData, field, stored.replace(/^\d+/, 'x'));
     await expect(checkpointer.getLatest(key)).rejects.toMatchObject({ code: 'CORRUPT_RECORD' });
-    await client.hset(keys.checkpointData, checkpoint.id, 'not json');
+    await client.hset(keys.checkpointData, field, 'not json');
+    await expect(checkpointer.getLatest(key)).rejects.toMatchObject({ code: 'CORRUPT_RECORD' });
+    // An entry of the write order without its record.
+    await client.hdel(keys.checkpointData, field);
+    await expect(checkpointer.getLatest(key)).rejects.toMatchObject({ code: 'CORRUPT_RECORD' });
+    await expect(checkpointer.listHistory(key, { limit: 5 })).rejects.toMatchObject({
+      code: 'CORRUPT_RECORD',
+    });
+  });
+
+  it('rejects a malformed pending write with CORRUPT_RECORD', async () => {
+    const key = freshKey();
+    const checkpoint = Checkpoint.create({ key, step: 0, state: 1 });
+    const checkpointer = persistence.checkpointer();
+    await checkpointer.put(checkpoint);
+    await checkpointer.putWrites(key, { checkpointId: checkpoint.id, taskId: 't' }, [
+      { idx: 0, channel: 'c', value: 1 },
+    ]);
+    const writesKey = layout.thread(key).checkpointWrites;
+    const field = `:${checkpoint.id}`;
+    const stored = (await client.hget(writesKey, field)) as string;
+    expect(stored).toBe('"t"\t0\t""\t"c"\t{"schema_version":1,"state":1}');
+    await client.hset(writesKey, field, stored.replace('\t0\t', '\tx\t'));
+    await expect(checkpointer.getById(key, checkpoint.id)).rejects.toMatchObject({
+      code: 'CORRUPT_RECORD',
+    });
+    await client.hset(writesKey, field, 'no tabs');
     await expect(checkpointer.getLatest(key)).rejects.toMatchObject({ code: 'CORRUPT_RECORD' });
   });
 
@@ -153,7 +182,7 @@ describe('records written behind our back', () => {
     const parent = Checkpoint.create({ key, step: 0, state: 1 });
     const checkpointer = persistence.checkpointer();
     await checkpointer.put(parent);
-    await client.hset(layout.thread(key).checkpointData, parent.id, '1\tx\tnull\t');
+    await client.hset(layout.thread(key).checkpointData, `:${parent.id}`, '1\tx\tnull\t');
     await expect(checkpointer.updateState(key, parent.id, 2)).rejects.toMatchObject({
       code: 'CORRUPT_RECORD',
     });
@@ -266,10 +295,12 @@ describe('bad input changes nothing', () => {
     }
     await foreignLease?.release();
     const after = await snapshot(client, keyPrefix);
-    // The foreign lease's counter is the only new key; everything else is untouched.
+    // The foreign lease's counter and its tenant's lock index are the only new keys;
+    // everything else is untouched.
     const foreignFence = Object.keys(after).filter((k) => !(k in before));
-    expect(foreignFence).toHaveLength(1);
+    expect(foreignFence).toHaveLength(2);
     expect(foreignFence[0]).toMatch(/:lock:\{.*\}:fence$/);
+    expect(foreignFence[1]).toMatch(/:threads:\{.*\}:lock$/);
     for (const [k, v] of Object.entries(before)) expect(after[k], k).toEqual(v);
   });
 

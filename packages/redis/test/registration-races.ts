@@ -147,6 +147,8 @@ export function registrationRaceTests(open: () => RaceSetup): void {
     await expect(put).rejects.toMatchObject({ code: 'FENCED' });
     await current?.release();
     expect(await rival.store().listNamespaces(lockKey.tenantId)).toEqual([]);
-    expect(await keys()).toEqual([layout.thread(lockKey).lockFence]);
+    expect(await keys()).toEqual(
+      [layout.thread(lockKey).lockFence, layout.tenantThreads(lockKey.tenantId).lockThreads].sort(),
+    );
   });
 }

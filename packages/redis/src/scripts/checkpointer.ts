@@ -1,96 +1,333 @@
-import { LUA_CHECK_FENCE, LUA_CHUNK, luaScript, ScriptStatus } from './lua.js';
+import { LUA_CHECK_FENCE, LUA_CHUNK, LUA_TOKEN_LISTS, luaScript, ScriptStatus } from './lua.js';
 
 /*
- * A checkpoint record, the value of its id in the thread's `data` hash, is
- * `createdAtMs TAB step TAB nextNode TAB owner TAB id TAB parentId TAB payload`:
- * nextNode is JSON (`null` or a string), owner is `JSON.stringify([tenantId,
- * threadId])`, parentId is empty for a root, payload is the envelope text. JSON text
- * never holds a raw tab or newline, so tabs split the parts and newlines can join
- * records; the numbers come first so a script reads them with `string.match`.
+ * A thread's checkpoints, all in the thread's slot:
+ * - `data`: hash of record field to record. The field is `encodedNs:id` (an encoded
+ *   namespace never holds `:`, a UUID neither, so the field names one checkpoint and
+ *   ends in `:id`). The record is `createdAtMs TAB step TAB nextNode TAB owner TAB id
+ *   TAB parentId TAB metadata TAB payload`: nextNode is JSON (`null` or a string),
+ *   owner is `JSON.stringify([tenantId, threadId, ns])`, parentId is empty for a root,
+ *   metadata is JSON text, payload the envelope text. JSON text never holds a raw
+ *   tab, newline or carriage return, so tabs split the parts, carriage returns join a
+ *   record and its pending writes and newlines join checkpoints in a reply; the
+ *   numbers come first so a script reads them with `string.match`.
+ * - `order`: sorted set of record fields scored by write position, one sequence per
+ *   thread across its namespaces, from the `seq` counter (prune deletes single
+ *   checkpoints, so no size of a set can stand for the sequence).
+ * - `filters`: hash of record field to the metadata filter index, one line per
+ *   top-level key, `\n JSON(key) TAB canonical JSON(value)` and a final `\n`
+ *   (canonical: object keys sorted at every depth). Equal canonical JSON is JSON
+ *   equality, so a filter is a set of lines to find, literally, with no JSON parser.
+ * - `writes`: hash of record field to the checkpoint's pending writes, each
+ *   `JSON(taskId) TAB idx TAB JSON(taskPath) TAB JSON(channel) TAB payload`, joined by
+ *   carriage returns. `JSON(taskId) TAB idx TAB` begins exactly one write's line.
+ * - `reg`: registration tokens, present while the tenant's thread index lists the
+ *   thread (the same discipline as store namespaces, see scripts/store.ts): a first
+ *   put registers a token in the tenant's index, then writes with it; emptying the
+ *   thread hands its tokens back for removal.
  *
- * The write order of a thread is the hash's size: checkpoints are only added (an
- * existing id is a conflict) or deleted all at once, so `HLEN` after `HSETNX` counts
- * up like a sequence, and "latest" never depends on `step` or a client clock.
+ * Keys, in this order in every write script: reg, seq, order, data, filters, writes,
+ * then the fence counter when fenced.
  */
 
-/** KEYS: data, order, [fence]. ARGV: clock, fence, id, record. */
+/** `entry(field)`: the record, followed by its pending writes; false when absent. */
+const ENTRY = `
+local function entry(field)
+  local record = redis.call('HGET', KEYS[2], field)
+  if not record then return false end
+  local writes = redis.call('HGET', KEYS[3], field)
+  if writes then return record .. '\\r' .. writes end
+  return record
+end
+`;
+
+/**
+ * Defines `take_registration()`: once the thread holds no checkpoint, drop its counter
+ * and hand back its registration tokens ('' while it holds any).
+ */
+const TAKE_REGISTRATION = `
+local function take_registration()
+  if redis.call('ZCARD', KEYS[3]) > 0 then return '' end
+  -- Redis drops emptied sets and hashes by itself; ioredis-mock keeps them.
+  redis.call('DEL', KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6])
+  local tokens = redis.call('GET', KEYS[1])
+  if not tokens then return '' end
+  redis.call('DEL', KEYS[1])
+  return tokens
+end
+`;
+
+/** Appends the checkpoint at ARGV[3] (field) with ARGV[4] (record) and ARGV[5] (filter index). */
+const APPEND_CHECKPOINT = `
+local function append_checkpoint(field, record, filter_index)
+  local seq = redis.call('INCR', KEYS[2])
+  redis.call('HSET', KEYS[4], field, record)
+  if filter_index ~= '' then redis.call('HSET', KEYS[5], field, filter_index) end
+  redis.call('ZADD', KEYS[3], seq, field)
+end
+`;
+
+/**
+ * KEYS: reg, seq, order, data, filters, writes, [fence]. ARGV: clock, fence, field,
+ * record, filter index, registration token (or empty).
+ * Without a token the thread must already be registered (NEEDS_REGISTRATION
+ * otherwise), so a checkpoint is never written on a thread its tenant's index does not
+ * list.
+ */
 export const CHECKPOINT_PUT = luaScript(
   'checkpoint_put',
-  `${LUA_CHECK_FENCE}if redis.call('HSETNX', KEYS[1], ARGV[3], ARGV[4]) == 0 then return ${ScriptStatus.CONFLICT} end
-redis.call('ZADD', KEYS[2], redis.call('HLEN', KEYS[1]), ARGV[3])
+  `${LUA_CHECK_FENCE}${LUA_TOKEN_LISTS}${APPEND_CHECKPOINT}
+if redis.call('HEXISTS', KEYS[4], ARGV[3]) == 1 then return ${ScriptStatus.CONFLICT} end
+if ARGV[6] ~= '' then
+  redis.call('SET', KEYS[1], with_token(redis.call('GET', KEYS[1]), ARGV[6]))
+elseif redis.call('EXISTS', KEYS[1]) == 0 then
+  return ${ScriptStatus.NEEDS_REGISTRATION}
+end
+append_checkpoint(ARGV[3], ARGV[4], ARGV[5])
 return 1
 `,
 );
 
 /**
- * KEYS: data, order, [fence]. ARGV: clock, fence, parent id, child id, record head,
- * record tail. Forks a child from the parent in one round trip: the child record is
- * `head .. (parent step + 1) .. TAB .. parent nextNode .. tail`.
+ * KEYS: reg, seq, order, data, filters, writes, [fence]. ARGV: clock, fence, parent
+ * field, child field, record head, record tail, filter index. Forks a child from the
+ * parent in one round trip: the child record is `head .. (parent step + 1) .. TAB ..
+ * parent nextNode .. tail`. The parent's thread is registered already.
  */
-export const CHECKPOINT_UPDATE_STATE = luaScript(
-  'checkpoint_update_state',
-  `${LUA_CHECK_FENCE}local parent = redis.call('HGET', KEYS[1], ARGV[3])
+export const CHECKPOINT_FORK = luaScript(
+  'checkpoint_fork',
+  `${LUA_CHECK_FENCE}${APPEND_CHECKPOINT}
+local parent = redis.call('HGET', KEYS[4], ARGV[3])
 if not parent then return ${ScriptStatus.NOT_FOUND} end
 local step, next_node = string.match(parent, '^%-?%d+\\t(%d+)\\t([^\\t]*)\\t')
 if not step then return ${ScriptStatus.CORRUPT} end
+if redis.call('HEXISTS', KEYS[4], ARGV[4]) == 1 then return ${ScriptStatus.CONFLICT} end
 local record = ARGV[5] .. string.format('%.0f', tonumber(step) + 1) .. '\\t' .. next_node .. ARGV[6]
-if redis.call('HSETNX', KEYS[1], ARGV[4], record) == 0 then return ${ScriptStatus.CONFLICT} end
-redis.call('ZADD', KEYS[2], redis.call('HLEN', KEYS[1]), ARGV[4])
+append_checkpoint(ARGV[4], record, ARGV[7])
 return 1
 `,
 );
 
-/** KEYS: order, data. The record written last, or nil. */
-export const CHECKPOINT_LATEST = luaScript(
-  'checkpoint_latest',
-  `
-local ids = redis.call('ZREVRANGE', KEYS[1], 0, 0)
-if #ids == 0 then return false end
-return redis.call('HGET', KEYS[2], ids[1])
+/** KEYS: order, data, writes. ARGV: field. The checkpoint with its writes, or nil. */
+export const CHECKPOINT_GET = luaScript(
+  'checkpoint_get',
+  `${ENTRY}
+return entry(ARGV[1])
 `,
 );
 
 /**
- * KEYS: order, data. ARGV: limit, before id (or empty). Records newest first, joined
- * by newlines; an unknown `before` gives an empty page rather than the first one, and
- * an id in the order without a record gives CORRUPT.
- * One string rather than a table because ioredis-mock drops tables built element by
- * element. The ids are read a chunk at a time, so any limit stays within what `unpack`
- * can hand to HMGET.
+ * KEYS: order, data, writes. ARGV: namespace prefix (`encodedNs:`). The checkpoint
+ * written last in the namespace with its writes, or nil: newest first through the
+ * thread's write order, a chunk at a time, so the cost is the thread's size at most.
  */
-export const CHECKPOINT_HISTORY = luaScript(
-  'checkpoint_history',
-  `
-local limit = tonumber(ARGV[1])
-local newest = '+inf'
-if ARGV[2] ~= '' then
-  local seq = redis.call('ZSCORE', KEYS[1], ARGV[2])
-  if not seq then return '' end
-  newest = '(' .. seq
-end
-local records = {}
-while #records < limit do
-  local count = string.format('%.0f', math.min(limit - #records, ${LUA_CHUNK}))
-  local ids = redis.call('ZREVRANGEBYSCORE', KEYS[1], newest, '-inf', 'LIMIT', 0, count)
-  if #ids == 0 then break end
-  -- Lua 5.1 (Redis) has unpack, Lua 5.3 (ioredis-mock) table.unpack.
-  local page = redis.call('HMGET', KEYS[2], (unpack or table.unpack)(ids))
-  for i = 1, #ids do
-    if type(page[i]) ~= 'string' then return ${ScriptStatus.CORRUPT} end
-    records[#records + 1] = page[i]
+export const CHECKPOINT_LATEST = luaScript(
+  'checkpoint_latest',
+  `${ENTRY}
+local prefix = ARGV[1]
+local start = 0
+while true do
+  local fields = redis.call('ZREVRANGE', KEYS[1], start, start + ${LUA_CHUNK} - 1)
+  for i = 1, #fields do
+    if string.sub(fields[i], 1, #prefix) == prefix then
+      local found = entry(fields[i])
+      if not found then return ${ScriptStatus.CORRUPT} end
+      return found
+    end
   end
-  if #ids < tonumber(count) then break end
-  newest = '(' .. redis.call('ZSCORE', KEYS[1], ids[#ids])
+  if #fields < ${LUA_CHUNK} then return false end
+  start = start + ${LUA_CHUNK}
 end
-return table.concat(records, '\\n')
 `,
 );
 
-/** KEYS: data, order, [fence]. ARGV: clock, fence. Returns how many were deleted. */
+/**
+ * KEYS: order, data, writes, filters. ARGV: limit, namespace prefix (`encodedNs:`, or
+ * empty for every namespace), before id (or empty), then the filter's index lines.
+ * Checkpoints newest first (each with its writes) joined by newlines; NOT_FOUND when
+ * `before` is no checkpoint of the thread. `before` is looked up by scanning the write
+ * order oldest first for a field ending in `:id` (the first written wins, as an id can
+ * be in several namespaces): no id index to keep, at a cost of the thread's size.
+ * One string rather than a table because ioredis-mock drops tables built element by
+ * element.
+ */
+export const CHECKPOINT_HISTORY = luaScript(
+  'checkpoint_history',
+  `${ENTRY}
+local limit = tonumber(ARGV[1])
+local prefix = ARGV[2]
+local newest = '+inf'
+if ARGV[3] ~= '' then
+  local suffix = ':' .. ARGV[3]
+  local start, anchor = 0, nil
+  while not anchor do
+    local page = redis.call('ZRANGE', KEYS[1], start, start + ${LUA_CHUNK} - 1, 'WITHSCORES')
+    for i = 1, #page, 2 do
+      if string.sub(page[i], -#suffix) == suffix then
+        anchor = page[i + 1]
+        break
+      end
+    end
+    if not anchor and #page < 2 * ${LUA_CHUNK} then return ${ScriptStatus.NOT_FOUND} end
+    start = start + ${LUA_CHUNK}
+  end
+  newest = '(' .. anchor
+end
+local function matches(field)
+  if prefix ~= '' and string.sub(field, 1, #prefix) ~= prefix then return false end
+  if #ARGV < 4 then return true end
+  local index = redis.call('HGET', KEYS[4], field)
+  if not index then return false end
+  for i = 4, #ARGV do
+    if not string.find(index, ARGV[i], 1, true) then return false end
+  end
+  return true
+end
+local found = {}
+local offset = 0
+while #found < limit do
+  local fields = redis.call('ZREVRANGEBYSCORE', KEYS[1], newest, '-inf', 'LIMIT', offset, ${LUA_CHUNK})
+  for i = 1, #fields do
+    if matches(fields[i]) then
+      local checkpoint = entry(fields[i])
+      if not checkpoint then return ${ScriptStatus.CORRUPT} end
+      found[#found + 1] = checkpoint
+      if #found >= limit then break end
+    end
+  end
+  if #fields < ${LUA_CHUNK} then break end
+  offset = offset + ${LUA_CHUNK}
+end
+return table.concat(found, '\\n')
+`,
+);
+
+/**
+ * KEYS: data, writes, [fence]. ARGV: clock, fence, field, then one triple per write:
+ * `first` or `last`, the line's start (`JSON(taskId) TAB idx TAB`), the line. For
+ * `first` an existing line of that (taskId, idx) stays, for `last` it is replaced.
+ * NOT_FOUND when the checkpoint does not exist.
+ */
+export const CHECKPOINT_PUT_WRITES = luaScript(
+  'checkpoint_put_writes',
+  `${LUA_CHECK_FENCE}
+if redis.call('HEXISTS', KEYS[1], ARGV[3]) == 0 then return ${ScriptStatus.NOT_FOUND} end
+-- A leading carriage return makes every line start with one.
+local writes = '\\r' .. (redis.call('HGET', KEYS[2], ARGV[3]) or '')
+if writes == '\\r' then writes = '' end
+for i = 4, #ARGV, 3 do
+  local start = string.find(writes, '\\r' .. ARGV[i + 1], 1, true)
+  if not start then
+    writes = writes .. '\\r' .. ARGV[i + 2]
+  elseif ARGV[i] == 'last' then
+    local stop = string.find(writes, '\\r', start + 1, true) or (#writes + 1)
+    writes = string.sub(writes, 1, start) .. ARGV[i + 2] .. string.sub(writes, stop)
+  end
+end
+redis.call('HSET', KEYS[2], ARGV[3], string.sub(writes, 2))
+return 1
+`,
+);
+
+/** Defines `count_writes(field)`: how many pending writes the checkpoint holds. */
+const COUNT_WRITES = `
+local function count_writes(field)
+  local writes = redis.call('HGET', KEYS[6], field)
+  if not writes then return 0 end
+  local _, separators = string.gsub(writes, '\\r', '')
+  return separators + 1
+end
+`;
+
+/**
+ * KEYS: reg, seq, order, data, filters, writes, [fence]. ARGV: clock, fence.
+ * Deletes every checkpoint with its writes; returns { checkpoints, writes,
+ * registration tokens or '' }.
+ */
 export const CHECKPOINT_DELETE_THREAD = luaScript(
   'checkpoint_delete_thread',
-  `${LUA_CHECK_FENCE}local count = redis.call('HLEN', KEYS[1])
-redis.call('DEL', KEYS[1], KEYS[2])
-return count
+  `${LUA_CHECK_FENCE}${TAKE_REGISTRATION}
+local checkpoints = redis.call('ZCARD', KEYS[3])
+local writes = 0
+for _, each in ipairs(redis.call('HVALS', KEYS[6])) do
+  local _, separators = string.gsub(each, '\\r', '')
+  writes = writes + separators + 1
+end
+redis.call('DEL', KEYS[3])
+return { checkpoints, writes, take_registration() }
+`,
+);
+
+/**
+ * KEYS: reg, seq, order, data, filters, writes, [fence]. ARGV: clock, fence,
+ * keepLatest, namespace prefix (`encodedNs:`, or empty for each namespace). Keeps the
+ * newest `keepLatest` of each namespace (or of the one), deletes the rest with their
+ * writes; returns { deleted, registration tokens or '' }.
+ */
+export const CHECKPOINT_PRUNE = luaScript(
+  'checkpoint_prune',
+  `${LUA_CHECK_FENCE}${TAKE_REGISTRATION}${COUNT_WRITES}
+local keep = tonumber(ARGV[3])
+local prefix = ARGV[4]
+local kept, doomed = {}, {}
+local start = 0
+while true do
+  local fields = redis.call('ZREVRANGE', KEYS[3], start, start + ${LUA_CHUNK} - 1)
+  for i = 1, #fields do
+    local field = fields[i]
+    local ns = string.match(field, '^([^:]*):')
+    if prefix == '' or string.sub(field, 1, #prefix) == prefix then
+      local count = kept[ns] or 0
+      if count < keep then kept[ns] = count + 1 else doomed[#doomed + 1] = field end
+    end
+  end
+  if #fields < ${LUA_CHUNK} then break end
+  start = start + ${LUA_CHUNK}
+end
+local unpack_ = unpack or table.unpack
+for first = 1, #doomed, ${LUA_CHUNK} do
+  local last = math.min(first + ${LUA_CHUNK} - 1, #doomed)
+  redis.call('ZREM', KEYS[3], unpack_(doomed, first, last))
+  redis.call('HDEL', KEYS[4], unpack_(doomed, first, last))
+  redis.call('HDEL', KEYS[5], unpack_(doomed, first, last))
+  redis.call('HDEL', KEYS[6], unpack_(doomed, first, last))
+end
+return { #doomed, take_registration() }
+`,
+);
+
+/**
+ * KEYS: thread index, thread tokens (of one tenant). ARGV: thread member, token. Lists
+ * the thread and adds the token to its entry.
+ */
+export const THREAD_REGISTER = luaScript(
+  'thread_register',
+  `${LUA_TOKEN_LISTS}
+redis.call('HSET', KEYS[2], ARGV[1], with_token(redis.call('HGET', KEYS[2], ARGV[1]), ARGV[2]))
+redis.call('ZADD', KEYS[1], 0, ARGV[1])
+return 1
+`,
+);
+
+/**
+ * KEYS: thread index, thread tokens. ARGV: thread member, the tokens an emptied thread
+ * handed back. Removes those tokens, and the thread once its entry holds none.
+ */
+export const THREAD_UNREGISTER = luaScript(
+  'thread_unregister',
+  `${LUA_TOKEN_LISTS}
+local tokens = redis.call('HGET', KEYS[2], ARGV[1])
+if tokens then
+  local kept = without_tokens(tokens, ARGV[2])
+  if kept ~= '' then
+    redis.call('HSET', KEYS[2], ARGV[1], kept)
+    return 0
+  end
+  redis.call('HDEL', KEYS[2], ARGV[1])
+end
+redis.call('ZREM', KEYS[1], ARGV[1])
+-- Redis drops emptied sets and hashes by itself; ioredis-mock keeps them.
+if redis.call('ZCARD', KEYS[1]) == 0 then redis.call('DEL', KEYS[1], KEYS[2]) end
+return 1
 `,
 );

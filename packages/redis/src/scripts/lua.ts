@@ -92,3 +92,23 @@ else
 end
 local now_text = string.format('%.0f', now)
 `;
+
+/**
+ * Defines `with_token(tokens, token)` and `without_tokens(tokens, removed)` over
+ * registration token lists joined by commas (a UUID holds none).
+ */
+export const LUA_TOKEN_LISTS = `
+local function with_token(tokens, token)
+  if tokens then return tokens .. ',' .. token end
+  return token
+end
+local function without_tokens(tokens, removed)
+  local gone = {}
+  for token in string.gmatch(removed, '[^,]+') do gone[token] = true end
+  local kept = {}
+  for token in string.gmatch(tokens, '[^,]+') do
+    if not gone[token] then kept[#kept + 1] = token end
+  end
+  return table.concat(kept, ',')
+end
+`;

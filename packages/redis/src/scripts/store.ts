@@ -1,8 +1,16 @@
-import { LUA_CHECK_FENCE, LUA_CHUNK, LUA_READ_NOW, luaScript, ScriptStatus } from './lua.js';
+import {
+  LUA_CHECK_FENCE,
+  LUA_CHUNK,
+  LUA_READ_NOW,
+  LUA_TOKEN_LISTS,
+  luaScript,
+  ScriptStatus,
+} from './lua.js';
 
 /*
  * An item record is `createdAt:updatedAt:expiresAt:tail` (milliseconds, expiresAt 0
- * when the item never expires; tail is `tenant TAB payload`, see store.ts). The numbers come
+ * when the item never expires; tail is `tenant TAB field index TAB payload`, see
+ * store.ts). The numbers come
  * first so a script can read them with `string.match` and no cjson.
  *
  * Each record is a string key of its own. An item with a TTL gets `PEXPIREAT
@@ -49,22 +57,7 @@ local function unregister_if_empty()
 end
 `;
 
-/** Defines `with_token(tokens, token)` and `without_tokens(tokens, removed)`. */
-const TOKEN_LISTS = `
-local function with_token(tokens, token)
-  if tokens then return tokens .. ',' .. token end
-  return token
-end
-local function without_tokens(tokens, removed)
-  local gone = {}
-  for token in string.gmatch(removed, '[^,]+') do gone[token] = true end
-  local kept = {}
-  for token in string.gmatch(tokens, '[^,]+') do
-    if not gone[token] then kept[#kept + 1] = token end
-  end
-  return table.concat(kept, ',')
-end
-`;
+const TOKEN_LISTS = LUA_TOKEN_LISTS;
 
 /**
  * KEYS: registration, item keys, expiry, item, [fence]. ARGV: clock, fence, key (hex),
@@ -296,5 +289,118 @@ end
 redis.call('HDEL', KEYS[1], ARGV[1])
 if redis.call('HLEN', KEYS[1]) == 0 then redis.call('DEL', KEYS[1]) end
 return 1
+`,
+);
+
+/**
+ * KEYS: item keys, expiry. ARGV: clock, item key prefix, min (a ZRANGEBYLEX bound),
+ * limit, then per filter condition: operator, JSON(field), operand (encoded as in the
+ * field index; for $in and $nin the operands joined by carriage returns).
+ * Live items after `min` in key order that meet every condition, at most `limit`,
+ * each `hex key:record`, joined by newlines (records hold none). The item records are
+ * read by their keys, `prefix .. hex key`: keys of this script's own slot (its hash
+ * tag is the namespace's), so the script runs on a Cluster as it does on one server;
+ * it only reads them. A call walks the namespace's key index from `min` until it has
+ * `limit` matches: its cost is the items it passes, of this namespace only.
+ *
+ * The conditions have core's matchesStoreFilter semantics: an absent field (or a value
+ * that is not an object) equals nothing, so it meets only $ne and $nin; $gt, $gte, $lt
+ * and $lte compare numbers with numbers and strings with strings (hex of UTF-8,
+ * compared byte by byte: code-point order, whatever the server's locale).
+ */
+export const STORE_SEARCH = luaScript(
+  'store_search',
+  `${LUA_READ_NOW}
+local function field_value(index, field)
+  local at = string.find(index, '\\r' .. field, 1, true)
+  if not at then return nil end
+  local from = at + 1 + #field
+  local stop = string.find(index, '\\r', from, true) or (#index + 1)
+  return string.sub(index, from, stop - 1)
+end
+local function compare_bytes(a, b)
+  if a == b then return 0 end
+  for i = 1, math.min(#a, #b) do
+    local x, y = string.byte(a, i), string.byte(b, i)
+    if x ~= y then
+      if x < y then return -1 end
+      return 1
+    end
+  end
+  if #a < #b then return -1 end
+  return 1
+end
+local function listed(value, operands)
+  return string.find('\\r' .. operands .. '\\r', '\\r' .. value .. '\\r', 1, true) ~= nil
+end
+local function holds(op, actual, operand)
+  if op == '$eq' then return actual ~= nil and actual == operand end
+  if op == '$ne' then return actual == nil or actual ~= operand end
+  if op == '$in' then return actual ~= nil and listed(actual, operand) end
+  if op == '$nin' then return actual == nil or not listed(actual, operand) end
+  if actual == nil then return false end
+  local kind = string.sub(actual, 1, 1)
+  if kind ~= string.sub(operand, 1, 1) then return false end
+  local order
+  if kind == 'n' then
+    local a, b = tonumber(string.sub(actual, 2)), tonumber(string.sub(operand, 2))
+    if a < b then order = -1 elseif a > b then order = 1 else order = 0 end
+  elseif kind == 's' then
+    order = compare_bytes(string.sub(actual, 2), string.sub(operand, 2))
+  else
+    return false
+  end
+  if op == '$gt' then return order > 0 end
+  if op == '$gte' then return order >= 0 end
+  if op == '$lt' then return order < 0 end
+  return order <= 0
+end
+local function meets_filter(record)
+  if #ARGV < 5 then return true end
+  local index = string.match(record, '^[^\\t]*\\t([^\\t]*)\\t')
+  if not index then return false end
+  for i = 5, #ARGV, 3 do
+    if not holds(ARGV[i], field_value(index, ARGV[i + 1]), ARGV[i + 2]) then return false end
+  end
+  return true
+end
+local limit = tonumber(ARGV[4])
+local found = {}
+local min = ARGV[3]
+while #found < limit do
+  local page = redis.call('ZRANGEBYLEX', KEYS[1], min, '+', 'LIMIT', 0, ${LUA_CHUNK})
+  for i = 1, #page do
+    local record = redis.call('GET', ARGV[2] .. page[i])
+    if record then
+      local e = string.match(record, '^%d+:%d+:(%d+):')
+      local live = e ~= nil and (e == '0' or tonumber(e) > now)
+      if live and meets_filter(record) then
+        found[#found + 1] = page[i] .. ':' .. record
+        if #found >= limit then break end
+      end
+    end
+  end
+  if #page < ${LUA_CHUNK} then break end
+  min = '(' .. page[#page]
+end
+return table.concat(found, '\\n')
+`,
+);
+
+/**
+ * KEYS: registration, item keys, expiry, then the items' own keys. ARGV: their hex
+ * keys, in the same order. Erases those items (for `purgeTenant`); returns { how many
+ * index entries went, registration tokens or '' once the namespace is empty }.
+ */
+export const STORE_PURGE_ITEMS = luaScript(
+  'store_purge_items',
+  `${UNREGISTER}
+local erased = 0
+for i = 1, #ARGV do
+  redis.call('DEL', KEYS[3 + i])
+  erased = erased + redis.call('ZREM', KEYS[2], ARGV[i])
+  redis.call('ZREM', KEYS[3], ARGV[i])
+end
+return { erased, unregister_if_empty() }
 `,
 );
