@@ -23,6 +23,8 @@ export default defineConfig({
             'tests/**/*.test.ts',
           ],
           exclude: ['**/*.int.test.ts', '**/node_modules/**'],
+          // Opening an embedded PGlite and migrating it takes seconds when every core is busy.
+          hookTimeout: 60_000,
         },
       },
       {
