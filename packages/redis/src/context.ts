@@ -1,4 +1,4 @@
-import { ConfigError, CorruptRecordError } from '@entelix/core';
+import { BackendError, ConfigError, CorruptRecordError } from '@entelix/core';
 import { fencedError, toBackendError, type VerifiedFence } from '@entelix/core/adapter';
 import { clusterSlot, type KeyLayout } from './keys.js';
 import { type LuaScript, type RedisClient, runScript, ScriptStatus } from './scripts/lua.js';
@@ -14,6 +14,17 @@ export interface RedisContext {
   readonly keys: KeyLayout;
   readonly clock: ClockSource;
   readonly isCluster: boolean;
+  /** What the bundle saw of its client's connection, to say why a command failed. */
+  readonly connection: ConnectionWatch;
+}
+
+/**
+ * The last connection error of a client the bundle created (from its `error` events,
+ * cleared on `ready`). A client passed in is not watched: a listener would change how
+ * it reports errors to its owner.
+ */
+export interface ConnectionWatch {
+  lastError: Error | undefined;
 }
 
 /**
@@ -50,7 +61,7 @@ export function run(
   keysAndArgs: readonly (string | number)[],
   action: string,
 ): Promise<unknown> {
-  return command(action, () => runScript(context.client, script, keyCount, keysAndArgs));
+  return command(context, action, () => runScript(context.client, script, keyCount, keysAndArgs));
 }
 
 /**
@@ -62,31 +73,72 @@ export function isNilReply(reply: unknown): reply is null | undefined | false {
 }
 
 /** Run a plain command, wrapping driver failures as `BackendError`. */
-export function command<T>(action: string, fn: () => Promise<T>): Promise<T> {
+export function command<T>(
+  context: RedisContext,
+  action: string,
+  fn: () => Promise<T>,
+): Promise<T> {
   let pending: Promise<T>;
   try {
     pending = fn();
   } catch (error) {
-    return Promise.reject(driverError(error, action));
+    return Promise.reject(driverError(context, error, action));
   }
   return pending.catch((error: unknown) => {
-    throw driverError(error, action);
+    throw driverError(context, error, action);
   });
 }
 
 /**
  * The typed error for what the driver threw. A `WRONGTYPE` reply means one of this
  * library's keys holds another type than it ever stores there: a malformed stored
- * entry, not a failing server.
+ * entry, not a failing server. A command that failed for want of a connection says so,
+ * naming the server, instead of ioredis' own words for it ("Reached the max retries per
+ * request limit", "Connection is closed").
  */
-function driverError(error: unknown, action: string): Error {
+function driverError(context: RedisContext, error: unknown, action: string): Error {
   if (error instanceof Error && /\bWRONGTYPE\b/.test(error.message)) {
     return new CorruptRecordError(`${action} found a key holding another type of value`, {
       cause: error,
       backend: BACKEND,
     });
   }
+  const unreachable = connectionFailure(context, error);
+  if (unreachable !== undefined) {
+    return new BackendError(`${action} failed: ${unreachable}`, { cause: error, backend: BACKEND });
+  }
   return toBackendError(error, BACKEND, action);
+}
+
+/** Why the client cannot reach its server, when that is why `error` happened. */
+function connectionFailure(context: RedisContext, error: unknown): string | undefined {
+  // A reply is an answer from a server: not a connection failure.
+  if (!(error instanceof Error) || error.name === 'ReplyError') return undefined;
+  const status = (context.client as { status?: unknown }).status;
+  if (status === 'ready') return undefined;
+  const { lastError } = context.connection;
+  const address = serverAddress(context, lastError);
+  if (lastError !== undefined) {
+    const code = (lastError as { code?: unknown }).code;
+    if (code === 'ECONNREFUSED') {
+      return `the connection to Redis at ${address} was refused (${lastError.message})`;
+    }
+    return `Redis at ${address} cannot be reached (${lastError.message})`;
+  }
+  return `Redis at ${address} is not connected (client status: ${String(status)}; ${error.message})`;
+}
+
+/** `host:port` (or the socket path) of the server, as the error or the client names it. */
+function serverAddress(context: RedisContext, connectionError: Error | undefined): string {
+  const failed = connectionError as { address?: unknown; port?: unknown } | undefined;
+  if (typeof failed?.address === 'string' && typeof failed.port === 'number') {
+    return `${failed.address}:${failed.port}`;
+  }
+  if (context.isCluster) return 'the Cluster';
+  const options = (context.client as { options?: { host?: string; port?: number; path?: string } })
+    .options;
+  if (options?.path) return options.path;
+  return `${options?.host ?? 'localhost'}:${options?.port ?? 6379}`;
 }
 
 /** The fence part of a write script's KEYS and ARGV. */

@@ -136,7 +136,8 @@ async function serversOf(context: RedisContext): Promise<Redis[]> {
   if (!context.isCluster) return [context.client as Redis];
   const cluster = context.client as Cluster;
   // A Cluster client knows its masters once it has loaded the slot map.
-  if (cluster.nodes('master').length === 0) await command('durability', () => cluster.ping());
+  if (cluster.nodes('master').length === 0)
+    await command(context, 'durability', () => cluster.ping());
   return cluster.nodes('master');
 }
 

@@ -8,7 +8,13 @@ import {
 import { createPersistence, describeValue } from '@entelix/core/adapter';
 import { Redis } from 'ioredis';
 import { createRedisCheckpointer } from './checkpointer.js';
-import { BACKEND, type ClockSource, isIoredisMock, type RedisContext } from './context.js';
+import {
+  BACKEND,
+  type ClockSource,
+  type ConnectionWatch,
+  isIoredisMock,
+  type RedisContext,
+} from './context.js';
 import { type RedisDurabilityReport, readDurability } from './durability.js';
 import { KeyLayout, readKeyPrefix } from './keys.js';
 import { createRedisLock } from './lock.js';
@@ -104,13 +110,15 @@ export function createRedisPersistence(options: RedisPersistenceOptions): RedisP
   if (options.clock !== undefined && options.clock !== 'server' && options.clock !== 'client') {
     throw new ConfigError("clock must be 'server' or 'client'", { backend: BACKEND });
   }
-  const { client, ownsClient } = openClient(options);
+  const connection: ConnectionWatch = { lastError: undefined };
+  const { client, ownsClient } = openClient(options, connection);
   const clock = options.clock ?? (isIoredisMock(client) ? 'client' : 'server');
   const context: RedisContext = {
     client,
     keys: new KeyLayout(keyPrefix),
     clock,
     isCluster: (client as { isCluster?: unknown }).isCluster === true,
+    connection,
   };
   let closed: Promise<void> | undefined;
 
@@ -165,7 +173,10 @@ function readSignalOption(options: unknown): AbortSignal | undefined {
   return signal;
 }
 
-function openClient(options: RedisPersistenceOptions): {
+function openClient(
+  options: RedisPersistenceOptions,
+  connection: ConnectionWatch,
+): {
   client: RedisClient;
   ownsClient: boolean;
 } {
@@ -187,9 +198,14 @@ function openClient(options: RedisPersistenceOptions): {
     throw new ConfigError('url must be a redis:// or rediss:// URL', { backend: BACKEND });
   }
   const created = new Redis(url, URL_CLIENT_OPTIONS);
-  // Connection failures reach callers as rejected calls (BackendError); without a
-  // listener ioredis would also print every failed reconnection attempt.
-  created.on('error', () => undefined);
+  // Connection failures reach callers as rejected calls (BackendError) that name the
+  // last one; without a listener ioredis would also print every failed attempt.
+  created.on('error', (error: Error) => {
+    connection.lastError = error;
+  });
+  created.on('ready', () => {
+    connection.lastError = undefined;
+  });
   return { client: created, ownsClient: true };
 }
 

@@ -30,7 +30,7 @@ export function createRedisLock(context: RedisContext): LockDriver {
       if (fence === ScriptStatus.NEEDS_REGISTRATION) {
         const index = context.keys.tenantThreads(key.tenantId).lockThreads;
         const member = encodeThreadMember(key.threadId);
-        await command('tryAcquire', () => context.client.zadd(index, 0, member));
+        await command(context, 'tryAcquire', () => context.client.zadd(index, 0, member));
         fence = await tryGrant(key, ttlMs, true);
       }
       if (isNilReply(fence)) return undefined;

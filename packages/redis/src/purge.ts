@@ -37,7 +37,7 @@ export async function purgeTenant(context: RedisContext, tenantId: TenantId): Pr
 
   // Each purged thread leaves the checkpoint index, so the walk rereads its first page.
   for (;;) {
-    const members = await command('purgeTenant', () =>
+    const members = await command(context, 'purgeTenant', () =>
       context.client.zrange(index.checkpointThreads, 0, INDEX_PAGE - 1),
     );
     await forEachConcurrently(members, THREADS_IN_FLIGHT, async (member) => {
@@ -94,7 +94,7 @@ async function walkIndex(
 ): Promise<void> {
   let min = '-';
   for (;;) {
-    const members = await command('purgeTenant', () =>
+    const members = await command(context, 'purgeTenant', () =>
       context.client.zrangebylex(index, min, '+', 'LIMIT', 0, INDEX_PAGE),
     );
     await forEachConcurrently(members, THREADS_IN_FLIGHT, (member) =>

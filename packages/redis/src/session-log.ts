@@ -67,7 +67,7 @@ export function createRedisSessionLog(context: RedisContext): SessionLogDriver {
       if (result === ScriptStatus.NEEDS_REGISTRATION) {
         const index = context.keys.tenantThreads(key.tenantId).logThreads;
         const member = encodeThreadMember(key.threadId);
-        await command('append', () => context.client.zadd(index, 0, member));
+        await command(context, 'append', () => context.client.zadd(index, 0, member));
         result = await write(true);
       }
       checkStatus(result, expectedHead);
@@ -76,7 +76,7 @@ export function createRedisSessionLog(context: RedisContext): SessionLogDriver {
 
     async loadSince(key, page) {
       const events = context.keys.log(key).events;
-      const members = await command('loadSince', () =>
+      const members = await command(context, 'loadSince', () =>
         page.limit === undefined
           ? context.client.zrangebyscore(events, `(${page.cursor}`, '+inf')
           : context.client.zrangebyscore(events, `(${page.cursor}`, '+inf', 'LIMIT', 0, page.limit),
@@ -86,14 +86,16 @@ export function createRedisSessionLog(context: RedisContext): SessionLogDriver {
 
     async loadLatest(key, limit) {
       const events = context.keys.log(key).events;
-      const newestFirst = await command('loadLatest', () =>
+      const newestFirst = await command(context, 'loadLatest', () =>
         context.client.zrevrange(events, 0, limit - 1),
       );
       return toRows(key, newestFirst.reverse());
     },
 
     async head(key) {
-      const head = await command('head', () => context.client.get(context.keys.log(key).head));
+      const head = await command(context, 'head', () =>
+        context.client.get(context.keys.log(key).head),
+      );
       if (head === null) return 0;
       const ordinal = Number(head);
       if (!/^\d+$/.test(head) || !Number.isSafeInteger(ordinal)) {
@@ -174,7 +176,7 @@ export async function listThreadIndex(
   action: string,
 ): Promise<string[]> {
   const min = page.after === undefined ? '-' : `(${encodeThreadMember(page.after)}`;
-  const members = await command(action, () =>
+  const members = await command(context, action, () =>
     context.client.zrangebylex(index, min, '+', 'LIMIT', 0, page.limit),
   );
   return members.map(decodeThreadMember);

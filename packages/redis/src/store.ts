@@ -121,7 +121,9 @@ export function createRedisStore(context: RedisContext): StoreDriver {
   }
 
   function indexedScopes(tenantId: string, action: string): Promise<string[]> {
-    return command(action, () => context.client.hkeys(context.keys.namespaceIndex(tenantId)));
+    return command(context, action, () =>
+      context.client.hkeys(context.keys.namespaceIndex(tenantId)),
+    );
   }
 
   /**
@@ -194,7 +196,7 @@ export function createRedisStore(context: RedisContext): StoreDriver {
     async get(ns, key) {
       const itemRedisKey = context.keys.storeItem(ns, encodeStoreKey(key));
       // A plain GET: Redis itself hides a record past its TTL (see scripts/store.ts).
-      const record = await command('get', () => context.client.get(itemRedisKey));
+      const record = await command(context, 'get', () => context.client.get(itemRedisKey));
       return toRow(record, ns, Date.now());
     },
 
@@ -214,7 +216,7 @@ export function createRedisStore(context: RedisContext): StoreDriver {
       const records: (string | null)[] = new Array(refs.length).fill(null);
       await Promise.all(
         [...groups.values()].map(async (positions) => {
-          const found = await command('getMany', () =>
+          const found = await command(context, 'getMany', () =>
             context.client.mget(positions.map((i) => itemKeys[i] as string)),
           );
           positions.forEach((position, i) => {
@@ -353,7 +355,7 @@ export function createRedisStore(context: RedisContext): StoreDriver {
         await sweepTenant(tenant, sweep);
       } else {
         const tenants: string[] = [];
-        const fields = await command('evictExpired', () =>
+        const fields = await command(context, 'evictExpired', () =>
           context.client.hkeys(context.keys.storeTenants()),
         );
         for (const field of fields) {
@@ -481,7 +483,7 @@ export async function unregisterNamespace(
  * went (expired items not yet evicted included).
  */
 export async function purgeStoreTenant(context: RedisContext, tenant: TenantId): Promise<number> {
-  const fields = await command('purgeTenant', () =>
+  const fields = await command(context, 'purgeTenant', () =>
     context.client.hkeys(context.keys.namespaceIndex(tenant)),
   );
   let erased = 0;
@@ -489,7 +491,7 @@ export async function purgeStoreTenant(context: RedisContext, tenant: TenantId):
     const namespace = Namespace.of(tenant, ...decodeScope(field));
     const keys = context.keys.namespace(namespace);
     for (;;) {
-      const page = await command('purgeTenant', () =>
+      const page = await command(context, 'purgeTenant', () =>
         context.client.zrange(keys.itemKeys, 0, PURGE_PER_CALL - 1),
       );
       const result = await run(

@@ -201,6 +201,27 @@ describe('records written behind our back', () => {
     await expect(store.get(namespace, 'k')).rejects.toMatchObject({ code: 'CORRUPT_RECORD' });
   });
 
+  it.each([
+    ['odd length', '616'],
+    ['uppercase hex', '4A'],
+    ['not hex', 'zz'],
+    ['bytes that are not UTF-8', 'ff'],
+    ['the encoding of an id with NUL', '6100'],
+  ])('a thread index entry of %s is CORRUPT_RECORD', async (_, member) => {
+    const key = freshKey();
+    await persistence.checkpointer().put(Checkpoint.create({ key, step: 0, state: 1 }));
+    await persistence.sessionLog().append(key, ['e']);
+    const index = layout.tenantThreads(key.tenantId);
+    await client.zadd(index.checkpointThreads, 0, member);
+    await client.zadd(index.logThreads, 0, member);
+    await expect(
+      persistence.checkpointer().listThreads(key.tenantId, { limit: 10 }),
+    ).rejects.toMatchObject({ code: 'CORRUPT_RECORD' });
+    await expect(
+      persistence.sessionLog().listThreads(key.tenantId, { limit: 10 }),
+    ).rejects.toMatchObject({ code: 'CORRUPT_RECORD' });
+  });
+
   it('rejects a session event of another tenant with CORRUPT_RECORD', async () => {
     const key = freshKey();
     await persistence.sessionLog().append(key, ['mine']);
