@@ -1,37 +1,36 @@
 import { CorruptRecordError } from '@entelix/core';
 import type { CheckpointerDriver, CheckpointRow, PendingWriteRow } from '@entelix/core/adapter';
-import { fenceParameters, type PostgresContext } from './context.js';
+import { fenceParameters, int4Limit, type PostgresContext } from './context.js';
 import { BACKEND, runQuery, toSafeInteger } from './queryable.js';
 
-// int4 parameters: a larger limit reads everything anyway.
-const MAX_INT4 = 2_147_483_647;
-
-/** Checkpoints and their pending writes; one SQL function call per operation. */
+/**
+ * Checkpoints in `<schema>.checkpoints`, their pending writes in
+ * `<schema>.checkpoint_writes`; one SQL function call per operation, every read
+ * returning its checkpoints' writes in the same row.
+ */
 export function createPostgresCheckpointer(context: PostgresContext): CheckpointerDriver {
   const { db, schema: s } = context;
   const sql = {
     put: `SELECT ${s}.checkpoint_put($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::bigint)`,
     latest: `SELECT * FROM ${s}.checkpoint_latest($1, $2, $3)`,
     get: `SELECT * FROM ${s}.checkpoint_get($1, $2, $3, $4)`,
-    list: `SELECT * FROM ${s}.checkpoint_list($1, $2, $3, $4, $5, $6)`,
-    fork: `SELECT ${s}.checkpoint_fork($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::bigint)`,
+    history: `SELECT * FROM ${s}.checkpoint_history($1, $2, $3, $4, $5, $6)`,
+    fork: `SELECT ${s}.checkpoint_update_state($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::bigint)`,
     deleteThread: `SELECT ${s}.checkpoint_delete_thread($1, $2, $3, $4::bigint) AS deleted`,
     putWrites: `SELECT ${s}.checkpoint_put_writes($1, $2, $3, $4, $5, $6, $7::bigint[], $8::text[], $9::text[], $10, $11::bigint)`,
     prune: `SELECT ${s}.checkpoint_prune($1, $2, $3, $4, $5, $6::bigint) AS deleted`,
-    threads: `SELECT thread FROM ${s}.checkpoint_threads($1, $2, $3) AS thread`,
+    threads: `SELECT * FROM ${s}.checkpoint_threads($1, $2, $3)`,
   };
 
   return {
     async put(record, call) {
-      const [lockKey, fence] = fenceParameters(call.fence);
-      const { key } = record;
       await runQuery(
         db,
         'checkpoint put',
         sql.put,
         [
-          key.tenantId,
-          key.threadId,
+          record.key.tenantId,
+          record.key.threadId,
           record.ns,
           record.id,
           record.parentId,
@@ -40,45 +39,54 @@ export function createPostgresCheckpointer(context: PostgresContext): Checkpoint
           record.nextNode,
           record.metadataJson,
           record.createdAt,
-          lockKey,
-          fence,
+          ...fenceParameters(call),
         ],
-        call.signal,
+        call,
       );
     },
 
     async getLatest(key, ns, call) {
-      const params = [key.tenantId, key.threadId, ns];
-      const { rows } = await runQuery(db, 'checkpoint getLatest', sql.latest, params, call.signal);
-      return rows.length === 0 ? undefined : toRow(rows[0]);
+      const { rows } = await runQuery(
+        db,
+        'checkpoint getLatest',
+        sql.latest,
+        [key.tenantId, key.threadId, ns],
+        call,
+      );
+      return rows.length === 0 ? undefined : toCheckpointRow(rows[0]);
     },
 
     async getById(key, ns, id, call) {
-      const params = [key.tenantId, key.threadId, ns, id];
-      const { rows } = await runQuery(db, 'checkpoint getById', sql.get, params, call.signal);
-      return rows.length === 0 ? undefined : toRow(rows[0]);
+      const { rows } = await runQuery(
+        db,
+        'checkpoint getById',
+        sql.get,
+        [key.tenantId, key.threadId, ns, id],
+        call,
+      );
+      return rows.length === 0 ? undefined : toCheckpointRow(rows[0]);
     },
 
     async listHistory(key, query, call) {
+      const filter = query.filter === undefined ? null : JSON.stringify(query.filter);
       const { rows } = await runQuery(
         db,
         'checkpoint listHistory',
-        sql.list,
+        sql.history,
         [
           key.tenantId,
           key.threadId,
           query.ns ?? null,
           query.before ?? null,
-          query.filter === undefined ? null : JSON.stringify(query.filter),
-          Math.min(query.limit, MAX_INT4),
+          filter,
+          int4Limit(query.limit),
         ],
-        call.signal,
+        call,
       );
-      return rows.map(toRow);
+      return rows.map(toCheckpointRow);
     },
 
     async fork(fork, call) {
-      const [lockKey, fence] = fenceParameters(call.fence);
       await runQuery(
         db,
         'checkpoint updateState',
@@ -92,28 +100,24 @@ export function createPostgresCheckpointer(context: PostgresContext): Checkpoint
           fork.payload,
           fork.metadataJson,
           fork.createdAt,
-          lockKey,
-          fence,
+          ...fenceParameters(call),
         ],
-        call.signal,
+        call,
       );
     },
 
     async deleteThread(key, call) {
-      const [lockKey, fence] = fenceParameters(call.fence);
-      const params = [key.tenantId, key.threadId, lockKey, fence];
       const { rows } = await runQuery(
         db,
         'checkpoint deleteThread',
         sql.deleteThread,
-        params,
-        call.signal,
+        [key.tenantId, key.threadId, ...fenceParameters(call)],
+        call,
       );
       return toSafeInteger(rows[0]?.deleted, 'deleted count');
     },
 
     async putWrites(key, target, writes, call) {
-      const [lockKey, fence] = fenceParameters(call.fence);
       await runQuery(
         db,
         'checkpoint putWrites',
@@ -125,73 +129,65 @@ export function createPostgresCheckpointer(context: PostgresContext): Checkpoint
           target.checkpointId,
           target.taskId,
           target.taskPath,
-          writes.map((write) => String(write.idx)),
+          writes.map((write) => write.idx),
           writes.map((write) => write.channel),
           writes.map((write) => write.payload),
-          lockKey,
-          fence,
+          ...fenceParameters(call),
         ],
-        call.signal,
+        call,
       );
     },
 
     async prune(key, keep, call) {
-      const [lockKey, fence] = fenceParameters(call.fence);
-      const params = [
-        key.tenantId,
-        key.threadId,
-        keep.ns ?? null,
-        Math.min(keep.keepLatest, MAX_INT4),
-        lockKey,
-        fence,
-      ];
-      const { rows } = await runQuery(db, 'checkpoint prune', sql.prune, params, call.signal);
+      const { rows } = await runQuery(
+        db,
+        'checkpoint prune',
+        sql.prune,
+        [key.tenantId, key.threadId, keep.ns ?? null, keep.keepLatest, ...fenceParameters(call)],
+        call,
+      );
       return toSafeInteger(rows[0]?.deleted, 'pruned count');
     },
 
     async listThreads(tenantId, page, call) {
-      // Thread ids are never empty, so '' is below every one of them.
-      const params = [tenantId, page.after ?? '', Math.min(page.limit, MAX_INT4)];
       const { rows } = await runQuery(
         db,
         'checkpoint listThreads',
         sql.threads,
-        params,
-        call.signal,
+        [tenantId, page.after ?? '', int4Limit(page.limit)],
+        call,
       );
-      return rows.map((row) => row.thread as string);
+      return rows.map((row) => row.listed_thread_id);
     },
   };
 }
 
-/** A row of the checkpoint functions, as the kit reads it. */
-function toRow(row: Record<string, unknown>): CheckpointRow {
+/** A row of the checkpoint read functions, as the kit checks and decodes it. */
+function toCheckpointRow(row: Record<string, unknown>): CheckpointRow {
   return {
     tenantId: row.cp_tenant_id,
     threadId: row.cp_thread_id,
     ns: row.cp_ns,
     id: row.cp_id,
     parentId: row.cp_parent_id,
+    // int8: a string from pg, a number from PGlite.
     step: toSafeInteger(row.cp_step, 'checkpoint step'),
     nextNode: row.cp_next_node,
     metadata: row.cp_metadata,
     payload: row.cp_state,
     createdAt: row.cp_created_at,
-    writes: toWrites(row.cp_writes),
+    writes: toWriteRows(row.cp_writes),
   };
 }
 
-/** The JSON array of [taskId, taskPath, idx, channel, value] the functions aggregate. */
-function toWrites(writes: unknown): PendingWriteRow[] {
-  const parsed = typeof writes === 'string' ? JSON.parse(writes) : writes;
-  if (!Array.isArray(parsed)) {
-    throw new CorruptRecordError('stored pending writes are not an array', { backend: BACKEND });
+/** The json array of [task_id, task_path, idx, channel, value] a read returns. */
+function toWriteRows(writes: unknown): PendingWriteRow[] {
+  if (writes === null || writes === undefined) return [];
+  if (!Array.isArray(writes)) {
+    throw new CorruptRecordError('stored pending writes are not a list', { backend: BACKEND });
   }
-  return parsed.map((write: unknown[]) => ({
-    taskId: write[0],
-    taskPath: write[1],
-    idx: write[2],
-    channel: write[3],
-    payload: write[4],
-  }));
+  return writes.map((write): PendingWriteRow => {
+    const [taskId, taskPath, idx, channel, payload] = Array.isArray(write) ? write : [];
+    return { taskId, taskPath, idx, channel, payload };
+  });
 }

@@ -1,8 +1,8 @@
 import { Checkpoint, EntelixError, Namespace, ThreadKey } from '@entelix/core';
-import { persistenceOver } from './bundle.js';
+import { createPersistence } from '@entelix/core/adapter';
 import type { PostgresConnectionOptions } from './connection.js';
 import { openDatabase } from './connection.js';
-import type { PostgresContext } from './context.js';
+import { createPostgresDriver } from './driver.js';
 import {
   DEFAULT_SCHEMA,
   LATEST_SCHEMA_VERSION,
@@ -326,13 +326,15 @@ async function probeContracts(db: Database, schema: string): Promise<Map<string,
   const ns = Namespace.of(tenant, 'probe');
   await db
     .transaction(async (tx) => {
-      const context: PostgresContext = { db: tx, schema: quoteSchema(schema) };
-      const capabilities = { multiProcess: true, rls: true, ttl: true, fencing: true };
-      const probed = persistenceOver(context, capabilities, async () => undefined);
-      const checkpointer = probed.checkpointer();
-      const store = probed.store();
-      const log = probed.sessionLog();
-      const { lock } = probed;
+      const capabilities = { multiProcess: false, rls: true, ttl: true, fencing: true };
+      const persistence = createPersistence(
+        createPostgresDriver({ db: tx, schema: quoteSchema(schema) }, capabilities, async () => {
+          // The transaction is the doctor's, ended below.
+        }),
+      );
+      const checkpointer = persistence.checkpointer();
+      const store = persistence.store();
+      const log = persistence.sessionLog();
       const probe = async (operation: string, run: () => Promise<unknown>) => {
         await tx.query('SAVEPOINT entelix_doctor_probe');
         try {
@@ -346,43 +348,46 @@ async function probeContracts(db: Database, schema: string): Promise<Map<string,
         }
       };
       const checkpoint = Checkpoint.create({ key, step: 0, state: 'probe' });
+      const filter = { filter: { probe: true } };
       await probe('checkpoint put', () => checkpointer.put(checkpoint));
-      await probe('checkpoint getLatest', () => checkpointer.getLatest(key));
-      await probe('checkpoint getById', () => checkpointer.getById(key, checkpoint.id));
-      await probe('checkpoint listHistory', () => checkpointer.listHistory(key, { limit: 1 }));
-      await probe('checkpoint updateState', () => checkpointer.updateState(key, checkpoint.id, 1));
       await probe('checkpoint putWrites', () =>
-        checkpointer.putWrites(key, { checkpointId: checkpoint.id, taskId: 't' }, [
-          { idx: 0, channel: 'c', value: 1 },
+        checkpointer.putWrites(key, { checkpointId: checkpoint.id, taskId: 'probe' }, [
+          { idx: 0, channel: 'probe', value: 1 },
         ]),
       );
-      await probe('checkpoint prune', () => checkpointer.prune(key, { keepLatest: 1 }));
+      await probe('checkpoint getLatest', () => checkpointer.getLatest(key));
+      await probe('checkpoint getById', () => checkpointer.getById(key, checkpoint.id));
+      await probe('checkpoint listHistory', () =>
+        checkpointer.listHistory(key, { limit: 1, ...filter }),
+      );
       await probe('checkpoint listThreads', () => checkpointer.listThreads(tenant, { limit: 1 }));
+      await probe('checkpoint updateState', () => checkpointer.updateState(key, checkpoint.id, 1));
+      await probe('checkpoint prune', () => checkpointer.prune(key, { keepLatest: 1 }));
       await probe('checkpoint deleteThread', () => checkpointer.deleteThread(key));
       await probe('store put', () => store.put(ns, 'probe', 1, { ttlMs: 60_000 }));
       await probe('store get', () => store.get(ns, 'probe'));
+      await probe('store getMany', () => store.getMany([{ namespace: ns, key: 'probe' }]));
       await probe('store list', () => store.list(ns));
       await probe('store listNamespaces', () => store.listNamespaces(tenant));
-      await probe('store getMany', () => store.getMany([{ namespace: ns, key: 'probe' }]));
-      await probe('store search', () => store.search(tenant, { limit: 1, filter: { a: 1 } }));
+      await probe('store search', () => store.search(tenant, { limit: 1, ...filter }));
       await probe('store delete', () => store.delete(ns, 'probe'));
       await probe('store evictExpired(tenant)', () => store.evictExpired(tenant));
-      await probe('sessionLog append', () => log.append(key, ['probe']));
+      await probe('sessionLog append', () => log.append(key, ['probe'], { expectedHead: 0 }));
       await probe('sessionLog loadSince', () => log.loadSince(key, 0));
-      await probe('sessionLog head', () => log.head(key));
-      await probe('sessionLog archiveBefore', () => log.archiveBefore(key, 1));
       await probe('sessionLog loadLatest', () => log.loadLatest(key, { limit: 1 }));
-      await probe('sessionLog truncateAfter', () => log.truncateAfter(key, 1));
+      await probe('sessionLog head', () => log.head(key));
       await probe('sessionLog listThreads', () => log.listThreads(tenant, { limit: 1 }));
+      await probe('sessionLog truncateAfter', () => log.truncateAfter(key, 0));
+      await probe('sessionLog archiveBefore', () => log.archiveBefore(key, 1));
       await probe('sessionLog deleteThread', () => log.deleteThread(key));
-      await probe('purgeTenant', () => probed.purgeTenant(tenant));
       await probe('lock and fenced writes', async () => {
-        const lease = await lock.tryAcquire(key, { ttlMs: 60_000 });
+        const lease = await persistence.lock.tryAcquire(key, { ttlMs: 60_000 });
         if (lease === undefined) throw new Error('the probe lock was not granted');
         await log.append(key, ['fenced'], { fence: lease });
         await lease.extend(60_000);
         await lease.release();
       });
+      await probe('purgeTenant', () => persistence.purgeTenant(tenant));
       throw new ProbeDone();
     })
     .catch((error: unknown) => {

@@ -1,9 +1,9 @@
 import { type Capabilities, ConfigError, type Persistence } from '@entelix/core';
-import { describeValue } from '@entelix/core/adapter';
-import { persistenceOver } from './bundle.js';
+import { createPersistence, describeValue } from '@entelix/core/adapter';
 import { openDatabase, type PostgresConnectionOptions } from './connection.js';
 import type { PostgresContext } from './context.js';
 import { rowSecurityInForce } from './doctor.js';
+import { createPostgresDriver } from './driver.js';
 import {
   applyMigrations,
   DEFAULT_SCHEMA,
@@ -22,6 +22,7 @@ export {
 export {
   LATEST_SCHEMA_VERSION,
   type MigrationResult,
+  type RenderMigrationOptions,
   renderMigrationSql,
 } from './migrations/index.js';
 export type { PGliteLike, PGliteQueryLike, PgPoolClientLike, PgPoolLike } from './queryable.js';
@@ -67,8 +68,11 @@ export interface PostgresPersistenceOptions extends PostgresConnectionOptions {
 export async function createPostgresPersistence(
   options?: PostgresPersistenceOptions,
 ): Promise<Persistence> {
-  if (options !== undefined && (typeof options !== 'object' || options === null)) {
-    throw new ConfigError(`postgres options must be an object, got ${describeValue(options)}`, {
+  if (
+    options !== undefined &&
+    (typeof options !== 'object' || options === null || Array.isArray(options))
+  ) {
+    throw new ConfigError(`options must be an object, got ${describeValue(options)}`, {
       backend: BACKEND,
     });
   }
@@ -77,9 +81,7 @@ export async function createPostgresPersistence(
   if (migrate !== 'auto' && migrate !== 'verify' && migrate !== 'off') {
     throw new ConfigError(
       `migrate must be 'auto', 'verify' or 'off', got ${describeValue(migrate)}`,
-      {
-        backend: BACKEND,
-      },
+      { backend: BACKEND },
     );
   }
   const schemaName = opts.schema ?? DEFAULT_SCHEMA;
@@ -101,17 +103,18 @@ export async function createPostgresPersistence(
   }
 
   const context: PostgresContext = { db, schema };
-  const capabilities: Capabilities = Object.freeze({
+  const capabilities: Capabilities = {
     multiProcess: db.driver === 'pg',
     rls,
     ttl: true,
     fencing: true,
-  });
+  };
   let closing: Promise<void> | undefined;
-  return persistenceOver(context, capabilities, () => {
+  const close = () => {
     closing ??= db.close().catch((error: unknown) => {
       throw translateError(error, 'close');
     });
     return closing;
-  });
+  };
+  return createPersistence(createPostgresDriver(context, capabilities, close));
 }

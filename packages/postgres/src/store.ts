@@ -4,12 +4,10 @@ import {
   type StoreDriver,
   type StoreItemRow,
 } from '@entelix/core/adapter';
-import { fenceParameters, type PostgresContext } from './context.js';
+import { fenceParameters, int4Limit, type PostgresContext } from './context.js';
 import { BACKEND, runQuery, toSafeInteger } from './queryable.js';
 
-const MAX_INT4 = 2_147_483_647;
-
-/** Items in `<schema>.store_items`; one SQL function call per operation. */
+/** A store over `<schema>.store_items`; one SQL function call per operation. */
 export function createPostgresStore(context: PostgresContext): StoreDriver {
   const { db, schema: s } = context;
   const sql = {
@@ -23,61 +21,56 @@ export function createPostgresStore(context: PostgresContext): StoreDriver {
     evictTenant: `SELECT ${s}.store_evict_expired($1) AS deleted`,
     evictAll: `SELECT ${s}.store_evict_all_expired() AS deleted`,
   };
-  const toItem = (row: Record<string, unknown>, tenantId: unknown): StoreItemRow => ({
-    tenantId,
-    payload: row.item_value,
-    createdAt: row.item_created_at,
-    updatedAt: row.item_updated_at,
-    expiresAt: row.item_expires_at,
-  });
 
   return {
     async put(ns, key, payload, ttlMs, call) {
-      const [lockKey, fence] = fenceParameters(call.fence);
-      const params = [ns.tenantId, ns.scope, key, payload, ttlMs ?? null, lockKey, fence];
-      await runQuery(db, 'store put', sql.put, params, call.signal);
+      await runQuery(
+        db,
+        'store put',
+        sql.put,
+        [ns.tenantId, ns.scope, key, payload, ttlMs ?? null, ...fenceParameters(call)],
+        call,
+      );
     },
 
     async get(ns, key, call) {
-      const params = [ns.tenantId, ns.scope, key];
-      const { rows } = await runQuery(db, 'store get', sql.get, params, call.signal);
-      const row = rows[0];
-      return row === undefined ? undefined : toItem(row, row.item_tenant_id);
+      const { rows } = await runQuery(db, 'store get', sql.get, [ns.tenantId, ns.scope, key], call);
+      return rows.length === 0 ? undefined : toItemRow(rows[0]);
     },
 
     async getMany(refs, call) {
+      // The kit hands over refs of one tenant only.
       const tenantId = refs[0]?.namespace.tenantId;
-      const refsJson = JSON.stringify(refs.map(({ namespace, key }) => [namespace.scope, key]));
-      const { rows } = await runQuery(
-        db,
-        'store getMany',
-        sql.getMany,
-        [tenantId, refsJson],
-        call.signal,
-      );
-      const found: (StoreItemRow | undefined)[] = refs.map(() => undefined);
-      for (const row of rows) {
-        found[toSafeInteger(row.ref_index, 'getMany position')] = toItem(row, row.item_tenant_id);
-      }
-      return found;
+      const wanted = JSON.stringify(refs.map((ref) => [ref.namespace.scope, ref.key]));
+      const { rows } = await runQuery(db, 'store getMany', sql.getMany, [tenantId, wanted], call);
+      return rows.map((row) => (row.item_value === null ? undefined : toItemRow(row)));
     },
 
     async delete(ns, key, call) {
-      const [lockKey, fence] = fenceParameters(call.fence);
-      const params = [ns.tenantId, ns.scope, key, lockKey, fence];
-      const { rows } = await runQuery(db, 'store delete', sql.delete, params, call.signal);
+      const { rows } = await runQuery(
+        db,
+        'store delete',
+        sql.delete,
+        [ns.tenantId, ns.scope, key, ...fenceParameters(call)],
+        call,
+      );
       return rows[0]?.deleted === true;
     },
 
     async list(ns, query, call) {
       const { from, until } = keyRange(query.prefix, query.after);
-      const limit = query.limit === undefined ? null : Math.min(query.limit, MAX_INT4);
-      const params = [ns.tenantId, ns.scope, from, until, limit];
-      const { rows } = await runQuery(db, 'store list', sql.list, params, call.signal);
-      // Keys carry no row for the kit to check: the tenant is checked here.
+      const limit = query.limit === undefined ? null : int4Limit(query.limit);
+      const { rows } = await runQuery(
+        db,
+        'store list',
+        sql.list,
+        [ns.tenantId, ns.scope, from, until, limit],
+        call,
+      );
+      // The kit sees keys only: the rows' tenant is checked here.
       return rows.map((row) => {
         assertRowTenant(row.item_tenant_id, ns, BACKEND);
-        return row.item_key as string;
+        return row.item_key;
       });
     },
 
@@ -89,19 +82,20 @@ export function createPostgresStore(context: PostgresContext): StoreDriver {
         [
           tenantId,
           query.prefix,
-          query.maxDepth === undefined ? null : Math.min(query.maxDepth, MAX_INT4),
+          query.maxDepth === undefined ? null : int4Limit(query.maxDepth),
           query.after ?? null,
-          query.limit === undefined ? null : Math.min(query.limit, MAX_INT4),
+          query.limit === undefined ? null : int4Limit(query.limit),
         ],
-        call.signal,
+        call,
       );
       return rows.map((row) => {
         assertRowTenant(row.ns_tenant_id, { tenantId }, BACKEND);
-        return row.ns_scope as string[];
+        return row.ns_scope;
       });
     },
 
     async search(tenantId, query, call) {
+      const filter = query.filter.length === 0 ? null : JSON.stringify(query.filter);
       const { rows } = await runQuery(
         db,
         'store search',
@@ -111,27 +105,32 @@ export function createPostgresStore(context: PostgresContext): StoreDriver {
           query.namespacePrefix,
           query.after?.scope ?? null,
           query.after?.key ?? null,
-          query.filter.length === 0
-            ? null
-            : JSON.stringify(query.filter.map(({ field, op, value }) => [field, op, value])),
-          Math.min(query.limit, MAX_INT4),
+          filter,
+          int4Limit(query.limit),
         ],
-        call.signal,
+        call,
       );
-      return rows.map((row) => ({
-        ...toItem(row, row.item_tenant_id),
-        scope: row.item_scope,
-        key: row.item_key,
-      }));
+      return rows.map((row) => ({ ...toItemRow(row), scope: row.item_scope, key: row.item_key }));
     },
 
     async evictExpired(tenantId, call) {
       const { rows } =
         tenantId === undefined
-          ? await runQuery(db, 'store evictExpired', sql.evictAll, [], call.signal)
-          : await runQuery(db, 'store evictExpired', sql.evictTenant, [tenantId], call.signal);
+          ? await runQuery(db, 'store evictExpired', sql.evictAll, [], call)
+          : await runQuery(db, 'store evictExpired', sql.evictTenant, [tenantId], call);
       return toSafeInteger(rows[0]?.deleted, 'evicted count');
     },
+  };
+}
+
+/** A row of the item read functions, as the kit checks and decodes it. */
+function toItemRow(row: Record<string, unknown>): StoreItemRow {
+  return {
+    tenantId: row.item_tenant_id,
+    payload: row.item_value,
+    createdAt: row.item_created_at,
+    updatedAt: row.item_updated_at,
+    expiresAt: row.item_expires_at,
   };
 }
 
