@@ -267,6 +267,25 @@ class EntelixCheckpointSaver extends BaseCheckpointSaver<number> implements Ente
     }
   }
 
+  /**
+   * Integer versions, as LangGraph's JS savers use, and the next of a string version in
+   * the zero-padded `<counter>.<random>` form LangGraph's Python savers write, so a thread
+   * copied from one of those can go on running here.
+   */
+  override getNextVersion(current: number | undefined): number {
+    if (typeof current !== 'string') return super.getNextVersion(current);
+    const counter = Number.parseInt((current as string).split('.')[0] ?? '', 10);
+    if (!Number.isSafeInteger(counter)) {
+      throw new CorruptRecordError('a stored channel version is neither a number nor a counter', {
+        backend: BRIDGE,
+      });
+    }
+    const random = Math.floor(Math.random() * 1e16)
+      .toString()
+      .padStart(16, '0');
+    return `${String(counter + 1).padStart(32, '0')}.${random}` as unknown as number;
+  }
+
   async deleteThread(threadId: string): Promise<void> {
     const tenant = resolveTenant(undefined, this.tenantId, this.#scope.getStore(), 'deleteThread');
     await this.#checkpoints.deleteThread(ThreadKey.of(tenant, threadId));
