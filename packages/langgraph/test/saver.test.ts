@@ -596,6 +596,17 @@ for (const target of availableTargets()) {
       });
     });
 
+    it('next versions: integers, and the counter form of string versions', () => {
+      const saver = createEntelixSaver(persistence);
+      expect(saver.getNextVersion(undefined)).toBe(1);
+      expect(saver.getNextVersion(41)).toBe(42);
+      const next = String(saver.getNextVersion('00000000000000000000000000000002.0123456789' as never));
+      expect(next).toMatch(/^00000000000000000000000000000003\.\d{16}$/);
+      expect(() => saver.getNextVersion('not a version' as never)).toThrow(
+        expect.objectContaining({ code: 'CORRUPT_RECORD' }),
+      );
+    });
+
     it('a legacy checkpoint (format < 4) moves its parent pending sends into TASKS once, at put', async () => {
       const { saver, log, config } = counted();
       const legacy = { ...checkpointWith({}), v: 1 };
