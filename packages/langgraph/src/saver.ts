@@ -77,6 +77,8 @@ export interface StoredCheckpoint {
 }
 
 const DEFAULT_PAGE_SIZE = 100;
+/** How many checkpoint slots a saver remembers having written or read (see putWrites). */
+const KNOWN_SLOTS = 1024;
 
 /**
  * A LangGraph.js checkpoint saver over any Entelix persistence: one compiled graph
@@ -126,6 +128,8 @@ class EntelixCheckpointSaver extends BaseCheckpointSaver<number> implements Ente
   readonly #putsInFlight = new Map<string, Promise<unknown>>();
   /** Callbacks of `putWrites` calls waiting for a checkpoint's put to land, by slot. */
   readonly #awaitingPut = new Map<string, Set<() => void>>();
+  /** Slots of checkpoints this saver recently wrote or read, oldest first. */
+  readonly #knownSlots = new Map<string, true>();
 
   constructor(
     persistence: Persistence,
@@ -212,6 +216,7 @@ class EntelixCheckpointSaver extends BaseCheckpointSaver<number> implements Ente
     } finally {
       if (this.#putsInFlight.get(slot) === stored) this.#putsInFlight.delete(slot);
     }
+    this.#remember(slot);
     for (const landed of this.#awaitingPut.get(slot) ?? []) landed();
     return { configurable: this.#configurable(target.key, target.ns, fields.id) };
   }
@@ -256,7 +261,7 @@ class EntelixCheckpointSaver extends BaseCheckpointSaver<number> implements Ente
         records,
         { fence: target.fence },
       );
-    await this.#putsInFlight.get(slot)?.catch(() => undefined);
+    await this.#untilPutSettles(slot, target.key);
     try {
       await write();
     } catch (error) {
@@ -388,6 +393,53 @@ class EntelixCheckpointSaver extends BaseCheckpointSaver<number> implements Ente
     return stored as JsonObject;
   }
 
+  #remember(slot: string): void {
+    this.#knownSlots.delete(slot);
+    this.#knownSlots.set(slot, true);
+    if (this.#knownSlots.size > KNOWN_SLOTS) {
+      const [oldest] = this.#knownSlots.keys();
+      if (oldest !== undefined) this.#knownSlots.delete(oldest);
+    }
+  }
+
+  /**
+   * Before `putWrites`: let the put of its checkpoint land if LangGraph has issued or is
+   * about to issue it. LangGraph does not wait for a checkpoint's put before running the
+   * next step, chaining a run's puts one after another, so a task's writes can arrive
+   * while their checkpoint's put is in flight or queued behind earlier ones (async
+   * durability), or just before it is issued (exit durability flushes the final writes
+   * first). A checkpoint this saver recently wrote or read needs no wait.
+   */
+  async #untilPutSettles(slot: string, key: ThreadKey): Promise<void> {
+    let turned = false;
+    for (;;) {
+      const own = this.#putsInFlight.get(slot);
+      if (own !== undefined) {
+        await own.catch(() => undefined);
+        return;
+      }
+      if (this.#knownSlots.has(slot)) return;
+      const others = this.#putsOfThread(key);
+      if (others.length > 0) {
+        // The chain moved on: the next put may be ours, issued a turn later.
+        await Promise.allSettled(others);
+        turned = false;
+      } else if (!turned) {
+        turned = true;
+        await nextTurn();
+      } else {
+        return;
+      }
+    }
+  }
+
+  #putsOfThread(key: ThreadKey): Promise<unknown>[] {
+    const threadSlot = threadSlotOf(key);
+    return [...this.#putsInFlight]
+      .filter(([other]) => other.startsWith(threadSlot))
+      .map(([, put]) => put);
+  }
+
   /**
    * After `putWrites` found no checkpoint: wait for its put if LangGraph is about to
    * make it. LangGraph chains a run's puts one after another and does not wait for them
@@ -404,11 +456,7 @@ class EntelixCheckpointSaver extends BaseCheckpointSaver<number> implements Ente
     const waiting = this.#awaitingPut.get(slot) ?? new Set();
     waiting.add(onLanded);
     this.#awaitingPut.set(slot, waiting);
-    const threadSlot = threadSlotOf(key);
-    const putsOfThread = () =>
-      [...this.#putsInFlight]
-        .filter(([other]) => other.startsWith(threadSlot))
-        .map(([, put]) => put);
+    const putsOfThread = () => this.#putsOfThread(key);
     try {
       for (;;) {
         let inFlight = putsOfThread();
@@ -505,6 +553,7 @@ class EntelixCheckpointSaver extends BaseCheckpointSaver<number> implements Ente
 
   async #toTuple(saved: SavedCheckpoint<StoredCheckpoint, JsonValue>): Promise<CheckpointTuple> {
     const state = readStoredCheckpoint(saved.state);
+    this.#remember(slotOf(saved.key, saved.ns, saved.id));
     const [channelValues, metadata, pendingWrites] = await Promise.all([
       this.#loadChannels(state.channel_values),
       this.#values.load(saved.metadata),

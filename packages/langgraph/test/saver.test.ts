@@ -1,20 +1,21 @@
 import { type JsonObject, type JsonValue, type Persistence, ThreadKey } from '@entelix/core';
 import { AIMessage, HumanMessage } from '@langchain/core/messages';
 import type { RunnableConfig } from '@langchain/core/runnables';
+import { Command } from '@langchain/langgraph';
 import {
   type Checkpoint,
   type CheckpointMetadata,
   emptyCheckpoint,
   uuid6,
 } from '@langchain/langgraph-checkpoint';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   createEntelixSaver,
   type StoredCheckpoint,
   TENANT_ID_KEY,
   VALUE_TAG,
 } from '../src/index.js';
-import { collect, lineGraph } from './graphs.js';
+import { collect, fanOutGraph, lineGraph } from './graphs.js';
 import { instrument } from './instrument.js';
 import { availableTargets, randomId } from './targets.js';
 
@@ -189,6 +190,41 @@ for (const target of availableTargets()) {
         expect(onEarly).toHaveLength(3);
         expect(log.calls).toEqual(['checkpointer.listHistory', 'checkpointer.listHistory']);
       });
+
+      for (const durability of ['sync', 'async', 'exit'] as const) {
+        for (const putDelayMs of [0, 15]) {
+          it(`durability ${durability}, puts taking ${putDelayMs} ms: one backend call per saver call`, async () => {
+            // LangGraph does not wait for a checkpoint's put before the next step, and in
+            // exit durability it flushes the last writes before the last put: the saver
+            // waits for the put rather than spending a failed call.
+            const { persistence: wrapped, log } = instrument(persistence, {
+              delayMs: (method) => (method === 'checkpointer.put' ? putDelayMs : 0),
+            });
+            const saver = createEntelixSaver(wrapped);
+            const putWrites = vi.spyOn(saver, 'putWrites');
+            const put = vi.spyOn(saver, 'put');
+            const getTuple = vi.spyOn(saver, 'getTuple');
+            const config = {
+              configurable: { tenant_id: randomId('tenant'), thread_id: randomId('thread') },
+              durability,
+            };
+            await lineGraph(saver, 6).invoke({ log: [] }, config);
+            const fan = fanOutGraph(saver, 4, new Map());
+            const fanConfig = {
+              ...config,
+              configurable: { ...config.configurable, thread_id: randomId('fan') },
+            };
+            await fan.invoke({ log: [] }, fanConfig);
+            await fan.invoke(new Command({ resume: 'go' }), fanConfig);
+            expect(log.counts.get('checkpointer.putWrites')).toBe(putWrites.mock.calls.length);
+            expect(log.counts.get('checkpointer.put')).toBe(put.mock.calls.length);
+            expect(log.counts.get('checkpointer.getLatest')).toBe(getTuple.mock.calls.length);
+            expect(log.total()).toBe(
+              putWrites.mock.calls.length + put.mock.calls.length + getTuple.mock.calls.length,
+            );
+          });
+        }
+      }
 
       it('a graph step costs one put and one putWrites per task', async () => {
         const { saver, log, config } = counted();
@@ -600,7 +636,9 @@ for (const target of availableTargets()) {
       const saver = createEntelixSaver(persistence);
       expect(saver.getNextVersion(undefined)).toBe(1);
       expect(saver.getNextVersion(41)).toBe(42);
-      const next = String(saver.getNextVersion('00000000000000000000000000000002.0123456789' as never));
+      const next = String(
+        saver.getNextVersion('00000000000000000000000000000002.0123456789' as never),
+      );
       expect(next).toMatch(/^00000000000000000000000000000003\.\d{16}$/);
       expect(() => saver.getNextVersion('not a version' as never)).toThrow(
         expect.objectContaining({ code: 'CORRUPT_RECORD' }),
