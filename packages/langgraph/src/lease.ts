@@ -1,6 +1,7 @@
 import {
   ConfigError,
   type DistributedLock,
+  type LockLease,
   type SessionLockOptions,
   TenantId,
   ThreadKey,
@@ -30,7 +31,8 @@ export interface ThreadLockOptions extends SessionLockOptions {
  * thread) lease with `withSessionLock` (renewed while `run` runs, released after), and
  * hand `run` a config that fences every checkpoint and pending write of the run with
  * that lease and aborts the run if the lease is lost. A run whose lease was superseded
- * fails with `FENCED` and writes nothing more.
+ * fails with `FENCED` and writes nothing more. `run` also gets the lease, to fence the
+ * run's store with (`createEntelixStore(persistence, { tenantId, fence: lease })`).
  *
  * @example
  * ```ts
@@ -43,7 +45,7 @@ export interface ThreadLockOptions extends SessionLockOptions {
 export async function withThreadLock<T, C extends RunnableConfig = RunnableConfig>(
   lock: DistributedLock,
   config: C,
-  run: (config: C) => Promise<T>,
+  run: (config: C, lease: LockLease) => Promise<T>,
   options: ThreadLockOptions = {},
 ): Promise<T> {
   const configurable = configurableOf(config);
@@ -60,7 +62,7 @@ export async function withThreadLock<T, C extends RunnableConfig = RunnableConfi
   return withSessionLock(
     lock,
     ThreadKey.of(tenant, threadId),
-    (lease) => run(fencedConfig(config, lease)),
+    (lease) => run(fencedConfig(config, lease), lease),
     lockOptions,
   );
 }

@@ -1,5 +1,6 @@
 import {
   ConfigError,
+  type FenceToken,
   InvalidIdError,
   type JsonObject,
   Namespace,
@@ -9,6 +10,7 @@ import {
   type StoreItem,
   type StoreItemRef,
   TenantId,
+  ThreadKey,
 } from '@entelix/core';
 import { assertJsonValue, validateId } from '@entelix/core/adapter';
 import {
@@ -31,6 +33,13 @@ export interface EntelixStoreOptions {
   tenantId: string;
   /** Each item expires this long after it was last put. Default: never. */
   ttlMs?: number;
+  /**
+   * A lease (or `{ key, fence }`) of the tenant that fences every put and delete: once a
+   * newer lease is granted for its thread, they fail with `FENCED` and change nothing.
+   * Give a run's store its lease (see `withThreadLock`), so a superseded run writes no
+   * memories either.
+   */
+  fence?: FenceToken;
   /**
    * How many namespaces one backend call reads when `listNamespaces` has a suffix or a
    * `*` wildcard, which the bridge matches itself. Default 100.
@@ -76,12 +85,11 @@ export function createEntelixStore(
   if (options.ttlMs !== undefined && (!Number.isSafeInteger(options.ttlMs) || options.ttlMs <= 0)) {
     throw new ConfigError('ttlMs must be a positive integer', { backend: BRIDGE });
   }
-  return new EntelixLangGraphStore(
-    persistence.store<JsonObject>(),
-    tenantId,
-    options.ttlMs,
-    pageSize,
-  );
+  const fence = readStoreFence(options.fence, tenantId);
+  return new EntelixLangGraphStore(persistence.store<JsonObject>(), tenantId, pageSize, {
+    ttlMs: options.ttlMs,
+    fence,
+  });
 }
 
 /** A LangGraph store over Entelix, bound to one tenant. */
@@ -110,20 +118,21 @@ type Planned =
 class EntelixLangGraphStore extends BaseStore implements EntelixStore {
   readonly tenantId: TenantId;
   readonly #store: Store<JsonObject>;
-  readonly #ttlMs: number | undefined;
   readonly #pageSize: number;
+  /** What every put and delete carries. */
+  readonly #writes: { ttlMs: number | undefined; fence: FenceToken | undefined };
 
   constructor(
     store: Store<JsonObject>,
     tenantId: TenantId,
-    ttlMs: number | undefined,
     pageSize: number,
+    writes: { ttlMs: number | undefined; fence: FenceToken | undefined },
   ) {
     super();
     this.#store = store;
     this.tenantId = tenantId;
-    this.#ttlMs = ttlMs;
     this.#pageSize = pageSize;
+    this.#writes = writes;
   }
 
   // The convenience methods go straight to `batch`, which checks everything itself and
@@ -228,8 +237,8 @@ class EntelixLangGraphStore extends BaseStore implements EntelixStore {
     await Promise.all(
       [...writes.values()].map((op) =>
         op.value === null
-          ? this.#store.delete(op.namespace, op.key)
-          : this.#store.put(op.namespace, op.key, op.value, { ttlMs: this.#ttlMs }),
+          ? this.#store.delete(op.namespace, op.key, { fence: this.#writes.fence })
+          : this.#store.put(op.namespace, op.key, op.value, this.#writes),
       ),
     );
     return results as OperationResults<Op>;
@@ -351,6 +360,24 @@ class EntelixLangGraphStore extends BaseStore implements EntelixStore {
       after = page[page.length - 1]?.scope;
     }
   }
+}
+
+function readStoreFence(fence: unknown, tenantId: TenantId): FenceToken | undefined {
+  if (fence === undefined) return undefined;
+  if (typeof fence !== 'object' || fence === null) {
+    throw new ConfigError('fence must be a lease or { key, fence }', { backend: BRIDGE });
+  }
+  const token = fence as Partial<FenceToken>;
+  const key = ThreadKey.from(token.key);
+  if (key.tenantId !== tenantId) {
+    throw new ConfigError('the fence lease belongs to another tenant than the store', {
+      backend: BRIDGE,
+    });
+  }
+  if (typeof token.fence !== 'bigint' || token.fence <= 0n) {
+    throw new ConfigError('fence.fence must be a positive bigint', { backend: BRIDGE });
+  }
+  return { key, fence: token.fence };
 }
 
 function planListNamespaces(op: ListNamespacesOperation): Planned {

@@ -2,7 +2,13 @@ import { ThreadKey } from '@entelix/core';
 import { createMemoryDatabase, createMemoryPersistence } from '@entelix/memory';
 import { Command } from '@langchain/langgraph';
 import { describe, expect, it } from 'vitest';
-import { createEntelixSaver, fencedConfig, LEASE_KEY, withThreadLock } from '../src/index.js';
+import {
+  createEntelixSaver,
+  createEntelixStore,
+  fencedConfig,
+  LEASE_KEY,
+  withThreadLock,
+} from '../src/index.js';
 import { collect, interruptGraph, lineGraph } from './graphs.js';
 import { randomId } from './targets.js';
 
@@ -97,6 +103,55 @@ describe('fencing a run with a lease', () => {
     const lease = await persistence.lock.tryAcquire(key, { ttlMs: 1_000 });
     expect(lease).toBeDefined();
     await lease?.release();
+  });
+
+  it("a store fenced by a run's lease writes nothing once the lease is superseded", async () => {
+    const { persistence, advance } = withClock();
+    const config = threadConfig();
+    const { tenant_id: tenantId, thread_id: threadId } = config.configurable;
+    const key = ThreadKey.of(tenantId, threadId);
+    const stale = await persistence.lock.tryAcquire(key, { ttlMs: 60_000 });
+    const staleStore = createEntelixStore(persistence, {
+      tenantId,
+      fence: stale as NonNullable<typeof stale>,
+    });
+    await staleStore.put(['memories'], 'm', { v: 'before' });
+    advance(120_000);
+    const current = await persistence.lock.tryAcquire(key, { ttlMs: 60_000 });
+    await expect(staleStore.put(['memories'], 'm', { v: 'stale' })).rejects.toMatchObject({
+      code: 'FENCED',
+    });
+    await expect(staleStore.delete(['memories'], 'm')).rejects.toMatchObject({ code: 'FENCED' });
+    const currentStore = createEntelixStore(persistence, {
+      tenantId,
+      fence: current as NonNullable<typeof current>,
+    });
+    expect((await currentStore.get(['memories'], 'm'))?.value).toEqual({ v: 'before' });
+    await currentStore.put(['memories'], 'm', { v: 'current' });
+    expect((await staleStore.get(['memories'], 'm'))?.value).toEqual({ v: 'current' });
+    expect(() =>
+      createEntelixStore(persistence, {
+        tenantId: randomId('other'),
+        fence: current as NonNullable<typeof current>,
+      }),
+    ).toThrow(expect.objectContaining({ code: 'CONFIG' }));
+  });
+
+  it('withThreadLock hands the run its lease, to fence the run store with', async () => {
+    const persistence = createMemoryPersistence();
+    const config = threadConfig();
+    const fence = await withThreadLock(persistence.lock, config, async (locked, lease) => {
+      const store = createEntelixStore(persistence, {
+        tenantId: config.configurable.tenant_id,
+        fence: lease,
+      });
+      await store.put(['ns'], 'k', { v: 1 });
+      expect(lease.key).toEqual(
+        ThreadKey.of(config.configurable.tenant_id, config.configurable.thread_id),
+      );
+      return (locked.configurable as Record<string, { fence: bigint }>)[LEASE_KEY]?.fence;
+    });
+    expect(typeof fence).toBe('bigint');
   });
 
   it('a fenced config survives JSON serialization, as tracing and debug streams do', async () => {
