@@ -149,7 +149,8 @@ describe('fencing a run with a lease', () => {
       expect(lease.key).toEqual(
         ThreadKey.of(config.configurable.tenant_id, config.configurable.thread_id),
       );
-      return (locked.configurable as Record<string, { fence: bigint }>)[LEASE_KEY]?.fence;
+      return (locked.configurable as unknown as Record<string, { fence: bigint }>)[LEASE_KEY]
+        ?.fence;
     });
     expect(typeof fence).toBe('bigint');
   });
