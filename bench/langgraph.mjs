@@ -1,0 +1,177 @@
+#!/usr/bin/env node
+// The LangGraph bridge against LangGraph's own savers, on the same graphs.
+//
+//   npm run bench:langgraph
+//   npm run bench:langgraph -- --iterations 200 --payload 1024
+//
+// Lanes: MemorySaver against the Entelix saver on the memory backend. The Postgres lane
+// (LangGraph's PostgresSaver against the Entelix saver on @entelix/postgres) joins here
+// once that backend runs on the current core API.
+//
+// Measured, in alternating rounds (bench/harness.mjs): a 50-step graph with durability
+// "sync", reported as the saver's own cost per step (the graph's time with the saver minus
+// its time without one, over 50); getState of a thread's latest checkpoint;
+// getStateHistory of 100 checkpoints; a filtered list of a thread of 104 checkpoints.
+// Writes bench/results/langgraph-latest.md.
+
+import { writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { createEntelixSaver } from '@entelix/langgraph';
+import { createMemoryPersistence } from '@entelix/memory';
+import { Annotation, END, START, StateGraph } from '@langchain/langgraph';
+import { MemorySaver } from '@langchain/langgraph-checkpoint';
+import { clearProgress, compare, progress } from './harness.mjs';
+
+const { values } = parseArgs({
+  options: {
+    iterations: { type: 'string', default: '100' },
+    payload: { type: 'string', default: '256' },
+  },
+});
+const iterations = Number(values.iterations);
+const payloadBytes = Number(values.payload);
+const STEPS = 50;
+
+const State = Annotation.Root({
+  count: Annotation(),
+  note: Annotation(),
+});
+
+function graphOf(checkpointer) {
+  const builder = new StateGraph(State);
+  for (let i = 0; i < STEPS; i++) {
+    builder.addNode(`n${i}`, (state) => ({ count: state.count + 1, note: state.note }));
+  }
+  builder.addEdge(START, 'n0');
+  for (let i = 1; i < STEPS; i++) builder.addEdge(`n${i - 1}`, `n${i}`);
+  builder.addEdge(`n${STEPS - 1}`, END);
+  return builder.compile(checkpointer === undefined ? {} : { checkpointer });
+}
+
+const input = { count: 0, note: 'x'.repeat(payloadBytes) };
+const lanes = [
+  {
+    name: 'memory',
+    reference: {
+      name: 'MemorySaver',
+      saver: new MemorySaver(),
+      config: (thread) => ({ configurable: { thread_id: thread } }),
+    },
+    entelix: {
+      name: 'Entelix on memory',
+      saver: createEntelixSaver(createMemoryPersistence()),
+      config: (thread) => ({ configurable: { thread_id: thread, tenant_id: 'bench' } }),
+    },
+  },
+];
+
+const rows = [];
+const fmt = (ms) => (ms >= 100 ? ms.toFixed(0) : ms.toPrecision(3));
+
+for (const lane of lanes) {
+  const bare = graphOf(undefined);
+  const sides = [lane.reference, lane.entelix].map((side) => ({
+    ...side,
+    graph: graphOf(side.saver),
+  }));
+
+  // A 50-step run on a fresh thread per iteration, and the same graph with no saver.
+  progress(`${lane.name}: 50-step graph`);
+  const run = await compare(
+    {
+      none: () => bare.invoke(input, { recursionLimit: 100 }),
+      ...Object.fromEntries(
+        sides.map((side) => [
+          side.name,
+          (i) =>
+            side.graph.invoke(input, {
+              ...side.config(`run-${i}`),
+              durability: 'sync',
+              recursionLimit: 100,
+            }),
+        ]),
+      ),
+    },
+    { iterations, concurrency: 1, rounds: 10, warmup: 5 },
+  );
+  const perStep = (name) => (run[name].p50 - run.none.p50) / STEPS;
+  rows.push({
+    lane: lane.name,
+    operation: 'saver cost per step (50-step graph, sync)',
+    reference: perStep(lane.reference.name),
+    entelix: perStep(lane.entelix.name),
+  });
+  rows.push({
+    lane: lane.name,
+    operation: '50-step graph, whole run',
+    reference: run[lane.reference.name].p50,
+    entelix: run[lane.entelix.name].p50,
+  });
+
+  // Threads of 104 checkpoints (two 50-step runs) for the reads.
+  const threads = 20;
+  for (const side of sides) {
+    for (let t = 0; t < threads; t++) {
+      const config = { ...side.config(`read-${t}`), recursionLimit: 100 };
+      await side.graph.invoke(input, config);
+      await side.graph.invoke(input, config);
+    }
+  }
+  const reads = {
+    getState: (side) => (i) =>
+      side.graph.getState(side.config(`read-${((i % threads) + threads) % threads}`)),
+    'getStateHistory of 100': (side) => async (i) => {
+      let n = 0;
+      for await (const _ of side.graph.getStateHistory(
+        side.config(`read-${((i % threads) + threads) % threads}`),
+        { limit: 100 },
+      ))
+        n++;
+      if (n !== 100) throw new Error(`expected 100 snapshots, got ${n}`);
+    },
+    'list filtered by metadata (step 25)': (side) => async (i) => {
+      let n = 0;
+      for await (const _ of side.saver.list(
+        {
+          configurable: {
+            ...side.config(`read-${((i % threads) + threads) % threads}`).configurable,
+            checkpoint_ns: '',
+          },
+        },
+        { filter: { step: 25 } },
+      ))
+        n++;
+      if (n !== 1) throw new Error(`expected 1 checkpoint, got ${n}`);
+    },
+  };
+  for (const [operation, make] of Object.entries(reads)) {
+    progress(`${lane.name}: ${operation}`);
+    const measured = await compare(
+      Object.fromEntries(sides.map((side) => [side.name, make(side)])),
+      { iterations: iterations * 5, concurrency: 1, rounds: 10, warmup: 20 },
+    );
+    rows.push({
+      lane: lane.name,
+      operation,
+      reference: measured[lane.reference.name].p50,
+      entelix: measured[lane.entelix.name].p50,
+    });
+  }
+  clearProgress();
+}
+
+const header = `| lane | operation | LangGraph saver p50 ms | Entelix p50 ms | ratio |\n|---|---|---:|---:|---:|`;
+const lines = rows.map(
+  (r) =>
+    `| ${r.lane} | ${r.operation} | ${fmt(r.reference)} | ${fmt(r.entelix)} | ${(r.entelix / r.reference).toFixed(2)}x |`,
+);
+const table = [header, ...lines].join('\n');
+console.log(table);
+const meta = `Generated by \`npm run bench:langgraph\` on ${new Date().toISOString()}: Node ${process.versions.node}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${iterations} graph runs per saver, ${payloadBytes}-byte state. Ratio = Entelix p50 / LangGraph saver p50 (memory lane: MemorySaver).`;
+writeFileSync(
+  join(import.meta.dirname, 'results', 'langgraph-latest.md'),
+  `# LangGraph bridge benchmark\n\n${meta}\n\n${table}\n`,
+);
+console.log('\nwrote bench/results/langgraph-latest.md');
