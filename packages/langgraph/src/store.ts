@@ -138,7 +138,8 @@ class EntelixLangGraphStore extends BaseStore implements EntelixStore {
   // The convenience methods go straight to `batch`, which checks everything itself and
   // reports bad input as Entelix errors.
   override async get(namespace: string[], key: string): Promise<Item | null> {
-    const [item] = await this.batch([{ namespace, key }]);
+    // One operation in, one result out.
+    const [item] = (await this.batch([{ namespace, key }])) as [Item | null];
     return item;
   }
 
@@ -147,7 +148,9 @@ class EntelixLangGraphStore extends BaseStore implements EntelixStore {
     options: { filter?: Record<string, any>; limit?: number; offset?: number; query?: string } = {},
   ): Promise<SearchItem[]> {
     const { filter, limit = DEFAULT_SEARCH_LIMIT, offset = 0, query } = options;
-    const [items] = await this.batch([{ namespacePrefix, filter, limit, offset, query }]);
+    const [items] = (await this.batch([{ namespacePrefix, filter, limit, offset, query }])) as [
+      SearchItem[],
+    ];
     return items;
   }
 
@@ -177,7 +180,9 @@ class EntelixLangGraphStore extends BaseStore implements EntelixStore {
     const matchConditions: MatchCondition[] = [];
     if (prefix !== undefined) matchConditions.push({ matchType: 'prefix', path: prefix });
     if (suffix !== undefined) matchConditions.push({ matchType: 'suffix', path: suffix });
-    const [namespaces] = await this.batch([{ matchConditions, maxDepth, limit, offset }]);
+    const [namespaces] = (await this.batch([{ matchConditions, maxDepth, limit, offset }])) as [
+      string[][],
+    ];
     return namespaces;
   }
 

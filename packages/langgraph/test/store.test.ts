@@ -112,11 +112,11 @@ for (const target of availableTargets()) {
         expect(
           results.slice(0, 6).map((item) => (item as { value?: unknown } | null)?.value ?? null),
         ).toEqual([{ i: 0 }, { i: 1 }, { i: 2 }, { i: 3 }, { i: 4 }, null]);
-        expect((results[6] as { value: unknown }[]).map((item) => item.value)).toEqual([
+        expect((results[6] as unknown as { value: unknown }[]).map((item) => item.value)).toEqual([
           { i: 3 },
           { i: 4 },
         ]);
-        expect((results[7] as string[][]).length).toBe(5);
+        expect((results[7] as unknown as string[][]).length).toBe(5);
         expect(log.counts).toEqual(
           new Map([
             ['store.getMany', 1],
