@@ -286,6 +286,8 @@ class EntelixCheckpointSaver extends BaseCheckpointSaver<number> implements Ente
     const random = Math.floor(Math.random() * 1e16)
       .toString()
       .padStart(16, '0');
+    // LangGraph types versions as the saver's own kind but hands stored ones back as they
+    // are, so a copied thread's string versions arrive here typed as numbers.
     return `${String(counter + 1).padStart(32, '0')}.${random}` as unknown as number;
   }
 
