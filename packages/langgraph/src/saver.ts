@@ -33,7 +33,7 @@ import {
 } from '@langchain/langgraph-checkpoint';
 import { configurableOf, readLease, readThreadId, resolveTenant, TENANT_ID_KEY } from './config.js';
 import { BRIDGE, hasCode } from './errors.js';
-import { createValueCodec, isPlainJson, type ValueCodec } from './values.js';
+import { createValueCodec, isPlainJson, settled, type ValueCodec } from './values.js';
 
 /** Options of {@link createEntelixSaver}. */
 export interface EntelixSaverOptions {
@@ -238,21 +238,19 @@ class EntelixCheckpointSaver extends BaseCheckpointSaver<number> implements Ente
         backend: BRIDGE,
       });
     }
-    const records = await Promise.all(
-      writes.map(async (write, index) => {
-        if (!Array.isArray(write) || typeof write[0] !== 'string') {
-          throw new ConfigError(`writes[${index}] must be a [channel, value] pair`, {
-            backend: BRIDGE,
-          });
-        }
-        const [channel, value] = write;
-        return {
-          idx: WRITES_IDX_MAP[channel] ?? index,
-          channel,
-          value: await this.#values.dump(value),
-        };
-      }),
-    );
+    for (const [index, write] of writes.entries()) {
+      if (!Array.isArray(write) || typeof write[0] !== 'string') {
+        throw new ConfigError(`writes[${index}] must be a [channel, value] pair`, {
+          backend: BRIDGE,
+        });
+      }
+    }
+    const values = await settled(writes.map(([, value]) => this.#values.dump(value)));
+    const records = writes.map(([channel], index) => ({
+      idx: WRITES_IDX_MAP[channel] ?? index,
+      channel,
+      value: values[index] as JsonValue,
+    }));
     const slot = slotOf(target.key, target.ns, checkpointId);
     const write = () =>
       this.#checkpoints.putWrites(
@@ -288,6 +286,8 @@ class EntelixCheckpointSaver extends BaseCheckpointSaver<number> implements Ente
     const random = Math.floor(Math.random() * 1e16)
       .toString()
       .padStart(16, '0');
+    // LangGraph types versions as the saver's own kind but hands stored ones back as they
+    // are, so a copied thread's string versions arrive here typed as numbers.
     return `${String(counter + 1).padStart(32, '0')}.${random}` as unknown as number;
   }
 
@@ -359,28 +359,29 @@ class EntelixCheckpointSaver extends BaseCheckpointSaver<number> implements Ente
       versions_seen: fields.versions_seen as JsonObject,
     };
     const createdAtMs = Date.parse(fields.ts);
+    // `put` checks every field itself; a separate `create` would check them twice.
     await this.#checkpoints.put(
-      this.#checkpoints.create({
+      {
         key: target.key,
         ns: target.ns,
         id: fields.id,
-        parentId: parentId ?? null,
+        parentId: parentId === undefined ? null : CheckpointId.parse(parentId),
         step: entelixStep(metadata),
         state,
+        nextNode: null,
         metadata: storedMetadata,
         createdAt: Number.isNaN(createdAtMs) ? new Date() : new Date(createdAtMs),
-      }),
+      },
       { fence: target.fence },
     );
   }
 
   async #dumpChannels(channelValues: Record<string, unknown>): Promise<JsonObject> {
-    const entries = await Promise.all(
-      Object.entries(channelValues).map(
-        async ([channel, value]) => [channel, await this.#values.dump(value)] as const,
-      ),
+    const channels = Object.keys(channelValues);
+    const values = await settled(
+      channels.map((channel) => this.#values.dump(channelValues[channel])),
     );
-    return Object.fromEntries(entries);
+    return Object.fromEntries(channels.map((channel, i) => [channel, values[i] as JsonValue]));
   }
 
   async #dumpMetadata(metadata: CheckpointMetadata): Promise<JsonObject> {
@@ -554,19 +555,23 @@ class EntelixCheckpointSaver extends BaseCheckpointSaver<number> implements Ente
   async #toTuple(saved: SavedCheckpoint<StoredCheckpoint, JsonValue>): Promise<CheckpointTuple> {
     const state = readStoredCheckpoint(saved.state);
     this.#remember(slotOf(saved.key, saved.ns, saved.id));
-    const [channelValues, metadata, pendingWrites] = await Promise.all([
-      this.#loadChannels(state.channel_values),
+    const channels = Object.keys(state.channel_values);
+    const loaded = await settled([
       this.#values.load(saved.metadata),
-      Promise.all(
-        saved.pendingWrites.map(
-          async (write): Promise<CheckpointPendingWrite> => [
-            write.taskId,
-            write.channel,
-            await this.#values.load(write.value),
-          ],
-        ),
-      ),
+      ...channels.map((channel) => this.#values.load(state.channel_values[channel] ?? null)),
+      ...saved.pendingWrites.map((write) => this.#values.load(write.value)),
     ]);
+    const metadata = loaded[0];
+    const channelValues = Object.fromEntries(
+      channels.map((channel, i) => [channel, loaded[1 + i]]),
+    );
+    const pendingWrites = saved.pendingWrites.map(
+      (write, i): CheckpointPendingWrite => [
+        write.taskId,
+        write.channel,
+        loaded[1 + channels.length + i],
+      ],
+    );
     const tuple: CheckpointTuple = {
       config: { configurable: this.#configurable(saved.key, saved.ns, saved.id) },
       checkpoint: {
@@ -586,15 +591,6 @@ class EntelixCheckpointSaver extends BaseCheckpointSaver<number> implements Ente
       };
     }
     return tuple;
-  }
-
-  async #loadChannels(stored: JsonObject): Promise<Record<string, unknown>> {
-    const entries = await Promise.all(
-      Object.entries(stored).map(
-        async ([channel, value]) => [channel, await this.#values.load(value)] as const,
-      ),
-    );
-    return Object.fromEntries(entries);
   }
 }
 

@@ -14,7 +14,8 @@ export const VALUE_TAG = '$entelix';
 
 /** Serializer output as Entelix keeps it: readable JSON, or a tagged escape. */
 export interface ValueCodec {
-  dump(value: unknown): Promise<JsonValue>;
+  /** Synchronous when the value needs no serializer (plain JSON with the default one). */
+  dump(value: unknown): JsonValue | Promise<JsonValue>;
   /** A stored value back as the serializer reads it. Synchronous when nothing needs reviving. */
   load(stored: JsonValue): unknown;
 }
@@ -63,7 +64,7 @@ export function createValueCodec(serde: SerializerProtocol, isDefaultSerde: bool
 
   return {
     dump(value) {
-      if (isDefaultSerde && isPlainJson(value, 0)) return Promise.resolve(escapeTagged(value));
+      if (isDefaultSerde && isPlainJson(value, 0)) return escapeTagged(value);
       return fromSerializer(value);
     },
     load(stored) {
@@ -174,4 +175,12 @@ function fromBase64(base64: string): Uint8Array {
   const bytes = new Uint8Array(binary.length);
   for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
   return bytes;
+}
+
+/**
+ * The values of `items` once every one that is a promise has settled; no promise is
+ * awaited when none is one, which is the common case of plain JSON state.
+ */
+export function settled<T>(items: readonly (T | Promise<T>)[]): T[] | Promise<T[]> {
+  return items.some((item) => item instanceof Promise) ? Promise.all(items) : (items as T[]);
 }
