@@ -39,6 +39,9 @@ redis.call('ZADD', KEYS[2], redis.call('HLEN', KEYS[1]), ARGV[2]) return 1`),
 redis.call('ZADD', KEYS[2], seq, seq .. ':' .. ARGV[1]) return seq`),
     storePut: await load(`redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('ZADD', KEYS[2], 0, ARGV[1]) return 1`),
+    search:
+      await load(`local keys = redis.call('ZRANGEBYLEX', KEYS[1], '-', '+', 'LIMIT', 0, ARGV[1])
+if #keys == 0 then return {} end return redis.call('HMGET', KEYS[2], unpack(keys))`),
   };
   const parseEvent = (member) => JSON.parse(member.slice(member.indexOf(':') + 1));
   // The harness passes the operation's index (negative while warming up).
@@ -200,6 +203,38 @@ redis.call('ZADD', KEYS[2], 0, ARGV[1]) return 1`),
           ),
       },
       {
+        // Ten tasks per checkpoint, each write repeated: a runtime retrying a step.
+        name: 'checkpoint putWrites',
+        entelix: (i) =>
+          checkpointer.putWrites(
+            keyOf(i),
+            { checkpointId: parents[worker(i)], taskId: `task-${Math.abs(i) % 10}` },
+            [{ idx: 0, channel: 'messages', value: state }],
+          ),
+        raw: (i) => client.hsetnx(raw('writes', i), `task-${Math.abs(i) % 10}:0`, envelope()),
+      },
+      {
+        name: 'checkpoint listThreads(10)',
+        entelix: () => checkpointer.listThreads(tenant, { limit: 10 }),
+        raw: (i) => client.zrangebylex(raw('keys', i), '-', '+', 'LIMIT', 0, 10),
+      },
+      {
+        name: 'session loadLatest(10)',
+        entelix: (i) => log.loadLatest(keyOf(i), { limit: 10 }),
+        raw: async (i) =>
+          (await client.zrevrange(raw('events', i), 0, 9)).reverse().map(parseEvent),
+      },
+      {
+        name: 'session append(expectedHead), conflict',
+        // A stale head: the check refuses and writes nothing (the losing side of a race).
+        entelix: (i) =>
+          log.append(keyOf(i), [state], { expectedHead: 0 }).then(
+            () => undefined,
+            () => undefined,
+          ),
+        raw: (i) => client.get(raw('head', i)),
+      },
+      {
         name: 'store put',
         entelix: (i) => store.put(nsOf(i), itemKey(i), state),
         raw: (i) =>
@@ -222,6 +257,39 @@ redis.call('ZADD', KEYS[2], 0, ARGV[1]) return 1`),
         name: 'store list(100)',
         entelix: (i) => store.list(nsOf(i)),
         raw: (i) => client.zrangebylex(raw('keys', i), '-', '+'),
+      },
+      {
+        name: 'store getMany(10)',
+        entelix: (i) =>
+          store.getMany(
+            Array.from({ length: 10 }, (_, k) => ({ namespace: nsOf(i), key: itemKey(k) })),
+          ),
+        raw: async (i) =>
+          (
+            await client.hmget(raw('items', i), ...Array.from({ length: 10 }, (_, k) => itemKey(k)))
+          ).map((record) => JSON.parse(record)),
+      },
+      {
+        name: 'store search(10), one namespace',
+        entelix: (i) =>
+          store.search(tenant, { namespacePrefix: ['bench', `w${worker(i)}`], limit: 10 }),
+        raw: async (i) =>
+          (await client.evalsha(rawScripts.search, 2, raw('keys', i), raw('items', i), 10)).map(
+            (record) => JSON.parse(record),
+          ),
+      },
+      {
+        name: 'store search(10), filter step = 1',
+        entelix: (i) =>
+          store.search(tenant, {
+            namespacePrefix: ['bench', `w${worker(i)}`],
+            filter: { step: 1 },
+            limit: 10,
+          }),
+        raw: async (i) =>
+          (await client.evalsha(rawScripts.search, 2, raw('keys', i), raw('items', i), 10)).map(
+            (record) => JSON.parse(record),
+          ),
       },
     ],
     // Compared with each other, not with a raw command: the ratio is growth.

@@ -346,7 +346,8 @@ export async function purgeCheckpointThread(
   );
   const [checkpoints, writes, tokens] = expectArray(result, 3, 'purgeTenant');
   const tenant = context.keys.tenantThreads(key.tenantId);
-  // The entry goes even without tokens: purge also clears entries left by a crash.
+  // Only the tokens the thread handed back: a token of a first put still on its way
+  // keeps the entry, so that put's checkpoint is never written on an unlisted thread.
   await run(
     context,
     THREAD_UNREGISTER,

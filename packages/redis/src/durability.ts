@@ -8,7 +8,10 @@ import { BACKEND, command, type RedisContext } from './context.js';
  * - `sessionHeads`: a thread's last ordinal; without it ordinals start again at 1 and
  *   repeat ones handed out before;
  * - `storeIndexes`: the tenant and namespace indexes; without them `listNamespaces`
- *   misses namespaces and `evictExpired()` tenants (items still expire by themselves);
+ *   and `search` miss namespaces and `evictExpired()` tenants (items still expire by
+ *   themselves);
+ * - `threadIndexes`: a tenant's indexes of threads with checkpoints, events or a lock;
+ *   without them `listThreads` misses threads and `purgeTenant` leaves their data;
  * - `lockLeases`: a lease lost before its TTL lets another holder in early (its fence
  *   is larger, so the first holder's fenced writes are refused).
  *
@@ -19,6 +22,7 @@ export type RedisDataKind =
   | 'checkpoints'
   | 'storeItems'
   | 'storeIndexes'
+  | 'threadIndexes'
   | 'sessionEvents'
   | 'sessionHeads'
   | 'lockLeases';
@@ -81,6 +85,7 @@ const EVERYTHING: readonly RedisDataKind[] = Object.freeze([
   'checkpoints',
   'storeItems',
   'storeIndexes',
+  'threadIndexes',
   'sessionEvents',
   'sessionHeads',
   'lockLeases',

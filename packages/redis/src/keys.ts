@@ -132,6 +132,36 @@ export function decodeThreadMember(member: string): string {
   }
 }
 
+/**
+ * A scope as a member of the tenant's namespace order: each part as hex of its UTF-8
+ * followed by `.`. Hex is byte order and `.` sorts before every hex digit, so members
+ * sort exactly like scopes (part by part in code-point order, a proper prefix first),
+ * and the namespaces under a prefix of whole parts are the members starting with the
+ * prefix's own member.
+ */
+export function encodeScopeMember(scope: readonly string[]): string {
+  let member = '';
+  for (const part of scope) member += `${encodeStoreKey(part)}.`;
+  return member;
+}
+
+/** Invert {@link encodeScopeMember} strictly; `CORRUPT_RECORD` for what it would not write. */
+export function decodeScopeMember(member: string): string[] {
+  if (!/^(?:(?:[0-9a-f]{2})+\.)+$/.test(member)) {
+    throw unreadable(member, 'namespace scope', undefined);
+  }
+  const parts = member.slice(0, -1).split('.');
+  return parts.map((part) => {
+    const decoded = decodeStoreKey(part);
+    try {
+      if (encodeStoreKey(decoded) !== part) throw new Error('not the hex of UTF-8 text');
+      return validateId(decoded, 'namespace scope part');
+    } catch (cause) {
+      throw unreadable(member, 'namespace scope', cause);
+    }
+  });
+}
+
 /** The encoded scope of a namespace, as stored in the tenant's namespace index. */
 export function encodeScope(scope: readonly string[]): string {
   return scope.map(encodeComponent).join(':');
@@ -249,6 +279,15 @@ export class KeyLayout {
   /** The key of one item, `field` being its hex-encoded key (see `encodeStoreKey`). */
   storeItem(namespace: Namespace, field: string): string {
     return this.key('ns', namespaceTag(namespace), `item:${field}`);
+  }
+
+  /**
+   * Sorted set (all scores 0) of the same namespaces as {@link namespaceIndex}, as
+   * {@link encodeScopeMember}s: in scope order, with every namespace under a prefix in
+   * one lex range, for `search`. Changed in the same scripts as the index.
+   */
+  namespaceOrder(tenantId: string): string {
+    return this.key('nsidx', encodeComponent(tenantId), 'order');
   }
 
   /** Hash of encoded scope to registration tokens: the tenant's namespaces. */

@@ -35,21 +35,18 @@ export async function purgeTenant(context: RedisContext, tenantId: TenantId): Pr
   let writes = 0;
   let events = 0;
 
-  // Each purged thread leaves the checkpoint index, so the walk rereads its first page.
-  for (;;) {
-    const members = await command(context, 'purgeTenant', () =>
-      context.client.zrange(index.checkpointThreads, 0, INDEX_PAGE - 1),
-    );
-    await forEachConcurrently(members, THREADS_IN_FLIGHT, async (member) => {
-      const counts = await purgeCheckpointThread(
-        context,
-        ThreadKey.of(tenantId, decodeThreadMember(member)),
-      );
+  // A cursor walk, not a reread of the first page: an entry whose thread held a token
+  // of a put that never finished stays (listed, empty) and must not be met again.
+  await walkIndex(
+    context,
+    index.checkpointThreads,
+    async (key) => {
+      const counts = await purgeCheckpointThread(context, key);
       checkpoints += counts.checkpoints;
       writes += counts.writes;
-    });
-    if (members.length < INDEX_PAGE) break;
-  }
+    },
+    tenantId,
+  );
 
   await walkIndex(
     context,
@@ -85,7 +82,10 @@ export async function purgeTenant(context: RedisContext, tenantId: TenantId): Pr
   return { checkpoints, writes, storeItems, events };
 }
 
-/** Run `work` for every thread of an index whose entries stay, a page at a time. */
+/**
+ * Run `work` for every thread of an index, a page at a time after the last member seen,
+ * so entries that `work` removes or keeps never make it skip or repeat one.
+ */
 async function walkIndex(
   context: RedisContext,
   index: string,

@@ -31,9 +31,11 @@ import {
   clusterSlot,
   decodeComponent,
   decodeScope,
+  decodeScopeMember,
   decodeStoreKey,
   encodeComponent,
   encodeScope,
+  encodeScopeMember,
   encodeStoreKey,
   type NamespaceKeys,
 } from './keys.js';
@@ -74,12 +76,14 @@ export function createRedisStore(context: RedisContext): StoreDriver {
     const index = context.keys.namespaceIndex(tenantId);
     const tenantRegistration = context.keys.tenantRegistration(tenantId);
     const scope = encodeScope(namespace.scope);
+    const order = context.keys.namespaceOrder(tenantId);
+    const member = encodeScopeMember(namespace.scope);
     const registerNamespace = (tenantToken: string) =>
       run(
         context,
         STORE_REGISTER_NAMESPACE,
-        2,
-        [index, tenantRegistration, scope, token, tenantToken],
+        3,
+        [index, tenantRegistration, order, scope, token, tenantToken, member],
         'put',
       );
     if ((await registerNamespace('')) !== ScriptStatus.NEEDS_REGISTRATION) return;
@@ -305,48 +309,55 @@ export function createRedisStore(context: RedisContext): StoreDriver {
 
     async search(tenant, query) {
       const { after } = query;
-      const scopes = (await registeredScopes(tenant, 'search'))
-        .filter((scope) => startsWithScope(scope, query.namespacePrefix))
-        .filter((scope) => after === undefined || compareScopes(scope, after.scope) >= 0)
-        .sort(compareScopes);
       const conditions = filterArguments(query.filter);
+      const order = context.keys.namespaceOrder(tenant);
+      // The namespaces under the prefix are one lex range of the order; the cursor's own
+      // namespace is included (its items after the cursor's key come next).
+      const prefix = encodeScopeMember(query.namespacePrefix);
+      const max = prefix === '' ? '+' : `(${prefix}g`;
+      const cursor = after === undefined ? '' : encodeScopeMember(after.scope);
+      let min = cursor > prefix ? `[${cursor}` : prefix === '' ? '-' : `[${prefix}`;
       const found: StoreSearchRow[] = [];
-      // The namespaces in scope order, one script each, until the page is full.
-      for (const scope of scopes) {
-        const namespace = Namespace.of(tenant, ...scope);
-        const keys = context.keys.namespace(namespace);
-        const min =
-          after !== undefined && compareScopes(scope, after.scope) === 0
-            ? `(${encodeStoreKey(after.key)}`
-            : '-';
-        const reply = expectString(
-          await run(
-            context,
-            STORE_SEARCH,
-            2,
-            [
-              keys.itemKeys,
-              keys.expiry,
-              clockArgument(context),
-              keys.itemPrefix,
-              min,
-              query.limit - found.length,
-              ...conditions,
-            ],
-            'search',
-          ),
-          'search',
+      for (;;) {
+        const members = await command(context, 'search', () =>
+          context.client.zrangebylex(order, min, max, 'LIMIT', 0, NAMESPACES_PER_PAGE),
         );
-        if (reply !== '') {
-          for (const entry of reply.split('\n')) {
-            const colon = entry.indexOf(':');
-            const row = decodeItem(entry.slice(colon + 1), namespace);
-            found.push({ ...row, scope, key: decodeStoreKey(entry, 0, colon) });
+        for (const member of members) {
+          const scope = decodeScopeMember(member);
+          const namespace = Namespace.of(tenant, ...scope);
+          const keys = context.keys.namespace(namespace);
+          const from =
+            member === cursor && after !== undefined ? `(${encodeStoreKey(after.key)}` : '-';
+          const reply = expectString(
+            await run(
+              context,
+              STORE_SEARCH,
+              2,
+              [
+                keys.itemKeys,
+                keys.expiry,
+                clockArgument(context),
+                keys.itemPrefix,
+                from,
+                query.limit - found.length,
+                ...conditions,
+              ],
+              'search',
+            ),
+            'search',
+          );
+          if (reply !== '') {
+            for (const entry of reply.split('\n')) {
+              const colon = entry.indexOf(':');
+              const row = decodeItem(entry.slice(colon + 1), namespace);
+              found.push({ ...row, scope, key: decodeStoreKey(entry, 0, colon) });
+            }
           }
+          if (found.length >= query.limit) return found;
         }
-        if (found.length >= query.limit) break;
+        if (members.length < NAMESPACES_PER_PAGE) return found;
+        min = `(${members[members.length - 1]}`;
       }
-      return found;
     },
 
     async evictExpired(tenant) {
@@ -458,12 +469,14 @@ export async function unregisterNamespace(
   const tenantTokens = await run(
     context,
     STORE_UNREGISTER_NAMESPACE,
-    2,
+    3,
     [
       context.keys.namespaceIndex(tenantId),
       context.keys.tenantRegistration(tenantId),
+      context.keys.namespaceOrder(tenantId),
       encodeScope(namespace.scope),
       tokens,
+      encodeScopeMember(namespace.scope),
     ],
     action,
   );
@@ -515,6 +528,9 @@ export async function purgeStoreTenant(context: RedisContext, tenant: TenantId):
   });
   return erased;
 }
+
+// Namespaces a search reads from the tenant's namespace order at a time.
+const NAMESPACES_PER_PAGE = 100;
 
 // Items one purge script erases at most (each is a key in its KEYS).
 const PURGE_PER_CALL = 500;

@@ -11,6 +11,7 @@ const EVERYTHING: RedisDataKind[] = [
   'checkpoints',
   'storeItems',
   'storeIndexes',
+  'threadIndexes',
   'sessionEvents',
   'sessionHeads',
   'lockLeases',
@@ -112,12 +113,13 @@ describeWithService('REDIS_URL', 'redis durability report', () => {
     const server = new RedisServerProcess(await freePort(6440));
     await server.start();
     const admin = new Redis(server.url);
+    // The user first: the bundle's client connects (and authenticates) at once.
+    await admin.acl('SETUSER', 'app', 'on', '>secret', '~*', '+@all', '-config');
     const app = createRedisPersistence({
       url: `redis://app:secret@127.0.0.1:${server.port}`,
       keyPrefix: randomPrefix(),
     });
     try {
-      await admin.acl('SETUSER', 'app', 'on', '>secret', '~*', '+@all', '-config');
       const report = await app.durability();
       expect(report.servers[0]?.risks.map((risk) => risk.reason)).toEqual(['settingsUnreadable']);
       expect(report.servers[0]?.settings.appendonly).toBeUndefined();

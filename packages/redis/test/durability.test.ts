@@ -16,6 +16,7 @@ describe('durability report (ioredis-mock)', () => {
               'checkpoints',
               'storeItems',
               'storeIndexes',
+              'threadIndexes',
               'sessionEvents',
               'sessionHeads',
               'lockLeases',

@@ -1,14 +1,19 @@
 import { Namespace, ThreadKey } from '@entelix/core';
+import { compareScopes, startsWithScope } from '@entelix/core/adapter';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   clusterSlot,
   decodeComponent,
   decodeScope,
+  decodeScopeMember,
   decodeStoreKey,
+  decodeThreadMember,
   encodeComponent,
   encodeScope,
+  encodeScopeMember,
   encodeStoreKey,
+  encodeThreadMember,
   hashTagOf,
   KeyLayout,
 } from '../src/keys.js';
@@ -126,6 +131,44 @@ describe('key encoding', () => {
         expect(decodeStoreKey(encodeStoreKey(a))).toBe(a);
       }),
       { numRuns: 500 },
+    );
+  });
+});
+
+describe('index members', () => {
+  const scope = fc.array(legalId, { minLength: 1, maxLength: 3 });
+
+  it('scope members sort like scopes and a prefix of whole parts is a lex range', () => {
+    fc.assert(
+      fc.property(scope, scope, (a, b) => {
+        const [x, y] = [encodeScopeMember(a), encodeScopeMember(b)];
+        // Byte order of ASCII members: what ZRANGEBYLEX uses, on Redis and the mock.
+        const order = x < y ? -1 : x > y ? 1 : 0;
+        expect(order).toBe(Math.sign(compareScopes(a, b)));
+        expect(y.startsWith(x)).toBe(startsWithScope(b, a));
+        expect(decodeScopeMember(x)).toEqual(a);
+      }),
+    );
+  });
+
+  it('thread members invert exactly', () => {
+    fc.assert(
+      fc.property(legalId, (id) => {
+        expect(decodeThreadMember(encodeThreadMember(id))).toBe(id);
+      }),
+    );
+  });
+
+  it.each([
+    ['empty', ''],
+    ['unterminated', '61'],
+    ['an empty part', '61..'],
+    ['uppercase hex', '4A.'],
+    ['bytes that are not UTF-8', 'ff.'],
+    ['a NUL part', '00.'],
+  ])('a scope member that is %s is CORRUPT_RECORD', (_, member) => {
+    expect(() => decodeScopeMember(member)).toThrow(
+      expect.objectContaining({ code: 'CORRUPT_RECORD' }),
     );
   });
 });

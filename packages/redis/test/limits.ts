@@ -20,10 +20,13 @@ export function limitTests(
       const key = ThreadKey.of(randomId('tenant'), randomId('thread'));
       const checkpointer = open().checkpointer<number>();
       // The first put loads the script; the rest are pipelined on one connection, in order.
-      await checkpointer.put(Checkpoint.create({ key, step: 0, state: 0 }));
+      const parityOf = (step: number) => ({ parity: step % 2 === 0 ? 'even' : 'odd' });
+      await checkpointer.put(Checkpoint.create({ key, step: 0, state: 0, metadata: parityOf(0) }));
       const puts: Promise<void>[] = [];
       for (let step = 1; step < sizes.checkpoints; step++) {
-        puts.push(checkpointer.put(Checkpoint.create({ key, step, state: step })));
+        puts.push(
+          checkpointer.put(Checkpoint.create({ key, step, state: step, metadata: parityOf(step) })),
+        );
       }
       await Promise.all(puts);
       const newestFirst = Array.from(
@@ -42,7 +45,26 @@ export function limitTests(
         (await checkpointer.listHistory(key, { limit: MAX, before: before.id })).map((c) => c.step),
       ).toEqual(newestFirst.slice(11));
       expect((await checkpointer.listHistory(key, { limit: 3, before: before.id })).length).toBe(3);
-      expect(await checkpointer.deleteThread(key)).toBe(sizes.checkpoints);
+      const even = await checkpointer.listHistory(key, {
+        limit: MAX,
+        ns: '',
+        filter: { parity: 'even' },
+      });
+      expect(even.map((checkpoint) => checkpoint.step)).toEqual(
+        newestFirst.filter((step) => step % 2 === 0),
+      );
+
+      // One batch of pending writes far past what one command may take.
+      const writes = Array.from({ length: 5_000 }, (_, idx) => ({ idx, channel: 'c', value: idx }));
+      const latest = all[0]!;
+      await checkpointer.putWrites(key, { checkpointId: latest.id, taskId: 'task' }, writes);
+      const withWrites = await checkpointer.getLatest(key);
+      expect(withWrites?.pendingWrites.map((write) => write.value)).toEqual(
+        writes.map((write) => write.value),
+      );
+
+      expect(await checkpointer.prune(key, { keepLatest: 5 })).toBe(sizes.checkpoints - 5);
+      expect(await checkpointer.deleteThread(key)).toBe(5);
     },
     timeoutMs,
   );
@@ -57,6 +79,7 @@ export function limitTests(
       expect(await log.append(key, [sizes.events])).toBe(sizes.events + 1);
       const loaded = await log.loadSince(key, 0);
       expect(loaded.length).toBe(sizes.events + 1);
+      expect((await log.loadLatest(key, { limit: MAX })).length).toBe(sizes.events + 1);
       expect(loaded.every((event, i) => event.seq === i + 1 && event.event === i)).toBe(true);
       const tail = await log.loadSince(key, sizes.events - 2, { limit: MAX });
       expect(tail.map((event) => event.seq)).toEqual([
@@ -92,5 +115,10 @@ export function limitTests(
     expect((await store.listNamespaces(tenant, { limit: MAX })).length).toBe(21);
     const top = await store.listNamespaces(tenant, { limit: MAX, maxDepth: 1 });
     expect(top.map((ns) => ns.scope)).toEqual([['notes']]);
+    const found = await store.search(tenant, { limit: MAX, filter: { missing: { $ne: 1 } } });
+    expect(found.length).toBe(40);
+    expect(await store.getMany(found.map(({ namespace, key }) => ({ namespace, key })))).toEqual(
+      found,
+    );
   });
 }

@@ -222,6 +222,23 @@ describe('records written behind our back', () => {
     ).rejects.toMatchObject({ code: 'CORRUPT_RECORD' });
   });
 
+  it('purgeTenant leaves a thread entry held by an unfinished first put, and still finishes', async () => {
+    const key = freshKey();
+    const checkpointer = persistence.checkpointer();
+    await checkpointer.put(Checkpoint.create({ key, step: 0, state: 1 }));
+    const pending = ThreadKey.of(key.tenantId, 'pending-first-put');
+    const index = layout.tenantThreads(key.tenantId);
+    // What a first put leaves between registering its token and writing.
+    const member = Buffer.from(pending.threadId, 'utf8').toString('hex');
+    await client.hset(index.checkpointThreadTokens, member, 'token-of-a-put-on-its-way');
+    await client.zadd(index.checkpointThreads, 0, member);
+    const counts = { checkpoints: 1, writes: 0, storeItems: 0, events: 0 };
+    expect(await persistence.purgeTenant(key.tenantId)).toEqual(counts);
+    expect(await persistence.purgeTenant(key.tenantId)).toEqual({ ...counts, checkpoints: 0 });
+    // The put's checkpoint, once written, is on a listed thread.
+    expect(await checkpointer.listThreads(key.tenantId, { limit: 10 })).toEqual([pending.threadId]);
+  });
+
   it('rejects a session event of another tenant with CORRUPT_RECORD', async () => {
     const key = freshKey();
     await persistence.sessionLog().append(key, ['mine']);

@@ -215,8 +215,9 @@ return { #keys, unregister_if_empty() }
 );
 
 /**
- * KEYS: namespace index, tenant registration. ARGV: encoded scope, registration token,
- * tenant registration token (or empty). Adds the token to the namespace's index entry.
+ * KEYS: namespace index, tenant registration, namespace order. ARGV: encoded scope,
+ * registration token, tenant registration token (or empty), scope member. Adds the
+ * token to the namespace's index entry and the namespace to the order.
  * Without a tenant token the tenant must already be registered (NEEDS_REGISTRATION
  * otherwise): the client then adds a fresh tenant token to the index of tenants and
  * retries with it, so a namespace is never listed under a tenant the sweep cannot reach.
@@ -230,15 +231,17 @@ elseif redis.call('EXISTS', KEYS[2]) == 0 then
   return ${ScriptStatus.NEEDS_REGISTRATION}
 end
 redis.call('HSET', KEYS[1], ARGV[1], with_token(redis.call('HGET', KEYS[1], ARGV[1]), ARGV[2]))
+redis.call('ZADD', KEYS[3], 0, ARGV[4])
 return 1
 `,
 );
 
 /**
- * KEYS: namespace index, tenant registration. ARGV: encoded scope, the registration
- * tokens an emptied namespace handed back. Removes those tokens from the entry, and
- * the entry once it holds none. When that empties the tenant's index, returns the
- * tenant's registration tokens (and drops its registration), else ''.
+ * KEYS: namespace index, tenant registration, namespace order. ARGV: encoded scope, the
+ * registration tokens an emptied namespace handed back, scope member. Removes those
+ * tokens from the entry, and the entry (and the namespace from the order) once it holds
+ * none. When that empties the tenant's index, returns the tenant's registration tokens
+ * (and drops its registration), else ''.
  */
 export const STORE_UNREGISTER_NAMESPACE = luaScript(
   'store_unregister_namespace',
@@ -252,9 +255,10 @@ if tokens then
   end
   redis.call('HDEL', KEYS[1], ARGV[1])
 end
+redis.call('ZREM', KEYS[3], ARGV[3])
 if redis.call('HLEN', KEYS[1]) > 0 then return '' end
--- Redis drops an emptied hash by itself; ioredis-mock keeps it.
-redis.call('DEL', KEYS[1])
+-- Redis drops an emptied hash or sorted set by itself; ioredis-mock keeps them.
+redis.call('DEL', KEYS[1], KEYS[3])
 local tenant_tokens = redis.call('GET', KEYS[2])
 if not tenant_tokens then return '' end
 redis.call('DEL', KEYS[2])
