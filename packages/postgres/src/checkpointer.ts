@@ -1,150 +1,193 @@
-import {
-  assertRowTenant,
-  type CallOptions,
-  Checkpoint,
-  type Checkpointer,
-  CheckpointId,
-  type PayloadFormat,
-  readListHistoryOptions,
-  readOptions,
-  ThreadKey,
-  throwIfAborted,
-  type WriteOptions,
-} from '@entelix/core';
-import { fenceParameters, type PostgresContext } from './context.js';
-import { BACKEND, runQuery, toDate, toSafeInteger, toText } from './queryable.js';
+import { CorruptRecordError } from '@entelix/core';
+import type { CheckpointerDriver, CheckpointRow, PendingWriteRow } from '@entelix/core/adapter';
+import { fenceParameters, int4Limit, type PostgresContext } from './context.js';
+import { BACKEND, runQuery, toSafeInteger } from './queryable.js';
 
-/** A checkpointer over `<schema>.checkpoints`; one SQL function call per operation. */
-export function createPostgresCheckpointer<S>(
-  context: PostgresContext,
-  format: PayloadFormat<S>,
-): Checkpointer<S> {
+/**
+ * Checkpoints in `<schema>.checkpoints`, their pending writes in
+ * `<schema>.checkpoint_writes`; one SQL function call per operation, every read
+ * returning its checkpoints' writes in the same row.
+ */
+export function createPostgresCheckpointer(context: PostgresContext): CheckpointerDriver {
   const { db, schema: s } = context;
   const sql = {
-    put: `SELECT ${s}.put_checkpoint($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::bigint)`,
-    latest: `SELECT * FROM ${s}.latest_checkpoint($1, $2)`,
-    byId: `SELECT * FROM ${s}.checkpoint_by_id($1, $2, $3)`,
-    history: `SELECT * FROM ${s}.checkpoint_history($1, $2, $3, $4)`,
-    fork: `SELECT ${s}.fork_checkpoint($1, $2, $3, $4, $5, $6, $7, $8::bigint)`,
-    deleteThread: `SELECT ${s}.delete_checkpoints($1, $2, $3, $4::bigint) AS deleted`,
-  };
-
-  const toCheckpoint = (row: Record<string, unknown>, key: ThreadKey): Checkpoint<S> => {
-    assertRowTenant(row.tenant_id, key, BACKEND);
-    return {
-      id: CheckpointId.parse(row.id),
-      key,
-      parentId: row.parent_id == null ? null : CheckpointId.parse(row.parent_id),
-      step: toSafeInteger(row.step, 'checkpoint step'),
-      state: format.decode(toText(row.state, 'checkpoint state')),
-      nextNode: row.next_node == null ? null : toText(row.next_node, 'checkpoint next node'),
-      createdAt: toDate(row.created_at, 'checkpoint created_at'),
-    };
+    put: `SELECT ${s}.checkpoint_put($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::bigint)`,
+    latest: `SELECT * FROM ${s}.checkpoint_latest($1, $2, $3)`,
+    get: `SELECT * FROM ${s}.checkpoint_get($1, $2, $3, $4)`,
+    history: `SELECT * FROM ${s}.checkpoint_history($1, $2, $3, $4, $5, $6)`,
+    fork: `SELECT ${s}.checkpoint_update_state($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::bigint)`,
+    deleteThread: `SELECT ${s}.checkpoint_delete_thread($1, $2, $3, $4::bigint) AS deleted`,
+    putWrites: `SELECT ${s}.checkpoint_put_writes($1, $2, $3, $4, $5, $6, $7::bigint[], $8::text[], $9::text[], $10, $11::bigint)`,
+    prune: `SELECT ${s}.checkpoint_prune($1, $2, $3, $4, $5, $6::bigint) AS deleted`,
+    threads: `SELECT * FROM ${s}.checkpoint_threads($1, $2, $3)`,
   };
 
   return {
-    async put(checkpoint, options) {
-      const cp = Checkpoint.validate<S>(checkpoint);
-      const opts = readOptions<WriteOptions>(options);
-      const [lockKey, fence] = fenceParameters(opts.fence, cp.key.tenantId);
-      const state = format.encode(cp.state);
-      throwIfAborted(opts.signal, BACKEND);
+    async put(record, call) {
       await runQuery(
         db,
         'checkpoint put',
         sql.put,
         [
-          cp.key.tenantId,
-          cp.key.threadId,
-          cp.id,
-          cp.parentId,
-          cp.step,
-          state,
-          cp.nextNode,
-          cp.createdAt,
-          lockKey,
-          fence,
+          record.key.tenantId,
+          record.key.threadId,
+          record.ns,
+          record.id,
+          record.parentId,
+          record.step,
+          record.payload,
+          record.nextNode,
+          record.metadataJson,
+          record.createdAt,
+          ...fenceParameters(call),
         ],
-        opts.signal,
+        call,
       );
     },
 
-    async getLatest(key, options) {
-      const threadKey = ThreadKey.from(key);
-      const { signal } = readOptions<CallOptions>(options);
-      throwIfAborted(signal, BACKEND);
+    async getLatest(key, ns, call) {
       const { rows } = await runQuery(
         db,
         'checkpoint getLatest',
         sql.latest,
-        [threadKey.tenantId, threadKey.threadId],
-        signal,
+        [key.tenantId, key.threadId, ns],
+        call,
       );
-      return rows.length === 0 ? undefined : toCheckpoint(rows[0], threadKey);
+      return rows.length === 0 ? undefined : toCheckpointRow(rows[0]);
     },
 
-    async getById(key, id, options) {
-      const threadKey = ThreadKey.from(key);
-      const checkpointId = CheckpointId.parse(id);
-      const { signal } = readOptions<CallOptions>(options);
-      throwIfAborted(signal, BACKEND);
+    async getById(key, ns, id, call) {
       const { rows } = await runQuery(
         db,
         'checkpoint getById',
-        sql.byId,
-        [threadKey.tenantId, threadKey.threadId, checkpointId],
-        signal,
+        sql.get,
+        [key.tenantId, key.threadId, ns, id],
+        call,
       );
-      return rows.length === 0 ? undefined : toCheckpoint(rows[0], threadKey);
+      return rows.length === 0 ? undefined : toCheckpointRow(rows[0]);
     },
 
-    async listHistory(key, options) {
-      const threadKey = ThreadKey.from(key);
-      const { limit, before, signal } = readListHistoryOptions(options);
-      throwIfAborted(signal, BACKEND);
-      // int4 parameter: a larger limit reads everything anyway.
-      const boundedLimit = Math.min(limit, 2_147_483_647);
+    async listHistory(key, query, call) {
+      const filter = query.filter === undefined ? null : JSON.stringify(query.filter);
       const { rows } = await runQuery(
         db,
         'checkpoint listHistory',
         sql.history,
-        [threadKey.tenantId, threadKey.threadId, boundedLimit, before ?? null],
-        signal,
+        [
+          key.tenantId,
+          key.threadId,
+          query.ns ?? null,
+          query.before ?? null,
+          filter,
+          int4Limit(query.limit),
+        ],
+        call,
       );
-      return rows.map((row) => toCheckpoint(row, threadKey));
+      return rows.map(toCheckpointRow);
     },
 
-    async updateState(key, parentId, state, options) {
-      const threadKey = ThreadKey.from(key);
-      const parent = CheckpointId.parse(parentId);
-      const opts = readOptions<WriteOptions>(options);
-      const [lockKey, fence] = fenceParameters(opts.fence, threadKey.tenantId);
-      const encoded = format.encode(state);
-      throwIfAborted(opts.signal, BACKEND);
-      const id = CheckpointId.create();
+    async fork(fork, call) {
       await runQuery(
         db,
         'checkpoint updateState',
         sql.fork,
-        [threadKey.tenantId, threadKey.threadId, parent, id, encoded, new Date(), lockKey, fence],
-        opts.signal,
+        [
+          fork.key.tenantId,
+          fork.key.threadId,
+          fork.ns,
+          fork.parentId,
+          fork.id,
+          fork.payload,
+          fork.metadataJson,
+          fork.createdAt,
+          ...fenceParameters(call),
+        ],
+        call,
       );
-      return id;
     },
 
-    async deleteThread(key, options) {
-      const threadKey = ThreadKey.from(key);
-      const opts = readOptions<WriteOptions>(options);
-      const [lockKey, fence] = fenceParameters(opts.fence, threadKey.tenantId);
-      throwIfAborted(opts.signal, BACKEND);
+    async deleteThread(key, call) {
       const { rows } = await runQuery(
         db,
         'checkpoint deleteThread',
         sql.deleteThread,
-        [threadKey.tenantId, threadKey.threadId, lockKey, fence],
-        opts.signal,
+        [key.tenantId, key.threadId, ...fenceParameters(call)],
+        call,
       );
       return toSafeInteger(rows[0]?.deleted, 'deleted count');
     },
+
+    async putWrites(key, target, writes, call) {
+      await runQuery(
+        db,
+        'checkpoint putWrites',
+        sql.putWrites,
+        [
+          key.tenantId,
+          key.threadId,
+          target.ns,
+          target.checkpointId,
+          target.taskId,
+          target.taskPath,
+          writes.map((write) => write.idx),
+          writes.map((write) => write.channel),
+          writes.map((write) => write.payload),
+          ...fenceParameters(call),
+        ],
+        call,
+      );
+    },
+
+    async prune(key, keep, call) {
+      const { rows } = await runQuery(
+        db,
+        'checkpoint prune',
+        sql.prune,
+        [key.tenantId, key.threadId, keep.ns ?? null, keep.keepLatest, ...fenceParameters(call)],
+        call,
+      );
+      return toSafeInteger(rows[0]?.deleted, 'pruned count');
+    },
+
+    async listThreads(tenantId, page, call) {
+      const { rows } = await runQuery(
+        db,
+        'checkpoint listThreads',
+        sql.threads,
+        [tenantId, page.after ?? '', int4Limit(page.limit)],
+        call,
+      );
+      return rows.map((row) => row.listed_thread_id);
+    },
   };
+}
+
+/** A row of the checkpoint read functions, as the kit checks and decodes it. */
+function toCheckpointRow(row: Record<string, unknown>): CheckpointRow {
+  return {
+    tenantId: row.cp_tenant_id,
+    threadId: row.cp_thread_id,
+    ns: row.cp_ns,
+    id: row.cp_id,
+    parentId: row.cp_parent_id,
+    // int8: a string from pg, a number from PGlite.
+    step: toSafeInteger(row.cp_step, 'checkpoint step'),
+    nextNode: row.cp_next_node,
+    metadata: row.cp_metadata,
+    payload: row.cp_state,
+    createdAt: row.cp_created_at,
+    writes: toWriteRows(row.cp_writes),
+  };
+}
+
+/** The json array of [task_id, task_path, idx, channel, value] a read returns. */
+function toWriteRows(writes: unknown): PendingWriteRow[] {
+  if (writes === null || writes === undefined) return [];
+  if (!Array.isArray(writes)) {
+    throw new CorruptRecordError('stored pending writes are not a list', { backend: BACKEND });
+  }
+  return writes.map((write): PendingWriteRow => {
+    const [taskId, taskPath, idx, channel, payload] = Array.isArray(write) ? write : [];
+    return { taskId, taskPath, idx, channel, payload };
+  });
 }

@@ -1,17 +1,21 @@
-#!/usr/bin/env node
-import { realpathSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { EntelixError } from '@entelix/core';
 import { openDatabase } from './connection.js';
 import { inspectDeployment } from './doctor.js';
-import { applyMigrations, DEFAULT_SCHEMA, renderMigrationSql } from './migrations/index.js';
+import {
+  applyMigrations,
+  DEFAULT_SCHEMA,
+  LATEST_SCHEMA_VERSION,
+  renderMigrationSql,
+} from './migrations/index.js';
 
-const USAGE = `usage: entelix-postgres <command> [--schema <name>] [--database-url <url>]
+const USAGE = `usage: entelix-postgres <command> [--schema <name>] [--database-url <url>] [--from <version>]
 
 commands:
   migrate   apply pending migrations (run as the role that owns the schema)
-  sql       print the DDL, for other migration tools (no database needed)
+  sql       print the DDL, for other migration tools (no database needed); with
+            --from N (0 to ${LATEST_SCHEMA_VERSION}), only what upgrades a database at
+            version N, refusing one at any other version
   doctor    check a deployment as the application role: the schema exists at this
             code's version; row-level security is enabled and forced on every table;
             the role is not a superuser, has no BYPASSRLS, is not a member of such a
@@ -50,14 +54,14 @@ export async function runCli(
     output.err(`${error instanceof Error ? error.message : String(error)}\n\n${USAGE}`);
     return 2;
   }
-  const { command, schema, databaseUrl, help } = parsed;
+  const { command, schema, databaseUrl, from, help } = parsed;
   if (help) {
     output.out(USAGE);
     return 0;
   }
   try {
     if (command === 'sql') {
-      output.out(renderMigrationSql(schema));
+      output.out(renderMigrationSql(schema, { from }));
       return 0;
     }
     const connectionString = databaseUrl ?? env.DATABASE_URL;
@@ -108,6 +112,7 @@ function parse(argv: readonly string[]) {
     options: {
       schema: { type: 'string', default: DEFAULT_SCHEMA },
       'database-url': { type: 'string' },
+      from: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -117,27 +122,17 @@ function parse(argv: readonly string[]) {
     throw new Error(command === undefined ? 'missing command' : `unknown command: ${command}`);
   }
   if (rest.length > 0) throw new Error(`unexpected argument: ${rest[0]}`);
+  const from = values.from === undefined ? undefined : Number(values.from);
+  if (from !== undefined && (!/^\d+$/.test(values.from as string) || command !== 'sql')) {
+    throw new Error(
+      command === 'sql' ? `--from takes a schema version, got ${values.from}` : '--from is for sql',
+    );
+  }
   return {
     command: command as 'migrate' | 'sql' | 'doctor',
     schema: values.schema as string,
     databaseUrl: values['database-url'],
+    from,
     help,
   };
-}
-
-// Run only when executed as the bin (npm links it, hence realpath), not when imported.
-function isMainModule(): boolean {
-  const invokedPath = process.argv[1];
-  if (invokedPath === undefined) return false;
-  try {
-    return realpathSync(invokedPath) === fileURLToPath(import.meta.url);
-  } catch {
-    return false;
-  }
-}
-
-if (isMainModule()) {
-  runCli(process.argv.slice(2)).then((code) => {
-    process.exitCode = code;
-  });
 }

@@ -1,4 +1,5 @@
-import { ConfigError, describe } from '@entelix/core';
+import { ConfigError } from '@entelix/core';
+import { describeValue } from '@entelix/core/adapter';
 import {
   BACKEND,
   type Database,
@@ -52,7 +53,7 @@ export async function openDatabase(options: PostgresConnectionOptions): Promise<
   }
   const prepared = options.preparedStatements ?? false;
   if (typeof prepared !== 'boolean') {
-    throw new ConfigError(`preparedStatements must be a boolean, got ${describe(prepared)}`, {
+    throw new ConfigError(`preparedStatements must be a boolean, got ${describeValue(prepared)}`, {
       backend: BACKEND,
     });
   }

@@ -1,7 +1,7 @@
-import { readFence } from '@entelix/core';
-import { BACKEND, type Queryable } from './queryable.js';
+import type { DriverWrite } from '@entelix/core/adapter';
+import type { Queryable } from './queryable.js';
 
-/** What every contract implementation of this package shares. */
+/** What every driver of this package shares. */
 export interface PostgresContext {
   readonly db: Queryable;
   /** The quoted schema name, ready to splice into SQL. */
@@ -9,11 +9,19 @@ export interface PostgresContext {
 }
 
 /**
- * The `(lock_key, fence)` pair the SQL functions take: both `null` when the write is
- * not fenced. Validated (and checked to belong to the written tenant) before any I/O.
+ * The `(lock_key, fence)` pair the SQL functions take, from the kit's verified fence:
+ * both `null` when the write is not fenced. The fence travels as text, which both
+ * drivers cast to bigint exactly.
  */
-export function fenceParameters(fence: unknown, tenantId: string): [string | null, string | null] {
-  const token = readFence(fence, tenantId, BACKEND);
-  // The fence travels as text: both drivers cast it to bigint exactly.
-  return token === undefined ? [null, null] : [token.lockKey, token.fence.toString()];
+export function fenceParameters(call: DriverWrite): [string | null, string | null] {
+  const { fence } = call;
+  return fence === undefined ? [null, null] : [fence.lockKey, fence.fence.toString()];
+}
+
+/**
+ * A limit as the `integer` the SQL functions take: a larger one reads everything
+ * anyway, and int4 is what `LIMIT` plans best with.
+ */
+export function int4Limit(limit: number): number {
+  return Math.min(limit, 2_147_483_647);
 }

@@ -1,23 +1,21 @@
-import { Checkpoint, createPayloadFormat, EntelixError, Namespace, ThreadKey } from '@entelix/core';
-import { createPostgresCheckpointer } from './checkpointer.js';
+import { Checkpoint, EntelixError, Namespace, ThreadKey } from '@entelix/core';
+import { createPersistence } from '@entelix/core/adapter';
 import type { PostgresConnectionOptions } from './connection.js';
 import { openDatabase } from './connection.js';
-import type { PostgresContext } from './context.js';
-import { createPostgresLock } from './lock.js';
+import { createPostgresDriver } from './driver.js';
 import {
   DEFAULT_SCHEMA,
   LATEST_SCHEMA_VERSION,
   quoteSchema,
   readSchemaVersion,
 } from './migrations/index.js';
-import { BACKEND, type Database, type Queryable, translateError } from './queryable.js';
-import { createPostgresSessionLog } from './session-log.js';
-import { createPostgresStore } from './store.js';
+import { type Database, type Queryable, translateError } from './queryable.js';
 
 /** Every table the migrations create; each must have row-level security forced. */
 export const TABLES = [
   'schema_migrations',
   'checkpoints',
+  'checkpoint_writes',
   'store_items',
   'session_heads',
   'session_events',
@@ -328,12 +326,15 @@ async function probeContracts(db: Database, schema: string): Promise<Map<string,
   const ns = Namespace.of(tenant, 'probe');
   await db
     .transaction(async (tx) => {
-      const context: PostgresContext = { db: tx, schema: quoteSchema(schema) };
-      const format = createPayloadFormat<unknown>(undefined, BACKEND);
-      const checkpointer = createPostgresCheckpointer(context, format);
-      const store = createPostgresStore(context, format);
-      const log = createPostgresSessionLog(context, format);
-      const lock = createPostgresLock(context);
+      const capabilities = { multiProcess: false, rls: true, ttl: true, fencing: true };
+      const persistence = createPersistence(
+        createPostgresDriver({ db: tx, schema: quoteSchema(schema) }, capabilities, async () => {
+          // The transaction is the doctor's, ended below.
+        }),
+      );
+      const checkpointer = persistence.checkpointer();
+      const store = persistence.store();
+      const log = persistence.sessionLog();
       const probe = async (operation: string, run: () => Promise<unknown>) => {
         await tx.query('SAVEPOINT entelix_doctor_probe');
         try {
@@ -347,30 +348,46 @@ async function probeContracts(db: Database, schema: string): Promise<Map<string,
         }
       };
       const checkpoint = Checkpoint.create({ key, step: 0, state: 'probe' });
+      const filter = { filter: { probe: true } };
       await probe('checkpoint put', () => checkpointer.put(checkpoint));
+      await probe('checkpoint putWrites', () =>
+        checkpointer.putWrites(key, { checkpointId: checkpoint.id, taskId: 'probe' }, [
+          { idx: 0, channel: 'probe', value: 1 },
+        ]),
+      );
       await probe('checkpoint getLatest', () => checkpointer.getLatest(key));
       await probe('checkpoint getById', () => checkpointer.getById(key, checkpoint.id));
-      await probe('checkpoint listHistory', () => checkpointer.listHistory(key, { limit: 1 }));
+      await probe('checkpoint listHistory', () =>
+        checkpointer.listHistory(key, { limit: 1, ...filter }),
+      );
+      await probe('checkpoint listThreads', () => checkpointer.listThreads(tenant, { limit: 1 }));
       await probe('checkpoint updateState', () => checkpointer.updateState(key, checkpoint.id, 1));
+      await probe('checkpoint prune', () => checkpointer.prune(key, { keepLatest: 1 }));
       await probe('checkpoint deleteThread', () => checkpointer.deleteThread(key));
       await probe('store put', () => store.put(ns, 'probe', 1, { ttlMs: 60_000 }));
       await probe('store get', () => store.get(ns, 'probe'));
+      await probe('store getMany', () => store.getMany([{ namespace: ns, key: 'probe' }]));
       await probe('store list', () => store.list(ns));
       await probe('store listNamespaces', () => store.listNamespaces(tenant));
+      await probe('store search', () => store.search(tenant, { limit: 1, ...filter }));
       await probe('store delete', () => store.delete(ns, 'probe'));
       await probe('store evictExpired(tenant)', () => store.evictExpired(tenant));
-      await probe('sessionLog append', () => log.append(key, ['probe']));
+      await probe('sessionLog append', () => log.append(key, ['probe'], { expectedHead: 0 }));
       await probe('sessionLog loadSince', () => log.loadSince(key, 0));
+      await probe('sessionLog loadLatest', () => log.loadLatest(key, { limit: 1 }));
       await probe('sessionLog head', () => log.head(key));
+      await probe('sessionLog listThreads', () => log.listThreads(tenant, { limit: 1 }));
+      await probe('sessionLog truncateAfter', () => log.truncateAfter(key, 0));
       await probe('sessionLog archiveBefore', () => log.archiveBefore(key, 1));
       await probe('sessionLog deleteThread', () => log.deleteThread(key));
       await probe('lock and fenced writes', async () => {
-        const lease = await lock.tryAcquire(key, { ttlMs: 60_000 });
+        const lease = await persistence.lock.tryAcquire(key, { ttlMs: 60_000 });
         if (lease === undefined) throw new Error('the probe lock was not granted');
         await log.append(key, ['fenced'], { fence: lease });
         await lease.extend(60_000);
         await lease.release();
       });
+      await probe('purgeTenant', () => persistence.purgeTenant(tenant));
       throw new ProbeDone();
     })
     .catch((error: unknown) => {

@@ -1,16 +1,9 @@
-import {
-  type Capabilities,
-  ConfigError,
-  createPayloadFormat,
-  describe,
-  type Persistence,
-  readOptions,
-} from '@entelix/core';
-import { createPostgresCheckpointer } from './checkpointer.js';
+import { type Capabilities, ConfigError, type Persistence } from '@entelix/core';
+import { createPersistence, describeValue } from '@entelix/core/adapter';
 import { openDatabase, type PostgresConnectionOptions } from './connection.js';
 import type { PostgresContext } from './context.js';
 import { rowSecurityInForce } from './doctor.js';
-import { createPostgresLock } from './lock.js';
+import { createPostgresDriver } from './driver.js';
 import {
   applyMigrations,
   DEFAULT_SCHEMA,
@@ -18,8 +11,6 @@ import {
   verifySchemaVersion,
 } from './migrations/index.js';
 import { BACKEND, translateError } from './queryable.js';
-import { createPostgresSessionLog } from './session-log.js';
-import { createPostgresStore } from './store.js';
 
 export type { PostgresConnectionOptions } from './connection.js';
 export {
@@ -31,6 +22,7 @@ export {
 export {
   LATEST_SCHEMA_VERSION,
   type MigrationResult,
+  type RenderMigrationOptions,
   renderMigrationSql,
 } from './migrations/index.js';
 export type { PGliteLike, PGliteQueryLike, PgPoolClientLike, PgPoolLike } from './queryable.js';
@@ -76,12 +68,21 @@ export interface PostgresPersistenceOptions extends PostgresConnectionOptions {
 export async function createPostgresPersistence(
   options?: PostgresPersistenceOptions,
 ): Promise<Persistence> {
-  const opts = readOptions<PostgresPersistenceOptions>(options, 'postgres options');
-  const migrate = opts.migrate ?? 'auto';
-  if (migrate !== 'auto' && migrate !== 'verify' && migrate !== 'off') {
-    throw new ConfigError(`migrate must be 'auto', 'verify' or 'off', got ${describe(migrate)}`, {
+  if (
+    options !== undefined &&
+    (typeof options !== 'object' || options === null || Array.isArray(options))
+  ) {
+    throw new ConfigError(`options must be an object, got ${describeValue(options)}`, {
       backend: BACKEND,
     });
+  }
+  const opts: PostgresPersistenceOptions = options ?? {};
+  const migrate = opts.migrate ?? 'auto';
+  if (migrate !== 'auto' && migrate !== 'verify' && migrate !== 'off') {
+    throw new ConfigError(
+      `migrate must be 'auto', 'verify' or 'off', got ${describeValue(migrate)}`,
+      { backend: BACKEND },
+    );
   }
   const schemaName = opts.schema ?? DEFAULT_SCHEMA;
   const schema = quoteSchema(schemaName);
@@ -102,28 +103,18 @@ export async function createPostgresPersistence(
   }
 
   const context: PostgresContext = { db, schema };
-  const capabilities: Capabilities = Object.freeze({
+  const capabilities: Capabilities = {
     multiProcess: db.driver === 'pg',
     rls,
     ttl: true,
     fencing: true,
-  });
-  const lock = createPostgresLock(context);
-  let closing: Promise<void> | undefined;
-
-  return {
-    checkpointer: (payload) =>
-      createPostgresCheckpointer(context, createPayloadFormat(payload, BACKEND)),
-    store: (payload) => createPostgresStore(context, createPayloadFormat(payload, BACKEND)),
-    sessionLog: (payload) =>
-      createPostgresSessionLog(context, createPayloadFormat(payload, BACKEND)),
-    lock,
-    capabilities,
-    close() {
-      closing ??= db.close().catch((error: unknown) => {
-        throw translateError(error, 'close');
-      });
-      return closing;
-    },
   };
+  let closing: Promise<void> | undefined;
+  const close = () => {
+    closing ??= db.close().catch((error: unknown) => {
+      throw translateError(error, 'close');
+    });
+    return closing;
+  };
+  return createPersistence(createPostgresDriver(context, capabilities, close));
 }

@@ -7,8 +7,8 @@ import {
   type EntelixError,
   FencedError,
   NotFoundError,
-  toBackendError,
 } from '@entelix/core';
+import { expectedHeadConflict, toBackendError } from '@entelix/core/adapter';
 
 /** Backend name used in every error message of this package. */
 export const BACKEND = 'postgres';
@@ -179,9 +179,20 @@ function createPgDatabase(
   preparedStatements: boolean,
   owned: OwnedPgPool | undefined,
 ): Database {
+  // Per database, not per module: names are derived from the text, so a cache only
+  // saves hashing, and it must go when the database does.
+  const statementNames = new Map<string, string>();
+  const nameOf = (text: string) => {
+    let name = statementNames.get(text);
+    if (name === undefined) {
+      name = statementName(text);
+      statementNames.set(text, name);
+    }
+    return name;
+  };
   const run = preparedStatements
     ? (target: PgPoolLike | PgPoolClientLike, text: string, params: readonly unknown[] = []) =>
-        target.query({ name: statementName(text), text, values: params as unknown[] })
+        target.query({ name: nameOf(text), text, values: params as unknown[] })
     : (target: PgPoolLike | PgPoolClientLike, text: string, params?: readonly unknown[]) =>
         target.query(text, params as unknown[] | undefined);
   const viaClient = (client: PgPoolClientLike): ScriptQueryable => ({
@@ -427,20 +438,13 @@ export async function requestCancel(client: PgPoolClientLike): Promise<void> {
   });
 }
 
-const statementNames = new Map<string, string>();
-
 /**
  * The name of a statement: derived from its text, so the same text gets the same name
  * on every connection and two texts (two schemas, say) never share one. Postgres keeps
  * 63 bytes of a name.
  */
 export function statementName(text: string): string {
-  let name = statementNames.get(text);
-  if (name === undefined) {
-    name = `entelix_${createHash('sha1').update(text).digest('hex').slice(0, 32)}`;
-    statementNames.set(text, name);
-  }
-  return name;
+  return `entelix_${createHash('sha1').update(text).digest('hex').slice(0, 32)}`;
 }
 
 /**
@@ -486,48 +490,57 @@ export function fromPGlite(pglite: PGliteLike, owned: boolean): Database {
   };
 }
 
-// SQLSTATEs raised by this package's own SQL functions (see migrations/001-initial.ts).
+// SQLSTATEs raised by this package's own SQL functions (see migrations/).
 export const SQLSTATE_FENCED = 'ENF01';
-export const SQLSTATE_PARENT_NOT_FOUND = 'ENN01';
+export const SQLSTATE_NOT_FOUND = 'ENN01';
+export const SQLSTATE_HEAD_CONFLICT = 'ENC01';
 const SQLSTATE_UNIQUE_VIOLATION = '23505';
+
+/** What a statement's caller knows that a typed error may need. */
+export interface StatementOptions {
+  /** Cancels the statement in flight where the driver can (see {@link Queryable}). */
+  readonly signal?: AbortSignal | undefined;
+  /** The `expectedHead` of a conditional session-log write, for its `CONFLICT`. */
+  readonly expectedHead?: number | undefined;
+}
 
 /**
  * Turn whatever a driver threw into a typed error, once, at the boundary: our own
  * SQLSTATEs become their Entelix errors, everything else a `BackendError`.
  */
-export function translateError(error: unknown, action: string): EntelixError {
-  const code = (error as { code?: unknown } | null)?.code;
-  const options = { cause: error, backend: BACKEND };
+export function translateError(
+  error: unknown,
+  action: string,
+  options: StatementOptions = {},
+): EntelixError {
+  const code = sqlState(error);
+  const cause = { cause: error, backend: BACKEND };
+  const detail = error instanceof Error ? error.message : String(error);
   if (code === SQLSTATE_FENCED) {
-    return new FencedError(
-      `${action} rejected: a newer lease was granted for the lock key`,
-      options,
-    );
+    return new FencedError(`${action} rejected: a newer lease was granted for the lock key`, cause);
   }
-  if (code === SQLSTATE_PARENT_NOT_FOUND) {
-    return new NotFoundError(`${action} failed: the parent checkpoint does not exist`, options);
+  if (code === SQLSTATE_NOT_FOUND) return new NotFoundError(`${action} failed: ${detail}`, cause);
+  if (code === SQLSTATE_HEAD_CONFLICT && options.expectedHead !== undefined) {
+    return expectedHeadConflict(options.expectedHead, BACKEND);
   }
   if (code === SQLSTATE_UNIQUE_VIOLATION) {
-    return new ConflictError(`${action} failed: the record already exists`, options);
+    return new ConflictError(`${action} failed: the record already exists`, cause);
   }
   return toBackendError(error, BACKEND, action);
 }
 
-/**
- * Run one statement, translating driver errors. With a signal, an abort after the
- * statement was sent cancels it where the driver can (see {@link Queryable}).
- */
+/** Run one statement, translating driver errors. */
 export async function runQuery(
   db: Queryable,
   action: string,
   text: string,
   params: readonly unknown[],
-  signal?: AbortSignal,
+  options: StatementOptions = {},
 ): Promise<QueryResult> {
   try {
-    return await db.query(text, params, signal);
+    return await db.query(text, params, options.signal);
   } catch (error) {
-    throw translateError(error, action);
+    throw translateError(error, action, options);
   }
 }
 
@@ -549,26 +562,4 @@ export function toBigInt(value: unknown, what: string): bigint {
   if (typeof value === 'number' && Number.isSafeInteger(value)) return BigInt(value);
   if (typeof value === 'string' && /^-?\d+$/.test(value)) return BigInt(value);
   throw new CorruptRecordError(`stored ${what} is not an integer`, { backend: BACKEND });
-}
-
-/** A timestamptz as a Date; drivers with custom type parsers may hand over strings. */
-export function toDate(value: unknown, what: string): Date {
-  const date = value instanceof Date ? value : new Date(value as string);
-  if (Number.isNaN(date.getTime())) {
-    throw new CorruptRecordError(`stored ${what} is not a timestamp`, { backend: BACKEND });
-  }
-  return date;
-}
-
-/** A nullable timestamptz. */
-export function toDateOrNull(value: unknown, what: string): Date | null {
-  return value === null || value === undefined ? null : toDate(value, what);
-}
-
-/** A text column that must hold a string. */
-export function toText(value: unknown, what: string): string {
-  if (typeof value !== 'string') {
-    throw new CorruptRecordError(`stored ${what} is not text`, { backend: BACKEND });
-  }
-  return value;
 }

@@ -1,127 +1,129 @@
-import {
-  assertRowTenant,
-  type CallOptions,
-  type PayloadFormat,
-  readEvents,
-  readLoadSinceArguments,
-  readOptions,
-  readWatermark,
-  type SessionEvent,
-  type SessionLog,
-  ThreadKey,
-  throwIfAborted,
-  type WriteOptions,
-} from '@entelix/core';
-import { fenceParameters, type PostgresContext } from './context.js';
-import { BACKEND, runQuery, toDate, toSafeInteger, toText } from './queryable.js';
-
-const MAX_INT4 = 2_147_483_647;
+import type { SessionEventRow, SessionLogDriver } from '@entelix/core/adapter';
+import { fenceParameters, int4Limit, type PostgresContext } from './context.js';
+import { runQuery, toSafeInteger } from './queryable.js';
 
 /**
  * A session log over `<schema>.session_events`, with ordinals handed out by the
- * per-thread row in `<schema>.session_heads`.
+ * per-thread row in `<schema>.session_heads`; one SQL function call per operation.
  */
-export function createPostgresSessionLog<E>(
-  context: PostgresContext,
-  format: PayloadFormat<E>,
-): SessionLog<E> {
+export function createPostgresSessionLog(context: PostgresContext): SessionLogDriver {
   const { db, schema: s } = context;
   const sql = {
-    append: `SELECT ${s}.append_events($1, $2, $3::text[], $4, $5::bigint) AS head`,
-    since: `SELECT * FROM ${s}.events_since($1, $2, $3, $4)`,
+    append: `SELECT ${s}.log_append($1, $2, $3::text[], $4, $5, $6, $7::bigint) AS head`,
+    since: `SELECT * FROM ${s}.log_load_since($1, $2, $3, $4)`,
+    latest: `SELECT * FROM ${s}.log_load_latest($1, $2, $3)`,
     head: `SELECT ${s}.log_head($1, $2) AS head`,
-    archive: `SELECT ${s}.archive_events($1, $2, $3, $4, $5::bigint) AS deleted`,
-    deleteThread: `SELECT ${s}.delete_events($1, $2, $3, $4::bigint) AS deleted`,
+    archive: `SELECT ${s}.log_archive_before($1, $2, $3, $4, $5::bigint) AS deleted`,
+    truncate: `SELECT ${s}.log_truncate_after($1, $2, $3, $4, $5, $6::bigint) AS deleted`,
+    deleteThread: `SELECT ${s}.log_delete_thread($1, $2, $3, $4::bigint) AS deleted`,
+    threads: `SELECT * FROM ${s}.log_threads($1, $2, $3)`,
   };
 
   return {
-    async append(key, events, options) {
-      const threadKey = ThreadKey.from(key);
-      const batch = readEvents<E>(events);
-      const opts = readOptions<WriteOptions>(options);
-      const [lockKey, fence] = fenceParameters(opts.fence, threadKey.tenantId);
-      // Encode the whole batch first: one bad event writes nothing.
-      const encoded = batch.map((event) => format.encode(event));
-      throwIfAborted(opts.signal, BACKEND);
+    async append(key, payloads, { expectedHead, truncateAfter }, call) {
       const { rows } = await runQuery(
         db,
         'sessionLog append',
         sql.append,
-        [threadKey.tenantId, threadKey.threadId, encoded, lockKey, fence],
-        opts.signal,
+        [
+          key.tenantId,
+          key.threadId,
+          payloads,
+          expectedHead ?? null,
+          truncateAfter ?? null,
+          ...fenceParameters(call),
+        ],
+        { signal: call.signal, expectedHead },
       );
       return toSafeInteger(rows[0]?.head, 'session head');
     },
 
-    async loadSince(key, cursor, options) {
-      const threadKey = ThreadKey.from(key);
-      const args = readLoadSinceArguments(cursor, options);
-      throwIfAborted(args.signal, BACKEND);
+    async loadSince(key, page, call) {
+      const limit = page.limit === undefined ? null : int4Limit(page.limit);
       const { rows } = await runQuery(
         db,
         'sessionLog loadSince',
         sql.since,
-        [
-          threadKey.tenantId,
-          threadKey.threadId,
-          args.cursor,
-          args.limit === undefined ? null : Math.min(args.limit, MAX_INT4),
-        ],
-        args.signal,
+        [key.tenantId, key.threadId, page.cursor, limit],
+        call,
       );
-      return rows.map((row): SessionEvent<E> => {
-        assertRowTenant(row.ev_tenant_id, threadKey, BACKEND);
-        return {
-          seq: toSafeInteger(row.ev_seq, 'event seq'),
-          event: format.decode(toText(row.ev_event, 'event')),
-          ts: toDate(row.ev_ts, 'event ts'),
-        };
-      });
+      return rows.map(toEventRow);
     },
 
-    async head(key, options) {
-      const threadKey = ThreadKey.from(key);
-      const { signal } = readOptions<CallOptions>(options);
-      throwIfAborted(signal, BACKEND);
+    async loadLatest(key, limit, call) {
+      const { rows } = await runQuery(
+        db,
+        'sessionLog loadLatest',
+        sql.latest,
+        [key.tenantId, key.threadId, int4Limit(limit)],
+        call,
+      );
+      return rows.map(toEventRow);
+    },
+
+    async head(key, call) {
       const { rows } = await runQuery(
         db,
         'sessionLog head',
         sql.head,
-        [threadKey.tenantId, threadKey.threadId],
-        signal,
+        [key.tenantId, key.threadId],
+        call,
       );
       return toSafeInteger(rows[0]?.head, 'session head');
     },
 
-    async archiveBefore(key, watermark, options) {
-      const threadKey = ThreadKey.from(key);
-      const validWatermark = readWatermark(watermark);
-      const opts = readOptions<WriteOptions>(options);
-      const [lockKey, fence] = fenceParameters(opts.fence, threadKey.tenantId);
-      throwIfAborted(opts.signal, BACKEND);
+    async archiveBefore(key, watermark, call) {
       const { rows } = await runQuery(
         db,
         'sessionLog archiveBefore',
         sql.archive,
-        [threadKey.tenantId, threadKey.threadId, validWatermark, lockKey, fence],
-        opts.signal,
+        [key.tenantId, key.threadId, watermark, ...fenceParameters(call)],
+        call,
       );
       return toSafeInteger(rows[0]?.deleted, 'archived count');
     },
 
-    async deleteThread(key, options) {
-      const threadKey = ThreadKey.from(key);
-      const opts = readOptions<WriteOptions>(options);
-      const [lockKey, fence] = fenceParameters(opts.fence, threadKey.tenantId);
-      throwIfAborted(opts.signal, BACKEND);
+    async truncateAfter(key, seq, expectedHead, call) {
+      const { rows } = await runQuery(
+        db,
+        'sessionLog truncateAfter',
+        sql.truncate,
+        [key.tenantId, key.threadId, seq, expectedHead ?? null, ...fenceParameters(call)],
+        { signal: call.signal, expectedHead },
+      );
+      return toSafeInteger(rows[0]?.deleted, 'truncated count');
+    },
+
+    async deleteThread(key, call) {
       const { rows } = await runQuery(
         db,
         'sessionLog deleteThread',
         sql.deleteThread,
-        [threadKey.tenantId, threadKey.threadId, lockKey, fence],
-        opts.signal,
+        [key.tenantId, key.threadId, ...fenceParameters(call)],
+        call,
       );
       return toSafeInteger(rows[0]?.deleted, 'deleted count');
     },
+
+    async listThreads(tenantId, page, call) {
+      const { rows } = await runQuery(
+        db,
+        'sessionLog listThreads',
+        sql.threads,
+        [tenantId, page.after ?? '', int4Limit(page.limit)],
+        call,
+      );
+      return rows.map((row) => row.listed_thread_id);
+    },
+  };
+}
+
+/** A row of the event read functions, as the kit checks and decodes it. */
+function toEventRow(row: Record<string, unknown>): SessionEventRow {
+  return {
+    tenantId: row.ev_tenant_id,
+    seq: toSafeInteger(row.ev_seq, 'event seq'),
+    payload: row.ev_event,
+    appendedAt: row.ev_ts,
   };
 }

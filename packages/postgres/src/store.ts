@@ -1,164 +1,136 @@
 import {
   assertRowTenant,
-  type CallOptions,
-  CorruptRecordError,
   compareCodePoints,
-  Namespace,
-  type PayloadFormat,
-  readListNamespacesOptions,
-  readOptions,
-  readStoreListOptions,
-  readStorePutOptions,
-  type Store,
-  type StoreItem,
-  TenantId,
-  throwIfAborted,
-  validateId,
-  type WriteOptions,
-} from '@entelix/core';
-import { fenceParameters, type PostgresContext } from './context.js';
-import { BACKEND, runQuery, toDate, toDateOrNull, toSafeInteger, toText } from './queryable.js';
-
-const MAX_INT4 = 2_147_483_647;
+  type StoreDriver,
+  type StoreItemRow,
+} from '@entelix/core/adapter';
+import { fenceParameters, int4Limit, type PostgresContext } from './context.js';
+import { BACKEND, runQuery, toSafeInteger } from './queryable.js';
 
 /** A store over `<schema>.store_items`; one SQL function call per operation. */
-export function createPostgresStore<V>(
-  context: PostgresContext,
-  format: PayloadFormat<V>,
-): Store<V> {
+export function createPostgresStore(context: PostgresContext): StoreDriver {
   const { db, schema: s } = context;
   const sql = {
     put: `SELECT ${s}.store_put($1, $2::text[], $3, $4, $5, $6, $7::bigint)`,
     get: `SELECT * FROM ${s}.store_get($1, $2::text[], $3)`,
+    getMany: `SELECT * FROM ${s}.store_get_many($1, $2::jsonb)`,
     delete: `SELECT ${s}.store_delete($1, $2::text[], $3, $4, $5::bigint) AS deleted`,
     list: `SELECT * FROM ${s}.store_list($1, $2::text[], $3, $4, $5)`,
     namespaces: `SELECT * FROM ${s}.store_namespaces($1, $2::text[], $3, $4::text[], $5)`,
+    search: `SELECT * FROM ${s}.store_search($1, $2::text[], $3::text[], $4, $5, $6)`,
     evictTenant: `SELECT ${s}.store_evict_expired($1) AS deleted`,
     evictAll: `SELECT ${s}.store_evict_all_expired() AS deleted`,
   };
 
   return {
-    async put(namespace, key, value, options) {
-      const ns = Namespace.from(namespace);
-      const itemKey = validateId(key, 'store key');
-      const { ttlMs, signal, fence } = readStorePutOptions(options);
-      const [lockKey, fenceValue] = fenceParameters(fence, ns.tenantId);
-      const encoded = format.encode(value);
-      throwIfAborted(signal, BACKEND);
+    async put(ns, key, payload, ttlMs, call) {
       await runQuery(
         db,
         'store put',
         sql.put,
-        [ns.tenantId, ns.scope, itemKey, encoded, ttlMs ?? null, lockKey, fenceValue],
-        signal,
+        [ns.tenantId, ns.scope, key, payload, ttlMs ?? null, ...fenceParameters(call)],
+        call,
       );
     },
 
-    async get(namespace, key, options) {
-      const ns = Namespace.from(namespace);
-      const itemKey = validateId(key, 'store key');
-      const { signal } = readOptions<CallOptions>(options);
-      throwIfAborted(signal, BACKEND);
-      const { rows } = await runQuery(
-        db,
-        'store get',
-        sql.get,
-        [ns.tenantId, ns.scope, itemKey],
-        signal,
-      );
-      if (rows.length === 0) return undefined;
-      const row = rows[0];
-      assertRowTenant(row.item_tenant_id, ns, BACKEND);
-      const item: StoreItem<V> = {
-        namespace: ns,
-        key: itemKey,
-        value: format.decode(toText(row.item_value, 'store value')),
-        createdAt: toDate(row.item_created_at, 'store created_at'),
-        updatedAt: toDate(row.item_updated_at, 'store updated_at'),
-        expiresAt: toDateOrNull(row.item_expires_at, 'store expires_at'),
-      };
-      return item;
+    async get(ns, key, call) {
+      const { rows } = await runQuery(db, 'store get', sql.get, [ns.tenantId, ns.scope, key], call);
+      return rows.length === 0 ? undefined : toItemRow(rows[0]);
     },
 
-    async delete(namespace, key, options) {
-      const ns = Namespace.from(namespace);
-      const itemKey = validateId(key, 'store key');
-      const opts = readOptions<WriteOptions>(options);
-      const [lockKey, fence] = fenceParameters(opts.fence, ns.tenantId);
-      throwIfAborted(opts.signal, BACKEND);
+    async getMany(refs, call) {
+      // The kit hands over refs of one tenant only.
+      const tenantId = refs[0]?.namespace.tenantId;
+      const wanted = JSON.stringify(refs.map((ref) => [ref.namespace.scope, ref.key]));
+      const { rows } = await runQuery(db, 'store getMany', sql.getMany, [tenantId, wanted], call);
+      return rows.map((row) => (row.item_value === null ? undefined : toItemRow(row)));
+    },
+
+    async delete(ns, key, call) {
       const { rows } = await runQuery(
         db,
         'store delete',
         sql.delete,
-        [ns.tenantId, ns.scope, itemKey, lockKey, fence],
-        opts.signal,
+        [ns.tenantId, ns.scope, key, ...fenceParameters(call)],
+        call,
       );
       return rows[0]?.deleted === true;
     },
 
-    async list(namespace, options) {
-      const ns = Namespace.from(namespace);
-      const { prefix, limit, after, signal } = readStoreListOptions(options);
-      throwIfAborted(signal, BACKEND);
-      const { from, until } = keyRange(prefix, after);
+    async list(ns, query, call) {
+      const { from, until } = keyRange(query.prefix, query.after);
+      const limit = query.limit === undefined ? null : int4Limit(query.limit);
       const { rows } = await runQuery(
         db,
         'store list',
         sql.list,
-        [
-          ns.tenantId,
-          ns.scope,
-          from,
-          until,
-          limit === undefined ? null : Math.min(limit, MAX_INT4),
-        ],
-        signal,
+        [ns.tenantId, ns.scope, from, until, limit],
+        call,
       );
+      // The kit sees keys only: the rows' tenant is checked here.
       return rows.map((row) => {
         assertRowTenant(row.item_tenant_id, ns, BACKEND);
-        return toText(row.item_key, 'store key');
+        return row.item_key;
       });
     },
 
-    async listNamespaces(tenantId, options) {
-      const tenant = TenantId.parse(tenantId);
-      const { prefix, maxDepth, limit, after, signal } = readListNamespacesOptions(options);
-      throwIfAborted(signal, BACKEND);
+    async listNamespaces(tenantId, query, call) {
       const { rows } = await runQuery(
         db,
         'store listNamespaces',
         sql.namespaces,
         [
-          tenant,
-          prefix,
-          maxDepth === undefined ? null : Math.min(maxDepth, MAX_INT4),
-          after ?? null,
-          limit === undefined ? null : Math.min(limit, MAX_INT4),
+          tenantId,
+          query.prefix,
+          query.maxDepth === undefined ? null : int4Limit(query.maxDepth),
+          query.after ?? null,
+          query.limit === undefined ? null : int4Limit(query.limit),
         ],
-        signal,
+        call,
       );
       return rows.map((row) => {
-        assertRowTenant(row.ns_tenant_id, { tenantId: tenant }, BACKEND);
-        const scope = row.ns_scope as unknown;
-        if (!Array.isArray(scope)) {
-          throw new CorruptRecordError('stored namespace scope is not an array', {
-            backend: BACKEND,
-          });
-        }
-        return Namespace.of(tenant, ...scope.map((part) => toText(part, 'namespace scope part')));
+        assertRowTenant(row.ns_tenant_id, { tenantId }, BACKEND);
+        return row.ns_scope;
       });
     },
 
-    async evictExpired(tenantId, options) {
-      const tenant = tenantId === undefined ? undefined : TenantId.parse(tenantId);
-      const { signal } = readOptions<CallOptions>(options);
-      throwIfAborted(signal, BACKEND);
+    async search(tenantId, query, call) {
+      const filter = query.filter.length === 0 ? null : JSON.stringify(query.filter);
+      const { rows } = await runQuery(
+        db,
+        'store search',
+        sql.search,
+        [
+          tenantId,
+          query.namespacePrefix,
+          query.after?.scope ?? null,
+          query.after?.key ?? null,
+          filter,
+          int4Limit(query.limit),
+        ],
+        call,
+      );
+      return rows.map((row) => ({ ...toItemRow(row), scope: row.item_scope, key: row.item_key }));
+    },
+
+    async evictExpired(tenantId, call) {
       const { rows } =
-        tenant === undefined
-          ? await runQuery(db, 'store evictExpired', sql.evictAll, [], signal)
-          : await runQuery(db, 'store evictExpired', sql.evictTenant, [tenant], signal);
+        tenantId === undefined
+          ? await runQuery(db, 'store evictExpired', sql.evictAll, [], call)
+          : await runQuery(db, 'store evictExpired', sql.evictTenant, [tenantId], call);
       return toSafeInteger(rows[0]?.deleted, 'evicted count');
     },
+  };
+}
+
+/** A row of the item read functions, as the kit checks and decodes it. */
+function toItemRow(row: Record<string, unknown>): StoreItemRow {
+  return {
+    tenantId: row.item_tenant_id,
+    payload: row.item_value,
+    createdAt: row.item_created_at,
+    updatedAt: row.item_updated_at,
+    expiresAt: row.item_expires_at,
   };
 }
 

@@ -1,4 +1,5 @@
 import { ConfigError, SchemaVersionMismatchError } from '@entelix/core';
+import { describeValue } from '@entelix/core/adapter';
 import {
   BACKEND,
   type Database,
@@ -8,6 +9,7 @@ import {
 } from '../queryable.js';
 import { initialMigration } from './001-initial.js';
 import { executeRightsMigration } from './002-execute-rights.js';
+import { runtimePrimitivesMigration } from './003-runtime-primitives.js';
 
 /** One numbered schema change. `sql` receives the quoted schema name. */
 export interface Migration {
@@ -16,10 +18,18 @@ export interface Migration {
   sql(quotedSchema: string): string;
 }
 
-/** Every migration, in order. Versions are 1, 2, 3... with no gaps. */
+/**
+ * Every migration, in order. Versions are 1, 2, 3... with no gaps.
+ *
+ * A released migration never changes: deployed databases ran its exact text, and a
+ * test pins each one by digest. The next change is the next file,
+ * `004-<what it does>.ts`, appended here as version 4 (with its digest added to the
+ * test); read the traps listed at the top of 003 and the revoke rule in 002 first.
+ */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial', sql: initialMigration },
   { version: 2, name: 'execute rights', sql: executeRightsMigration },
+  { version: 3, name: 'runtime primitives', sql: runtimePrimitivesMigration },
 ];
 
 /** The schema version this code needs. */
@@ -53,18 +63,44 @@ CREATE TABLE IF NOT EXISTS ${s}.schema_migrations (
 );`;
 }
 
+/** Options of {@link renderMigrationSql}. */
+export interface RenderMigrationOptions {
+  /**
+   * The schema version of the database the script is for: `0` (the default) for an
+   * empty one, or a released version to upgrade from. The script then holds only the
+   * later migrations, and refuses to run on a database at any other version.
+   */
+  from?: number;
+}
+
 /**
- * The whole DDL as one script, for teams that run migrations with their own tool.
- * It records the version in `schema_migrations`, so `migrate: 'verify'` accepts it.
+ * The DDL as one script, for teams that run migrations with their own tool: every
+ * migration after `from`, in one transaction under the same advisory lock `migrate`
+ * takes, recording each version in `schema_migrations` (so `migrate: 'verify'` accepts
+ * the result). It first checks that the database is at version `from`.
  */
-export function renderMigrationSql(schema: string = DEFAULT_SCHEMA): string {
+export function renderMigrationSql(
+  schema: string = DEFAULT_SCHEMA,
+  options: RenderMigrationOptions = {},
+): string {
   const s = quoteSchema(schema);
+  const from = readFromVersion(options);
+  const versionCheck = `DO $entelix$ BEGIN
+  IF (SELECT coalesce(max(version), 0) FROM ${s}.schema_migrations) <> ${from} THEN
+    RAISE EXCEPTION 'schema ${s} is not at version ${from}: this script upgrades version ${from} only';
+  END IF;
+END $entelix$;`;
   const parts = [
-    `-- @entelix/postgres schema version ${LATEST_SCHEMA_VERSION}, schema ${s}`,
+    from === 0
+      ? `-- @entelix/postgres schema version ${LATEST_SCHEMA_VERSION}, schema ${s}`
+      : `-- @entelix/postgres schema version ${from} to ${LATEST_SCHEMA_VERSION}, schema ${s}`,
     'BEGIN;',
+    `SELECT pg_advisory_xact_lock(${MIGRATION_LOCK_CLASS}, hashtext('${schema}'));`,
     migrationsTableSql(s),
+    versionCheck,
   ];
   for (const migration of MIGRATIONS) {
+    if (migration.version <= from) continue;
     parts.push(`-- migration ${migration.version}: ${migration.name}`);
     parts.push(migration.sql(s).trim());
     parts.push(
@@ -73,6 +109,17 @@ export function renderMigrationSql(schema: string = DEFAULT_SCHEMA): string {
   }
   parts.push('COMMIT;');
   return `${parts.join('\n\n')}\n`;
+}
+
+function readFromVersion(options: RenderMigrationOptions): number {
+  const from = options.from ?? 0;
+  if (!Number.isSafeInteger(from) || from < 0 || from > LATEST_SCHEMA_VERSION) {
+    throw new ConfigError(
+      `from must be a schema version from 0 to ${LATEST_SCHEMA_VERSION}, got ${describeValue(from)}`,
+      { backend: BACKEND },
+    );
+  }
+  return from;
 }
 
 /** The version recorded in the schema, `0` when the schema or table does not exist. */
