@@ -8,9 +8,17 @@ import {
   createPostgresPersistence,
   LATEST_SCHEMA_VERSION,
 } from '../src/index.js';
+import { indexReadTests } from './index-reads.js';
 import { APP_ROLE, createTestSchema, randomSchemaName, type TestSchema } from './pg-support.js';
 
-const TABLES = ['checkpoints', 'store_items', 'session_heads', 'session_events', 'locks'];
+const TABLES = [
+  'checkpoints',
+  'checkpoint_writes',
+  'store_items',
+  'session_heads',
+  'session_events',
+  'locks',
+];
 
 function silentCli() {
   const output = { stdout: '', stderr: '' };
@@ -281,6 +289,32 @@ describeWithService('DATABASE_URL', 'postgres (real server, application role)', 
         await setup.ownerPool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
       }
     });
+  });
+
+  describe('lookups under row-level security (application role)', () => {
+    indexReadTests(async () => ({
+      schema: setup.schema,
+      async asApplication(work) {
+        const client = await appPool.connect();
+        try {
+          await client.query('BEGIN');
+          const result = await work((text, params) => client.query(text, params));
+          await client.query('COMMIT');
+          return result;
+        } catch (error) {
+          await client.query('ROLLBACK');
+          throw error;
+        } finally {
+          client.release();
+        }
+      },
+      async asOwner(sql) {
+        await setup.ownerPool.query(sql);
+      },
+      async close() {
+        // The schema is dropped with the suite's.
+      },
+    }));
   });
 
   describe('doctor', () => {

@@ -1,6 +1,10 @@
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { Checkpoint, EntelixError, type ErrorCode, Namespace, ThreadKey } from '@entelix/core';
+import { lockKeyOf } from '@entelix/core/adapter';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { runCli } from '../src/cli.js';
 import {
@@ -12,10 +16,18 @@ import {
 import { MIGRATIONS } from '../src/migrations/index.js';
 import { statementName } from '../src/queryable.js';
 import { keyRange, prefixEnd } from '../src/store.js';
+import { indexReadTests } from './index-reads.js';
 import { APP_ROLE, createPGliteAsAppRole } from './pglite-support.js';
 import { dumpSchema } from './snapshot.js';
 
-const TABLES = ['checkpoints', 'store_items', 'session_heads', 'session_events', 'locks'];
+const TABLES = [
+  'checkpoints',
+  'checkpoint_writes',
+  'store_items',
+  'session_heads',
+  'session_events',
+  'locks',
+];
 
 // Most tests start a PGlite of their own: 1-3 s each on a two-core machine running the
 // other test files at the same time, too close to the default 5 s.
@@ -136,6 +148,7 @@ describe('conformance snapshot', () => {
     const empty = await snapshot();
     expect(empty.split('\n').filter((line) => line.startsWith('-- '))).toEqual(
       [
+        'checkpoint_writes',
         'checkpoints',
         'locks',
         'schema_migrations',
@@ -175,7 +188,12 @@ describe('rows written behind our back', () => {
           if (!rewrite) return result;
           const rows = result.rows.map((row) => {
             const copy = { ...row };
-            for (const column of ['tenant_id', 'item_tenant_id', 'ns_tenant_id', 'ev_tenant_id']) {
+            for (const column of [
+              'cp_tenant_id',
+              'item_tenant_id',
+              'ns_tenant_id',
+              'ev_tenant_id',
+            ]) {
               if (column in copy) copy[column] = tenantId;
             }
             return copy;
@@ -209,13 +227,17 @@ describe('rows written behind our back', () => {
       tamper();
       const checkpointer = persistence.checkpointer();
       const store = persistence.store();
+      const log = persistence.sessionLog();
       expect(await codeOf(checkpointer.getLatest(key))).toBe('CORRUPT_RECORD');
       expect(await codeOf(checkpointer.getById(key, checkpoint.id))).toBe('CORRUPT_RECORD');
       expect(await codeOf(checkpointer.listHistory(key, { limit: 5 }))).toBe('CORRUPT_RECORD');
       expect(await codeOf(store.get(ns, 'k'))).toBe('CORRUPT_RECORD');
+      expect(await codeOf(store.getMany([{ namespace: ns, key: 'k' }]))).toBe('CORRUPT_RECORD');
       expect(await codeOf(store.list(ns))).toBe('CORRUPT_RECORD');
       expect(await codeOf(store.listNamespaces('tenant'))).toBe('CORRUPT_RECORD');
-      expect(await codeOf(persistence.sessionLog().loadSince(key, 0))).toBe('CORRUPT_RECORD');
+      expect(await codeOf(store.search('tenant', { limit: 5 }))).toBe('CORRUPT_RECORD');
+      expect(await codeOf(log.loadSince(key, 0))).toBe('CORRUPT_RECORD');
+      expect(await codeOf(log.loadLatest(key, { limit: 5 }))).toBe('CORRUPT_RECORD');
       await close();
     });
   }
@@ -249,6 +271,7 @@ describe('migrations', () => {
     expect(released).toEqual([
       [1, 'initial', '64d790a6a98528556c7cbc23667145305026d648d581dc19d23457a104288315'],
       [2, 'execute rights', '0418a466ac6c91894bd31f973df8251820a024025397e44c67dec917121ec660'],
+      [3, 'runtime primitives', '72c0f64341585b33bf5ac65f53f6301ce0134ee77778c290217ac02f98e4625a'],
     ]);
   });
 
@@ -321,6 +344,268 @@ describe('migrations', () => {
   });
 });
 
+/** A PGlite holding schema version `version`, as a deployment of that release had it. */
+async function pgliteAtVersion(version: number): Promise<PGlite> {
+  const pglite = await PGlite.create();
+  await pglite.exec(`CREATE SCHEMA entelix;
+    CREATE TABLE entelix.schema_migrations (
+      version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now());`);
+  for (const migration of MIGRATIONS.slice(0, version)) {
+    await pglite.exec(`${migration.sql('"entelix"')}
+      INSERT INTO entelix.schema_migrations (version, name)
+      VALUES (${migration.version}, '${migration.name}');`);
+  }
+  return pglite;
+}
+
+/** The deploying guide's grants for the application role, re-run after a migration. */
+const APPLICATION_GRANTS = `
+  GRANT USAGE ON SCHEMA entelix TO ${APP_ROLE};
+  GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA entelix TO ${APP_ROLE};
+  GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA entelix TO ${APP_ROLE};`;
+
+describe('migration 3 on a database at version 2', () => {
+  it('keeps every row: checkpoints in the root namespace with empty metadata, heads, items and fences', async () => {
+    const pglite = await pgliteAtVersion(2);
+    await pglite.exec(
+      `CREATE ROLE ${APP_ROLE} NOLOGIN NOSUPERUSER NOBYPASSRLS; ${APPLICATION_GRANTS}`,
+    );
+    const tenant = randomId('tenant');
+    const key = ThreadKey.of(tenant, 'thread');
+    const parent = crypto.randomUUID();
+    const child = crypto.randomUUID();
+    // Written by the version-2 functions, as the application role.
+    await pglite.exec(`SET ROLE ${APP_ROLE}`);
+    const createdAt = new Date('2025-01-02T03:04:05.678Z');
+    for (const [id, parentId, step] of [
+      [parent, null, 0],
+      [child, parent, 1],
+    ] as const) {
+      await pglite.query(
+        `SELECT entelix.put_checkpoint($1, $2, $3, $4, $5, $6, 'next', $7, NULL, NULL)`,
+        [
+          tenant,
+          key.threadId,
+          id,
+          parentId,
+          step,
+          `{"schema_version":1,"state":${step}}`,
+          createdAt,
+        ],
+      );
+    }
+    await pglite.query(`SELECT entelix.append_events($1, $2, $3, NULL, NULL)`, [
+      tenant,
+      key.threadId,
+      ['{"schema_version":1,"state":"a"}', '{"schema_version":1,"state":"b"}'],
+    ]);
+    await pglite.query(
+      `SELECT entelix.store_put($1, $2, 'k', '{"schema_version":1,"state":1}', NULL, NULL, NULL)`,
+      [tenant, ['ns']],
+    );
+    const fence = (
+      await pglite.query<{ fence: number }>(
+        `SELECT entelix.try_acquire_lock($1, $2, 60000) AS fence`,
+        [tenant, lockKeyOf(key)],
+      )
+    ).rows[0]?.fence;
+    expect(fence).toBe(1);
+
+    await pglite.exec('RESET ROLE');
+    await (await createPostgresPersistence({ pglite })).close();
+    expect(await versionOf(pglite)).toBe(3);
+    await pglite.exec(`${APPLICATION_GRANTS} SET ROLE ${APP_ROLE}`);
+    const persistence = await createPostgresPersistence({ pglite, migrate: 'verify' });
+    const checkpointer = persistence.checkpointer<number>();
+    const latest = await checkpointer.getLatest(key);
+    expect(latest).toMatchObject({
+      id: child,
+      ns: '',
+      parentId: parent,
+      step: 1,
+      state: 1,
+      nextNode: 'next',
+      metadata: {},
+      pendingWrites: [],
+    });
+    expect(latest?.createdAt.getTime()).toBe(createdAt.getTime());
+    expect((await checkpointer.listHistory(key, { limit: 10 })).map((cp) => cp.id)).toEqual([
+      child,
+      parent,
+    ]);
+    expect(await checkpointer.listThreads(tenant, { limit: 10 })).toEqual(['thread']);
+    // The new primitives work on the old rows.
+    await checkpointer.putWrites(key, { checkpointId: parent, taskId: 't' }, [
+      { idx: 0, channel: 'c', value: 'w' },
+    ]);
+    expect((await checkpointer.getById(key, parent))?.pendingWrites).toHaveLength(1);
+    const log = persistence.sessionLog<string>();
+    expect(await log.head(key)).toBe(2);
+    expect(await log.append(key, ['c'], { expectedHead: 2 })).toBe(3);
+    expect((await log.loadLatest(key, { limit: 2 })).map((event) => event.event)).toEqual([
+      'b',
+      'c',
+    ]);
+    expect((await persistence.store().get(Namespace.of(tenant, 'ns'), 'k'))?.value).toBe(1);
+    // The lease row kept its fence: the next grant is fence 2, and a purge moves past it.
+    expect(await persistence.lock.tryAcquire(key, { ttlMs: 1_000 })).toBeUndefined();
+    expect(await persistence.purgeTenant(tenant)).toEqual({
+      checkpoints: 2,
+      writes: 1,
+      storeItems: 1,
+      events: 3,
+    });
+    expect((await persistence.lock.tryAcquire(key, { ttlMs: 1_000 }))?.fence).toBe(3n);
+    await pglite.close();
+  });
+
+  it('renames the lock and log functions with their grants, and drops the replaced ones', async () => {
+    const pglite = await pgliteAtVersion(2);
+    await pglite.exec(
+      `CREATE ROLE ${APP_ROLE} NOLOGIN NOSUPERUSER NOBYPASSRLS; ${APPLICATION_GRANTS}`,
+    );
+    await (await createPostgresPersistence({ pglite })).close();
+    const { rows } = await pglite.query<{ name: string; app: boolean }>(
+      `SELECT p.proname AS name, has_function_privilege($1, p.oid, 'EXECUTE') AS app
+         FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+        WHERE n.nspname = 'entelix' ORDER BY p.proname COLLATE "C"`,
+      [APP_ROLE],
+    );
+    const names = rows.map((row) => row.name);
+    for (const gone of [
+      'append_events',
+      'put_checkpoint',
+      'latest_checkpoint',
+      'try_acquire_lock',
+    ]) {
+      expect(names).not.toContain(gone);
+    }
+    const granted = new Set(rows.filter((row) => row.app).map((row) => row.name));
+    // Renamed: the grant went with them. New: not granted until the guide's GRANT is re-run.
+    for (const renamed of ['lock_try_acquire', 'lock_extend', 'lock_release', 'log_load_since']) {
+      expect(granted.has(renamed), renamed).toBe(true);
+    }
+    for (const created of ['checkpoint_put', 'log_append', 'store_search', 'tenant_purge']) {
+      expect(granted.has(created), created).toBe(false);
+    }
+    await pglite.close();
+  });
+
+  it('renderMigrationSql from 2 upgrades a version-2 database, and refuses any other version', async () => {
+    const script = renderMigrationSql('entelix', { from: 2 });
+    expect(script).not.toContain('CREATE TABLE "entelix".checkpoints');
+    expect(script).toContain('-- migration 3: runtime primitives');
+    const pglite = await pgliteAtVersion(2);
+    await pglite.exec(script);
+    expect(await versionOf(pglite)).toBe(3);
+    const persistence = await createPostgresPersistence({ pglite, migrate: 'verify' });
+    expect(
+      await persistence.sessionLog().append(ThreadKey.of('t', 'x'), [1], { expectedHead: 0 }),
+    ).toBe(1);
+    // Run again, on what is now version 3: refused in its first statement, nothing changes.
+    await expect(pglite.exec(script)).rejects.toThrow(/not at version 2/);
+    // The script's own transaction is left failed, as a migration tool would find it.
+    await pglite.exec('ROLLBACK');
+    expect(await versionOf(pglite)).toBe(3);
+    await pglite.close();
+    const fresh = await PGlite.create();
+    await expect(fresh.exec(script)).rejects.toThrow(/not at version 2/);
+    await fresh.close();
+  });
+
+  it('renderMigrationSql refuses a version it does not know with CONFIG', () => {
+    for (const from of [-1, 1.5, LATEST_SCHEMA_VERSION + 1, '2']) {
+      expect(() => renderMigrationSql('entelix', { from: from as number })).toThrow(
+        expect.objectContaining({ code: 'CONFIG' }),
+      );
+    }
+    // From the latest: nothing to apply, only the version check.
+    expect(renderMigrationSql('entelix', { from: LATEST_SCHEMA_VERSION })).not.toContain(
+      '-- migration',
+    );
+  });
+});
+
+async function versionOf(pglite: PGlite): Promise<number | undefined> {
+  const { rows } = await pglite.query<{ version: number }>(
+    'SELECT max(version) AS version FROM entelix.schema_migrations',
+  );
+  return rows[0]?.version;
+}
+
+describe('filters compare jsonb made safe from the stored text', () => {
+  // What JSON.stringify writes for NUL and lone surrogates: escapes that jsonb refuses.
+  const nul = '\u0000';
+  const high = '\ud800';
+  const low = '\udfff';
+
+  it('filterable_json turns refused escapes into U+FFFD and leaves escaped backslashes alone', async () => {
+    const pglite = await PGlite.create();
+    await (await createPostgresPersistence({ pglite })).close();
+    const cases: [unknown, unknown][] = [
+      [
+        { a: 'plain', n: 1.5 },
+        { a: 'plain', n: 1.5 },
+      ],
+      [{ a: `x${nul}y` }, { a: 'x\ufffdy' }],
+      [{ a: `${low}${high}${nul}` }, { a: '\ufffd\ufffd\ufffd' }],
+      [{ [`k${nul}`]: high }, { 'k\ufffd': '\ufffd' }],
+      // A backslash followed by the text "u0000" is no escape: it stays as it is.
+      [{ a: '\\u0000' }, { a: '\\u0000' }],
+      [{ a: `\\${nul}` }, { a: '\\\ufffd' }],
+      [{ a: '\u001f\ud83d\ude00' }, { a: '\u001f\ud83d\ude00' }],
+    ];
+    for (const [value, filterable] of cases) {
+      const { rows } = await pglite.query<{ json: unknown }>(
+        'SELECT entelix.filterable_json($1) AS json',
+        [JSON.stringify(value)],
+      );
+      expect(rows[0]?.json, JSON.stringify(value)).toEqual(filterable);
+    }
+    await pglite.close();
+  });
+
+  it('stores and returns NUL and lone surrogates exactly, and filters on them as documented', async () => {
+    const persistence = await createPostgresPersistence();
+    const tenant = randomId('tenant');
+    const ns = Namespace.of(tenant, 'docs');
+    const store = persistence.store<{ s: string }>();
+    const values: Record<string, string> = {
+      nul: nul,
+      high: high,
+      replacement: '\ufffd',
+      plain: 'x',
+      literal: '\\u0000',
+    };
+    for (const [key, s] of Object.entries(values)) await store.put(ns, key, { s });
+    for (const [key, s] of Object.entries(values)) {
+      expect((await store.get(ns, key))?.value.s, key).toBe(s);
+    }
+    const found = async (s: string) =>
+      (await store.search(tenant, { filter: { s }, limit: 10 })).map((item) => item.key);
+    // One refused character equals another, and U+FFFD, once both sides are replaced.
+    for (const wanted of [nul, low, '\ufffd']) {
+      expect(await found(wanted)).toEqual(['high', 'nul', 'replacement']);
+    }
+    expect(await found('\\u0000')).toEqual(['literal']);
+    expect(await found('x')).toEqual(['plain']);
+    const searched = await store.search(tenant, { filter: { s: { $ne: 'x' } }, limit: 10 });
+    expect(searched.map((item) => item.value.s)).toEqual([high, '\\u0000', nul, '\ufffd']);
+
+    const key = ThreadKey.of(tenant, 'thread');
+    const checkpointer = persistence.checkpointer();
+    const marked = Checkpoint.create({ key, step: 0, state: nul, metadata: { mark: `${high}!` } });
+    await checkpointer.put(marked);
+    await checkpointer.put(Checkpoint.create({ key, step: 1, state: 1, metadata: { mark: 'x!' } }));
+    const read = await checkpointer.getById(key, marked.id);
+    expect(read?.metadata).toEqual({ mark: `${high}!` });
+    expect(read?.state).toBe(nul);
+    const history = await checkpointer.listHistory(key, { limit: 10, filter: { mark: `${nul}!` } });
+    expect(history.map((cp) => cp.id)).toEqual([marked.id]);
+    await persistence.close();
+  });
+});
+
 describe('execute rights', () => {
   // Functions of the schema whose ACL (or, when it has none, the default ACL) lets
   // PUBLIC execute them.
@@ -347,6 +632,68 @@ describe('execute rights', () => {
     await expect(pglite.query('SELECT entelix.store_evict_all_expired()')).rejects.toMatchObject({
       code: '42501',
     });
+    await pglite.exec('RESET ROLE');
+    await pglite.close();
+  });
+
+  it('names each operation <contract>_<operation>, and a role with USAGE alone can run none of them', async () => {
+    const pglite = await PGlite.create();
+    await (await createPostgresPersistence({ pglite })).close();
+    const { rows } = await pglite.query<{ name: string; argumentTypes: string }>(
+      `SELECT p.proname AS name, oidvectortypes(p.proargtypes) AS "argumentTypes"
+         FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+        WHERE n.nspname = 'entelix' ORDER BY p.proname COLLATE "C"`,
+    );
+    expect(rows.map((row) => row.name)).toEqual([
+      'check_fence',
+      'checkpoint_delete_thread',
+      'checkpoint_get',
+      'checkpoint_history',
+      'checkpoint_latest',
+      'checkpoint_prune',
+      'checkpoint_put',
+      'checkpoint_put_writes',
+      'checkpoint_threads',
+      'checkpoint_update_state',
+      'filterable_json',
+      'lock_extend',
+      'lock_release',
+      'lock_try_acquire',
+      'log_append',
+      'log_archive_before',
+      'log_delete_thread',
+      'log_head',
+      'log_load_latest',
+      'log_load_since',
+      'log_threads',
+      'log_truncate_after',
+      'scope_key',
+      'store_delete',
+      'store_evict_all_expired',
+      'store_evict_expired',
+      'store_filter_holds',
+      'store_get',
+      'store_get_many',
+      'store_list',
+      'store_namespaces',
+      'store_put',
+      'store_search',
+      'tenant_purge',
+    ]);
+    expect(await publicFunctions(pglite)).toEqual([]);
+    const role = `usage_only_${crypto.randomUUID().slice(0, 8)}`;
+    await pglite.exec(`CREATE ROLE ${role} NOLOGIN; GRANT USAGE ON SCHEMA entelix TO ${role};`);
+    await pglite.exec(`SET ROLE ${role}`);
+    for (const { name, argumentTypes } of rows) {
+      // Sub-selects, not constants: a strict function of constant NULLs is folded away
+      // when the call is planned, before any privilege is checked.
+      const nulls =
+        argumentTypes === '' ? [] : argumentTypes.split(', ').map((t) => `(SELECT NULL::${t})`);
+      await expect(
+        pglite.query(`SELECT entelix.${name}(${nulls.join(', ')})`),
+        name,
+      ).rejects.toMatchObject({ code: '42501' });
+    }
     await pglite.exec('RESET ROLE');
     await pglite.close();
   });
@@ -599,142 +946,21 @@ describe('store prefix ranges', () => {
   });
 });
 
-describe('lookups under row-level security', () => {
-  // Index entries plus heap rows a statement reads from a table and its indexes: a
-  // lookup that searches an index reads a handful, one that scans reads all of the
-  // tenant's rows. The counters run on until stats are flushed, so reads are a
-  // difference taken inside one transaction.
-  const readsFrom = (table: string) => `
-    SELECT sum(pg_stat_get_xact_tuples_returned(c.oid))::int AS n FROM pg_class c
-     WHERE c.oid = 'entelix.${table}'::regclass
-        OR c.oid IN (SELECT indexrelid FROM pg_index WHERE indrelid = 'entelix.${table}'::regclass)`;
-  const tenant = 'lookup-tenant';
-  const scope = ['crowd', 'n7'];
-  const thread = 'thread-7';
-  let pglite: PGlite;
-  let tenthCheckpoint: string;
-
-  beforeAll(async () => {
-    pglite = await createPGliteAsAppRole();
-    tenthCheckpoint = await pglite.transaction(async (tx) => {
-      await tx.query(`SELECT set_config('entelix.tenant_id', $1, true)`, [tenant]);
-      // 200 namespaces of 20 items; 200 threads of 20 checkpoints and 20 events; 4,000
-      // log heads, enough pages that reading them all costs more than an index search.
-      await tx.query(
-        `INSERT INTO entelix.store_items (tenant_id, scope, key, value, created_at, updated_at)
-         SELECT $1, ARRAY['crowd', 'n' || (n % 200)], 'k' || (n / 200),
-                '{"schema_version":1,"state":1}', now(), now()
-           FROM generate_series(0, 3999) AS n`,
-        [tenant],
-      );
-      await tx.query(
-        `INSERT INTO entelix.checkpoints (tenant_id, thread_id, id, step, state, created_at)
-         SELECT $1, 'thread-' || (n % 200), gen_random_uuid(), n / 200,
-                '{"schema_version":1,"state":1}', now()
-           FROM generate_series(0, 3999) AS n`,
-        [tenant],
-      );
-      await tx.query(
-        `INSERT INTO entelix.session_events (tenant_id, thread_id, seq, event)
-         SELECT $1, 'thread-' || (n % 200), n / 200 + 1, '{"schema_version":1,"state":1}'
-           FROM generate_series(0, 3999) AS n`,
-        [tenant],
-      );
-      await tx.query(
-        `INSERT INTO entelix.session_heads (tenant_id, thread_id, head)
-         SELECT $1, 'thread-' || n, 20 FROM generate_series(0, 3999) AS n`,
-        [tenant],
-      );
-      const { rows } = await tx.query<{ id: string }>(
-        'SELECT id FROM entelix.checkpoints WHERE thread_id = $1 ORDER BY seq OFFSET 9 LIMIT 1',
-        [thread],
-      );
-      return rows[0]!.id;
-    });
-    // Statistics, as autovacuum would gather them, so the planner chooses as in production.
-    await pglite.exec(`RESET ROLE; ANALYZE; SET ROLE ${APP_ROLE};`);
-  });
-
-  afterAll(async () => {
-    await pglite.close();
-  });
-
-  async function readsOf(table: string, sql: string, params: unknown[]): Promise<number> {
-    return pglite.transaction(async (tx) => {
-      const before = (await tx.query<{ n: number }>(readsFrom(table))).rows[0]!.n;
-      await tx.query(sql, params);
-      return (await tx.query<{ n: number }>(readsFrom(table))).rows[0]!.n - before;
-    });
-  }
-
-  it('a text[] condition would read an entry of every namespace of the tenant', async () => {
-    const reads = await readsOf(
-      'store_items',
-      `SELECT set_config('entelix.tenant_id', $1, true),
-              (SELECT count(*) FROM entelix.store_items
-                WHERE tenant_id = $1 AND scope = $2 AND key = 'k3')`,
-      [tenant, scope],
-    );
-    expect(reads).toBeGreaterThanOrEqual(200);
-  });
-
-  it('store get and delete read one entry; list and listNamespaces only what matches', async () => {
-    const calls: [string, unknown[], number][] = [
-      ['SELECT * FROM entelix.store_get($1, $2, $3)', [tenant, scope, 'k3'], 2],
-      ['SELECT * FROM entelix.store_list($1, $2, $3, $4, NULL)', [tenant, scope, '', 'zz'], 25],
-      ['SELECT * FROM entelix.store_namespaces($1, $2, NULL, NULL, NULL)', [tenant, scope], 2],
-      // A skip scan: about one entry per namespace listed, however many items each has.
-      ['SELECT * FROM entelix.store_namespaces($1, $2, NULL, NULL, 3)', [tenant, ['crowd']], 6],
-      ['SELECT * FROM entelix.store_namespaces($1, $2, 1, NULL, NULL)', [tenant, ['crowd']], 3],
-      ['SELECT * FROM entelix.store_namespaces($1, $2, NULL, NULL, NULL)', [tenant, []], 400],
-      ['SELECT entelix.store_delete($1, $2, $3, NULL, NULL)', [tenant, scope, 'k3'], 2],
-    ];
-    for (const [sql, params, most] of calls) {
-      expect(await readsOf('store_items', sql, params), sql).toBeLessThanOrEqual(most);
-    }
-  });
-
-  it('store list searches by prefix and cursor also once its plan is cached', async () => {
-    // PL/pgSQL plans a statement for its first calls, then may keep one generic plan.
-    const list = 'SELECT * FROM entelix.store_list($1, $2, $3, $4, NULL)';
-    for (let call = 0; call < 8; call++) {
-      const prefixed = keyRange('k19', undefined);
-      const paged = keyRange(undefined, 'k8');
-      const range = (r: { from: string; until: string }) => [tenant, scope, r.from, r.until];
-      expect(await readsOf('store_items', list, range(prefixed))).toBeLessThanOrEqual(2);
-      expect(await readsOf('store_items', list, range(paged))).toBeLessThanOrEqual(2);
-    }
-  });
-
-  it('checkpoint and session-log reads touch only their thread, also with cached plans', async () => {
-    const calls: [string, string, unknown[], number][] = [
-      ['checkpoints', 'SELECT * FROM entelix.latest_checkpoint($1, $2)', [tenant, thread], 2],
-      [
-        'checkpoints',
-        'SELECT * FROM entelix.checkpoint_by_id($1, $2, $3)',
-        [tenant, thread, tenthCheckpoint],
-        2,
-      ],
-      [
-        'checkpoints',
-        'SELECT * FROM entelix.checkpoint_history($1, $2, 5, NULL)',
-        [tenant, thread],
-        10,
-      ],
-      [
-        'checkpoints',
-        'SELECT * FROM entelix.checkpoint_history($1, $2, 5, $3)',
-        [tenant, thread, tenthCheckpoint],
-        12,
-      ],
-      ['session_events', 'SELECT * FROM entelix.events_since($1, $2, 10, 5)', [tenant, thread], 10],
-      ['session_heads', 'SELECT entelix.log_head($1, $2)', [tenant, thread], 2],
-    ];
-    for (let call = 0; call < 8; call++) {
-      for (const [table, sql, params, most] of calls) {
-        expect(await readsOf(table, sql, params), sql).toBeLessThanOrEqual(most);
-      }
-    }
+describe('lookups under row-level security (PGlite, application role)', () => {
+  indexReadTests(async () => {
+    const pglite = await createPGliteAsAppRole();
+    return {
+      schema: 'entelix',
+      asApplication: (work) =>
+        pglite.transaction((tx) => work((text, params) => tx.query(text, params))),
+      // PGlite's session user is a superuser: become it for one transaction.
+      asOwner: (sql) =>
+        pglite.transaction(async (tx) => {
+          await tx.query('SET LOCAL ROLE postgres');
+          await tx.exec(sql);
+        }),
+      close: () => pglite.close(),
+    };
   });
 });
 
@@ -777,6 +1003,41 @@ describe('entelix-postgres CLI', () => {
     expect(await runCli(['sql'], io, {})).toBe(0);
     expect(output.stdout).toBe(renderMigrationSql());
     expect(output.stdout).toContain('"entelix".schema_migrations');
+  });
+
+  it('sql --from prints only what upgrades a database at that version', async () => {
+    const { output, io } = capture();
+    expect(await runCli(['sql', '--from', '2', '--schema', 'upgraded'], io, {})).toBe(0);
+    expect(output.stdout).toBe(renderMigrationSql('upgraded', { from: 2 }));
+    for (const argv of [
+      ['sql', '--from', 'two'],
+      ['sql', '--from', '-1'],
+      ['sql', '--from', ''],
+      ['migrate', '--from', '2'],
+    ]) {
+      const bad = capture();
+      expect(await runCli(argv, bad.io, {}), argv.join(' ')).toBe(2);
+    }
+    const ahead = capture();
+    expect(await runCli(['sql', '--from', String(LATEST_SCHEMA_VERSION + 1)], ahead.io, {})).toBe(
+      1,
+    );
+    expect(ahead.output.stderr).toContain('(CONFIG)');
+  });
+
+  it('runs as the bin npm links: a committed shim over the build', () => {
+    const packageDir = join(import.meta.dirname, '..');
+    const manifest = JSON.parse(readFileSync(join(packageDir, 'package.json'), 'utf8')) as {
+      bin: Record<string, string>;
+      files: string[];
+    };
+    const bin = manifest.bin['entelix-postgres'] as string;
+    expect(manifest.files).toContain(bin.split('/')[1]);
+    const run = spawnSync(process.execPath, [join(packageDir, bin), 'sql', '--from', '2'], {
+      encoding: 'utf8',
+    });
+    expect(run.status).toBe(0);
+    expect(run.stdout).toBe(renderMigrationSql('entelix', { from: 2 }));
   });
 
   it('exits 2 with usage on a bad command line', async () => {

@@ -14,6 +14,7 @@ import { APP_ROLE, ensureAppRole, randomSchemaName, urlForRole } from './pg-supp
 const OWNER_ROLE = 'entelix_owner_test';
 const BYPASS_ROLE = 'entelix_bypass_test';
 const TABLES = [
+  'checkpoint_writes',
   'checkpoints',
   'locks',
   'schema_migrations',
