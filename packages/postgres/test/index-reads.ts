@@ -19,6 +19,12 @@ const THREAD = 'thread-7';
 /** How many times each call runs: PL/pgSQL plans a statement anew for its first five calls, then may keep one generic plan. */
 const CALLS = 8;
 
+/** Index entries and heap rows the transaction has read so far from the tables $1 and their indexes. */
+const READS_SQL = `
+  SELECT coalesce(sum(pg_stat_get_xact_tuples_returned(c.oid)), 0)::int AS n FROM pg_class c
+   WHERE c.oid = ANY ($1::regclass[])
+      OR c.oid IN (SELECT indexrelid FROM pg_index WHERE indrelid = ANY ($1::regclass[]))`;
+
 /**
  * Prove that every function searches its indexes under row-level security, as the
  * application role, with planner statistics and cached plans: each call reads about
@@ -75,18 +81,13 @@ export function indexReadTests(open: () => Promise<IndexReadLane>): void {
     await lane?.close();
   });
 
-  const readsFrom = (tables: readonly string[]) => `
-    SELECT coalesce(sum(pg_stat_get_xact_tuples_returned(c.oid)), 0)::int AS n FROM pg_class c
-     WHERE c.oid = ANY ($1::regclass[])
-        OR c.oid IN (SELECT indexrelid FROM pg_index WHERE indrelid = ANY ($1::regclass[]))`;
-
   /** Reads of `tables` by one call, as the application role. */
   const readsOf = (tables: readonly string[], sql: string, params: unknown[]) =>
     lane.asApplication(async (query) => {
       const names = tables.map((table) => `${s}.${table}`);
-      const before = (await query(readsFrom(tables), [names])).rows[0].n as number;
+      const before = (await query(READS_SQL, [names])).rows[0].n as number;
       await query(sql.replaceAll('$s', s), params);
-      return ((await query(readsFrom(tables), [names])).rows[0].n as number) - before;
+      return ((await query(READS_SQL, [names])).rows[0].n as number) - before;
     });
 
   /** Each call `CALLS` times, each time within its bound. */

@@ -94,6 +94,82 @@ export async function installStallTriggers(ownerPool: pg.Pool, schema: string): 
     REVOKE EXECUTE ON FUNCTION ${s}.stall_marked_rows() FROM PUBLIC;`);
 }
 
+/** A pending write value or event that makes the gate triggers of {@link installWriteGates} wait. */
+export const GATED = 'gated-here';
+
+/**
+ * Test-only triggers on `checkpoint_writes` and `session_events`: a write or event
+ * holding {@link GATED} waits, inside its statement (after putWrites locked the
+ * checkpoint FOR KEY SHARE, after an append moved the head), while the schema's gate
+ * is closed (see {@link closeWriteGate}).
+ */
+export async function installWriteGates(ownerPool: pg.Pool, schema: string): Promise<void> {
+  const s = `"${schema}"`;
+  await ownerPool.query(`
+    CREATE FUNCTION ${s}.wait_at_gate() RETURNS trigger LANGUAGE plpgsql AS $fn$
+    BEGIN
+      IF strpos(row_to_json(NEW)::text, '${GATED}') > 0 THEN
+        PERFORM pg_advisory_xact_lock_shared(hashtext('${schema}'));
+      END IF;
+      RETURN NEW;
+    END $fn$;
+    CREATE TRIGGER gate BEFORE INSERT ON ${s}.checkpoint_writes
+      FOR EACH ROW EXECUTE FUNCTION ${s}.wait_at_gate();
+    CREATE TRIGGER gate BEFORE INSERT ON ${s}.session_events
+      FOR EACH ROW EXECUTE FUNCTION ${s}.wait_at_gate();
+    REVOKE EXECUTE ON FUNCTION ${s}.wait_at_gate() FROM PUBLIC;`);
+}
+
+/**
+ * Close the gate of {@link installWriteGates}: an advisory lock held on a connection of
+ * its own until `open()`, so a test decides exactly when a gated putWrites may commit.
+ */
+export async function closeWriteGate(
+  ownerPool: pg.Pool,
+  schema: string,
+): Promise<{ open(): Promise<void> }> {
+  const holder = await ownerPool.connect();
+  await holder.query('SELECT pg_advisory_lock(hashtext($1))', [schema]);
+  return {
+    async open() {
+      try {
+        await holder.query('SELECT pg_advisory_unlock(hashtext($1))', [schema]);
+      } finally {
+        holder.release();
+      }
+    },
+  };
+}
+
+/**
+ * Wait (polling; throws after 10 s) until a backend of `applicationName` waits for a
+ * lock of `kind` (`advisory`, `tuple`, `transactionid`...), or of any kind but
+ * advisory when omitted.
+ */
+export async function waitingForLock(
+  ownerPool: pg.Pool,
+  applicationName: string,
+  kind?: string,
+): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    const { rows } = await ownerPool.query(
+      `SELECT wait_event FROM pg_stat_activity
+        WHERE application_name = $1 AND wait_event_type = 'Lock'`,
+      [applicationName],
+    );
+    if (
+      rows.some((row) =>
+        kind === undefined ? row.wait_event !== 'advisory' : row.wait_event === kind,
+      )
+    ) {
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  throw new Error(`no backend of ${applicationName} came to wait for a lock`);
+}
+
 /**
  * The pids of the backends of `applicationName` that are stalled in a trigger, once
  * there are `count` of them (polling; throws after 10 s).

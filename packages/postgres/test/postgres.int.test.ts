@@ -1,4 +1,4 @@
-import { Checkpoint, Namespace, type Persistence, ThreadKey } from '@entelix/core';
+import { Checkpoint, Namespace, type Persistence, type SessionLog, ThreadKey } from '@entelix/core';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeWithService } from '../../../test-support/services.js';
@@ -9,7 +9,16 @@ import {
   LATEST_SCHEMA_VERSION,
 } from '../src/index.js';
 import { indexReadTests } from './index-reads.js';
-import { APP_ROLE, createTestSchema, randomSchemaName, type TestSchema } from './pg-support.js';
+import {
+  APP_ROLE,
+  closeWriteGate,
+  createTestSchema,
+  GATED,
+  installWriteGates,
+  randomSchemaName,
+  type TestSchema,
+  waitingForLock,
+} from './pg-support.js';
 
 const TABLES = [
   'checkpoints',
@@ -289,6 +298,133 @@ describeWithService('DATABASE_URL', 'postgres (real server, application role)', 
         await setup.ownerPool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
       }
     });
+  });
+
+  describe('writes racing on one checkpoint or one head', () => {
+    const suffix = crypto.randomUUID().slice(0, 8);
+    const writerName = `entelix-writer-${suffix}`;
+    const deleterName = `entelix-deleter-${suffix}`;
+    const pools: pg.Pool[] = [];
+    let writer: Persistence;
+    let deleter: Persistence;
+
+    beforeAll(async () => {
+      await installWriteGates(setup.ownerPool, setup.schema);
+      [writer, deleter] = (await Promise.all(
+        [writerName, deleterName].map((applicationName) => {
+          const pool = new pg.Pool({
+            connectionString: setup.appUrl,
+            application_name: applicationName,
+            max: 1,
+          });
+          pools.push(pool);
+          return createPostgresPersistence({ pool, schema: setup.schema, migrate: 'verify' });
+        }),
+      )) as [Persistence, Persistence];
+    });
+    afterAll(async () => {
+      await Promise.all(pools.map((pool) => pool.end()));
+    });
+
+    const codeOf = (promise: Promise<unknown>) =>
+      promise.then(
+        () => 'resolved',
+        (error: unknown) => (error as { code?: string }).code,
+      );
+
+    // The first write is held after it moved the head; the second, from the same head,
+    // must wait for it and then find the head moved. Checked in a statement of its own
+    // first (a read, then the bump), it would pass the check and bump the head again.
+    const conditionalWrites: [
+      string,
+      number,
+      (log: SessionLog, key: ThreadKey) => Promise<unknown>,
+    ][] = [
+      [
+        'a second append from the same head',
+        1,
+        (log, key) => log.append(key, ['late'], { expectedHead: 1 }),
+      ],
+      [
+        'the first append to a new thread, twice',
+        0,
+        (log, key) => log.append(key, ['late'], { expectedHead: 0 }),
+      ],
+      [
+        'a truncation guarded by the same head',
+        1,
+        (log, key) => log.truncateAfter(key, 0, { expectedHead: 1 }),
+      ],
+    ];
+    for (const [race, head, second] of conditionalWrites) {
+      it(`${race} waits for the first and is CONFLICT, changing nothing`, async () => {
+        const key = ThreadKey.of(`t-${crypto.randomUUID()}`, 'conditional');
+        if (head > 0) await writer.sessionLog().append(key, ['first']);
+        const gate = await closeWriteGate(setup.ownerPool, setup.schema);
+        let first: Promise<unknown> = Promise.resolve();
+        let late: Promise<unknown> = Promise.resolve();
+        try {
+          first = writer.sessionLog().append(key, [GATED], { expectedHead: head });
+          await waitingForLock(setup.ownerPool, writerName, 'advisory');
+          late = codeOf(second(deleter.sessionLog(), key));
+          await waitingForLock(setup.ownerPool, deleterName);
+        } finally {
+          await gate.open();
+        }
+        expect(await first).toBe(head + 1);
+        expect(await late).toBe('CONFLICT');
+        const log = writer.sessionLog<string>();
+        expect(await log.head(key)).toBe(head + 1);
+        expect((await log.loadSince(key, 0)).map((event) => event.event)).toEqual(
+          head > 0 ? ['first', GATED] : [GATED],
+        );
+      });
+    }
+
+    const removals: [
+      string,
+      (persistence: Persistence, key: ThreadKey) => Promise<unknown>,
+      unknown,
+    ][] = [
+      ['deleteThread', (persistence, key) => persistence.checkpointer().deleteThread(key), 1],
+      ['prune', (persistence, key) => persistence.checkpointer().prune(key, { keepLatest: 0 }), 1],
+      [
+        'purgeTenant',
+        (persistence, key) => persistence.purgeTenant(key.tenantId),
+        { checkpoints: 1, writes: 1, storeItems: 0, events: 0 },
+      ],
+    ];
+    for (const [operation, remove, removed] of removals) {
+      it(`${operation} waits for a putWrites holding the checkpoint, then deletes its writes too`, async () => {
+        const key = ThreadKey.of(`t-${crypto.randomUUID()}`, 'raced');
+        const checkpoint = Checkpoint.create({ key, step: 0, state: 1 });
+        await writer.checkpointer().put(checkpoint);
+        const gate = await closeWriteGate(setup.ownerPool, setup.schema);
+        let put: Promise<unknown> = Promise.resolve();
+        let removal: Promise<unknown> = Promise.resolve();
+        try {
+          // The putWrites holds the checkpoint FOR KEY SHARE and waits at the gate with
+          // its write inserted; the removal then waits for that lock.
+          put = writer
+            .checkpointer()
+            .putWrites(key, { checkpointId: checkpoint.id, taskId: 't' }, [
+              { idx: 0, channel: 'c', value: GATED },
+            ]);
+          await waitingForLock(setup.ownerPool, writerName, 'advisory');
+          removal = remove(deleter, key);
+          await waitingForLock(setup.ownerPool, deleterName);
+        } finally {
+          await gate.open();
+        }
+        expect(await put).toBeUndefined();
+        expect(await removal).toEqual(removed);
+        const { rows } = await setup.ownerPool.query(
+          `SELECT count(*)::int AS n FROM "${setup.schema}".checkpoint_writes WHERE tenant_id = $1`,
+          [key.tenantId],
+        );
+        expect(rows[0].n).toBe(0);
+      });
+    }
   });
 
   describe('lookups under row-level security (application role)', () => {
