@@ -162,6 +162,8 @@ export function indexReadTests(open: () => Promise<IndexReadLane>): void {
   it('checkpoint reads touch their thread and their own writes only', async () => {
     const history = 'SELECT * FROM $s.checkpoint_history($1, $2, $3, $4, $5, 5)';
     const input = JSON.stringify({ source: 'input' });
+    // A structured value is compared by equality, not containment: another statement.
+    const nested = JSON.stringify({ source: 'input', parents: { '': 'none' } });
     await expectBounded([
       [checkpoints, 'SELECT * FROM $s.checkpoint_latest($1, $2, $3)', [TENANT, THREAD, ''], 6],
       [checkpoints, 'SELECT * FROM $s.checkpoint_latest($1, $2, $3)', [TENANT, THREAD, 'child'], 6],
@@ -179,6 +181,8 @@ export function indexReadTests(open: () => Promise<IndexReadLane>): void {
       // A filter matching 4 of the thread's 20: at most the thread, and the matches' writes.
       [checkpoints, history, [TENANT, THREAD, null, null, input], 40],
       [checkpoints, history, [TENANT, THREAD, '', tenthCheckpoint, input], 40],
+      [checkpoints, history, [TENANT, THREAD, null, null, nested], 40],
+      [checkpoints, history, [TENANT, THREAD, 'child', null, nested], 40],
     ]);
   });
 

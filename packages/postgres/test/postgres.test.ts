@@ -271,7 +271,7 @@ describe('migrations', () => {
     expect(released).toEqual([
       [1, 'initial', '64d790a6a98528556c7cbc23667145305026d648d581dc19d23457a104288315'],
       [2, 'execute rights', '0418a466ac6c91894bd31f973df8251820a024025397e44c67dec917121ec660'],
-      [3, 'runtime primitives', '72c0f64341585b33bf5ac65f53f6301ce0134ee77778c290217ac02f98e4625a'],
+      [3, 'runtime primitives', 'd1be332ac9ee392a5af0b6cfb2ccd81ebded8227dfe91096929a51b2be6db2b0'],
     ]);
   });
 
@@ -672,6 +672,7 @@ describe('execute rights', () => {
       'store_evict_all_expired',
       'store_evict_expired',
       'store_filter_holds',
+      'store_filter_in',
       'store_get',
       'store_get_many',
       'store_list',

@@ -69,18 +69,33 @@ CREATE POLICY tenant_isolation ON ${s}.${table}
                AND w.ns = page.ns AND w.checkpoint_id = page.id)
       FROM (${page}) page
      ORDER BY page.seq DESC`;
-  // Filters read the metadata once per row: OFFSET 0 keeps the planner from copying
-  // the call into every condition that uses it.
-  const parsedMetadata = `CROSS JOIN LATERAL (SELECT ${s}.filterable_json(c.metadata) AS metadata OFFSET 0) parsed`;
-  const metadataMatches = `NOT EXISTS (
-           SELECT 1 FROM jsonb_each(wanted_metadata) AS wanted(key, value)
-            WHERE parsed.metadata -> wanted.key IS DISTINCT FROM wanted.value)`;
-  const historyPage = (where: string, filtered: boolean) => `
-      SELECT c.* FROM ${s}.checkpoints c ${filtered ? parsedMetadata : ''}
+  // A metadata filter in two parts, computed once per call: its scalar values, which
+  // jsonb containment (@>) compares exactly as JSON equality does, in one operator; and
+  // its object and array values, where containment is not equality, compared key by key.
+  // A filter of scalars alone (the usual one) parses each row's metadata once, right
+  // in the condition; with structured values the metadata is parsed once per row in a
+  // subquery (OFFSET 0 keeps the planner from copying the call into each condition),
+  // which costs more per row than the containment alone.
+  const historyPage = (where: string, filter: 'none' | 'scalars' | 'any') => {
+    const parsed =
+      filter === 'any'
+        ? `CROSS JOIN LATERAL (SELECT ${s}.filterable_json(c.metadata) AS metadata OFFSET 0) parsed`
+        : '';
+    const matches = {
+      none: '',
+      scalars: `AND ${s}.filterable_json(c.metadata) @> wanted_scalars`,
+      any: `AND (wanted_scalars IS NULL OR parsed.metadata @> wanted_scalars)
+         AND NOT EXISTS (
+               SELECT 1 FROM jsonb_each(wanted_structures) AS wanted(key, value)
+                WHERE parsed.metadata -> wanted.key IS DISTINCT FROM wanted.value)`,
+    }[filter];
+    return `
+      SELECT c.* FROM ${s}.checkpoints c ${parsed}
        WHERE c.tenant_id = p_tenant AND c.thread_id = p_thread AND c.seq < before_seq
-         ${where} ${filtered ? `AND ${metadataMatches}` : ''}
+         ${where} ${matches}
        ORDER BY c.seq DESC
        LIMIT p_limit`;
+  };
 
   // Writes whose checkpoint is gone. Deleting checkpoints takes their row locks, so it
   // waits for every putWrites holding one (FOR KEY SHARE) to commit; a later statement,
@@ -95,6 +110,19 @@ CREATE POLICY tenant_isolation ON ${s}.${table}
               WHERE c.tenant_id = w.tenant_id AND c.thread_id = w.thread_id
                 AND c.id = w.checkpoint_id AND c.ns = w.ns);`;
 
+  // A page of store search: live items in (scope, key) order between the bounds, with
+  // a filter's parsed value and conditions when there are any, as for metadata.
+  const searchPage = (parsed: string, matches: string) => `
+      SELECT i.tenant_id, i.scope::text[], i.key::text, i.value, i.created_at,
+             i.updated_at, i.expires_at
+        FROM ${s}.store_items i ${parsed}
+       WHERE i.tenant_id = p_tenant
+         AND (i.scope_key, i.key) > (from_scope_key COLLATE "C", from_key COLLATE "C")
+         AND i.scope_key < until_scope_key COLLATE "C"
+         AND ${live('i')}
+         ${matches}
+       ORDER BY i.scope_key, i.key
+       LIMIT p_limit`;
   const storeItemColumns = `item_tenant_id text, item_value text, item_created_at timestamptz,
                item_updated_at timestamptz, item_expires_at timestamptz`;
   const live = (item: string) => `(${item}.expires_at IS NULL OR ${item}.expires_at > now())`;
@@ -177,23 +205,28 @@ RETURNS jsonb LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $fn$
               ELSE regexp_replace(p_json, '${refusedEscape}', '${replacement}', 'g')::jsonb END
 $fn$;
 
+-- True when p_value equals (as JSON, not by containment) an element of the array
+-- p_candidates: $in and $nin of a store filter.
+CREATE FUNCTION ${s}.store_filter_in(p_candidates jsonb, p_value jsonb)
+RETURNS boolean LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $fn$
+  SELECT EXISTS (SELECT 1 FROM jsonb_array_elements(p_candidates) AS candidate(value)
+                  WHERE candidate.value = p_value)
+$fn$;
+
 -- One store filter condition, exactly as matchesStoreFilter in @entelix/core:
 -- p_actual is the field's value, NULL when the field is absent (or the value is not an
 -- object); an absent field equals nothing, so it matches only $ne and $nin; ordering
 -- compares numbers with numbers (as numeric: the shortest round-trip decimals JSON
 -- holds keep the order of the doubles) and strings with strings by code point, and is
--- false for any other pair.
+-- false for any other pair. One expression with no subquery, so Postgres inlines it
+-- into the search instead of calling it for each row.
 CREATE FUNCTION ${s}.store_filter_holds(p_actual jsonb, p_op text, p_operand jsonb)
 RETURNS boolean LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $fn$
   SELECT CASE p_op
     WHEN '$eq' THEN coalesce(p_actual = p_operand, false)
     WHEN '$ne' THEN p_actual IS NULL OR p_actual <> p_operand
-    WHEN '$in' THEN p_actual IS NOT NULL AND EXISTS (
-      SELECT 1 FROM jsonb_array_elements(p_operand) AS candidate(value)
-       WHERE candidate.value = p_actual)
-    WHEN '$nin' THEN p_actual IS NULL OR NOT EXISTS (
-      SELECT 1 FROM jsonb_array_elements(p_operand) AS candidate(value)
-       WHERE candidate.value = p_actual)
+    WHEN '$in' THEN p_actual IS NOT NULL AND ${s}.store_filter_in(p_operand, p_actual)
+    WHEN '$nin' THEN p_actual IS NULL OR NOT ${s}.store_filter_in(p_operand, p_actual)
     ELSE coalesce(
       CASE
         WHEN jsonb_typeof(p_actual) = 'number' AND jsonb_typeof(p_operand) = 'number' THEN
@@ -264,8 +297,16 @@ RETURNS TABLE (${checkpointColumns}) LANGUAGE plpgsql AS $fn$
 DECLARE
   before_seq bigint := 9223372036854775807;
   wanted_metadata jsonb := ${s}.filterable_json(p_filter);
+  wanted_scalars jsonb;
+  wanted_structures jsonb;
 BEGIN
   ${setTenant}
+  SELECT jsonb_object_agg(wanted.key, wanted.value)
+           FILTER (WHERE jsonb_typeof(wanted.value) NOT IN ('object', 'array')),
+         jsonb_object_agg(wanted.key, wanted.value)
+           FILTER (WHERE jsonb_typeof(wanted.value) IN ('object', 'array'))
+    INTO wanted_scalars, wanted_structures
+    FROM jsonb_each(wanted_metadata) AS wanted(key, value);
   IF p_before IS NOT NULL THEN
     SELECT min(c.seq) INTO before_seq FROM ${s}.checkpoints c
      WHERE c.tenant_id = p_tenant AND c.thread_id = p_thread AND c.id = p_before;
@@ -274,13 +315,17 @@ BEGIN
     END IF;
   END IF;
   IF p_ns IS NULL AND wanted_metadata IS NULL THEN
-    RETURN QUERY ${withWrites(historyPage('', false))};
+    RETURN QUERY ${withWrites(historyPage('', 'none'))};
+  ELSIF p_ns IS NULL AND wanted_structures IS NULL THEN
+    RETURN QUERY ${withWrites(historyPage('', 'scalars'))};
   ELSIF p_ns IS NULL THEN
-    RETURN QUERY ${withWrites(historyPage('', true))};
+    RETURN QUERY ${withWrites(historyPage('', 'any'))};
   ELSIF wanted_metadata IS NULL THEN
-    RETURN QUERY ${withWrites(historyPage('AND c.ns = p_ns', false))};
+    RETURN QUERY ${withWrites(historyPage('AND c.ns = p_ns', 'none'))};
+  ELSIF wanted_structures IS NULL THEN
+    RETURN QUERY ${withWrites(historyPage('AND c.ns = p_ns', 'scalars'))};
   ELSE
-    RETURN QUERY ${withWrites(historyPage('AND c.ns = p_ns', true))};
+    RETURN QUERY ${withWrites(historyPage('AND c.ns = p_ns', 'any'))};
   END IF;
 END $fn$;
 
@@ -466,42 +511,39 @@ DECLARE
   -- No key is empty: from ('', prefix) every item of the prefix's first scope is after.
   from_key text := '';
   conditions jsonb := ${s}.filterable_json(p_filter);
+  -- As for metadata: the $eq conditions on scalars as one object for containment (false
+  -- for a value that is not an object: it has no fields), the others one by one.
+  equal_scalars jsonb;
+  other_conditions jsonb;
 BEGIN
   ${setTenant}
+  SELECT jsonb_object_agg(cond.value ->> 'field', cond.value -> 'value')
+           FILTER (WHERE cond.value ->> 'op' = '$eq'
+                     AND jsonb_typeof(cond.value -> 'value') NOT IN ('object', 'array')),
+         jsonb_agg(cond.value)
+           FILTER (WHERE cond.value ->> 'op' <> '$eq'
+                      OR jsonb_typeof(cond.value -> 'value') IN ('object', 'array'))
+    INTO equal_scalars, other_conditions
+    FROM jsonb_array_elements(conditions) AS cond(value);
   IF after_scope_key >= prefix_key COLLATE "C" THEN
     from_scope_key := after_scope_key;
     from_key := p_after_key;
   END IF;
   IF conditions IS NULL THEN
-    RETURN QUERY
-      SELECT i.tenant_id, i.scope::text[], i.key::text, i.value, i.created_at,
-             i.updated_at, i.expires_at
-        FROM ${s}.store_items i
-       WHERE i.tenant_id = p_tenant
-         AND (i.scope_key, i.key) > (from_scope_key COLLATE "C", from_key COLLATE "C")
-         AND i.scope_key < until_scope_key COLLATE "C"
-         AND ${live('i')}
-       ORDER BY i.scope_key, i.key
-       LIMIT p_limit;
+    RETURN QUERY ${searchPage('', '')};
+  ELSIF other_conditions IS NULL THEN
+    RETURN QUERY ${searchPage('', `AND ${s}.filterable_json(i.value) -> 'state' @> equal_scalars`)};
   ELSE
-    RETURN QUERY
-      SELECT i.tenant_id, i.scope::text[], i.key::text, i.value, i.created_at,
-             i.updated_at, i.expires_at
-        FROM ${s}.store_items i
-       -- Once per row, as for metadata filters; a value that is not an object has no fields.
-       CROSS JOIN LATERAL (
-             SELECT CASE WHEN jsonb_typeof(state) = 'object' THEN state END AS fields
-               FROM (SELECT ${s}.filterable_json(i.value) -> 'state' AS state OFFSET 0) parsed
-           ) doc
-       WHERE i.tenant_id = p_tenant
-         AND (i.scope_key, i.key) > (from_scope_key COLLATE "C", from_key COLLATE "C")
-         AND i.scope_key < until_scope_key COLLATE "C"
-         AND ${live('i')}
+    -- A value that is not an object has no fields: -> of a field then gives NULL, as
+    -- for an absent one.
+    RETURN QUERY ${searchPage(
+      `CROSS JOIN LATERAL (SELECT ${s}.filterable_json(i.value) -> 'state' AS state OFFSET 0) doc`,
+      `AND (equal_scalars IS NULL OR doc.state @> equal_scalars)
          AND NOT EXISTS (
-               SELECT 1 FROM jsonb_to_recordset(conditions) AS cond(field text, op text, value jsonb)
-                WHERE NOT ${s}.store_filter_holds(doc.fields -> cond.field, cond.op, cond.value))
-       ORDER BY i.scope_key, i.key
-       LIMIT p_limit;
+               SELECT 1 FROM jsonb_to_recordset(other_conditions)
+                               AS cond(field text, op text, value jsonb)
+                WHERE NOT ${s}.store_filter_holds(doc.state -> cond.field, cond.op, cond.value))`,
+    )};
   END IF;
 END $fn$;
 
