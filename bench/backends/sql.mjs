@@ -13,6 +13,8 @@ const SMALL_TENANT = 'bench-small';
 const SEARCHED = ['bench', 'search'];
 // Runs of the purge growth rows: each purges a tenant of its own, filled beforehand.
 const PURGE_RUNS = 5;
+// Threads the head-dependent appends go round: many more than calls in flight.
+const THREADS_ROUND = 1024;
 
 /** `i` as one of SPREAD slots; the harness's warm-up calls pass negative indices. */
 const slot = (i) => ((i % SPREAD) + SPREAD) % SPREAD;
@@ -184,8 +186,11 @@ export async function sqlCases({ persistence, query, raw, state }) {
     },
   });
 
-  // Heads as each side last saw them, for the conditional appends.
+  // Heads as each side last saw them, and each side's count of calls, for the appends
+  // that depend on the head.
   const heads = { entelix: new Map(), raw: new Map() };
+  const conditional = { entelix: 0, raw: 0 };
+  const tails = { entelix: 0, raw: 0 };
   const searchFilter = { kind: 'note' };
 
   return [
@@ -298,23 +303,22 @@ export async function sqlCases({ persistence, query, raw, state }) {
         ),
     },
     {
-      // Read-modify-write without a lock: the head each side last saw. A caller racing
-      // on the same thread gets CONFLICT and reads the head again, as an application would.
+      // Read-modify-write without a lock, from the head each side last saw. Calls go
+      // round 1,024 threads, so two in flight never share one and nothing conflicts; a
+      // CONFLICT would read the head again, as an application would, on either side.
       name: 'session append(expectedHead)',
-      entelix: async (i) => {
-        const key = keyIn('cond', i);
+      entelix: async () => {
+        const key = ThreadKey.of(tenant, `cond-${conditional.entelix++ % THREADS_ROUND}`);
+        const expectedHead = heads.entelix.get(key.threadId) ?? 0;
         try {
-          heads.entelix.set(
-            key.threadId,
-            await log.append(key, [state], { expectedHead: heads.entelix.get(key.threadId) ?? 0 }),
-          );
+          heads.entelix.set(key.threadId, await log.append(key, [state], { expectedHead }));
         } catch (error) {
           if (error?.code !== 'CONFLICT') throw error;
           heads.entelix.set(key.threadId, await log.head(key));
         }
       },
-      raw: async (i) => {
-        const thread = `cond-${slot(i)}`;
+      raw: async () => {
+        const thread = `cond-${conditional.raw++ % THREADS_ROUND}`;
         const expected = heads.raw.get(thread) ?? 0;
         const { rows } = await query(
           `WITH head AS (
@@ -326,22 +330,28 @@ export async function sqlCases({ persistence, query, raw, state }) {
            RETURNING seq`,
           [tenant, thread, envelope(), expected],
         );
-        heads.raw.set(thread, rows.length === 0 ? expected : Number(rows[0].seq));
+        if (rows.length > 0) {
+          heads.raw.set(thread, Number(rows[0].seq));
+          return;
+        }
+        const current = await query(
+          `SELECT head FROM ${raw}.session_heads WHERE tenant_id = $1 AND thread_id = $2`,
+          [tenant, thread],
+        );
+        heads.raw.set(thread, Number(current.rows[0]?.head ?? 0));
       },
     },
     {
       // A regenerated answer: the last event replaced, in one step.
       name: 'session append(truncateAfter: head - 1)',
-      entelix: async (i) => {
-        const key = keyIn('tail', i);
+      entelix: async () => {
+        const key = ThreadKey.of(tenant, `tail-${tails.entelix++ % THREADS_ROUND}`);
         const head = heads.entelix.get(key.threadId) ?? 0;
-        heads.entelix.set(
-          key.threadId,
-          await log.append(key, [state], { truncateAfter: Math.max(0, head - 1) }),
-        );
+        const truncateAfter = Math.max(0, head - 1);
+        heads.entelix.set(key.threadId, await log.append(key, [state], { truncateAfter }));
       },
-      raw: async (i) => {
-        const thread = `tail-${slot(i)}`;
+      raw: async () => {
+        const thread = `tail-${tails.raw++ % THREADS_ROUND}`;
         const head = heads.raw.get(thread) ?? 0;
         const { rows } = await query(
           `WITH head AS (
