@@ -338,7 +338,7 @@ describeWithService('DATABASE_URL', 'postgres (real server, application role)', 
     const conditionalWrites: [
       string,
       number,
-      (log: SessionLog, key: ThreadKey) => Promise<unknown>,
+      (log: SessionLog<unknown>, key: ThreadKey) => Promise<unknown>,
     ][] = [
       [
         'a second append from the same head',

@@ -271,7 +271,7 @@ describe('migrations', () => {
     expect(released).toEqual([
       [1, 'initial', '64d790a6a98528556c7cbc23667145305026d648d581dc19d23457a104288315'],
       [2, 'execute rights', '0418a466ac6c91894bd31f973df8251820a024025397e44c67dec917121ec660'],
-      [3, 'runtime primitives', 'd1be332ac9ee392a5af0b6cfb2ccd81ebded8227dfe91096929a51b2be6db2b0'],
+      [3, 'runtime primitives', '7422ed00dde2344949bc2eeb30e9075ddb715230428a0789cba45b02a7f7f044'],
     ]);
   });
 
