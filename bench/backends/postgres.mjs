@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { ThreadKey } from '@entelix/core';
 import { createPostgresPersistence } from '@entelix/postgres';
 import pg from 'pg';
-import { rawSchemaSql, sqlCases } from './sql.mjs';
+import { fixturesSql, rawSchemaSql, sqlCases, sqlScaling } from './sql.mjs';
 
 // With `preparedStatements`, the bundle runs named statements, and so does the raw
 // side, so the ratio still compares like with like.
@@ -19,7 +19,10 @@ export async function openPostgres({ state, url, iterations, preparedStatements 
     END IF; END $$`);
   await (await createPostgresPersistence({ pool: owner, schema })).close();
   const { raw, sql } = rawSchemaSql(schema);
+  // The growth rows are about indexes, not the protocol: the default lane runs them.
+  const growth = !preparedStatements;
   await owner.query(`${sql}
+    ${fixturesSql({ schema, raw, state, growth })}
     GRANT USAGE ON SCHEMA ${schema}, ${raw} TO ${appRole};
     GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA ${schema}, ${raw} TO ${appRole};
     GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA ${schema} TO ${appRole};`);
@@ -58,17 +61,17 @@ export async function openPostgres({ state, url, iterations, preparedStatements 
     await owner.query(`ANALYZE ${schema}.checkpoints`);
     return () => checkpointer.getLatest(key);
   };
-  // The growth check is about the index, not the protocol: the default lane runs it.
   const scaling = [];
-  if (!preparedStatements) {
+  if (growth) {
     const small = await historyCase(10);
     const large = await historyCase(100_000);
     scaling.push({ name: 'getLatest, 100,000 vs 10 checkpoints', small, large, iterations });
+    scaling.push(...sqlScaling({ persistence, query, raw, iterations }));
   }
 
   return {
     name: preparedStatements ? 'postgres, prepared' : 'postgres',
-    cases: sqlCases({ persistence, query, raw, state }),
+    cases: await sqlCases({ persistence, query, raw, state }),
     // Compared with each other, not with a raw statement: the ratio is growth.
     scaling,
     async close() {

@@ -142,11 +142,3 @@ function parse(argv: readonly string[]) {
     help,
   };
 }
-
-function isPostgresUrl(value: string): boolean {
-  try {
-    return ['postgres:', 'postgresql:'].includes(new URL(value).protocol);
-  } catch {
-    return false;
-  }
-}

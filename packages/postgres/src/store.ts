@@ -3,6 +3,7 @@ import {
   compareCodePoints,
   type StoreDriver,
   type StoreItemRow,
+  type StoreSearchRow,
 } from '@entelix/core/adapter';
 import { fenceParameters, int4Limit, type PostgresContext } from './context.js';
 import { BACKEND, runQuery, toSafeInteger } from './queryable.js';
@@ -110,7 +111,7 @@ export function createPostgresStore(context: PostgresContext): StoreDriver {
         ],
         call,
       );
-      return rows.map((row) => ({ ...toItemRow(row), scope: row.item_scope, key: row.item_key }));
+      return rows.map(toSearchRow);
     },
 
     async evictExpired(tenantId, call) {
@@ -120,6 +121,20 @@ export function createPostgresStore(context: PostgresContext): StoreDriver {
           : await runQuery(db, 'store evictExpired', sql.evictTenant, [tenantId], call);
       return toSafeInteger(rows[0]?.deleted, 'evicted count');
     },
+  };
+}
+
+/** A row of `store_search`: an item with its namespace scope and key. */
+function toSearchRow(row: Record<string, unknown>): StoreSearchRow {
+  // One literal, not a spread of toItemRow: a page is up to thousands of rows.
+  return {
+    tenantId: row.item_tenant_id,
+    scope: row.item_scope,
+    key: row.item_key,
+    payload: row.item_value,
+    createdAt: row.item_created_at,
+    updatedAt: row.item_updated_at,
+    expiresAt: row.item_expires_at,
   };
 }
 

@@ -271,7 +271,7 @@ describe('migrations', () => {
     expect(released).toEqual([
       [1, 'initial', '64d790a6a98528556c7cbc23667145305026d648d581dc19d23457a104288315'],
       [2, 'execute rights', '0418a466ac6c91894bd31f973df8251820a024025397e44c67dec917121ec660'],
-      [3, 'runtime primitives', 'd1be332ac9ee392a5af0b6cfb2ccd81ebded8227dfe91096929a51b2be6db2b0'],
+      [3, 'runtime primitives', '7422ed00dde2344949bc2eeb30e9075ddb715230428a0789cba45b02a7f7f044'],
     ]);
   });
 
@@ -563,6 +563,75 @@ describe('filters compare jsonb made safe from the stored text', () => {
       expect(rows[0]?.json, JSON.stringify(value)).toEqual(filterable);
     }
     await pglite.close();
+  });
+
+  it('takes filter fields and values, scopes and metadata as data, never as SQL', async () => {
+    const persistence = await createPostgresPersistence();
+    const tenant = randomId("tenant'; --");
+    const hostile = [
+      "'; DROP TABLE entelix.store_items; --",
+      '__proto__',
+      'constructor',
+      'a"b\\c',
+      '$eq',
+      '',
+      '{}',
+      '\\u0000',
+      '%_*?[',
+    ];
+    const value = Object.fromEntries(hostile.map((field, i) => [field, `${field}=${i}`]));
+    const ns = Namespace.of(tenant, "scope'); --", '\\');
+    const store = persistence.store<Record<string, string>>();
+    await store.put(ns, 'doc', value);
+    await store.put(Namespace.of(tenant, 'other'), 'doc', { unrelated: 'x' });
+    for (const [i, field] of hostile.entries()) {
+      const found = await store.search(tenant, { filter: { [field]: `${field}=${i}` }, limit: 5 });
+      expect(
+        found.map((item) => item.value),
+        field,
+      ).toEqual([value]);
+      const missed = await store.search(tenant, {
+        filter: { [field]: { $ne: `${field}=${i}` } },
+        limit: 5,
+      });
+      expect(
+        missed.map((item) => item.namespace.scope),
+        field,
+      ).toEqual([['other']]);
+    }
+    expect(
+      (await store.search(tenant, { namespacePrefix: ["scope'); --"], limit: 5 })).map(
+        (i) => i.key,
+      ),
+    ).toEqual(['doc']);
+    const key = ThreadKey.of(tenant, "thread'; --");
+    const checkpointer = persistence.checkpointer();
+    const checkpoint = Checkpoint.create({
+      key,
+      step: 0,
+      state: 1,
+      ns: "ns'; --",
+      metadata: value,
+    });
+    await checkpointer.put(checkpoint);
+    for (const field of hostile) {
+      const history = await checkpointer.listHistory(key, {
+        limit: 5,
+        filter: { [field]: value[field] as string },
+      });
+      expect(
+        history.map((cp) => cp.id),
+        field,
+      ).toEqual([checkpoint.id]);
+    }
+    expect(await checkpointer.listThreads(tenant, { limit: 5 })).toEqual(["thread'; --"]);
+    expect(await persistence.purgeTenant(tenant)).toEqual({
+      checkpoints: 1,
+      writes: 0,
+      storeItems: 2,
+      events: 0,
+    });
+    await persistence.close();
   });
 
   it('stores and returns NUL and lone surrogates exactly, and filters on them as documented', async () => {
