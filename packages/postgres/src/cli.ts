@@ -142,3 +142,11 @@ function parse(argv: readonly string[]) {
     help,
   };
 }
+
+function isPostgresUrl(value: string): boolean {
+  try {
+    return ['postgres:', 'postgresql:'].includes(new URL(value).protocol);
+  } catch {
+    return false;
+  }
+}
