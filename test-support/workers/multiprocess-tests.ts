@@ -51,6 +51,15 @@ export function multiProcessTests(setup: MultiProcessSetup): void {
         startWorker(setup.jobFor('conditionalAppends', key, { attempts: 25, writer })),
       ),
     );
+    // A win moves the head it was conditioned on by exactly one, and no head wins twice:
+    // a check followed by a separate bump would let two writers win from one head.
+    const conditions = results.flatMap((result) => result.wonFrom as number[]);
+    for (const result of results) {
+      (result.won as number[]).forEach((head, i) => {
+        expect(head).toBe((result.wonFrom as number[])[i] + 1);
+      });
+    }
+    expect(new Set(conditions).size).toBe(conditions.length);
     const won = results.flatMap((result) => result.won as number[]).sort((a, b) => a - b);
     const conflicts = results.reduce((sum, result) => sum + (result.conflicts as number), 0);
     expect(won.length + conflicts).toBe(100);

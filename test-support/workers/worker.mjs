@@ -119,24 +119,26 @@ const jobs = {
   /**
    * Once the parent says go, `attempts` times: read the head and append one event on
    * the condition that the head is still that. Returns the heads of the appends that
-   * won and the number that lost with CONFLICT.
+   * won, the head each of them was conditioned on, and the number that lost with CONFLICT.
    */
   async conditionalAppends(persistence, { key, attempts, writer }) {
     const log = persistence.sessionLog();
     process.send({ type: 'ready' });
     await nextMessage('go');
     const won = [];
+    const wonFrom = [];
     let conflicts = 0;
     for (let n = 0; n < attempts; n++) {
       const head = await log.head(key);
       try {
         won.push(await log.append(key, [{ writer, n }], { expectedHead: head }));
+        wonFrom.push(head);
       } catch (error) {
         if (codeOf(error) !== 'CONFLICT') throw error;
         conflicts++;
       }
     }
-    return { won, conflicts };
+    return { won, wonFrom, conflicts };
   },
 
   /** Take the lock (waiting for the previous lease to run out) and write fenced. */
