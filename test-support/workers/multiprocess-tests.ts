@@ -55,9 +55,8 @@ export function multiProcessTests(setup: MultiProcessSetup): void {
     // a check followed by a separate bump would let two writers win from one head.
     const conditions = results.flatMap((result) => result.wonFrom as number[]);
     for (const result of results) {
-      (result.won as number[]).forEach((head, i) => {
-        expect(head).toBe((result.wonFrom as number[])[i] + 1);
-      });
+      const from = result.wonFrom as number[];
+      expect(result.won).toEqual(from.map((head) => head + 1));
     }
     expect(new Set(conditions).size).toBe(conditions.length);
     const won = results.flatMap((result) => result.won as number[]).sort((a, b) => a - b);
