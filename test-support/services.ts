@@ -1,12 +1,19 @@
 import { describe, it } from 'vitest';
 
+/** The variables naming the services of the integration suites (see scripts/services). */
+export type ServiceVariable =
+  | 'DATABASE_URL'
+  | 'REDIS_URL'
+  | 'PGBOUNCER_URL'
+  | 'REDIS_CLUSTER_NODES';
+
 /**
  * Declare a suite that needs a real service named by an environment variable. Without
  * the variable the suite is skipped, unless REQUIRE_SERVICES=1 (CI), where the missing
  * service is a failing test instead of a silent skip.
  */
 export function describeWithService(
-  variable: 'DATABASE_URL' | 'REDIS_URL' | 'PGBOUNCER_URL' | 'REDIS_CLUSTER_NODES',
+  variable: ServiceVariable,
   title: string,
   body: (url: string) => void,
 ): void {

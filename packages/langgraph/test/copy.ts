@@ -3,9 +3,9 @@ import type { RunnableConfig } from '@langchain/core/runnables';
 import { Command } from '@langchain/langgraph';
 import type { BaseCheckpointSaver, CheckpointTuple } from '@langchain/langgraph-checkpoint';
 import { expect } from 'vitest';
+import { randomId } from '../../../test-support/lanes.js';
 import { copyThreads, createEntelixSaver } from '../src/index.js';
 import { collect, fanOutGraph, interruptGraph, lineGraph, nestedGraph, view } from './graphs.js';
-import { randomId } from './targets.js';
 
 /** Threads of every shape the copy must carry, run on `source`; returns their ids. */
 export async function runThreadsOn(source: BaseCheckpointSaver): Promise<string[]> {

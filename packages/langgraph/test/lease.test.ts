@@ -2,6 +2,7 @@ import { ThreadKey } from '@entelix/core';
 import { createMemoryDatabase, createMemoryPersistence } from '@entelix/memory';
 import { Command } from '@langchain/langgraph';
 import { describe, expect, it } from 'vitest';
+import { randomId } from '../../../test-support/lanes.js';
 import {
   createEntelixSaver,
   createEntelixStore,
@@ -10,7 +11,6 @@ import {
   withThreadLock,
 } from '../src/index.js';
 import { collect, interruptGraph, lineGraph } from './graphs.js';
-import { randomId } from './targets.js';
 
 /** A memory bundle whose storage clock the test moves, so leases expire on demand. */
 function withClock() {

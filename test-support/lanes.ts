@@ -1,0 +1,416 @@
+import { PGlite } from '@electric-sql/pglite';
+import type { Persistence } from '@entelix/core';
+import { createMemoryDatabase, createMemoryPersistence } from '@entelix/memory';
+import { createPostgresPersistence, type PgPoolLike } from '@entelix/postgres';
+import { createRedisPersistence, type RedisClient } from '@entelix/redis';
+import { Cluster, Redis } from 'ioredis';
+import RedisMock from 'ioredis-mock';
+import pg from 'pg';
+import { describe } from 'vitest';
+import { describeWithService, type ServiceVariable } from './services.js';
+
+/**
+ * The backends a bridge package's tests run on, each as an application would open it:
+ * Postgres and PGlite as a role that row-level security binds, Redis under a key prefix
+ * of the lane's own. The suites are written once over {@link Lane}; `*.test.ts` files
+ * run them on {@link LOCAL_LANES} (no server) and `*.int.test.ts` files on
+ * {@link SERVICE_LANES}.
+ */
+export interface Lane {
+  readonly name: string;
+  /** The variable naming the service this lane needs, if any. */
+  readonly requires?: ServiceVariable;
+  /** The protocol the lane's driver speaks, whose statements `onQuery` reports; none on memory. */
+  readonly wire?: 'postgres' | 'redis';
+  /** Create the lane's storage: a schema, a key prefix, an in-process database. */
+  start(): Promise<LaneStorage>;
+}
+
+/** One lane's storage, open for the duration of a suite. */
+export interface LaneStorage {
+  /**
+   * A new bundle over the storage; every bundle sees the same data. With `onQuery`,
+   * the bundle's driver reports each statement or command it sends on the lane's
+   * {@link Lane.wire}, so a test can count backend calls.
+   */
+  open(options?: { onQuery?: (text: string) => void }): Promise<Persistence>;
+  /**
+   * How another OS process reaches the same storage (see `workers/open-shared.mjs`);
+   * absent where the storage lives in this process (memory, PGlite, ioredis-mock).
+   */
+  readonly shared?: SharedStorage;
+  /** Close every bundle this storage opened and drop what it created. */
+  close(): Promise<void>;
+}
+
+/** Plain JSON, so that it can cross a process boundary. */
+export type SharedStorage =
+  | { readonly kind: 'postgres'; readonly url: string; readonly schema: string }
+  | { readonly kind: 'redis'; readonly url: string; readonly keyPrefix: string }
+  | { readonly kind: 'redis-cluster'; readonly nodes: string; readonly keyPrefix: string };
+
+/** The application role of the Postgres lanes: not superuser, no BYPASSRLS, owns nothing. */
+const APP_ROLE = 'entelix_app_test';
+/** PGlite's own: its default user is a superuser, which row-level security never binds. */
+const PGLITE_APP_ROLE = 'entelix_app';
+
+export const MEMORY_LANE: Lane = {
+  name: 'memory',
+  async start() {
+    const database = createMemoryDatabase();
+    return storageOf(async () => ({ persistence: createMemoryPersistence({ database }) }));
+  },
+};
+
+export const PGLITE_LANE: Lane = {
+  name: 'PGlite (application role)',
+  wire: 'postgres',
+  async start() {
+    const schema = 'entelix';
+    const pglite = await PGlite.create();
+    const owner = await createPostgresPersistence({ pglite, schema });
+    await owner.close();
+    await pglite.exec(`
+      CREATE ROLE ${PGLITE_APP_ROLE} NOLOGIN NOSUPERUSER NOBYPASSRLS;
+      ${grantsFor(schema, PGLITE_APP_ROLE)}
+      SET ROLE ${PGLITE_APP_ROLE};`);
+    const storage = storageOf(async ({ onQuery }) => ({
+      persistence: await createPostgresPersistence({
+        pglite: onQuery === undefined ? pglite : countingPglite(pglite, onQuery),
+        schema,
+        migrate: 'verify',
+      }),
+    }));
+    return {
+      ...storage,
+      async close() {
+        await storage.close();
+        await pglite.close();
+      },
+    };
+  },
+};
+
+export const IOREDIS_MOCK_LANE: Lane = {
+  name: 'ioredis-mock',
+  wire: 'redis',
+  async start() {
+    // Mock clients with the same host and port share one data set, like connections
+    // to one server; a fresh port per lane keeps lanes apart.
+    const port = 10_000 + Math.floor(Math.random() * 50_000);
+    const keyPrefix = randomPrefix();
+    return storageOf(async ({ onQuery }) => {
+      const client = new RedisMock({ port }) as unknown as RedisClient;
+      if (onQuery !== undefined) countCommands(client, onQuery);
+      return { persistence: createRedisPersistence({ client, keyPrefix }) };
+    });
+  },
+};
+
+export const POSTGRES_LANE: Lane = {
+  name: 'Postgres (application role)',
+  wire: 'postgres',
+  requires: 'DATABASE_URL',
+  start: () => postgresStorage(serviceUrl('DATABASE_URL')),
+};
+
+export const PGBOUNCER_LANE: Lane = {
+  name: 'Postgres through PgBouncer (transaction pooling)',
+  wire: 'postgres',
+  requires: 'PGBOUNCER_URL',
+  // Migrated directly as the owner (so DATABASE_URL is needed too); the application
+  // role goes through the bouncer.
+  start: () => postgresStorage(serviceUrl('DATABASE_URL'), serviceUrl('PGBOUNCER_URL')),
+};
+
+export const REDIS_LANE: Lane = {
+  name: 'Redis',
+  wire: 'redis',
+  requires: 'REDIS_URL',
+  async start() {
+    const url = serviceUrl('REDIS_URL');
+    const keyPrefix = randomPrefix();
+    const storage = storageOf(async ({ onQuery }) => {
+      const client = new Redis(url, { maxRetriesPerRequest: 1 });
+      if (onQuery !== undefined) countCommands(client, onQuery);
+      return {
+        persistence: createRedisPersistence({ client, keyPrefix }),
+        close: async () => void (await client.quit()),
+      };
+    });
+    return {
+      ...storage,
+      shared: { kind: 'redis', url, keyPrefix },
+      async close() {
+        await storage.close();
+        const client = new Redis(url);
+        try {
+          await deleteKeysUnder(client, keyPrefix);
+        } finally {
+          await client.quit();
+        }
+      },
+    };
+  },
+};
+
+export const REDIS_CLUSTER_LANE: Lane = {
+  name: 'Redis Cluster',
+  wire: 'redis',
+  requires: 'REDIS_CLUSTER_NODES',
+  async start() {
+    const nodes = serviceUrl('REDIS_CLUSTER_NODES');
+    const keyPrefix = randomPrefix();
+    const storage = storageOf(async ({ onQuery }) => {
+      const client = openCluster(nodes);
+      if (onQuery !== undefined) countCommands(client, onQuery);
+      return {
+        persistence: createRedisPersistence({ client, keyPrefix }),
+        close: async () => void (await client.quit()),
+      };
+    });
+    return {
+      ...storage,
+      shared: { kind: 'redis-cluster', nodes, keyPrefix },
+      async close() {
+        await storage.close();
+        const client = openCluster(nodes);
+        try {
+          await deleteKeysUnder(client, keyPrefix);
+        } finally {
+          await client.quit();
+        }
+      },
+    };
+  },
+};
+
+/** The lanes that need no server: what `npm test` runs everywhere. */
+export const LOCAL_LANES: readonly Lane[] = [MEMORY_LANE, PGLITE_LANE, IOREDIS_MOCK_LANE];
+
+/** The lanes on real servers, each gated by its variable (a failure under REQUIRE_SERVICES=1). */
+export const SERVICE_LANES: readonly Lane[] = [
+  POSTGRES_LANE,
+  PGBOUNCER_LANE,
+  REDIS_LANE,
+  REDIS_CLUSTER_LANE,
+];
+
+/**
+ * Declare `body` once per lane, under a suite titled with the lane's name and `title`.
+ * A lane that needs a service runs only when its variable is set (see
+ * {@link describeWithService}).
+ */
+export function describeLanes(
+  lanes: readonly Lane[],
+  title: string,
+  body: (lane: Lane) => void,
+): void {
+  for (const lane of lanes) {
+    const laneTitle = `${title} on ${lane.name}`;
+    if (lane.requires === undefined) describe(laneTitle, () => body(lane));
+    else describeWithService(lane.requires, laneTitle, () => body(lane));
+  }
+}
+
+/** A random id for a tenant, thread or namespace part of one test. */
+export function randomId(prefix: string): string {
+  return `${prefix}-${crypto.randomUUID()}`;
+}
+
+interface OpenedBundle {
+  persistence: Persistence;
+  /** Close what was opened for the bundle besides the bundle itself. */
+  close?: () => Promise<void>;
+}
+
+/** A storage whose bundles come from `openBundle`, closed together. */
+function storageOf(
+  openBundle: (options: { onQuery?: (text: string) => void }) => Promise<OpenedBundle>,
+): LaneStorage {
+  const opened: OpenedBundle[] = [];
+  return {
+    async open(options = {}) {
+      const bundle = await openBundle(options);
+      opened.push(bundle);
+      return bundle.persistence;
+    },
+    async close() {
+      for (const bundle of opened.splice(0)) {
+        await bundle.persistence.close();
+        await bundle.close?.();
+      }
+    },
+  };
+}
+
+/**
+ * A fresh schema on a real server, migrated by the owner at `ownerUrl`, whose bundles
+ * connect as {@link APP_ROLE} at `appUrl` (by default the same server).
+ */
+async function postgresStorage(ownerUrl: string, appUrl = ownerUrl): Promise<LaneStorage> {
+  const schema = `entelix_lane_${crypto.randomUUID().replaceAll('-', '').slice(0, 16)}`;
+  const ownerPool = new pg.Pool({ connectionString: ownerUrl, max: 2 });
+  await ensureAppRole(ownerPool);
+  const owner = await createPostgresPersistence({ pool: ownerPool, schema });
+  await owner.close();
+  await ownerPool.query(grantsFor(schema, APP_ROLE));
+  const url = urlForRole(appUrl, APP_ROLE);
+  const storage = storageOf(async ({ onQuery }) => {
+    const pool = new pg.Pool({ connectionString: url, max: 4 });
+    return {
+      persistence: await createPostgresPersistence({
+        pool: onQuery === undefined ? pool : countingPool(pool, onQuery),
+        schema,
+        migrate: 'verify',
+      }),
+      close: () => pool.end(),
+    };
+  });
+  return {
+    ...storage,
+    shared: { kind: 'postgres', url, schema },
+    async close() {
+      await storage.close();
+      await ownerPool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+      await ownerPool.end();
+    },
+  };
+}
+
+/** Create the application role if missing; concurrent test files may race to do so. */
+async function ensureAppRole(ownerPool: pg.Pool): Promise<void> {
+  try {
+    await ownerPool.query(`
+      DO $$ BEGIN
+        IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${APP_ROLE}') THEN
+          CREATE ROLE ${APP_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS;
+        END IF;
+      END $$`);
+  } catch (error) {
+    // 42710 duplicate_object / 23505: another file created it between check and create.
+    const code = (error as { code?: string }).code;
+    if (code !== '42710' && code !== '23505') throw error;
+  }
+}
+
+/** What docs/deploying-postgres.md tells operators to grant the application role. */
+function grantsFor(schema: string, role: string): string {
+  return `
+    GRANT USAGE ON SCHEMA "${schema}" TO ${role};
+    GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA "${schema}" TO ${role};
+    GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA "${schema}" TO ${role};`;
+}
+
+function urlForRole(url: string, role: string): string {
+  const parsed = new URL(url);
+  parsed.username = role;
+  parsed.password = '';
+  return parsed.toString();
+}
+
+/** A `pg.Pool` that reports every statement, on the pool and on checked-out clients. */
+function countingPool(pool: pg.Pool, onQuery: (text: string) => void): PgPoolLike {
+  const textOf = (query: unknown) =>
+    typeof query === 'string' ? query : String((query as { text?: unknown }).text);
+  return {
+    query: ((query: any, values?: unknown[]) => {
+      onQuery(textOf(query));
+      return pool.query(query, values);
+    }) as PgPoolLike['query'],
+    async connect() {
+      const client = await pool.connect();
+      return new Proxy(client, {
+        get(target, property, receiver) {
+          if (property !== 'query') return Reflect.get(target, property, receiver);
+          return (query: any, values?: unknown[]) => {
+            onQuery(textOf(query));
+            return target.query(query, values);
+          };
+        },
+      });
+    },
+    end: () => pool.end(),
+  };
+}
+
+/** A PGlite that reports every statement it runs (`query` and `exec`). */
+function countingPglite(pglite: PGlite, onQuery: (text: string) => void): PGlite {
+  return new Proxy(pglite, {
+    get(target, property, receiver) {
+      const value = Reflect.get(target, property, receiver);
+      if (property !== 'query' && property !== 'exec') return value;
+      return (text: string, ...rest: unknown[]) => {
+        onQuery(text);
+        return (value as (...args: unknown[]) => unknown).apply(target, [text, ...rest]);
+      };
+    },
+  });
+}
+
+/** The client methods the Redis backend sends commands with. */
+const REDIS_COMMANDS = [
+  'eval',
+  'evalsha',
+  'get',
+  'hkeys',
+  'mget',
+  'zadd',
+  'zrange',
+  'zrangebylex',
+  'zrangebyscore',
+  'zrevrange',
+] as const;
+
+/**
+ * Report every command the Redis backend sends on `client`. Counted per method rather
+ * than in `sendCommand`, which ioredis-mock does not have; a script's `NOSCRIPT`
+ * fallback reports `evalsha` and then `eval`.
+ */
+function countCommands(client: RedisClient, onQuery: (text: string) => void): void {
+  const methods = client as unknown as Record<string, (...args: unknown[]) => unknown>;
+  for (const name of REDIS_COMMANDS) {
+    const send = methods[name];
+    if (typeof send !== 'function') continue;
+    methods[name] = (...args: unknown[]) => {
+      onQuery(name);
+      return send.apply(client, args);
+    };
+  }
+}
+
+function serviceUrl(variable: ServiceVariable): string {
+  const value = process.env[variable];
+  if (value === undefined || value === '') throw new Error(`this lane needs ${variable}`);
+  return value;
+}
+
+function randomPrefix(): string {
+  return `t${crypto.randomUUID().replaceAll('-', '').slice(0, 16)}`;
+}
+
+function openCluster(nodes: string): Cluster {
+  return new Redis.Cluster(
+    nodes.split(',').map((node) => {
+      const [host, port] = node.trim().split(':');
+      return { host: host as string, port: Number(port) };
+    }),
+  );
+}
+
+/** Delete every key under `keyPrefix` (test clean-up only; on a Cluster, on every master). */
+async function deleteKeysUnder(client: Redis | Cluster, keyPrefix: string): Promise<void> {
+  if (client instanceof Cluster && client.status !== 'ready') {
+    await new Promise((resolve) => client.once('ready', resolve));
+  }
+  const nodes = client instanceof Cluster ? client.nodes('master') : [client];
+  for (const node of nodes) {
+    let cursor = '0';
+    do {
+      const [next, keys] = await node.scan(cursor, 'MATCH', `${keyPrefix}:*`, 'COUNT', 1000);
+      cursor = next;
+      // One DEL per key: on a Cluster, the keys of one page may live in different slots.
+      for (const key of keys) await node.del(key);
+    } while (cursor !== '0');
+  }
+}
