@@ -4,9 +4,11 @@
 //   npm run bench:langgraph
 //   npm run bench:langgraph -- --iterations 200 --payload 1024
 //
-// Lanes: MemorySaver against the Entelix saver on the memory backend. The Postgres lane
-// (LangGraph's PostgresSaver against the Entelix saver on @entelix/postgres) joins here
-// once that backend runs on the current core API.
+// Lanes: MemorySaver against the Entelix saver on the memory backend and, with
+// DATABASE_URL, LangGraph's PostgresSaver against the Entelix saver on @entelix/postgres,
+// both on the same server as one non-superuser application role (the Entelix schema with
+// forced row-level security, PostgresSaver's without any), each in a schema of its own
+// that is dropped at the end.
 //
 // Measured, in alternating rounds (bench/harness.mjs): a 50-step graph with durability
 // "sync", reported as the saver's own cost per step (the graph's time with the saver minus
@@ -21,8 +23,11 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createEntelixSaver } from '@entelix/langgraph';
 import { createMemoryPersistence } from '@entelix/memory';
+import { createPostgresPersistence } from '@entelix/postgres';
 import { Annotation, END, START, StateGraph } from '@langchain/langgraph';
 import { MemorySaver } from '@langchain/langgraph-checkpoint';
+import { PostgresSaver } from '@langchain/langgraph-checkpoint-postgres';
+import pg from 'pg';
 import { clearProgress, compare, progress } from './harness.mjs';
 
 const { values } = parseArgs({
@@ -52,21 +57,78 @@ function graphOf(checkpointer) {
 }
 
 const input = { count: 0, note: 'x'.repeat(payloadBytes) };
-const lanes = [
-  {
+const entelixConfig = (thread) => ({ configurable: { thread_id: thread, tenant_id: 'bench' } });
+const langGraphConfig = (thread) => ({ configurable: { thread_id: thread } });
+
+/** The memory lane: nothing to set up or drop. */
+function openMemoryLane() {
+  return {
     name: 'memory',
-    reference: {
-      name: 'MemorySaver',
-      saver: new MemorySaver(),
-      config: (thread) => ({ configurable: { thread_id: thread } }),
-    },
+    reference: { name: 'MemorySaver', saver: new MemorySaver(), config: langGraphConfig },
     entelix: {
       name: 'Entelix on memory',
       saver: createEntelixSaver(createMemoryPersistence()),
-      config: (thread) => ({ configurable: { thread_id: thread, tenant_id: 'bench' } }),
+      config: entelixConfig,
     },
-  },
-];
+    async close() {},
+  };
+}
+
+/**
+ * The Postgres lane: both savers migrated by the URL's role into schemas of their own,
+ * then used through pools of one application role that row-level security binds.
+ */
+async function openPostgresLane(url) {
+  const appRole = process.env.BENCH_APP_ROLE ?? 'entelix_app_bench';
+  const suffix = Date.now().toString(36);
+  const entelixSchema = `entelix_lgbench_${suffix}`;
+  const langGraphSchema = `langgraph_lgbench_${suffix}`;
+  const owner = new pg.Pool({ connectionString: url, max: 2 });
+  await owner.query(`DO $$ BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${appRole}') THEN
+      CREATE ROLE ${appRole} LOGIN NOSUPERUSER NOBYPASSRLS;
+    END IF; END $$`);
+  await (await createPostgresPersistence({ pool: owner, schema: entelixSchema })).close();
+  await new PostgresSaver(owner, undefined, { schema: langGraphSchema }).setup();
+  await owner.query(`
+    GRANT USAGE ON SCHEMA ${entelixSchema}, ${langGraphSchema} TO ${appRole};
+    GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA ${entelixSchema}, ${langGraphSchema} TO ${appRole};
+    GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA ${entelixSchema} TO ${appRole};`);
+  const appUrl = new URL(url);
+  appUrl.username = appRole;
+  appUrl.password = '';
+  const pools = [0, 1].map(() => new pg.Pool({ connectionString: appUrl.toString(), max: 4 }));
+  const persistence = await createPostgresPersistence({
+    pool: pools[0],
+    schema: entelixSchema,
+    migrate: 'verify',
+  });
+  return {
+    name: 'postgres',
+    reference: {
+      name: 'PostgresSaver',
+      saver: new PostgresSaver(pools[1], undefined, { schema: langGraphSchema }),
+      config: langGraphConfig,
+    },
+    entelix: {
+      name: 'Entelix on postgres',
+      saver: createEntelixSaver(persistence),
+      config: entelixConfig,
+    },
+    async close() {
+      await persistence.close();
+      await Promise.all(pools.map((pool) => pool.end()));
+      await owner.query(
+        `DROP SCHEMA ${entelixSchema} CASCADE; DROP SCHEMA ${langGraphSchema} CASCADE;`,
+      );
+      await owner.end();
+    },
+  };
+}
+
+const laneOpeners = [openMemoryLane];
+if (process.env.DATABASE_URL) laneOpeners.push(() => openPostgresLane(process.env.DATABASE_URL));
+else console.log('postgres: skipped (set DATABASE_URL to include it)');
 
 /** Every call a 50-step run makes on its saver, with its arguments. */
 async function recordSaverCalls(runInput) {
@@ -105,9 +167,11 @@ async function replaySaverCalls(side, calls, threadId) {
 }
 
 const rows = [];
+const throughputRows = [];
 const fmt = (ms) => (ms >= 100 ? ms.toFixed(0) : ms.toPrecision(3));
 
-for (const lane of lanes) {
+for (const openLane of laneOpeners) {
+  const lane = await openLane();
   const bare = graphOf(undefined);
   const sides = [lane.reference, lane.entelix].map((side) => ({
     ...side,
@@ -214,7 +278,21 @@ for (const lane of lanes) {
       entelix: measured[lane.entelix.name].p50,
     });
   }
+  // Throughput of getState with 16 callers: what a service answering many threads at
+  // once gets, where the server's and the client's work per call both count.
+  progress(`${lane.name}: getState, 16 callers`);
+  const concurrent = await compare(
+    Object.fromEntries(sides.map((side) => [side.name, reads.getState(side)])),
+    { iterations: iterations * 20, concurrency: 16, rounds: 10, warmup: 20 },
+  );
+  throughputRows.push({
+    lane: lane.name,
+    operation: 'getState, 16 callers',
+    reference: concurrent[lane.reference.name].opsPerSec,
+    entelix: concurrent[lane.entelix.name].opsPerSec,
+  });
   clearProgress();
+  await lane.close();
 }
 
 const header = `| lane | operation | LangGraph saver p50 ms | Entelix p50 ms | ratio |\n|---|---|---:|---:|---:|`;
@@ -222,11 +300,18 @@ const lines = rows.map(
   (r) =>
     `| ${r.lane} | ${r.operation} | ${fmt(r.reference)} | ${fmt(r.entelix)} | ${(r.entelix / r.reference).toFixed(2)}x |`,
 );
+const throughputHeader = `| lane | operation | LangGraph saver ops/s | Entelix ops/s | ratio |\n|---|---|---:|---:|---:|`;
+const throughputLines = throughputRows.map(
+  (r) =>
+    `| ${r.lane} | ${r.operation} | ${r.reference.toFixed(0)} | ${r.entelix.toFixed(0)} | ${(r.entelix / r.reference).toFixed(2)}x |`,
+);
 const table = [header, ...lines].join('\n');
+const throughputTable = [throughputHeader, ...throughputLines].join('\n');
 console.log(table);
-const meta = `Generated by \`npm run bench:langgraph\` on ${new Date().toISOString()}: Node ${process.versions.node}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${iterations} graph runs per saver, ${payloadBytes}-byte state, load average ${loadavg()[0].toFixed(1)} at the end. Ratio = Entelix p50 / LangGraph saver p50 (memory lane: MemorySaver). The first row is the difference of two whole-run times and moves with the machine's load from run to run; the replayed row times the same saver calls without the graph.`;
+console.log(`\n${throughputTable}`);
+const meta = `Generated by \`npm run bench:langgraph\` on ${new Date().toISOString()}: Node ${process.versions.node}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${iterations} graph runs per saver, ${payloadBytes}-byte state, load average ${loadavg()[0].toFixed(1)} at the end. Ratio = Entelix p50 / LangGraph saver p50 (memory lane: MemorySaver; postgres lane: PostgresSaver, both as one application role, Entelix with forced row-level security). The first row is the difference of two whole-run times and moves with the machine's load from run to run; the replayed row times the same saver calls without the graph.`;
 writeFileSync(
   join(import.meta.dirname, 'results', 'langgraph-latest.md'),
-  `# LangGraph bridge benchmark\n\n${meta}\n\n${table}\n`,
+  `# LangGraph bridge benchmark\n\n${meta}\n\n${table}\n\nThroughput (higher is better; ratio = Entelix ops/s / LangGraph saver ops/s):\n\n${throughputTable}\n`,
 );
 console.log('\nwrote bench/results/langgraph-latest.md');
