@@ -1,3 +1,0 @@
-const persistence = await createPostgresPersistence({ pool, schema: 'entelix', migrate: 'verify' });
-
-export {};
