@@ -442,8 +442,9 @@ export async function sqlCases({ persistence, query, raw, state }) {
           { length: 10 },
           (_, n) => `s${String((slot(i) * 10 + n) % 200).padStart(3, '0')}`,
         );
+        // The whole row, as the other store reads take it: the items' times are read too.
         const { rows } = await query(
-          `SELECT key, value FROM ${raw}.store_items
+          `SELECT * FROM ${raw}.store_items
             WHERE tenant_id = $1 AND scope = $2 AND key = ANY ($3::text[])
               AND (expires_at IS NULL OR expires_at > now())`,
           [tenant, SEARCHED, keys],

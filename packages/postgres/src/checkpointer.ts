@@ -1,6 +1,6 @@
 import { CorruptRecordError } from '@entelix/core';
 import type { CheckpointerDriver, CheckpointRow, PendingWriteRow } from '@entelix/core/adapter';
-import { fenceParameters, int4Limit, type PostgresContext } from './context.js';
+import { fenceParameters, int4Limit, type PostgresContext, selectList } from './context.js';
 import { BACKEND, runQuery, toSafeInteger } from './queryable.js';
 
 /**
@@ -10,11 +10,26 @@ import { BACKEND, runQuery, toSafeInteger } from './queryable.js';
  */
 export function createPostgresCheckpointer(context: PostgresContext): CheckpointerDriver {
   const { db, schema: s } = context;
+  const checkpoint = selectList(
+    [
+      'cp_tenant_id',
+      'cp_thread_id',
+      'cp_ns',
+      'cp_id',
+      'cp_parent_id',
+      'cp_step',
+      'cp_state',
+      'cp_next_node',
+      'cp_metadata',
+      'cp_writes',
+    ],
+    ['cp_created_at'],
+  );
   const sql = {
     put: `SELECT ${s}.checkpoint_put($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::bigint)`,
-    latest: `SELECT * FROM ${s}.checkpoint_latest($1, $2, $3)`,
-    get: `SELECT * FROM ${s}.checkpoint_get($1, $2, $3, $4)`,
-    history: `SELECT * FROM ${s}.checkpoint_history($1, $2, $3, $4, $5, $6)`,
+    latest: `SELECT ${checkpoint} FROM ${s}.checkpoint_latest($1, $2, $3)`,
+    get: `SELECT ${checkpoint} FROM ${s}.checkpoint_get($1, $2, $3, $4)`,
+    history: `SELECT ${checkpoint} FROM ${s}.checkpoint_history($1, $2, $3, $4, $5, $6)`,
     fork: `SELECT ${s}.checkpoint_update_state($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::bigint)`,
     deleteThread: `SELECT ${s}.checkpoint_delete_thread($1, $2, $3, $4::bigint) AS deleted`,
     putWrites: `SELECT ${s}.checkpoint_put_writes($1, $2, $3, $4, $5, $6, $7::bigint[], $8::text[], $9::text[], $10, $11::bigint)`,

@@ -25,3 +25,16 @@ export function fenceParameters(call: DriverWrite): [string | null, string | nul
 export function int4Limit(limit: number): number {
   return Math.min(limit, 2_147_483_647);
 }
+
+/**
+ * The select list of a read: `columns` as the function returns them and each of
+ * `timestamps` as epoch milliseconds. Drivers parse a timestamptz from its text with a
+ * regular expression per value (three per store item), a float8 with one parseFloat.
+ * Rounded to whole microseconds first (date_part's float is exact to them), so the Date
+ * the kit builds, which drops the fraction of a millisecond, is the one the text gives.
+ */
+export function selectList(columns: readonly string[], timestamps: readonly string[]): string {
+  const asEpochMs = (column: string) =>
+    `round(date_part('epoch', ${column}) * 1000000) / 1000 AS ${column}`;
+  return [...columns, ...timestamps.map(asEpochMs)].join(', ');
+}

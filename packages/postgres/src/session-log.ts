@@ -1,5 +1,5 @@
 import type { SessionEventRow, SessionLogDriver } from '@entelix/core/adapter';
-import { fenceParameters, int4Limit, type PostgresContext } from './context.js';
+import { fenceParameters, int4Limit, type PostgresContext, selectList } from './context.js';
 import { runQuery, toSafeInteger } from './queryable.js';
 
 /**
@@ -8,10 +8,11 @@ import { runQuery, toSafeInteger } from './queryable.js';
  */
 export function createPostgresSessionLog(context: PostgresContext): SessionLogDriver {
   const { db, schema: s } = context;
+  const event = selectList(['ev_tenant_id', 'ev_seq', 'ev_event'], ['ev_ts']);
   const sql = {
     append: `SELECT ${s}.log_append($1, $2, $3::text[], $4, $5, $6, $7::bigint) AS head`,
-    since: `SELECT * FROM ${s}.log_load_since($1, $2, $3, $4)`,
-    latest: `SELECT * FROM ${s}.log_load_latest($1, $2, $3)`,
+    since: `SELECT ${event} FROM ${s}.log_load_since($1, $2, $3, $4)`,
+    latest: `SELECT ${event} FROM ${s}.log_load_latest($1, $2, $3)`,
     head: `SELECT ${s}.log_head($1, $2) AS head`,
     archive: `SELECT ${s}.log_archive_before($1, $2, $3, $4, $5::bigint) AS deleted`,
     truncate: `SELECT ${s}.log_truncate_after($1, $2, $3, $4, $5, $6::bigint) AS deleted`,

@@ -5,20 +5,26 @@ import {
   type StoreItemRow,
   type StoreSearchRow,
 } from '@entelix/core/adapter';
-import { fenceParameters, int4Limit, type PostgresContext } from './context.js';
+import { fenceParameters, int4Limit, type PostgresContext, selectList } from './context.js';
 import { BACKEND, runQuery, toSafeInteger } from './queryable.js';
 
 /** A store over `<schema>.store_items`; one SQL function call per operation. */
 export function createPostgresStore(context: PostgresContext): StoreDriver {
   const { db, schema: s } = context;
+  const timestamps = ['item_created_at', 'item_updated_at', 'item_expires_at'];
+  const item = selectList(['item_tenant_id', 'item_value'], timestamps);
+  const searchedItem = selectList(
+    ['item_tenant_id', 'item_scope', 'item_key', 'item_value'],
+    timestamps,
+  );
   const sql = {
     put: `SELECT ${s}.store_put($1, $2::text[], $3, $4, $5, $6, $7::bigint)`,
-    get: `SELECT * FROM ${s}.store_get($1, $2::text[], $3)`,
-    getMany: `SELECT * FROM ${s}.store_get_many($1, $2::jsonb)`,
+    get: `SELECT ${item} FROM ${s}.store_get($1, $2::text[], $3)`,
+    getMany: `SELECT ${item} FROM ${s}.store_get_many($1, $2::jsonb)`,
     delete: `SELECT ${s}.store_delete($1, $2::text[], $3, $4, $5::bigint) AS deleted`,
     list: `SELECT * FROM ${s}.store_list($1, $2::text[], $3, $4, $5)`,
     namespaces: `SELECT * FROM ${s}.store_namespaces($1, $2::text[], $3, $4::text[], $5)`,
-    search: `SELECT * FROM ${s}.store_search($1, $2::text[], $3::text[], $4, $5, $6)`,
+    search: `SELECT ${searchedItem} FROM ${s}.store_search($1, $2::text[], $3::text[], $4, $5, $6)`,
     evictTenant: `SELECT ${s}.store_evict_expired($1) AS deleted`,
     evictAll: `SELECT ${s}.store_evict_all_expired() AS deleted`,
   };
