@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   EntelixError,
   type JsonValue,
@@ -17,19 +18,28 @@ import { HumanMessage } from '@langchain/core/messages';
 import type { RunnableConfig } from '@langchain/core/runnables';
 import { Command, MemorySaver } from '@langchain/langgraph';
 import { supportAgent } from './agent.js';
-import { openBackend, parseBackend, SetupError } from './backends.js';
+import { openBackend, parseCommandLine, SetupError, USAGE } from './backends.js';
 
 const line = (text: string) => console.log(`  ${text}`);
 const heading = (text: string) => console.log(`\n${text}`);
 
+// The tenants the story writes, erased at its end.
+const TENANTS = ['acme', 'globex', 'initech'];
+
 async function main(): Promise<void> {
-  const { persistence, description } = await openBackend(parseBackend(process.argv.slice(2)));
+  const choice = parseCommandLine(process.argv.slice(2), process.env);
+  if (choice === 'help') {
+    console.log(USAGE);
+    return;
+  }
+  const { persistence, description, leftBehind, close } = await openBackend(choice);
   try {
     console.log('LangGraph support agent on Entelix');
     line(`backend: ${description}`);
     await story(persistence);
+    await erase(persistence, leftBehind);
   } finally {
-    await persistence.close();
+    await close();
   }
 }
 
@@ -98,12 +108,15 @@ async function story(persistence: Persistence): Promise<void> {
   heading('4. A worker whose lease ran out cannot write');
   const stalled = requestOf('acme', 'c-1', `${threadId}-stalled`);
   const key = ThreadKey.of('acme', `${threadId}-stalled`);
-  const staleLease = await persistence.lock.acquire(key, { ttlMs: 200, timeoutMs: 1_000 });
+  // Long enough for its first run on any backend, short enough to wait out here.
+  const staleLease = await persistence.lock.acquire(key, { ttlMs: 1_000, timeoutMs: 5_000 });
   const stale = { ...fencedConfig(stalled.config, staleLease), store: storeOf('acme', staleLease) };
   await agent.invoke({ messages: [new HumanMessage('refund please')] }, stale);
-  await new Promise((resolve) => setTimeout(resolve, 300));
+  // The worker stalls until its lease has run out by its own timer, which the backend's
+  // clock never precedes: acquire below waits for the backend to agree.
+  await sleep(staleLease.expiresAt.getTime() - Date.now() + 20);
   // Another worker takes the thread over.
-  const lease = await persistence.lock.acquire(key, { ttlMs: 30_000, timeoutMs: 1_000 });
+  const lease = await persistence.lock.acquire(key, { ttlMs: 30_000, timeoutMs: 5_000 });
   // The run's signal is its lease's: a worker that lost its lease stops at once.
   line(
     `stale worker's resume: ${await outcome(agent.invoke(new Command({ resume: 'yes' }), stale))}`,
@@ -156,9 +169,23 @@ async function story(persistence: Persistence): Promise<void> {
   line(`no tenant: ${await outcome(anonymous)}`);
 }
 
+async function erase(persistence: Persistence, leftBehind: string): Promise<void> {
+  heading('8. Erasing the tenants (purgeTenant)');
+  const count = (n: number, noun: string) => `${n} ${noun}${n === 1 ? '' : 's'}`;
+  for (const tenant of TENANTS) {
+    const erased = await persistence.purgeTenant(tenant);
+    line(
+      `${`${tenant}:`.padEnd(9)}${count(erased.checkpoints, 'checkpoint')}, ${count(erased.writes, 'pending write')}, ${count(erased.storeItems, 'memory item')}`,
+    );
+  }
+  line(`left behind: ${leftBehind}`);
+}
+
 main().catch((error: unknown) => {
   if (error instanceof SetupError) {
     console.error(`langgraph-agent: ${error.message}`);
+  } else if (EntelixError.isInstance(error) && error.code === 'BACKEND') {
+    console.error(`langgraph-agent: the backend failed: ${error.message}`);
   } else {
     console.error(error);
   }

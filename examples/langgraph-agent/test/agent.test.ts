@@ -1,44 +1,97 @@
-import { spawnSync } from 'node:child_process';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { expectTheWholeStory, runAgent } from './transcript.js';
 
-const MAIN = join(import.meta.dirname, '..', 'dist', 'main.js');
-
-function runAgent(...args: string[]) {
-  return spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8', timeout: 60_000 });
-}
+// No server: a URL in this environment must not change what the agent does.
+const NO_SERVERS = { DATABASE_URL: '', REDIS_URL: '' };
 
 describe('the LangGraph agent example', () => {
-  it('tells the whole story on memory, with no server', () => {
-    const { status, stdout, stderr } = runAgent('--backend', 'memory');
+  it.each([
+    ['pglite, the default', [], 'backend: PGlite: Postgres compiled to WebAssembly'],
+    ['memory', ['--backend', 'memory'], 'backend: memory (this process only)'],
+  ])(
+    'tells the whole story on %s, with no server',
+    (_, args, backend) => {
+      const { status, stdout, stderr } = runAgent(args, NO_SERVERS);
+      expect(stderr).toBe('');
+      expect(status).toBe(0);
+      expect(stdout).toContain(backend);
+      expectTheWholeStory(stdout);
+    },
+    60_000,
+  );
+
+  it('says how it runs with --help, and runs nothing', () => {
+    const { status, stdout, stderr } = runAgent(['--help']);
     expect(stderr).toBe('');
     expect(status).toBe(0);
-    expect(stdout).toContain('acme:   next ["approve"], asking "Approve the refund?"');
-    expect(stdout).toContain(
-      'globex: Hi Grace, here is what I found about "Where is my invoice?".',
-    );
-    expect(stdout).toContain('acme:   Hi Ada, your refund is on its way (refund #1).');
-    expect(stdout).toContain('acme:   Hi Ada, we cannot refund this order.');
-    expect(stdout).toContain('latest decision: no');
-    expect(stdout).toContain("stale worker's resume: LOCK_LOST");
-    expect(stdout).toContain('stale worker, signal ignored: FENCED');
-    // The fenced run recorded no refund: the current worker's is the second.
-    expect(stdout).toContain(
-      "current worker's resume: Hi Ada, your refund is on its way (refund #2).",
-    );
-    expect(stdout).toContain('metadata: {"source":"loop","step":3,"parents":{}}');
-    expect(stdout).toContain('last message: AIMessage "Hi Ada, we cannot refund this order."');
-    expect(stdout).toContain(`acme's memory of c-1: {"name":"Ada","refunds":2}`);
-    expect(stdout).toMatch(/copied 1 thread, 3 checkpoints, \d+ pending writes/);
-    expect(stdout).toContain('initech: Hi Bob, your refund is on its way (refund #1).');
-    expect(stdout).toContain('no tenant: CONFIG');
-  }, 60_000);
+    expect(stdout).toMatch(/^usage: npm start -w @entelix\/example-langgraph-agent -- \[options\]/);
+    expect(stdout).not.toContain('LangGraph support agent');
+  });
 
-  it('runs on memory by default and names the backends it has', () => {
-    expect(runAgent().status).toBe(0);
-    const { status, stdout, stderr } = runAgent('--backend', 'cassandra');
+  it.each([
+    [
+      ['--backend', 'cassandra'],
+      'unknown backend "cassandra"; available: pglite, memory, postgres, redis',
+    ],
+    [
+      ['--backend', 'postgres'],
+      '--backend postgres needs a server: pass --database-url <url> or set DATABASE_URL, e.g. --database-url postgres://postgres@127.0.0.1:5432/postgres',
+    ],
+    [
+      ['--backend', 'redis'],
+      '--backend redis needs a server: pass --redis-url <url> or set REDIS_URL, e.g. --redis-url redis://127.0.0.1:6379',
+    ],
+    [
+      ['--backend', 'postgres', '--database-url', 'mysql://app:secret@db/app'],
+      '--database-url must be a postgres:// or postgresql:// URL such as postgres://postgres@127.0.0.1:5432/postgres, got "mysql://app:***@db/app"',
+    ],
+    [
+      ['--backend', 'redis', '--redis-url', '127.0.0.1:6379'],
+      '--redis-url must be a redis:// or rediss:// URL such as redis://127.0.0.1:6379, got "127.0.0.1:6379"',
+    ],
+    [
+      ['--database-url', 'postgres://127.0.0.1/app'],
+      '--database-url is for --backend postgres, not pglite',
+    ],
+    [
+      ['--backend', 'memory', '--redis-url', 'redis://127.0.0.1'],
+      '--redis-url is for --backend redis, not memory',
+    ],
+    [['--verbose'], "Unknown option '--verbose' (see --help)"],
+  ])('refuses %j in one line', (args, message) => {
+    const { status, stdout, stderr } = runAgent(args, NO_SERVERS);
     expect(status).toBe(1);
     expect(stdout).toBe('');
-    expect(stderr.trim()).toBe('langgraph-agent: unknown backend "cassandra"; available: memory');
-  }, 60_000);
+    expect(stderr.trim().split('\n')).toEqual([`langgraph-agent: ${message}`]);
+  });
+
+  it('reads a server URL from the environment, and checks it too', () => {
+    const { status, stderr } = runAgent(['--backend', 'postgres'], { DATABASE_URL: 'db.internal' });
+    expect(status).toBe(1);
+    expect(stderr.trim()).toBe(
+      'langgraph-agent: DATABASE_URL must be a postgres:// or postgresql:// URL such as postgres://postgres@127.0.0.1:5432/postgres, got "db.internal"',
+    );
+  });
+
+  it.each([
+    [
+      'postgres',
+      '--database-url',
+      'postgres://nobody:secret@127.0.0.1:1/none',
+      'postgres://nobody:***@127.0.0.1:1/none',
+    ],
+    ['redis', '--redis-url', 'redis://127.0.0.1:1', 'redis://127.0.0.1:1'],
+  ])(
+    'names a %s server it cannot reach in one line, without its password',
+    (backend, option, url, shown) => {
+      const { status, stdout, stderr } = runAgent(['--backend', backend, option, url], NO_SERVERS);
+      expect(status).toBe(1);
+      expect(stdout).toBe('');
+      expect(stderr.trim().split('\n')).toHaveLength(1);
+      expect(stderr).toContain(`langgraph-agent: cannot open ${shown}: `);
+      expect(stderr).toContain('ECONNREFUSED');
+      expect(stderr).not.toContain('secret');
+    },
+    30_000,
+  );
 });
