@@ -1,13 +1,17 @@
 #!/usr/bin/env node
-// Benchmark every available backend against its raw driver, in one run.
+// Benchmark every available backend against its raw driver, then the LangGraph bridge
+// against LangGraph's own savers, in one run.
 //
 //   npm run bench                                   memory and PGlite; Postgres and Redis
 //                                                   too when DATABASE_URL / REDIS_URL are set
 //   npm run bench -- --iterations 2000 --concurrency 1,16 --payload 1024 --backends postgres,redis
+//   npm run bench -- --backends langgraph           the LangGraph comparison alone
 //
 // Prints a table per backend, then writes bench/results/<date>.json, latest.json and
-// latest.md (the Markdown table the README links to).
+// latest.md (the Markdown table the README links to); the LangGraph comparison
+// (bench/langgraph.mjs) writes bench/results/langgraph-latest.md.
 
+import { spawnSync } from 'node:child_process';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -31,7 +35,7 @@ const { values } = parseArgs({
 });
 if (values.help) {
   console.log(
-    'usage: npm run bench -- [--iterations N] [--concurrency 1,16] [--payload BYTES] [--backends memory,pglite,postgres,postgres-prepared,redis]',
+    'usage: npm run bench -- [--iterations N] [--concurrency 1,16] [--payload BYTES] [--backends memory,pglite,postgres,postgres-prepared,redis,langgraph]',
   );
   process.exit(0);
 }
@@ -69,13 +73,21 @@ const available = {
         })
     : undefined,
 };
-const requested = values.backends ? values.backends.split(',') : Object.keys(available);
+// Not a backend: LangGraph's savers against the bridge, on memory and (with DATABASE_URL)
+// Postgres, in a process of its own with its own iteration counts.
+const LANGGRAPH = 'langgraph';
+const requested = values.backends
+  ? values.backends.split(',')
+  : [...Object.keys(available), LANGGRAPH];
+const backendsRequested = requested.filter((name) => name !== LANGGRAPH);
 const rows = [];
 const notes = [];
 
-for (const name of requested) {
+for (const name of backendsRequested) {
   if (!(name in available))
-    fail(`unknown backend ${name}; choose from ${Object.keys(available).join(', ')}`);
+    fail(
+      `unknown backend ${name}; choose from ${[...Object.keys(available), LANGGRAPH].join(', ')}`,
+    );
   const open = available[name];
   if (open === undefined) {
     console.log(
@@ -133,8 +145,20 @@ const meta = {
   payloadBytes,
   notes,
 };
-writeResults(join(import.meta.dirname, '..', 'bench', 'results'), rows, meta);
-console.log('\nwrote bench/results/latest.json and bench/results/latest.md');
+if (backendsRequested.length > 0) {
+  writeResults(join(import.meta.dirname, '..', 'bench', 'results'), rows, meta);
+  console.log('\nwrote bench/results/latest.json and bench/results/latest.md');
+}
+
+if (requested.includes(LANGGRAPH)) {
+  console.log('\nLangGraph: the bridge against MemorySaver and PostgresSaver');
+  const langGraph = spawnSync(
+    process.execPath,
+    [join(import.meta.dirname, '..', 'bench', 'langgraph.mjs'), '--payload', String(payloadBytes)],
+    { stdio: 'inherit' },
+  );
+  if (langGraph.status !== 0) fail(`the LangGraph comparison failed (${langGraph.status})`);
+}
 
 function positiveInteger(text, flag) {
   const n = Number(text);
