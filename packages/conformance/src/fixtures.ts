@@ -91,6 +91,12 @@ export interface SuiteContext {
   /** The target's storage snapshot, when it offers one. */
   readonly snapshot: (() => Promise<string>) | undefined;
   /**
+   * Whether the target skips the test `testId` (`<group>/<id>`): a test that also
+   * exercises a promise another test checks leaves that step out where the target
+   * declared it does not keep it, instead of being skipped whole.
+   */
+  skips(testId: string): boolean;
+  /**
    * Capture storage before calls that must change nothing. `reads` returns what the
    * API shows of the data those calls could touch; `expectUnchanged` compares it, and
    * the target's snapshot byte for byte when there is one. Without a snapshot the test
@@ -329,6 +335,8 @@ export function registerTests(
         capabilities: mergeCapabilities(a.capabilities, target.capabilities),
         ms: (milliseconds) => Math.round(milliseconds * scale),
         snapshot,
+        skips: (testId) =>
+          (target.skip as Readonly<Record<string, string>> | undefined)?.[testId] !== undefined,
       };
     });
 

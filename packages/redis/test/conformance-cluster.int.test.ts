@@ -3,7 +3,6 @@ import type { Persistence } from '@entelix/core';
 import { createRedisPersistence } from '@entelix/redis';
 import type { Cluster } from 'ioredis';
 import { describeWithService } from '../../../test-support/services.js';
-import { clusterPurgeTests } from './cluster-purge.js';
 import { deletePrefix, openCluster } from './real-redis.js';
 import { randomPrefix } from './support.js';
 
@@ -18,12 +17,7 @@ describeWithService('REDIS_CLUSTER_NODES', 'redis conformance on a Redis Cluster
       // on the same thread); a fenced store write is refused with CONFIG rather than
       // checked non-atomically. cluster.int.test.ts covers the refusal.
       'lock/fenced-store-writes': 'store writes cannot be fenced atomically across Cluster slots',
-      // The same: its last step is a store write fenced by a lease. extra/cluster-purge-
-      // isolation makes the same checks with fenced checkpoint and log writes instead.
-      'tenant-isolation/purge':
-        'it fences a store write by a lease, which a Cluster refuses (see lock/fenced-store-writes)',
     },
-    extraTests: clusterPurgeTests,
     create() {
       const client = openCluster(nodes);
       const persistence = createRedisPersistence({ client, keyPrefix });
