@@ -20,7 +20,7 @@ import {
   readSignal,
   type WriteOptions,
 } from './options.js';
-import { compareCodePoints } from './order.js';
+import { compareCodePoints, isOrderedPage, type PageQuery } from './order.js';
 
 /** A snapshot of a graph's state on one thread. Immutable once written. */
 export interface Checkpoint<S> {
@@ -567,7 +567,7 @@ export function createCheckpointer<S, W = unknown>(
       const page = readListThreadsOptions(options);
       const call = startCall(page.signal, backend);
       const threads = await driver.listThreads(tenant, page, call);
-      return readThreadIds(threads, backend);
+      return readThreadIds(threads, page, backend);
     },
   };
 }
@@ -587,18 +587,29 @@ export function readListThreadsOptions(options: unknown): {
   };
 }
 
-/** Thread ids a driver listed, checked. */
-export function readThreadIds(threads: unknown, backend: string): ThreadId[] {
+/** Thread ids a driver listed for `page`, checked. */
+export function readThreadIds(
+  threads: unknown,
+  page: PageQuery<string>,
+  backend: string,
+): ThreadId[] {
   if (!Array.isArray(threads)) {
     throw new CorruptRecordError('listThreads did not return an array', { backend });
   }
-  return threads.map((thread) => {
+  const ids = threads.map((thread) => {
     try {
       return validateId(thread, 'thread id') as ThreadId;
     } catch (error) {
       throw new CorruptRecordError('a stored thread id is malformed', { cause: error, backend });
     }
   });
+  if (!isOrderedPage<string>(ids, page, compareCodePoints)) {
+    throw new CorruptRecordError(
+      'listThreads returned thread ids out of order, after the limit or not after the cursor',
+      { backend },
+    );
+  }
+  return ids;
 }
 
 function readWriteTarget(target: unknown): PendingWriteBatchTarget {

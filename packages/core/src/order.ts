@@ -35,3 +35,29 @@ export function startsWithScope(scope: readonly string[], prefix: readonly strin
   if (prefix.length > scope.length) return false;
   return prefix.every((part, i) => scope[i] === part);
 }
+
+/** What a listing asked for, to check the page a driver returned against. */
+export interface PageQuery<T> {
+  readonly limit: number | undefined;
+  readonly after: T | undefined;
+}
+
+/**
+ * The checks every listing's page passes before the kit returns it: at most `limit`
+ * entries, each strictly after the one before and after the cursor. A driver that
+ * pages wrong (a cursor applied after the limit, an unordered index) would otherwise
+ * skip or repeat entries on the caller's next page, silently.
+ */
+export function isOrderedPage<T>(
+  page: readonly T[],
+  query: PageQuery<T>,
+  compare: (a: T, b: T) => number,
+): boolean {
+  if (query.limit !== undefined && page.length > query.limit) return false;
+  let previous = query.after;
+  for (const entry of page) {
+    if (previous !== undefined && compare(previous, entry) >= 0) return false;
+    previous = entry;
+  }
+  return true;
+}

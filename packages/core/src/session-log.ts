@@ -274,7 +274,7 @@ export function createSessionLog<E>(
       const tenant = TenantId.parse(tenantId);
       const page = readListThreadsOptions(options);
       const call = startCall(page.signal, backend);
-      return readThreadIds(await driver.listThreads(tenant, page, call), backend);
+      return readThreadIds(await driver.listThreads(tenant, page, call), page, backend);
     },
   };
 }

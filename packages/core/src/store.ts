@@ -12,7 +12,7 @@ import {
   readSignal,
   type WriteOptions,
 } from './options.js';
-import { compareCodePoints, compareScopes, startsWithScope } from './order.js';
+import { compareCodePoints, compareScopes, isOrderedPage, startsWithScope } from './order.js';
 
 /** One item of the store, as read back. */
 export interface StoreItem<V> {
@@ -441,8 +441,21 @@ export function createStore<V>(
       const limit =
         opts.limit === undefined ? undefined : assertPositiveInteger(opts.limit, 'limit');
       const call = startCall(readSignal(opts.signal), backend);
-      const keys = await driver.list(ns, { prefix, limit, after }, call);
-      return readStrings(keys, backend, 'store key');
+      const keys = readStrings(
+        await driver.list(ns, { prefix, limit, after }, call),
+        backend,
+        'store key',
+      );
+      if (
+        !isOrderedPage(keys, { limit, after }, compareCodePoints) ||
+        (prefix !== undefined && !keys.every((key) => key.startsWith(prefix)))
+      ) {
+        throw new CorruptRecordError(
+          'list returned keys out of order, after the limit, not after the cursor or outside the prefix',
+          { backend },
+        );
+      }
+      return keys;
     },
 
     async listNamespaces(tenantId, options) {
@@ -472,13 +485,24 @@ export function createStore<V>(
       const filter = readStoreFilter(opts.filter);
       const call = startCall(readSignal(opts.signal), backend);
       const rows = await driver.search(tenant, { namespacePrefix, filter, limit, after }, call);
-      return rows.map((row) => {
+      const items = rows.map((row) => {
         const namespace = namespaceOf(tenant, row.scope, backend);
         if (typeof row.key !== 'string') {
           throw new CorruptRecordError('stored item key is not text', { backend });
         }
         return decode(row, namespace, row.key);
       });
+      const positions = items.map((item) => ({ scope: item.namespace.scope, key: item.key }));
+      if (
+        !isOrderedPage(positions, { limit, after }, compareStoreItems) ||
+        !positions.every((position) => startsWithScope(position.scope, namespacePrefix))
+      ) {
+        throw new CorruptRecordError(
+          'search returned items out of order, after the limit, not after the cursor or outside the prefix',
+          { backend },
+        );
+      }
+      return items;
     },
 
     async evictExpired(tenantId, options) {

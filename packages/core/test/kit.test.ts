@@ -13,7 +13,15 @@ const ns = Namespace.of('tenant', 'scope');
  * A persistence over drivers that record every call and answer with canned rows, to
  * check what the kit validates, hands over and decodes.
  */
-function recorded(rows: { checkpoint?: CheckpointRow; item?: unknown } = {}) {
+function recorded(
+  rows: {
+    checkpoint?: CheckpointRow;
+    item?: unknown;
+    threads?: unknown[];
+    keys?: unknown[];
+    found?: unknown[];
+  } = {},
+) {
   const calls: { method: string; args: unknown[] }[] = [];
   const record =
     (method: string, answer: unknown = undefined) =>
@@ -33,16 +41,16 @@ function recorded(rows: { checkpoint?: CheckpointRow; item?: unknown } = {}) {
       deleteThread: record('checkpointer.deleteThread', 0),
       putWrites: record('checkpointer.putWrites'),
       prune: record('checkpointer.prune', 0),
-      listThreads: record('checkpointer.listThreads', []),
+      listThreads: record('checkpointer.listThreads', () => rows.threads ?? []),
     },
     store: {
       put: record('store.put'),
       get: record('store.get', () => rows.item),
       getMany: record('store.getMany', []),
       delete: record('store.delete', false),
-      list: record('store.list', []),
+      list: record('store.list', () => rows.keys ?? []),
       listNamespaces: record('store.listNamespaces', []),
-      search: record('store.search', []),
+      search: record('store.search', () => rows.found ?? []),
       evictExpired: record('store.evictExpired', 0),
     },
     sessionLog: {
@@ -53,7 +61,7 @@ function recorded(rows: { checkpoint?: CheckpointRow; item?: unknown } = {}) {
       archiveBefore: record('sessionLog.archiveBefore', 0),
       truncateAfter: record('sessionLog.truncateAfter', 0),
       deleteThread: record('sessionLog.deleteThread', 0),
-      listThreads: record('sessionLog.listThreads', []),
+      listThreads: record('sessionLog.listThreads', () => rows.threads ?? []),
     },
     lock: {
       grant: record('lock.grant', 1n),
@@ -211,6 +219,91 @@ describe('the adapter kit', () => {
     const { persistence } = recorded({ item });
     await expect(persistence.store().get(ns, 'k')).rejects.toMatchObject({
       code: 'CORRUPT_RECORD',
+    });
+  });
+
+  describe('refuses a page that would skip or repeat entries on the next one', () => {
+    const found = (scope: string[], key: string) => ({
+      tenantId: 'tenant',
+      scope,
+      key,
+      payload: '{"schema_version":1,"state":1}',
+      createdAt: 0,
+      updatedAt: 0,
+      expiresAt: null,
+    });
+
+    it.each([
+      ['out of order', ['b', 'a'], { limit: 5 }],
+      ['repeated', ['a', 'a'], { limit: 5 }],
+      ['longer than its limit', ['a', 'b', 'c'], { limit: 2 }],
+      ['not after the cursor', ['b', 'c'], { limit: 5, after: 'b' }],
+      // U+FFFF sorts before U+10000 by code point, after it by UTF-16 code unit.
+      ['in UTF-16 order', ['\u{10000}', '\uffff'], { limit: 5 }],
+    ])('thread ids %s', async (_label, threads, page) => {
+      const { persistence } = recorded({ threads });
+      for (const list of [
+        persistence.checkpointer().listThreads('tenant', page),
+        persistence.sessionLog().listThreads('tenant', page),
+      ]) {
+        await expect(list).rejects.toMatchObject({ code: 'CORRUPT_RECORD' });
+      }
+    });
+
+    it.each([
+      ['out of order', ['b', 'a'], {}],
+      ['longer than its limit', ['a', 'b'], { limit: 1 }],
+      ['not after the cursor', ['a', 'b'], { after: 'a' }],
+      ['outside the prefix', ['pa', 'qb'], { prefix: 'p' }],
+    ])('store keys %s', async (_label, keys, query) => {
+      const { persistence } = recorded({ keys });
+      await expect(persistence.store().list(ns, query)).rejects.toMatchObject({
+        code: 'CORRUPT_RECORD',
+      });
+    });
+
+    it.each([
+      ['out of order', [found(['b'], 'k'), found(['a'], 'k')], { limit: 5 }],
+      // A proper prefix sorts first: ['a'] before ['a', 'b'], whatever the keys.
+      ['by key before namespace', [found(['a', 'b'], 'a'), found(['a'], 'z')], { limit: 5 }],
+      ['longer than its limit', [found(['a'], 'k'), found(['a'], 'l')], { limit: 1 }],
+      [
+        'not after the cursor',
+        [found(['a'], 'k')],
+        { limit: 5, after: { namespace: ['a'], key: 'k' } },
+      ],
+      ['outside the prefix', [found(['ab'], 'k')], { limit: 5, namespacePrefix: ['a'] }],
+    ])('store search items %s', async (_label, rows, query) => {
+      const { persistence } = recorded({ found: rows });
+      await expect(persistence.store().search('tenant', query)).rejects.toMatchObject({
+        code: 'CORRUPT_RECORD',
+      });
+    });
+
+    it('takes a page in order, within its limit, after its cursor', async () => {
+      const { persistence } = recorded({
+        threads: ['b', '\uffff', '\u{10000}'],
+        keys: ['pb', 'pc'],
+        found: [found(['a'], 'z'), found(['a', 'b'], 'a')],
+      });
+      expect(
+        await persistence.checkpointer().listThreads('tenant', { limit: 3, after: 'a' }),
+      ).toEqual(['b', '\uffff', '\u{10000}']);
+      expect(await persistence.store().list(ns, { prefix: 'p', after: 'pa', limit: 2 })).toEqual([
+        'pb',
+        'pc',
+      ]);
+      const items = await persistence
+        .store()
+        .search('tenant', {
+          namespacePrefix: ['a'],
+          limit: 2,
+          after: { namespace: ['a'], key: 'y' },
+        });
+      expect(items.map((item) => [item.namespace.scope, item.key])).toEqual([
+        [['a'], 'z'],
+        [['a', 'b'], 'a'],
+      ]);
     });
   });
 });
