@@ -147,6 +147,7 @@ describe('the suite as a product', () => {
       b: persistence,
       capabilities: persistence.capabilities,
       ms: (milliseconds: number) => milliseconds,
+      skips: () => false,
     };
     let dump = 'before';
     let view = ['row'];

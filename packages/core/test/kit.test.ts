@@ -293,13 +293,11 @@ describe('the adapter kit', () => {
         'pb',
         'pc',
       ]);
-      const items = await persistence
-        .store()
-        .search('tenant', {
-          namespacePrefix: ['a'],
-          limit: 2,
-          after: { namespace: ['a'], key: 'y' },
-        });
+      const items = await persistence.store().search('tenant', {
+        namespacePrefix: ['a'],
+        limit: 2,
+        after: { namespace: ['a'], key: 'y' },
+      });
       expect(items.map((item) => [item.namespace.scope, item.key])).toEqual([
         [['a'], 'z'],
         [['a', 'b'], 'a'],
