@@ -198,27 +198,39 @@ export function sessionTests(lane: Lane): void {
     expect(await sessionOf(ids).getItems()).toEqual([]);
   });
 
-  it('an append that lands during a clear is kept', async () => {
+  it('two pops racing each remove an item of their own', async () => {
+    const ids = freshIds();
+    await sessionOf(ids).addItems([said('a'), said('b'), said('c')]);
+    const gate = pauseConditionalAppends(await storage.open());
+    const first = createEntelixSession(gate.persistence, ids).popItem();
+    await gate.reached;
+    const second = await sessionOf(ids).popItem();
+    gate.release();
+    expect(textsOf([second!, (await first)!])).toEqual(['c', 'b']);
+    expect(textsOf(await sessionOf(ids).getItems())).toEqual(['a']);
+  });
+
+  it('a clear that lands while a compaction is between its read and its write stays: what it forgot stays forgotten', async () => {
     const ids = freshIds();
     const session = sessionOf(ids);
-    await session.addItems([said('a')]);
-    const log = persistence.sessionLog<SessionLogRecord>();
-    // Between the clear's marker and its archiving, another writer appends.
-    const clearing = createEntelixSession(
-      {
-        ...persistence,
-        sessionLog: () => ({
-          ...log,
-          async archiveBefore(key, watermark, options) {
-            await session.addItems([said('during the clear')]);
-            return log.archiveBefore(key, watermark, options);
-          },
-        }),
-      } as Persistence,
-      ids,
-    );
-    await clearing.clearSession();
-    expect(textsOf(await session.getItems())).toEqual(['during the clear']);
+    const recorded = {
+      operationId: 'op-1',
+      transaction: { type: 'append_items' as const, items: [said('recorded')] },
+    };
+    await session.applyHistoryTransaction(recorded);
+    const gate = pauseConditionalAppends(await storage.open());
+    const compaction: AgentInputItem = { type: 'compaction', encrypted_content: 'summary' };
+    const compacting = createEntelixSession(gate.persistence, ids).replaceHistoryWithCompaction([
+      compaction,
+    ]);
+    await gate.reached;
+    await session.clearSession();
+    gate.release();
+    await compacting;
+    expect(await session.getItems()).toEqual([compaction]);
+    // Read before the clear, the compaction would have carried op-1 on.
+    await session.applyHistoryTransaction(recorded);
+    expect(await session.getItems()).toEqual([compaction, said('recorded')]);
   });
 
   it('clearing one tenant leaves another tenant with the same session id alone', async () => {
