@@ -228,7 +228,7 @@ export function runnerTests(lane: Lane): void {
       },
     );
     expect(summarize(await session.getItems())).toEqual(['compaction', 'assistant: Two.']);
-    // The superseded events are archived; the replacement took fresh ordinals.
+    // The replaced events are deleted; the replacement took fresh ordinals.
     const events = await persistence.sessionLog().loadSince(key, 0);
     expect(events.map((event) => event.seq)).toEqual([3, 4]);
   });
