@@ -31,7 +31,11 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'integration',
-          include: ['packages/*/test/**/*.int.test.ts', 'examples/*/test/**/*.int.test.ts'],
+          include: [
+            'packages/*/test/**/*.int.test.ts',
+            'examples/*/test/**/*.int.test.ts',
+            'tests/**/*.int.test.ts',
+          ],
           testTimeout: 30_000,
           hookTimeout: 60_000,
         },

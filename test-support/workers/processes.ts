@@ -5,7 +5,14 @@ const WORKER = fileURLToPath(new URL('./worker.mjs', import.meta.url));
 
 /** What every job of `worker.mjs` needs, plus job- and backend-specific fields. */
 export interface WorkerJob {
-  name: 'append' | 'counter' | 'holder' | 'takeover' | 'pendingWriteRace' | 'conditionalAppends';
+  name:
+    | 'append'
+    | 'counter'
+    | 'holder'
+    | 'takeover'
+    | 'pendingWriteRace'
+    | 'conditionalAppends'
+    | 'module';
   /**
    * URL of the backend's opener module: it exports `open(job)`, resolving to
    * `{ persistence, close() }` built from the job's backend-specific fields.

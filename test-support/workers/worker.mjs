@@ -141,6 +141,15 @@ const jobs = {
     return { won, wonFrom, conflicts };
   },
 
+  /**
+   * The `run(persistence, job)` export of the module at `job.module`: a job a package
+   * keeps beside its own tests (an agent turn with that package's published entry).
+   */
+  async module(persistence, job) {
+    const { run } = await import(job.module);
+    return run(persistence, job);
+  },
+
   /** Take the lock (waiting for the previous lease to run out) and write fenced. */
   async takeover(persistence, { key, ttlMs, timeoutMs }) {
     const checkpointer = persistence.checkpointer();

@@ -5,11 +5,12 @@ import type { AgentInputItem } from '@openai/agents-core';
  * One event of a session's log. Every history item is one event, so the newest `n`
  * items are the newest `n` events: `getItems(n)` is one `loadLatest` call.
  *
- * A change that is not an append (removing the newest item, clearing, compacting) is
- * also an append: one event marked `startsHistory` followed by the history that
- * remains, written in one conditional append. Events before the newest such marker are
- * superseded; they are archived right after, and until then every read skips them. So
- * each change is one atomic write, and no append is ever lost to a removal.
+ * A change that is not a plain append (removing the newest item, replacing a suffix,
+ * compacting, clearing) is one append that deletes the events it replaces in the same
+ * step (`append` with `truncateAfter`), conditional on the head it read (a clear
+ * excepted), so it never leaves them behind. A history written from its start begins
+ * with one event marked `startsHistory`: anything older a log may still hold (written
+ * before changes deleted what they replaced) is superseded, and every read skips it.
  */
 export interface SessionLogRecord {
   /** The history item, as the runner gave it. Absent only on the marker of an empty history. */
@@ -18,8 +19,8 @@ export interface SessionLogRecord {
   readonly startsHistory?: true;
   /**
    * History transactions recorded in the same append as the history change they made,
-   * so a retried operation id is recognised: on the first event of a transaction's
-   * batch, that transaction; on a marker, every transaction of the history it carries on.
+   * so a retried operation id is recognised. They may sit on any event of the history:
+   * a change that deletes an event carries the event's transactions on to what it appends.
    */
   readonly transactions?: readonly AppliedTransaction[];
 }
@@ -30,30 +31,104 @@ export interface AppliedTransaction {
   readonly digest: string;
 }
 
-/** The current history within `events` (ascending): what follows the newest marker. */
-export interface CurrentHistory {
-  readonly items: AgentInputItem[];
-  /** The transactions applied to this history, in the order they were recorded. */
-  readonly transactions: AppliedTransaction[];
+/** A stored event of the history, checked. */
+export interface HistoryEvent {
+  readonly seq: number;
+  readonly record: SessionLogRecord;
 }
 
-/** Cut `events` at the newest history marker and return the items from there on. */
-export function currentHistory(events: readonly SessionEvent<SessionLogRecord>[]): CurrentHistory {
-  let start = 0;
-  for (let i = events.length - 1; i >= 0; i--) {
-    if (readRecord(events[i] as SessionEvent<SessionLogRecord>).startsHistory === true) {
-      start = i;
-      break;
-    }
-  }
+/** The current history, or its newest part, within the events a read returned. */
+export interface CurrentHistory {
+  readonly items: AgentInputItem[];
+  /** The transactions recorded on `events`, in the order they were recorded. */
+  readonly transactions: AppliedTransaction[];
+  /** The events holding `items` (and an empty history's marker), ascending. */
+  readonly events: HistoryEvent[];
+  /** `events` begin where the history does: at its marker, or at the log's first event. */
+  readonly fromStart: boolean;
+}
+
+/**
+ * Cut `events` (ascending, the newest events of the log) at the newest history marker.
+ * `wholeLog` says that `events` are every event the log holds, so that without a
+ * marker the history starts at the first of them.
+ */
+export function currentHistory(
+  events: readonly SessionEvent<SessionLogRecord>[],
+  wholeLog: boolean,
+): CurrentHistory {
+  const checked = events.map((event) => ({ seq: event.seq, record: readRecord(event) }));
+  const marker = checked.findLastIndex((event) => event.record.startsHistory === true);
+  const history = marker === -1 ? checked : checked.slice(marker);
   const items: AgentInputItem[] = [];
   const transactions: AppliedTransaction[] = [];
-  for (let i = start; i < events.length; i++) {
-    const record = readRecord(events[i] as SessionEvent<SessionLogRecord>);
+  for (const { record } of history) {
     if (record.item !== undefined) items.push(record.item);
     if (record.transactions !== undefined) transactions.push(...record.transactions);
   }
-  return { items, transactions };
+  return { items, transactions, events: history, fromStart: marker !== -1 || wholeLog };
+}
+
+/** What one conditional append writes: the events it deletes first, then `records`. */
+export interface TailReplacement {
+  /** Delete the events after this ordinal in the same append; absent: delete nothing. */
+  readonly truncateAfter?: number;
+  readonly records: SessionLogRecord[];
+}
+
+/**
+ * The append that replaces the newest `removed` items of `history` with `items` and
+ * records `transactions`, touching only the events of the tail it changes.
+ *
+ * A deleted event may carry transactions, which must survive it (a retried operation
+ * id is recognised until `clearSession`), so they move onto the first record appended.
+ *
+ * The append is never empty, even when nothing replaces the removed items (a `popItem`,
+ * a suffix replaced by nothing): a deletion leaves the head where it is, so a writer
+ * that read the history before it could not tell, through `expectedHead`, that it
+ * happened. Two pops would both remove the same item, or a suffix replacement
+ * would be checked against an item that is gone. So the event before the tail is
+ * deleted as well and written again with a fresh ordinal, moving the head: one event
+ * more to delete and one to append, whatever the history's size.
+ *
+ * When the deletion reaches the start of the history, what is appended starts the
+ * history anew, marker first, so that nothing older (a superseded event never deleted)
+ * can come back; an empty history is a marker alone.
+ *
+ * `history` must hold the event before the tail unless it begins at the history's start:
+ * the newest two events are enough for removing one item.
+ */
+export function replacingTail(
+  history: CurrentHistory,
+  removed: number,
+  items: readonly AgentInputItem[],
+  transactions: readonly AppliedTransaction[],
+): TailReplacement {
+  const { events } = history;
+  // Only the first event of a history can be item-less, so the newest `removed` items
+  // are the newest `removed` events.
+  let from = events.length - removed;
+  let replacement = [...items];
+  let carried = [
+    ...events.slice(from).flatMap((event) => event.record.transactions ?? []),
+    ...transactions,
+  ];
+  if (replacement.length === 0 && !(from === 0 && history.fromStart)) {
+    // In range: the caller read the event before the tail (see below). It holds an item
+    // unless it is the marker of an empty history.
+    const before = events[from - 1] as HistoryEvent;
+    from -= 1;
+    carried = [...(before.record.transactions ?? []), ...carried];
+    if (before.record.item !== undefined) replacement = [before.record.item];
+  }
+  // A marker is only ever the first event of `events`.
+  const restarts = from === 0 && history.fromStart;
+  const records = restarts
+    ? recordsStartingHistory(replacement, carried)
+    : recordsAppending(replacement, carried);
+  const first = events[from];
+  const truncateAfter = first === undefined ? undefined : first.seq - 1;
+  return truncateAfter === undefined ? { records } : { truncateAfter, records };
 }
 
 /**
@@ -71,13 +146,13 @@ export function recordsStartingHistory(
   return items.map((item, index) => (index === 0 ? { ...marker, item } : { item }));
 }
 
-/** Records that append `items` to the current history, the first one recording `transaction`. */
+/** Records that append `items` to the current history, the first one recording `transactions`. */
 export function recordsAppending(
   items: readonly AgentInputItem[],
-  transaction?: AppliedTransaction,
+  transactions: readonly AppliedTransaction[] = [],
 ): SessionLogRecord[] {
   return items.map((item, index) =>
-    index === 0 && transaction !== undefined ? { item, transactions: [transaction] } : { item },
+    index === 0 && transactions.length > 0 ? { item, transactions } : { item },
   );
 }
 

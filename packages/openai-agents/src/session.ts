@@ -1,4 +1,5 @@
 import {
+  type AppendOptions,
   ConfigError,
   ConflictError,
   type FenceToken,
@@ -13,13 +14,14 @@ import type {
   SessionHistoryTransactionAwareSession,
 } from '@openai/agents-core';
 import {
-  type AppliedTransaction,
   type CurrentHistory,
   currentHistory,
   readItemList,
   recordsAppending,
   recordsStartingHistory,
+  replacingTail,
   type SessionLogRecord,
+  type TailReplacement,
 } from './records.js';
 import { readTransactionArgs, recordOf, sameJson } from './transactions.js';
 
@@ -40,9 +42,9 @@ export interface EntelixSessionOptions {
   fence?: FenceToken;
   /**
    * How many times a conditional write (`popItem`, `replaceHistoryWithCompaction`,
-   * `applyHistoryTransaction`) reads the history and tries its append when another
-   * write keeps landing between the two, before it fails with `CONFLICT`. A positive
-   * integer, default {@link DEFAULT_MAX_ATTEMPTS}.
+   * `applyHistoryTransaction`) reads and tries its append when another write keeps
+   * landing between the two, before it fails with `CONFLICT`. A positive integer,
+   * default {@link DEFAULT_MAX_ATTEMPTS}.
    */
   maxAttempts?: number;
 }
@@ -56,7 +58,7 @@ export interface EntelixSession extends SessionHistoryTransactionAwareSession {
   readonly key: ThreadKey;
   /**
    * Make `items` (a compaction item and what follows it) the whole history, in one
-   * conditional append; the replaced events are archived.
+   * conditional append that deletes the replaced events.
    */
   replaceHistoryWithCompaction(items: AgentInputItem[]): Promise<void>;
   /**
@@ -71,9 +73,12 @@ export interface EntelixSession extends SessionHistoryTransactionAwareSession {
  * A `Session` of OpenAI Agents JS over any Entelix persistence bundle: the history of
  * one (tenant, session id) as events of the bundle's session log, one event per item.
  *
- * `getItems` and `addItems` are one backend call each. Every other change is one
- * conditional append, so an `addItems` of another writer is never lost to it, and
- * ordinals are never reused. Ids are validated here, before any I/O (`INVALID_ID`).
+ * `getItems` and `addItems` are one backend call each; `clearSession` is one append.
+ * Every other change reads the head and what it needs, then makes one conditional
+ * append that also deletes the events it replaces, so an `addItems` of another writer
+ * is never lost to it, and ordinals are never reused. `popItem` reads the newest two
+ * events and deletes at most those, appending one, whatever the history's size. Ids
+ * are validated here, before any I/O (`INVALID_ID`).
  *
  * @example
  * ```ts
@@ -103,44 +108,41 @@ export function createEntelixSession(
   const write: WriteOptions = options.fence === undefined ? {} : { fence: options.fence };
 
   /** What a conditional write appends, or `undefined` to write nothing. */
-  type Change<T> = { records: SessionLogRecord[]; rewrites: boolean; result: T } | undefined;
+  type Change<T> = (TailReplacement & { result: T }) | undefined;
 
   /**
-   * Read the history, let `decide` build the change, and append it conditionally on
-   * the head read first; on `CONFLICT` another append came first, so read and decide
-   * again. A change that rewrites the history then archives what it superseded.
+   * Read the head, then what `read` returns, let `decide` build the change, and append
+   * it conditionally on that head, deleting what it replaces in the same step. On
+   * `CONFLICT` another write came first (every change moves the head), so read and
+   * decide again.
    */
   async function conditionally<T>(
+    read: () => Promise<CurrentHistory>,
     decide: (history: CurrentHistory) => Change<T>,
   ): Promise<T | undefined> {
     for (let attempt = 1; ; attempt++) {
-      // Head before events: an append between the two reads makes the append below fail.
+      // Head before events: a write between the two reads makes the append below fail.
       const head = await log.head(key);
-      const change = decide(currentHistory(await log.loadSince(key, 0)));
+      const change = decide(await read());
       if (change === undefined) return undefined;
-      let newHead: number;
+      const options: AppendOptions = { ...write, expectedHead: head };
+      if (change.truncateAfter !== undefined) options.truncateAfter = change.truncateAfter;
       try {
-        newHead = await log.append(key, change.records, { ...write, expectedHead: head });
+        await log.append(key, change.records, options);
       } catch (error) {
         if (ConflictError.isInstance(error) && attempt < maxAttempts) continue;
         throw error;
-      }
-      if (change.rewrites) {
-        await log.archiveBefore(key, newHead - change.records.length + 1, write);
       }
       return change.result;
     }
   }
 
-  const rewriteTo = <T>(
-    items: readonly AgentInputItem[],
-    transactions: readonly AppliedTransaction[],
-    result: T,
-  ): Change<T> => ({
-    records: recordsStartingHistory(items, transactions),
-    rewrites: true,
-    result,
-  });
+  const wholeHistory = async () => currentHistory(await log.loadSince(key, 0), true);
+  // Removing one item touches the newest event and the one before it (see replacingTail).
+  const newestTwo = async () => {
+    const events = await log.loadLatest(key, { limit: 2 });
+    return currentHistory(events, events.length < 2);
+  };
 
   return {
     key,
@@ -150,12 +152,13 @@ export function createEntelixSession(
     },
 
     async getItems(limit) {
-      if (limit === undefined) return currentHistory(await log.loadSince(key, 0)).items;
+      if (limit === undefined) return (await wholeHistory()).items;
       if (typeof limit !== 'number' || !Number.isSafeInteger(limit) || limit < 0) {
         throw new ConfigError('limit must be a non-negative integer');
       }
       if (limit === 0) return [];
-      return currentHistory(await log.loadLatest(key, { limit })).items;
+      const events = await log.loadLatest(key, { limit });
+      return currentHistory(events, events.length < limit).items;
     },
 
     async addItems(items) {
@@ -165,29 +168,36 @@ export function createEntelixSession(
     },
 
     async popItem() {
-      return conditionally(({ items, transactions }) => {
-        const newest = items.at(-1);
+      return conditionally(newestTwo, (history) => {
+        const newest = history.items.at(-1);
         if (newest === undefined) return undefined;
-        return rewriteTo(items.slice(0, -1), transactions, newest);
+        return { ...replacingTail(history, 1, [], []), result: newest };
       });
     },
 
     async clearSession() {
       // Unconditional: a clear wins over whatever came before it, transactions included.
-      // Archiving below the marker never touches an append that lands after it.
-      const newHead = await log.append(key, recordsStartingHistory([]), write);
-      await log.archiveBefore(key, newHead, write);
+      // One step, so an append lands either before it (and is cleared) or after it.
+      await log.append(key, recordsStartingHistory([]), { ...write, truncateAfter: 0 });
     },
 
     async replaceHistoryWithCompaction(items) {
       const replacement = readItemList(items, 'items');
-      await conditionally(({ transactions }) => rewriteTo(replacement, transactions, undefined));
+      // Conditional only so that the transactions recorded so far are carried on. Every
+      // stored event goes, superseded ones a crash left behind included.
+      await conditionally(wholeHistory, ({ transactions }) => ({
+        truncateAfter: 0,
+        records: recordsStartingHistory(replacement, transactions),
+        result: undefined,
+      }));
     },
 
     async applyHistoryTransaction(args) {
       const { operationId, transaction } = readTransactionArgs(args);
       const applied = await recordOf(operationId, transaction);
-      await conditionally(({ items, transactions }) => {
+      // The whole history is read: the operation id may be recorded on any of its events.
+      await conditionally(wholeHistory, (history) => {
+        const { items, transactions } = history;
         const earlier = transactions.find((entry) => entry.operationId === operationId);
         if (earlier !== undefined) {
           if (earlier.digest === applied.digest) return undefined;
@@ -196,11 +206,7 @@ export function createEntelixSession(
           );
         }
         if (transaction.type === 'append_items') {
-          return {
-            records: recordsAppending(transaction.items, applied),
-            rewrites: false,
-            result: undefined,
-          };
+          return { records: recordsAppending(transaction.items, [applied]), result: undefined };
         }
         const { expectedSuffix, replacement } = transaction;
         const suffixStart = items.length - expectedSuffix.length;
@@ -210,11 +216,10 @@ export function createEntelixSession(
         if (!matches) {
           throw new ConflictError('the history no longer ends with the expected suffix');
         }
-        return rewriteTo(
-          [...items.slice(0, suffixStart), ...replacement],
-          [...transactions, applied],
-          undefined,
-        );
+        return {
+          ...replacingTail(history, expectedSuffix.length, replacement, [applied]),
+          result: undefined,
+        };
       });
     },
   };
