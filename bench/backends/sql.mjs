@@ -130,6 +130,21 @@ export async function sqlCases({ persistence, query, raw, state }) {
   const store = persistence.store();
   const envelope = () => JSON.stringify({ schema_version: 1, state });
   const parseRows = ({ rows }, column) => rows.map((row) => JSON.parse(row[column]));
+  // Checkpoint reads return the state, the metadata and the pending writes: the raw
+  // side reads and parses the same, the writes aggregated in the same SELECT.
+  const checkpointsWithWrites = (where, limit) => `
+    SELECT c.*, (SELECT json_agg(json_build_array(w.task_id, w.task_path, w.idx, w.channel, w.value))
+                   FROM ${raw}.checkpoint_writes w
+                  WHERE w.tenant_id = c.tenant_id AND w.thread_id = c.thread_id
+                    AND w.ns = c.ns AND w.checkpoint_id = c.id) AS writes
+      FROM ${raw}.checkpoints c WHERE ${where}
+     ORDER BY c.seq DESC LIMIT ${limit}`;
+  const parseCheckpoints = ({ rows }) =>
+    rows.map((row) => ({
+      state: JSON.parse(row.state),
+      metadata: JSON.parse(row.metadata),
+      writes: (row.writes ?? []).map((write) => JSON.parse(write[4])),
+    }));
   const tenant = TENANT;
   const keyOf = (i) => ThreadKey.of(tenant, `thread-${slot(i)}`);
   const keyIn = (kind, i) => ThreadKey.of(tenant, `${kind}-${slot(i)}`);
@@ -208,13 +223,11 @@ export async function sqlCases({ persistence, query, raw, state }) {
       name: 'checkpoint getLatest',
       entelix: (i) => checkpointer.getLatest(keyOf(i)),
       raw: async (i) =>
-        parseRows(
+        parseCheckpoints(
           await query(
-            `SELECT * FROM ${raw}.checkpoints WHERE tenant_id = $1 AND thread_id = $2 AND ns = ''
-              ORDER BY seq DESC LIMIT 1`,
+            checkpointsWithWrites(`c.tenant_id = $1 AND c.thread_id = $2 AND c.ns = ''`, 1),
             [tenant, `thread-${slot(i)}`],
           ),
-          'state',
         ),
     },
     putWrites(1),
@@ -223,22 +236,13 @@ export async function sqlCases({ persistence, query, raw, state }) {
       // The raw side reads the checkpoint and aggregates its writes in one SELECT.
       name: 'checkpoint getLatest, 20 pending writes',
       entelix: (i) => checkpointer.getLatest(keyIn('writes', i)),
-      raw: async (i) => {
-        const { rows } = await query(
-          `SELECT c.*, (SELECT json_agg(json_build_array(w.task_id, w.task_path, w.idx, w.channel, w.value))
-                          FROM ${raw}.checkpoint_writes w
-                         WHERE w.tenant_id = c.tenant_id AND w.thread_id = c.thread_id
-                           AND w.ns = c.ns AND w.checkpoint_id = c.id) AS writes
-             FROM ${raw}.checkpoints c WHERE c.tenant_id = $1 AND c.thread_id = $2 AND c.ns = ''
-            ORDER BY c.seq DESC LIMIT 1`,
-          [tenant, `writes-${slot(i)}`],
-        );
-        return rows.map((row) => ({
-          state: JSON.parse(row.state),
-          metadata: JSON.parse(row.metadata),
-          writes: (row.writes ?? []).map((write) => JSON.parse(write[4])),
-        }));
-      },
+      raw: async (i) =>
+        parseCheckpoints(
+          await query(
+            checkpointsWithWrites(`c.tenant_id = $1 AND c.thread_id = $2 AND c.ns = ''`, 1),
+            [tenant, `writes-${slot(i)}`],
+          ),
+        ),
     },
     {
       name: 'checkpoint listHistory(10), filtered, 10,000-checkpoint thread',
@@ -248,14 +252,14 @@ export async function sqlCases({ persistence, query, raw, state }) {
           filter: { source: 'input' },
         }),
       raw: async () =>
-        parseRows(
+        parseCheckpoints(
           await query(
-            `SELECT * FROM ${raw}.checkpoints
-              WHERE tenant_id = $1 AND thread_id = 'history' AND (metadata::jsonb -> 'source') = $2::jsonb
-              ORDER BY seq DESC LIMIT 10`,
+            checkpointsWithWrites(
+              `c.tenant_id = $1 AND c.thread_id = 'history' AND (c.metadata::jsonb -> 'source') = $2::jsonb`,
+              10,
+            ),
             [tenant, JSON.stringify('input')],
           ),
-          'state',
         ),
     },
     {

@@ -485,8 +485,12 @@ export function createStore<V>(
       const filter = readStoreFilter(opts.filter);
       const call = startCall(readSignal(opts.signal), backend);
       const rows = await driver.search(tenant, { namespacePrefix, filter, limit, after }, call);
+      // Rows come grouped by namespace: one validated Namespace serves a run of them.
+      let namespace: Namespace | undefined;
       const items = rows.map((row) => {
-        const namespace = namespaceOf(tenant, row.scope, backend);
+        if (namespace === undefined || !hasScope(namespace, row.scope)) {
+          namespace = namespaceOf(tenant, row.scope, backend);
+        }
         if (typeof row.key !== 'string') {
           throw new CorruptRecordError('stored item key is not text', { backend });
         }
@@ -546,6 +550,15 @@ function readSearchCursor(after: unknown): StoreSearchQuery['after'] {
     scope: readScopeOrNamespace(namespace, 'after.namespace'),
     key: validateId(key, 'after.key'),
   };
+}
+
+/** True when `scope` is exactly `namespace`'s scope, part for part. */
+function hasScope(namespace: Namespace, scope: unknown): boolean {
+  return (
+    Array.isArray(scope) &&
+    scope.length === namespace.scope.length &&
+    scope.every((part, i) => part === namespace.scope[i])
+  );
 }
 
 function namespaceOf(tenant: TenantId, scope: unknown, backend: string): Namespace {

@@ -13,8 +13,10 @@ export function createPostgresStore(context: PostgresContext): StoreDriver {
   const { db, schema: s } = context;
   const timestamps = ['item_created_at', 'item_updated_at', 'item_expires_at'];
   const item = selectList(['item_tenant_id', 'item_value'], timestamps);
+  // The scope as a JSON array: drivers read json with one JSON.parse, where a text[]
+  // takes a parser of Postgres's array syntax, on every row of a page.
   const searchedItem = selectList(
-    ['item_tenant_id', 'item_scope', 'item_key', 'item_value'],
+    ['item_tenant_id', 'to_json(item_scope) AS item_scope', 'item_key', 'item_value'],
     timestamps,
   );
   const sql = {
