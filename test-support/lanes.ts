@@ -7,6 +7,7 @@ import { Cluster, Redis } from 'ioredis';
 import RedisMock from 'ioredis-mock';
 import pg from 'pg';
 import { describe } from 'vitest';
+import { APP_ROLE, applicationGrants, ensureAppRole, urlForRole } from './postgres-roles.js';
 import { describeWithService, type ServiceVariable } from './services.js';
 
 /**
@@ -49,8 +50,6 @@ export type SharedStorage =
   | { readonly kind: 'redis'; readonly url: string; readonly keyPrefix: string }
   | { readonly kind: 'redis-cluster'; readonly nodes: string; readonly keyPrefix: string };
 
-/** The application role of the Postgres lanes: not superuser, no BYPASSRLS, owns nothing. */
-const APP_ROLE = 'entelix_app_test';
 /** PGlite's own: its default user is a superuser, which row-level security never binds. */
 const PGLITE_APP_ROLE = 'entelix_app';
 
@@ -72,7 +71,7 @@ export const PGLITE_LANE: Lane = {
     await owner.close();
     await pglite.exec(`
       CREATE ROLE ${PGLITE_APP_ROLE} NOLOGIN NOSUPERUSER NOBYPASSRLS;
-      ${grantsFor(schema, PGLITE_APP_ROLE)}
+      ${applicationGrants(schema, PGLITE_APP_ROLE)}
       SET ROLE ${PGLITE_APP_ROLE};`);
     const storage = storageOf(async ({ onQuery }) => ({
       persistence: await createPostgresPersistence({
@@ -127,30 +126,16 @@ export const REDIS_LANE: Lane = {
   name: 'Redis',
   wire: 'redis',
   requires: 'REDIS_URL',
-  async start() {
+  start() {
     const url = serviceUrl('REDIS_URL');
-    const keyPrefix = randomPrefix();
-    const storage = storageOf(async ({ onQuery }) => {
-      const client = new Redis(url, { maxRetriesPerRequest: 1 });
-      if (onQuery !== undefined) countCommands(client, onQuery);
-      return {
-        persistence: createRedisPersistence({ client, keyPrefix }),
-        close: async () => void (await client.quit()),
-      };
-    });
-    return {
-      ...storage,
-      shared: { kind: 'redis', url, keyPrefix },
-      async close() {
-        await storage.close();
-        const client = new Redis(url);
-        try {
-          await deleteKeysUnder(client, keyPrefix);
-        } finally {
-          await client.quit();
-        }
-      },
-    };
+    return redisStorage(
+      () => new Redis(url, { maxRetriesPerRequest: 1 }),
+      (keyPrefix) => ({
+        kind: 'redis',
+        url,
+        keyPrefix,
+      }),
+    );
   },
 };
 
@@ -158,30 +143,16 @@ export const REDIS_CLUSTER_LANE: Lane = {
   name: 'Redis Cluster',
   wire: 'redis',
   requires: 'REDIS_CLUSTER_NODES',
-  async start() {
+  start() {
     const nodes = serviceUrl('REDIS_CLUSTER_NODES');
-    const keyPrefix = randomPrefix();
-    const storage = storageOf(async ({ onQuery }) => {
-      const client = openCluster(nodes);
-      if (onQuery !== undefined) countCommands(client, onQuery);
-      return {
-        persistence: createRedisPersistence({ client, keyPrefix }),
-        close: async () => void (await client.quit()),
-      };
-    });
-    return {
-      ...storage,
-      shared: { kind: 'redis-cluster', nodes, keyPrefix },
-      async close() {
-        await storage.close();
-        const client = openCluster(nodes);
-        try {
-          await deleteKeysUnder(client, keyPrefix);
-        } finally {
-          await client.quit();
-        }
-      },
-    };
+    return redisStorage(
+      () => openCluster(nodes),
+      (keyPrefix) => ({
+        kind: 'redis-cluster',
+        nodes,
+        keyPrefix,
+      }),
+    );
   },
 };
 
@@ -245,6 +216,38 @@ function storageOf(
 }
 
 /**
+ * A key prefix of its own on a Redis server or Cluster, each bundle with a client from
+ * `openClient`; closing deletes every key under the prefix.
+ */
+async function redisStorage(
+  openClient: () => Redis | Cluster,
+  shared: (keyPrefix: string) => SharedStorage,
+): Promise<LaneStorage> {
+  const keyPrefix = randomPrefix();
+  const storage = storageOf(async ({ onQuery }) => {
+    const client = openClient();
+    if (onQuery !== undefined) countCommands(client, onQuery);
+    return {
+      persistence: createRedisPersistence({ client, keyPrefix }),
+      close: async () => void (await client.quit()),
+    };
+  });
+  return {
+    ...storage,
+    shared: shared(keyPrefix),
+    async close() {
+      await storage.close();
+      const client = openClient();
+      try {
+        await deleteKeysUnder(client, keyPrefix);
+      } finally {
+        await client.quit();
+      }
+    },
+  };
+}
+
+/**
  * A fresh schema on a real server, migrated by the owner at `ownerUrl`, whose bundles
  * connect as {@link APP_ROLE} at `appUrl` (by default the same server).
  */
@@ -254,7 +257,7 @@ async function postgresStorage(ownerUrl: string, appUrl = ownerUrl): Promise<Lan
   await ensureAppRole(ownerPool);
   const owner = await createPostgresPersistence({ pool: ownerPool, schema });
   await owner.close();
-  await ownerPool.query(grantsFor(schema, APP_ROLE));
+  await ownerPool.query(applicationGrants(schema, APP_ROLE));
   const url = urlForRole(appUrl, APP_ROLE);
   const storage = storageOf(async ({ onQuery }) => {
     const pool = new pg.Pool({ connectionString: url, max: 4 });
@@ -276,37 +279,6 @@ async function postgresStorage(ownerUrl: string, appUrl = ownerUrl): Promise<Lan
       await ownerPool.end();
     },
   };
-}
-
-/** Create the application role if missing; concurrent test files may race to do so. */
-async function ensureAppRole(ownerPool: pg.Pool): Promise<void> {
-  try {
-    await ownerPool.query(`
-      DO $$ BEGIN
-        IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${APP_ROLE}') THEN
-          CREATE ROLE ${APP_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS;
-        END IF;
-      END $$`);
-  } catch (error) {
-    // 42710 duplicate_object / 23505: another file created it between check and create.
-    const code = (error as { code?: string }).code;
-    if (code !== '42710' && code !== '23505') throw error;
-  }
-}
-
-/** What docs/deploying-postgres.md tells operators to grant the application role. */
-function grantsFor(schema: string, role: string): string {
-  return `
-    GRANT USAGE ON SCHEMA "${schema}" TO ${role};
-    GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA "${schema}" TO ${role};
-    GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA "${schema}" TO ${role};`;
-}
-
-function urlForRole(url: string, role: string): string {
-  const parsed = new URL(url);
-  parsed.username = role;
-  parsed.password = '';
-  return parsed.toString();
 }
 
 /** A `pg.Pool` that reports every statement, on the pool and on checked-out clients. */

@@ -1,10 +1,13 @@
 import type { ConformanceTarget } from '@entelix/conformance';
 import pg from 'pg';
+import {
+  APP_ROLE,
+  applicationGrants,
+  ensureAppRole,
+  urlForRole,
+} from '../../../test-support/postgres-roles.js';
 import { createPostgresPersistence } from '../src/index.js';
 import { dumpSchema } from './snapshot.js';
-
-/** The application role of the integration suites: not superuser, no BYPASSRLS, owns nothing. */
-export const APP_ROLE = 'entelix_app_test';
 
 /** A fresh schema migrated by the owner (the URL's role), usable by {@link APP_ROLE}. */
 export interface TestSchema {
@@ -21,30 +24,6 @@ export function randomSchemaName(): string {
   return `entelix_it_${crypto.randomUUID().replaceAll('-', '').slice(0, 16)}`;
 }
 
-/** The same database as `url`, connecting as `role` (trust auth: no password). */
-export function urlForRole(url: string, role: string): string {
-  const parsed = new URL(url);
-  parsed.username = role;
-  parsed.password = '';
-  return parsed.toString();
-}
-
-/** Create the application role if missing; concurrent test files may race to do so. */
-export async function ensureAppRole(ownerPool: pg.Pool): Promise<void> {
-  try {
-    await ownerPool.query(`
-      DO $$ BEGIN
-        IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${APP_ROLE}') THEN
-          CREATE ROLE ${APP_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS;
-        END IF;
-      END $$`);
-  } catch (error) {
-    // 42710 duplicate_object / 23505: another file created it between check and create.
-    const code = (error as { code?: string }).code;
-    if (code !== '42710' && code !== '23505') throw error;
-  }
-}
-
 /**
  * Grant the application role what docs/deploying-postgres.md tells operators to grant,
  * as the owner, after migrating: the schema, the tables' DML and EXECUTE (which PUBLIC
@@ -54,10 +33,7 @@ export async function ensureAppRole(ownerPool: pg.Pool): Promise<void> {
  * change would outlive the test schema.
  */
 export function grantsFor(schema: string): string {
-  return `
-    GRANT USAGE ON SCHEMA "${schema}" TO ${APP_ROLE};
-    GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA "${schema}" TO ${APP_ROLE};
-    GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA "${schema}" TO ${APP_ROLE};
+  return `${applicationGrants(schema, APP_ROLE)}
     ALTER DEFAULT PRIVILEGES IN SCHEMA "${schema}"
       GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO ${APP_ROLE};
     ALTER DEFAULT PRIVILEGES IN SCHEMA "${schema}" GRANT EXECUTE ON FUNCTIONS TO ${APP_ROLE};`;

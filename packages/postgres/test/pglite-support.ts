@@ -1,4 +1,5 @@
 import { PGlite } from '@electric-sql/pglite';
+import { applicationGrants } from '../../../test-support/postgres-roles.js';
 import { createPostgresPersistence } from '../src/index.js';
 
 /** A non-superuser role: PGlite's default user is a superuser, which RLS never binds. */
@@ -15,9 +16,7 @@ export async function createPGliteAsAppRole(schema = 'entelix'): Promise<PGlite>
   await owner.close();
   await pglite.exec(`
     CREATE ROLE ${APP_ROLE} NOLOGIN NOSUPERUSER NOBYPASSRLS;
-    GRANT USAGE ON SCHEMA "${schema}" TO ${APP_ROLE};
-    GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA "${schema}" TO ${APP_ROLE};
-    GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA "${schema}" TO ${APP_ROLE};
+    ${applicationGrants(schema, APP_ROLE)}
     SET ROLE ${APP_ROLE};
   `);
   return pglite;

@@ -1,6 +1,7 @@
 import { Checkpoint, Namespace, type Persistence, type SessionLog, ThreadKey } from '@entelix/core';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { APP_ROLE } from '../../../test-support/postgres-roles.js';
 import { describeWithService } from '../../../test-support/services.js';
 import { runCli } from '../src/cli.js';
 import {
@@ -10,7 +11,6 @@ import {
 } from '../src/index.js';
 import { indexReadTests } from './index-reads.js';
 import {
-  APP_ROLE,
   closeWriteGate,
   createTestSchema,
   GATED,

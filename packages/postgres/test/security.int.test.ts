@@ -1,6 +1,7 @@
 import { Namespace } from '@entelix/core';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { APP_ROLE, ensureAppRole, urlForRole } from '../../../test-support/postgres-roles.js';
 import { describeWithService } from '../../../test-support/services.js';
 import { runCli } from '../src/cli.js';
 import {
@@ -8,7 +9,7 @@ import {
   createPostgresPersistence,
   LATEST_SCHEMA_VERSION,
 } from '../src/index.js';
-import { APP_ROLE, ensureAppRole, randomSchemaName, urlForRole } from './pg-support.js';
+import { randomSchemaName } from './pg-support.js';
 
 /** Roles of the documented deployment, plus one that must never be used. */
 const OWNER_ROLE = 'entelix_owner_test';
