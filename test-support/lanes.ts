@@ -6,7 +6,7 @@ import { createRedisPersistence, type RedisClient } from '@entelix/redis';
 import { Cluster, Redis } from 'ioredis';
 import RedisMock from 'ioredis-mock';
 import pg from 'pg';
-import { describe } from 'vitest';
+import { afterAll, beforeAll, describe } from 'vitest';
 import { APP_ROLE, applicationGrants, ensureAppRole, urlForRole } from './postgres-roles.js';
 import { describeWithService, type ServiceVariable } from './services.js';
 
@@ -182,6 +182,29 @@ export function describeLanes(
     if (lane.requires === undefined) describe(laneTitle, () => body(lane));
     else describeWithService(lane.requires, laneTitle, () => body(lane));
   }
+}
+
+/** A lane opened for a suite; its fields are set once the suite's `beforeAll` has run. */
+export interface OpenedLane {
+  readonly storage: LaneStorage;
+  /** A bundle over the storage. */
+  readonly persistence: Persistence;
+}
+
+/**
+ * Open `lane` for the enclosing suite: its storage and one bundle over it in
+ * `beforeAll`, everything it opened closed in `afterAll`.
+ */
+export function openLane(lane: Lane): OpenedLane {
+  const opened: { storage?: LaneStorage; persistence?: Persistence } = {};
+  beforeAll(async () => {
+    opened.storage = await lane.start();
+    opened.persistence = await opened.storage.open();
+  });
+  afterAll(async () => {
+    await opened.storage?.close();
+  });
+  return opened as OpenedLane;
 }
 
 /** A random id for a tenant, thread or namespace part of one test. */

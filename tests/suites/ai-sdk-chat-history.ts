@@ -1,8 +1,8 @@
-import { type Persistence, ThreadKey } from '@entelix/core';
+import { ThreadKey } from '@entelix/core';
 import type { UIMessage } from 'ai';
 import { MockLanguageModelV3, simulateReadableStream } from 'ai/test';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { type Lane, type LaneStorage, randomId } from '../../test-support/lanes.js';
+import { expect, it } from 'vitest';
+import { type Lane, openLane, randomId } from '../../test-support/lanes.js';
 import { type ChatLogRecord, chatHistory } from '../ai-sdk/chat-history.js';
 import { handleChat } from '../ai-sdk/route.js';
 
@@ -41,15 +41,7 @@ const textOf = (message: UIMessage) =>
 
 /** The recipe of docs/ai-sdk.md, run as the guide shows it, over one lane's storage. */
 export function chatHistoryTests(lane: Lane): void {
-  let storage: LaneStorage;
-  let persistence: Persistence;
-  beforeAll(async () => {
-    storage = await lane.start();
-    persistence = await storage.open();
-  });
-  afterAll(async () => {
-    await storage?.close();
-  });
+  const opened = openLane(lane);
 
   /** POST one message through the recipe's route handler and read the whole stream. */
   async function post(tenantId: string, chatId: string, message: UIMessage, reply: string) {
@@ -57,18 +49,18 @@ export function chatHistoryTests(lane: Lane): void {
       method: 'POST',
       body: JSON.stringify({ id: chatId, message }),
     });
-    const response = await handleChat(persistence, tenantId, request, modelSaying(reply));
+    const response = await handleChat(opened.persistence, tenantId, request, modelSaying(reply));
     await response.text(); // onFinish runs once the stream is consumed
   }
   const eventsOf = (tenantId: string, chatId: string) =>
-    persistence.sessionLog<ChatLogRecord>().loadSince(ThreadKey.of(tenantId, chatId), 0);
+    opened.persistence.sessionLog<ChatLogRecord>().loadSince(ThreadKey.of(tenantId, chatId), 0);
 
   it('keeps the turns of a chat, appending only what is new', async () => {
     const tenantId = randomId('tenant');
     const chatId = randomId('chat');
     await post(tenantId, chatId, userSays('Hi'), 'Hello!');
     await post(tenantId, chatId, userSays('How are you?'), 'Fine.');
-    const { messages, head } = await chatHistory(persistence, tenantId, chatId).load();
+    const { messages, head } = await chatHistory(opened.persistence, tenantId, chatId).load();
     expect(messages.map((message) => [message.role, textOf(message)])).toEqual([
       ['user', 'Hi'],
       ['assistant', 'Hello!'],
@@ -83,11 +75,11 @@ export function chatHistoryTests(lane: Lane): void {
     const tenantId = randomId('tenant');
     const chatId = randomId('chat');
     await post(tenantId, chatId, userSays('Tell me a story'), 'Once upon');
-    const before = await chatHistory(persistence, tenantId, chatId).load();
+    const before = await chatHistory(opened.persistence, tenantId, chatId).load();
     const assistant = before.messages.at(-1)!;
     await post(tenantId, chatId, assistant, ' a time.');
 
-    const after = await chatHistory(persistence, tenantId, chatId).load();
+    const after = await chatHistory(opened.persistence, tenantId, chatId).load();
     expect(after.messages.map((message) => message.id)).toEqual(
       before.messages.map((message) => message.id),
     );
@@ -104,7 +96,7 @@ export function chatHistoryTests(lane: Lane): void {
     const question = userSays('Pick a number');
     await post(tenantId, chatId, question, '7');
     await post(tenantId, chatId, question, '8');
-    const { messages } = await chatHistory(persistence, tenantId, chatId).load();
+    const { messages } = await chatHistory(opened.persistence, tenantId, chatId).load();
     expect(messages.map((message) => [message.role, textOf(message)])).toEqual([
       ['user', 'Pick a number'],
       ['assistant', '8'],
@@ -115,8 +107,8 @@ export function chatHistoryTests(lane: Lane): void {
   it('a save from a stale load loses its conditional append with CONFLICT and writes nothing', async () => {
     const tenantId = randomId('tenant');
     const chatId = randomId('chat');
-    const tab = chatHistory(persistence, tenantId, chatId);
-    const otherTab = chatHistory(await storage.open(), tenantId, chatId);
+    const tab = chatHistory(opened.persistence, tenantId, chatId);
+    const otherTab = chatHistory(await opened.storage.open(), tenantId, chatId);
     const first = await tab.save(await tab.load(), [userSays('one')]);
     const seenByBoth = await otherTab.load();
     expect(seenByBoth).toEqual(first);
@@ -140,7 +132,7 @@ export function chatHistoryTests(lane: Lane): void {
     await post(acme, chatId, userSays('acme only'), 'ok');
     await post(globex, chatId, userSays('globex only'), 'ok');
     const texts = async (tenantId: string) =>
-      (await chatHistory(persistence, tenantId, chatId).load()).messages.map(textOf);
+      (await chatHistory(opened.persistence, tenantId, chatId).load()).messages.map(textOf);
     expect(await texts(acme)).toEqual(['acme only', 'ok']);
     expect(await texts(globex)).toEqual(['globex only', 'ok']);
   });
@@ -148,17 +140,17 @@ export function chatHistoryTests(lane: Lane): void {
   it('a bad chat id is INVALID_ID, an unserialisable message SERIALIZATION, and nothing is written', async () => {
     const tenantId = randomId('tenant');
     for (const chatId of ['', 'a\u0000b', 'x'.repeat(257)]) {
-      expect(() => chatHistory(persistence, tenantId, chatId)).toThrow(
+      expect(() => chatHistory(opened.persistence, tenantId, chatId)).toThrow(
         expect.objectContaining({ code: 'INVALID_ID' }),
       );
     }
     const chatId = randomId('chat');
-    const chat = chatHistory(persistence, tenantId, chatId);
+    const chat = chatHistory(opened.persistence, tenantId, chatId);
     const loaded = await chat.load();
     const dated = { ...userSays('when'), metadata: { at: new Date(0) } };
     await expect(chat.save(loaded, [userSays('fine'), dated])).rejects.toMatchObject({
       code: 'SERIALIZATION',
     });
-    expect(await persistence.sessionLog().head(ThreadKey.of(tenantId, chatId))).toBe(0);
+    expect(await opened.persistence.sessionLog().head(ThreadKey.of(tenantId, chatId))).toBe(0);
   });
 }

@@ -1,46 +1,37 @@
-import type { Persistence } from '@entelix/core';
 import { MemorySaver } from '@langchain/langgraph-checkpoint';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { type Lane, type LaneStorage, randomId } from '../../../../test-support/lanes.js';
+import { expect, it } from 'vitest';
+import { type Lane, openLane, randomId } from '../../../../test-support/lanes.js';
 import { copyThreads, createEntelixSaver } from '../../src/index.js';
 import { expectFaithfulCopy, runThreadsOn } from '../copy.js';
 
 export function copyFromMemorySaverTests(lane: Lane): void {
-  let storage: LaneStorage;
-  let persistence: Persistence;
-  beforeAll(async () => {
-    storage = await lane.start();
-    persistence = await storage.open();
-  });
-  afterAll(async () => {
-    await storage?.close();
-  });
+  const opened = openLane(lane);
 
   it('copies named threads faithfully', async () => {
     const source = new MemorySaver();
-    await expectFaithfulCopy(source, persistence, await runThreadsOn(source));
+    await expectFaithfulCopy(source, opened.persistence, await runThreadsOn(source));
   });
 
   it('finds the threads itself when none are named', async () => {
     const source = new MemorySaver();
-    await expectFaithfulCopy(source, persistence, await runThreadsOn(source), true);
+    await expectFaithfulCopy(source, opened.persistence, await runThreadsOn(source), true);
   });
 
   it('reports progress per thread and refuses a copy without a tenant', async () => {
     const source = new MemorySaver();
     const threadIds = await runThreadsOn(source);
     const seen: string[] = [];
-    await copyThreads(source, createEntelixSaver(persistence), {
+    await copyThreads(source, createEntelixSaver(opened.persistence), {
       tenantId: randomId('tenant'),
       threadIds: threadIds.slice(0, 2),
       onThread: (copied) => seen.push(copied.threadId),
     });
     expect(seen).toEqual(threadIds.slice(0, 2));
     await expect(
-      copyThreads(source, createEntelixSaver(persistence), {} as never),
+      copyThreads(source, createEntelixSaver(opened.persistence), {} as never),
     ).rejects.toMatchObject({ code: 'CONFIG' });
     await expect(
-      copyThreads(source, createEntelixSaver(persistence, { tenantId: 'a' }), {
+      copyThreads(source, createEntelixSaver(opened.persistence, { tenantId: 'a' }), {
         tenantId: 'b',
         threadIds,
       }),

@@ -2,8 +2,8 @@ import type { Persistence } from '@entelix/core';
 import type { RunnableConfig } from '@langchain/core/runnables';
 import { Command } from '@langchain/langgraph';
 import { type BaseCheckpointSaver, MemorySaver } from '@langchain/langgraph-checkpoint';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { type Lane, type LaneStorage, randomId } from '../../../../test-support/lanes.js';
+import { expect, it } from 'vitest';
+import { type Lane, openLane, randomId } from '../../../../test-support/lanes.js';
 import { createEntelixSaver, type EntelixSaver } from '../../src/index.js';
 import {
   collect,
@@ -20,15 +20,7 @@ import { instrument } from '../instrument.js';
 type Durability = 'sync' | 'async' | 'exit';
 
 export function graphRunTests(lane: Lane): void {
-  let storage: LaneStorage;
-  let persistence: Persistence;
-  beforeAll(async () => {
-    storage = await lane.start();
-    persistence = await storage.open();
-  });
-  afterAll(async () => {
-    await storage?.close();
-  });
+  const opened = openLane(lane);
 
   /**
    * Run the same steps with LangGraph's MemorySaver and with the Entelix saver (an
@@ -36,7 +28,7 @@ export function graphRunTests(lane: Lane): void {
    */
   async function againstMemorySaver<R>(
     steps: (saver: BaseCheckpointSaver, config: RunnableConfig, entelix: boolean) => Promise<R>,
-    over: Persistence = persistence,
+    over: Persistence = opened.persistence,
   ): Promise<R> {
     const threadId = randomId('thread');
     const reference = await steps(
@@ -199,7 +191,7 @@ export function graphRunTests(lane: Lane): void {
   });
 
   it('getState with subgraphs on an unbound saver outside withTenant is a CONFIG error', async () => {
-    const saver = createEntelixSaver(persistence);
+    const saver = createEntelixSaver(opened.persistence);
     const graph = nestedGraph(saver);
     const config = {
       configurable: { thread_id: randomId('thread'), tenant_id: randomId('tenant') },
@@ -208,7 +200,9 @@ export function graphRunTests(lane: Lane): void {
     await expect(graph.getState(config, { subgraphs: true })).rejects.toMatchObject({
       code: 'CONFIG',
     });
-    const bound = createEntelixSaver(persistence, { tenantId: config.configurable.tenant_id });
+    const bound = createEntelixSaver(opened.persistence, {
+      tenantId: config.configurable.tenant_id,
+    });
     const state = await nestedGraph(bound).getState(config, { subgraphs: true });
     expect(state.tasks[0]?.state).toMatchObject({ next: ['inner'] });
   });
@@ -266,7 +260,7 @@ export function graphRunTests(lane: Lane): void {
       await againstMemorySaver(scenario);
       // A backend slower than the graph: LangGraph then issues pending writes while
       // (async) or before (exit) the checkpoint they belong to is put.
-      const slow = instrument(persistence, {
+      const slow = instrument(opened.persistence, {
         delayMs: (method) => (method === 'checkpointer.put' ? 15 : 0),
       });
       await againstMemorySaver(scenario, slow.persistence);
@@ -274,7 +268,7 @@ export function graphRunTests(lane: Lane): void {
   }
 
   it('two tenants running the same thread id never see each other', async () => {
-    const saver = createEntelixSaver(persistence);
+    const saver = createEntelixSaver(opened.persistence);
     const graph = interruptGraph(saver);
     const threadId = randomId('thread');
     const acme = { configurable: { thread_id: threadId, tenant_id: randomId('acme') } };

@@ -8,8 +8,8 @@ import {
   emptyCheckpoint,
   uuid6,
 } from '@langchain/langgraph-checkpoint';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { type Lane, type LaneStorage, randomId } from '../../../../test-support/lanes.js';
+import { describe, expect, it, vi } from 'vitest';
+import { type Lane, openLane, randomId } from '../../../../test-support/lanes.js';
 import {
   createEntelixSaver,
   type StoredCheckpoint,
@@ -35,19 +35,11 @@ function checkpointWith(channelValues: Record<string, unknown>): Checkpoint {
 }
 
 export function saverTests(lane: Lane): void {
-  let storage: LaneStorage;
-  let persistence: Persistence;
-  beforeAll(async () => {
-    storage = await lane.start();
-    persistence = await storage.open();
-  });
-  afterAll(async () => {
-    await storage?.close();
-  });
+  const opened = openLane(lane);
 
   /** A counted bundle over the lane's, an unbound saver on it and a fresh thread. */
   function counted() {
-    const { persistence: wrapped, log } = instrument(persistence);
+    const { persistence: wrapped, log } = instrument(opened.persistence);
     const saver = createEntelixSaver(wrapped, { pageSize: 10 });
     const tenantId = randomId('tenant');
     const threadId = randomId('thread');
@@ -78,7 +70,7 @@ export function saverTests(lane: Lane): void {
       async () => {
         const sent: string[] = [];
         const saver = createEntelixSaver(
-          await storage.open({ onQuery: (text) => sent.push(text) }),
+          await opened.storage.open({ onQuery: (text) => sent.push(text) }),
           {
             pageSize: 10,
           },
@@ -244,7 +236,7 @@ export function saverTests(lane: Lane): void {
           // LangGraph does not wait for a checkpoint's put before the next step, and in
           // exit durability it flushes the last writes before the last put: the saver
           // waits for the put rather than spending a failed call.
-          const { persistence: wrapped, log } = instrument(persistence, {
+          const { persistence: wrapped, log } = instrument(opened.persistence, {
             delayMs: (method) => (method === 'checkpointer.put' ? putDelayMs : 0),
           });
           const saver = createEntelixSaver(wrapped);
@@ -299,7 +291,7 @@ export function saverTests(lane: Lane): void {
         metadata(4, { user: 'ada' }),
         {},
       );
-      const raw = await persistence
+      const raw = await opened.persistence
         .checkpointer<StoredCheckpoint, JsonValue>()
         .getLatest(ThreadKey.of(tenantId, threadId));
       expect(raw?.state.channel_values.count).toBe(3);
@@ -340,7 +332,7 @@ export function saverTests(lane: Lane): void {
         tagged: { [VALUE_TAG]: 'looks like ours', x: 1 },
       };
       const stored = await saver.put(config, checkpointWith(values), metadata(0), {});
-      const raw = await persistence
+      const raw = await opened.persistence
         .checkpointer<StoredCheckpoint, JsonValue>()
         .getLatest(ThreadKey.of(tenantId, threadId));
       expect(raw?.state.channel_values.bytes).toEqual({
@@ -372,7 +364,7 @@ export function saverTests(lane: Lane): void {
       );
       await saver.putWrites(stored, [['y', new Uint8Array([7])]], 'task-a', 'c-path');
       await saver.putWrites(stored, [['z', 'first']], 'task-z', 'a-path');
-      const raw = await persistence
+      const raw = await opened.persistence
         .checkpointer<StoredCheckpoint, JsonValue>()
         .getLatest(ThreadKey.of(tenantId, threadId));
       expect(raw?.pendingWrites.map((w) => [w.taskPath, w.taskId, w.idx, w.channel])).toEqual([
@@ -434,7 +426,7 @@ export function saverTests(lane: Lane): void {
 
     it('a bound saver takes the tenant from its binding and refuses any other', async () => {
       const tenantId = randomId('tenant');
-      const { persistence: wrapped, log } = instrument(persistence);
+      const { persistence: wrapped, log } = instrument(opened.persistence);
       const saver = createEntelixSaver(wrapped, { tenantId });
       const threadId = randomId('thread');
       const stored = await saver.put(
@@ -648,7 +640,7 @@ export function saverTests(lane: Lane): void {
         const setup = counted();
         const existing = await setup.saver.put(setup.config, checkpointWith({}), metadata(0), {});
         await expect(call({ ...setup, existing })).rejects.toMatchObject({ code });
-        const checkpoints = persistence.checkpointer();
+        const checkpoints = opened.persistence.checkpointer();
         expect(await checkpoints.listThreads(setup.tenantId, { limit: 10 })).toEqual([
           setup.threadId,
         ]);
@@ -668,17 +660,17 @@ export function saverTests(lane: Lane): void {
       expect(() => createEntelixSaver({} as Persistence)).toThrow(
         expect.objectContaining({ code: 'CONFIG' }),
       );
-      expect(() => createEntelixSaver(persistence, { pageSize: 0 })).toThrow(
+      expect(() => createEntelixSaver(opened.persistence, { pageSize: 0 })).toThrow(
         expect.objectContaining({ code: 'CONFIG' }),
       );
-      expect(() => createEntelixSaver(persistence, { tenantId: '' })).toThrow(
+      expect(() => createEntelixSaver(opened.persistence, { tenantId: '' })).toThrow(
         expect.objectContaining({ code: 'INVALID_ID' }),
       );
     });
   });
 
   it('next versions: integers, and the counter form of string versions', () => {
-    const saver = createEntelixSaver(persistence);
+    const saver = createEntelixSaver(opened.persistence);
     expect(saver.getNextVersion(undefined)).toBe(1);
     expect(saver.getNextVersion(41)).toBe(42);
     const next = String(

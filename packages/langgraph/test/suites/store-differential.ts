@@ -1,8 +1,7 @@
-import type { Persistence } from '@entelix/core';
 import { InMemoryStore, type Item, type Operation } from '@langchain/langgraph-checkpoint';
 import fc from 'fast-check';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { type Lane, type LaneStorage, randomId } from '../../../../test-support/lanes.js';
+import { expect, it } from 'vitest';
+import { type Lane, openLane, randomId } from '../../../../test-support/lanes.js';
 import { createEntelixStore } from '../../src/index.js';
 
 /**
@@ -209,21 +208,13 @@ function observedView(op: Op, result: unknown): unknown {
 }
 
 export function storeDifferentialTests(lane: Lane): void {
-  let storage: LaneStorage;
-  let persistence: Persistence;
-  beforeAll(async () => {
-    storage = await lane.start();
-    persistence = await storage.open();
-  });
-  afterAll(async () => {
-    await storage?.close();
-  });
+  const opened = openLane(lane);
 
   it('one operation at a time', async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(opArb, { maxLength: 25 }), async (ops) => {
         const reference = new InMemoryStore();
-        const store = createEntelixStore(persistence, {
+        const store = createEntelixStore(opened.persistence, {
           tenantId: randomId('tenant'),
           pageSize: 2,
         });
@@ -244,7 +235,7 @@ export function storeDifferentialTests(lane: Lane): void {
         fc.array(fc.array(opArb, { minLength: 1, maxLength: 8 }), { maxLength: 6 }),
         async (batches) => {
           const reference = new InMemoryStore();
-          const store = createEntelixStore(persistence, {
+          const store = createEntelixStore(opened.persistence, {
             tenantId: randomId('tenant'),
             pageSize: 3,
           });

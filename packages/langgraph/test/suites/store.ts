@@ -2,24 +2,16 @@ import { Namespace, type Persistence } from '@entelix/core';
 import { createMemoryDatabase, createMemoryPersistence } from '@entelix/memory';
 import type { LangGraphRunnableConfig } from '@langchain/langgraph';
 import { Annotation, START, StateGraph } from '@langchain/langgraph';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Lane, type LaneStorage, randomId } from '../../../../test-support/lanes.js';
+import { describe, expect, it } from 'vitest';
+import { type Lane, openLane, randomId } from '../../../../test-support/lanes.js';
 import { createEntelixSaver, createEntelixStore } from '../../src/index.js';
 import { instrument } from '../instrument.js';
 
 export function storeTests(lane: Lane): void {
-  let storage: LaneStorage;
-  let persistence: Persistence;
-  beforeAll(async () => {
-    storage = await lane.start();
-    persistence = await storage.open();
-  });
-  afterAll(async () => {
-    await storage?.close();
-  });
+  const opened = openLane(lane);
 
   function counted(pageSize = 100) {
-    const { persistence: wrapped, log } = instrument(persistence);
+    const { persistence: wrapped, log } = instrument(opened.persistence);
     const tenantId = randomId('tenant');
     return { store: createEntelixStore(wrapped, { tenantId, pageSize }), log, tenantId };
   }
@@ -78,13 +70,15 @@ export function storeTests(lane: Lane): void {
     ]);
 
     // Everything is an Entelix item of the tenant, readable as JSON.
-    const raw = await persistence.store().get(Namespace.of(tenantId, 'users', 'u2'), 'profile');
+    const raw = await opened.persistence
+      .store()
+      .get(Namespace.of(tenantId, 'users', 'u2'), 'profile');
     expect(raw?.value).toEqual({ name: 'Grace', age: 45 });
   });
 
   it('two tenants with the same namespaces never see each other', async () => {
-    const acme = createEntelixStore(persistence, { tenantId: randomId('acme') });
-    const globex = createEntelixStore(persistence, { tenantId: randomId('globex') });
+    const acme = createEntelixStore(opened.persistence, { tenantId: randomId('acme') });
+    const globex = createEntelixStore(opened.persistence, { tenantId: randomId('globex') });
     await acme.put(['memories'], 'm', { who: 'acme' });
     await globex.put(['memories'], 'm', { who: 'globex' });
     expect((await acme.get(['memories'], 'm'))?.value).toEqual({ who: 'acme' });
@@ -185,7 +179,7 @@ export function storeTests(lane: Lane): void {
         return {};
       })
       .addEdge(START, 'remember')
-      .compile({ checkpointer: createEntelixSaver(persistence) });
+      .compile({ checkpointer: createEntelixSaver(opened.persistence) });
     const acme = randomId('acme');
     const globex = randomId('globex');
     const invoke = (tenantId: string) =>
@@ -193,14 +187,14 @@ export function storeTests(lane: Lane): void {
         { who: tenantId },
         {
           configurable: { tenant_id: tenantId, thread_id: randomId('thread') },
-          store: createEntelixStore(persistence, { tenantId }),
+          store: createEntelixStore(opened.persistence, { tenantId }),
         },
       );
     await invoke(acme);
     await invoke(acme);
     await invoke(globex);
     const read = (tenantId: string) =>
-      createEntelixStore(persistence, { tenantId }).get(['memories'], 'visits');
+      createEntelixStore(opened.persistence, { tenantId }).get(['memories'], 'visits');
     expect((await read(acme))?.value).toEqual({ visits: 2, who: acme });
     expect((await read(globex))?.value).toEqual({ visits: 1, who: globex });
   });
@@ -263,18 +257,18 @@ export function storeTests(lane: Lane): void {
         await expect(
           store.batch([{ namespace: ['ns'], key: 'good', value: { v: 1 } }, operation as never]),
         ).rejects.toMatchObject({ code });
-        expect(await persistence.store().listNamespaces(tenantId)).toEqual([]);
+        expect(await opened.persistence.store().listNamespaces(tenantId)).toEqual([]);
       });
     }
 
     it('createEntelixStore needs a tenant and valid options', () => {
-      expect(() => createEntelixStore(persistence, {} as never)).toThrow(
+      expect(() => createEntelixStore(opened.persistence, {} as never)).toThrow(
         expect.objectContaining({ code: 'CONFIG' }),
       );
-      expect(() => createEntelixStore(persistence, { tenantId: '' })).toThrow(
+      expect(() => createEntelixStore(opened.persistence, { tenantId: '' })).toThrow(
         expect.objectContaining({ code: 'INVALID_ID' }),
       );
-      expect(() => createEntelixStore(persistence, { tenantId: 't', ttlMs: 0 })).toThrow(
+      expect(() => createEntelixStore(opened.persistence, { tenantId: 't', ttlMs: 0 })).toThrow(
         expect.objectContaining({ code: 'CONFIG' }),
       );
       expect(() => createEntelixStore({} as Persistence, { tenantId: 't' })).toThrow(

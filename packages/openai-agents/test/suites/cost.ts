@@ -1,7 +1,7 @@
 import { type Persistence, ThreadKey } from '@entelix/core';
 import type { AgentInputItem } from '@openai/agents-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Lane, type LaneStorage, randomId } from '../../../../test-support/lanes.js';
+import { describe, expect, it } from 'vitest';
+import { type Lane, openLane, randomId } from '../../../../test-support/lanes.js';
 import { createEntelixSession } from '../../src/index.js';
 import { countSessionLog } from '../counting.js';
 
@@ -12,26 +12,18 @@ const textsOf = (items: readonly AgentInputItem[]) =>
   items.map((item) => (item as { content: string }).content);
 
 export function costTests(lane: Lane): void {
-  let storage: LaneStorage;
-  let persistence: Persistence;
-  beforeAll(async () => {
-    storage = await lane.start();
-    persistence = await storage.open();
-  });
-  afterAll(async () => {
-    await storage?.close();
-  });
+  const opened = openLane(lane);
 
   /** A session with a {@link HISTORY}-item history, and a tally of what it asks afterwards. */
-  async function longSession(over: Persistence = persistence) {
+  async function longSession(over: Persistence = opened.persistence) {
     const ids = { tenantId: randomId('tenant'), sessionId: randomId('session') };
-    await createEntelixSession(persistence, ids).addItems(
+    await createEntelixSession(opened.persistence, ids).addItems(
       Array.from({ length: HISTORY }, (_, n) => said(`m${n}`)),
     );
     const counted = countSessionLog(over);
     const session = createEntelixSession(counted.persistence, ids);
     const stored = () =>
-      persistence.sessionLog().loadSince(ThreadKey.of(ids.tenantId, ids.sessionId), 0);
+      opened.persistence.sessionLog().loadSince(ThreadKey.of(ids.tenantId, ids.sessionId), 0);
     return { ids, session, tally: counted.tally, stored };
   }
 
@@ -111,7 +103,7 @@ export function costTests(lane: Lane): void {
       async () => {
         const sent: string[] = [];
         const { session } = await longSession(
-          await storage.open({ onQuery: (text) => sent.push(text) }),
+          await opened.storage.open({ onQuery: (text) => sent.push(text) }),
         );
         // The first call of each kind may load its script (Redis answers NOSCRIPT once).
         await session.popItem();

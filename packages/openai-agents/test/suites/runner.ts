@@ -1,4 +1,4 @@
-import { type Persistence, ThreadKey } from '@entelix/core';
+import { ThreadKey } from '@entelix/core';
 import {
   Agent,
   MemorySession,
@@ -7,8 +7,8 @@ import {
   type Session,
 } from '@openai/agents-core';
 import { assistantMessage, ScriptedModel } from '@openai/agents-core/testing';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { type Lane, type LaneStorage, randomId } from '../../../../test-support/lanes.js';
+import { expect, it } from 'vitest';
+import { type Lane, openLane, randomId } from '../../../../test-support/lanes.js';
 import { createEntelixSession } from '../../src/index.js';
 import { pauseConditionalAppends } from '../gate.js';
 import {
@@ -22,24 +22,16 @@ import { summarize } from '../summary.js';
 const freshIds = () => ({ tenantId: randomId('tenant'), sessionId: randomId('session') });
 
 export function runnerTests(lane: Lane): void {
-  let storage: LaneStorage;
-  let persistence: Persistence;
-  beforeAll(async () => {
-    storage = await lane.start();
-    persistence = await storage.open();
-  });
-  afterAll(async () => {
-    await storage?.close();
-  });
+  const opened = openLane(lane);
 
   it('keeps a multi-turn conversation: the second turn sees the first', async () => {
     const ids = freshIds();
-    const first = await runScriptedTurn(persistence, {
+    const first = await runScriptedTurn(opened.persistence, {
       ...ids,
       input: 'My name is Ada.',
       replies: [{ say: 'Hello, Ada.' }],
     });
-    const second = await runScriptedTurn(persistence, {
+    const second = await runScriptedTurn(opened.persistence, {
       ...ids,
       input: 'What is my name?',
       replies: [{ say: 'Your name is Ada.' }],
@@ -49,7 +41,7 @@ export function runnerTests(lane: Lane): void {
     expect(second.modelInputs.map(summarize)).toEqual([
       ['user: My name is Ada.', 'assistant: Hello, Ada.', 'user: What is my name?'],
     ]);
-    const session = createEntelixSession(persistence, ids);
+    const session = createEntelixSession(opened.persistence, ids);
     expect(summarize(await session.getItems())).toEqual([
       'user: My name is Ada.',
       'assistant: Hello, Ada.',
@@ -64,7 +56,7 @@ export function runnerTests(lane: Lane): void {
 
   it('stores a tool call and its result, and replays them on the next turn', async () => {
     const ids = freshIds();
-    const first = await runScriptedTurn(persistence, {
+    const first = await runScriptedTurn(opened.persistence, {
       ...ids,
       input: 'Weather in Oslo?',
       replies: [
@@ -81,7 +73,7 @@ export function runnerTests(lane: Lane): void {
         'result call-1: sunny in Oslo',
       ],
     ]);
-    const second = await runScriptedTurn(persistence, {
+    const second = await runScriptedTurn(opened.persistence, {
       ...ids,
       input: 'And tomorrow?',
       replies: [{ say: 'Ask me tomorrow.' }],
@@ -95,7 +87,7 @@ export function runnerTests(lane: Lane): void {
         'user: And tomorrow?',
       ],
     ]);
-    const events = await persistence
+    const events = await opened.persistence
       .sessionLog()
       .loadSince(ThreadKey.of(ids.tenantId, ids.sessionId), 0);
     expect(events.map((event) => event.seq)).toEqual([1, 2, 3, 4, 5, 6]);
@@ -110,18 +102,18 @@ export function runnerTests(lane: Lane): void {
       : 'the session resumed from a second bundle (the storage lives in this process) sees the first turn',
     async () => {
       const ids = freshIds();
-      await runScriptedTurn(persistence, {
+      await runScriptedTurn(opened.persistence, {
         ...ids,
         input: 'Remember the number 42.',
         replies: [{ say: 'Noted: 42.' }],
       });
       const job = { ...ids, input: 'Which number?', replies: [{ say: '42.' }] };
-      expect(storage.shared !== undefined).toBe(acrossProcesses);
+      expect(opened.storage.shared !== undefined).toBe(acrossProcesses);
       let elsewhere: TurnOutcome;
-      if (storage.shared === undefined) {
-        elsewhere = await runScriptedTurn(await storage.open(), job);
+      if (opened.storage.shared === undefined) {
+        elsewhere = await runScriptedTurn(await opened.storage.open(), job);
       } else {
-        const outcome = await runTurnInAnotherProcess(storage.shared, job);
+        const outcome = await runTurnInAnotherProcess(opened.storage.shared, job);
         expect(outcome.pid).not.toBe(process.pid);
         elsewhere = outcome;
       }
@@ -129,7 +121,7 @@ export function runnerTests(lane: Lane): void {
       expect(elsewhere.modelInputs.map(summarize)).toEqual([
         ['user: Remember the number 42.', 'assistant: Noted: 42.', 'user: Which number?'],
       ]);
-      expect(summarize(await createEntelixSession(persistence, ids).getItems())).toEqual([
+      expect(summarize(await createEntelixSession(opened.persistence, ids).getItems())).toEqual([
         'user: Remember the number 42.',
         'assistant: Noted: 42.',
         'user: Which number?',
@@ -142,13 +134,13 @@ export function runnerTests(lane: Lane): void {
     const sessionId = randomId('shared');
     const acme = randomId('acme');
     const globex = randomId('globex');
-    await runScriptedTurn(persistence, {
+    await runScriptedTurn(opened.persistence, {
       tenantId: acme,
       sessionId,
       input: 'Acme secret: blue.',
       replies: [{ say: 'Kept, Acme.' }],
     });
-    const globexTurn = await runScriptedTurn(persistence, {
+    const globexTurn = await runScriptedTurn(opened.persistence, {
       tenantId: globex,
       sessionId,
       input: 'What is the secret?',
@@ -156,11 +148,13 @@ export function runnerTests(lane: Lane): void {
     });
     expect(globexTurn.modelInputs.map(summarize)).toEqual([['user: What is the secret?']]);
     expect(
-      summarize(await createEntelixSession(persistence, { tenantId: acme, sessionId }).getItems()),
+      summarize(
+        await createEntelixSession(opened.persistence, { tenantId: acme, sessionId }).getItems(),
+      ),
     ).toEqual(['user: Acme secret: blue.', 'assistant: Kept, Acme.']);
     expect(
       summarize(
-        await createEntelixSession(persistence, { tenantId: globex, sessionId }).getItems(),
+        await createEntelixSession(opened.persistence, { tenantId: globex, sessionId }).getItems(),
       ),
     ).toEqual(['user: What is the secret?', 'assistant: I know no secret.']);
   });
@@ -168,26 +162,30 @@ export function runnerTests(lane: Lane): void {
   it('a concurrent popItem loses its conditional append with CONFLICT while a run appends', async () => {
     const ids = freshIds();
     const key = ThreadKey.of(ids.tenantId, ids.sessionId);
-    await runScriptedTurn(persistence, { ...ids, input: 'First.', replies: [{ say: 'One.' }] });
+    await runScriptedTurn(opened.persistence, {
+      ...ids,
+      input: 'First.',
+      replies: [{ say: 'One.' }],
+    });
 
     // The popping writer pauses between reading the history and its conditional append;
     // a whole run completes in that gap.
-    const gate = pauseConditionalAppends(await storage.open());
+    const gate = pauseConditionalAppends(await opened.storage.open());
     const popper = createEntelixSession(gate.persistence, { ...ids, maxAttempts: 1 });
     const popped = popper.popItem();
     await gate.reached;
-    const run = await runScriptedTurn(persistence, {
+    const run = await runScriptedTurn(opened.persistence, {
       ...ids,
       input: 'Second.',
       replies: [{ say: 'Two.' }],
     });
     expect(run.finalOutput).toBe('Two.');
-    const headBefore = await persistence.sessionLog().head(key);
+    const headBefore = await opened.persistence.sessionLog().head(key);
     gate.release();
     await expect(popped).rejects.toMatchObject({ code: 'CONFLICT' });
 
-    expect(await persistence.sessionLog().head(key)).toBe(headBefore);
-    expect(summarize(await createEntelixSession(persistence, ids).getItems())).toEqual([
+    expect(await opened.persistence.sessionLog().head(key)).toBe(headBefore);
+    expect(summarize(await createEntelixSession(opened.persistence, ids).getItems())).toEqual([
       'user: First.',
       'assistant: One.',
       'user: Second.',
@@ -197,15 +195,23 @@ export function runnerTests(lane: Lane): void {
 
   it('a popItem that is allowed to retry removes the newest item, the one the run wrote', async () => {
     const ids = freshIds();
-    await runScriptedTurn(persistence, { ...ids, input: 'First.', replies: [{ say: 'One.' }] });
-    const gate = pauseConditionalAppends(await storage.open());
+    await runScriptedTurn(opened.persistence, {
+      ...ids,
+      input: 'First.',
+      replies: [{ say: 'One.' }],
+    });
+    const gate = pauseConditionalAppends(await opened.storage.open());
     const popper = createEntelixSession(gate.persistence, ids);
     const popped = popper.popItem();
     await gate.reached;
-    await runScriptedTurn(persistence, { ...ids, input: 'Second.', replies: [{ say: 'Two.' }] });
+    await runScriptedTurn(opened.persistence, {
+      ...ids,
+      input: 'Second.',
+      replies: [{ say: 'Two.' }],
+    });
     gate.release();
     expect(summarize([(await popped)!])).toEqual(['assistant: Two.']);
-    expect(summarize(await createEntelixSession(persistence, ids).getItems())).toEqual([
+    expect(summarize(await createEntelixSession(opened.persistence, ids).getItems())).toEqual([
       'user: First.',
       'assistant: One.',
       'user: Second.',
@@ -215,11 +221,15 @@ export function runnerTests(lane: Lane): void {
   it('a compaction the model returns replaces the history in one append', async () => {
     const ids = freshIds();
     const key = ThreadKey.of(ids.tenantId, ids.sessionId);
-    await runScriptedTurn(persistence, { ...ids, input: 'First.', replies: [{ say: 'One.' }] });
+    await runScriptedTurn(opened.persistence, {
+      ...ids,
+      input: 'First.',
+      replies: [{ say: 'One.' }],
+    });
     const model = new ScriptedModel([
       [{ type: 'compaction', encrypted_content: 'summary of the turns' }, assistantMessage('Two.')],
     ]);
-    const session = createEntelixSession(persistence, ids);
+    const session = createEntelixSession(opened.persistence, ids);
     await new Runner({ tracingDisabled: true }).run(
       new Agent({ name: 'assistant', model }),
       'Second.',
@@ -229,7 +239,7 @@ export function runnerTests(lane: Lane): void {
     );
     expect(summarize(await session.getItems())).toEqual(['compaction', 'assistant: Two.']);
     // The replaced events are deleted; the replacement took fresh ordinals.
-    const events = await persistence.sessionLog().loadSince(key, 0);
+    const events = await opened.persistence.sessionLog().loadSince(key, 0);
     expect(events.map((event) => event.seq)).toEqual([3, 4]);
   });
 
@@ -256,7 +266,7 @@ export function runnerTests(lane: Lane): void {
       ).rejects.toBeInstanceOf(OutputGuardrailTripwireTriggered);
       return session.getItems();
     };
-    const session = createEntelixSession(persistence, ids);
+    const session = createEntelixSession(opened.persistence, ids);
     const stored = await runBlocked(session);
     expect(summarize(stored)).toEqual([
       'user: Weather in Oslo?',
@@ -269,16 +279,16 @@ export function runnerTests(lane: Lane): void {
   it('fences every write of a run with the lease the caller holds', async () => {
     const ids = freshIds();
     const key = ThreadKey.of(ids.tenantId, ids.sessionId);
-    const stale = await persistence.lock.tryAcquire(key, { ttlMs: 60_000 });
+    const stale = await opened.persistence.lock.tryAcquire(key, { ttlMs: 60_000 });
     await stale!.release();
-    const current = await persistence.lock.tryAcquire(key, { ttlMs: 60_000 });
+    const current = await opened.persistence.lock.tryAcquire(key, { ttlMs: 60_000 });
     try {
       const { agent } = createTestAgent([{ say: 'Never stored.' }]);
-      const session = createEntelixSession(persistence, { ...ids, fence: stale! });
+      const session = createEntelixSession(opened.persistence, { ...ids, fence: stale! });
       await expect(
         new Runner({ tracingDisabled: true }).run(agent, 'Hello?', { session }),
       ).rejects.toMatchObject({ code: 'FENCED' });
-      expect(await persistence.sessionLog().head(key)).toBe(0);
+      expect(await opened.persistence.sessionLog().head(key)).toBe(0);
     } finally {
       await current!.release();
     }

@@ -1,8 +1,8 @@
-import { type Persistence, ThreadKey } from '@entelix/core';
+import { ThreadKey } from '@entelix/core';
 import type { AgentInputItem } from '@openai/agents-core';
 import fc from 'fast-check';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { type Lane, type LaneStorage, randomId } from '../../../../test-support/lanes.js';
+import { expect, it } from 'vitest';
+import { type Lane, openLane, randomId } from '../../../../test-support/lanes.js';
 import { createEntelixSession, type SessionLogRecord } from '../../src/index.js';
 import { pauseConditionalAppends } from '../gate.js';
 
@@ -13,24 +13,16 @@ const textsOf = (items: readonly AgentInputItem[]) =>
   items.map((item) => (item as { content: string }).content);
 
 export function sessionTests(lane: Lane): void {
-  let storage: LaneStorage;
-  let persistence: Persistence;
-  beforeAll(async () => {
-    storage = await lane.start();
-    persistence = await storage.open();
-  });
-  afterAll(async () => {
-    await storage?.close();
-  });
+  const opened = openLane(lane);
 
   const sessionOf = (ids: { tenantId: string; sessionId: string }) =>
-    createEntelixSession(persistence, ids);
+    createEntelixSession(opened.persistence, ids);
   const rawEvents = (ids: { tenantId: string; sessionId: string }) =>
-    persistence
+    opened.persistence
       .sessionLog<SessionLogRecord>()
       .loadSince(ThreadKey.of(ids.tenantId, ids.sessionId), 0);
   const headOf = (ids: { tenantId: string; sessionId: string }) =>
-    persistence.sessionLog().head(ThreadKey.of(ids.tenantId, ids.sessionId));
+    opened.persistence.sessionLog().head(ThreadKey.of(ids.tenantId, ids.sessionId));
 
   it('returns its session id and key', async () => {
     const ids = freshIds();
@@ -187,7 +179,7 @@ export function sessionTests(lane: Lane): void {
   it('a clear that lands while a pop is between its read and its write wins: nothing comes back', async () => {
     const ids = freshIds();
     await sessionOf(ids).addItems([said('a'), said('b')]);
-    const gate = pauseConditionalAppends(await storage.open());
+    const gate = pauseConditionalAppends(await opened.storage.open());
     const popped = createEntelixSession(gate.persistence, ids).popItem();
     await gate.reached;
     await sessionOf(ids).clearSession();
@@ -199,7 +191,7 @@ export function sessionTests(lane: Lane): void {
   it('two pops racing each remove an item of their own', async () => {
     const ids = freshIds();
     await sessionOf(ids).addItems([said('a'), said('b'), said('c')]);
-    const gate = pauseConditionalAppends(await storage.open());
+    const gate = pauseConditionalAppends(await opened.storage.open());
     const first = createEntelixSession(gate.persistence, ids).popItem();
     await gate.reached;
     const second = await sessionOf(ids).popItem();
@@ -216,7 +208,7 @@ export function sessionTests(lane: Lane): void {
       transaction: { type: 'append_items' as const, items: [said('recorded')] },
     };
     await session.applyHistoryTransaction(recorded);
-    const gate = pauseConditionalAppends(await storage.open());
+    const gate = pauseConditionalAppends(await opened.storage.open());
     const compaction: AgentInputItem = { type: 'compaction', encrypted_content: 'summary' };
     const compacting = createEntelixSession(gate.persistence, ids).replaceHistoryWithCompaction([
       compaction,
@@ -247,25 +239,25 @@ export function sessionTests(lane: Lane): void {
   it('a session id or tenant that is not a valid id is INVALID_ID before any I/O', async () => {
     const tenantId = randomId('tenant');
     for (const sessionId of ['', 'a\u0000b', 'x'.repeat(257), '\uD800', 42, undefined]) {
-      expect(() => createEntelixSession(persistence, { tenantId, sessionId } as never)).toThrow(
-        expect.objectContaining({ code: 'INVALID_ID' }),
-      );
+      expect(() =>
+        createEntelixSession(opened.persistence, { tenantId, sessionId } as never),
+      ).toThrow(expect.objectContaining({ code: 'INVALID_ID' }));
     }
     for (const badTenant of ['', 'a\u0000b', undefined]) {
       expect(() =>
-        createEntelixSession(persistence, { tenantId: badTenant, sessionId: 's' } as never),
+        createEntelixSession(opened.persistence, { tenantId: badTenant, sessionId: 's' } as never),
       ).toThrow(expect.objectContaining({ code: 'INVALID_ID' }));
     }
-    expect(await persistence.sessionLog().listThreads(tenantId, { limit: 10 })).toEqual([]);
+    expect(await opened.persistence.sessionLog().listThreads(tenantId, { limit: 10 })).toEqual([]);
   });
 
   it('bad options are CONFIG', () => {
     const ids = freshIds();
-    expect(() => createEntelixSession(persistence, null as never)).toThrow(
+    expect(() => createEntelixSession(opened.persistence, null as never)).toThrow(
       expect.objectContaining({ code: 'CONFIG' }),
     );
     for (const maxAttempts of [0, -1, 1.5]) {
-      expect(() => createEntelixSession(persistence, { ...ids, maxAttempts })).toThrow(
+      expect(() => createEntelixSession(opened.persistence, { ...ids, maxAttempts })).toThrow(
         expect.objectContaining({ code: 'CONFIG' }),
       );
     }
@@ -307,7 +299,7 @@ export function sessionTests(lane: Lane): void {
   it('an event that is not a session record is CORRUPT_RECORD, not a history item', async () => {
     for (const foreign of ['text', { item: 5 }, { other: true }, { startsHistory: 'yes' }, null]) {
       const ids = freshIds();
-      await persistence
+      await opened.persistence
         .sessionLog<unknown>()
         .append(ThreadKey.of(ids.tenantId, ids.sessionId), [foreign]);
       await expect(sessionOf(ids).getItems()).rejects.toMatchObject({ code: 'CORRUPT_RECORD' });

@@ -1,8 +1,8 @@
-import { type Persistence, ThreadKey } from '@entelix/core';
+import { ThreadKey } from '@entelix/core';
 import type { AgentInputItem, SessionHistoryTransactionArgs } from '@openai/agents-core';
 import fc from 'fast-check';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { type Lane, type LaneStorage, randomId } from '../../../../test-support/lanes.js';
+import { expect, it } from 'vitest';
+import { type Lane, openLane, randomId } from '../../../../test-support/lanes.js';
 import { createEntelixSession, type SessionLogRecord } from '../../src/index.js';
 import { pauseConditionalAppends } from '../gate.js';
 
@@ -28,22 +28,14 @@ const replaceOf = (
 });
 
 export function transactionTests(lane: Lane): void {
-  let storage: LaneStorage;
-  let persistence: Persistence;
-  beforeAll(async () => {
-    storage = await lane.start();
-    persistence = await storage.open();
-  });
-  afterAll(async () => {
-    await storage?.close();
-  });
+  const opened = openLane(lane);
 
   const headOf = (ids: { tenantId: string; sessionId: string }) =>
-    persistence.sessionLog().head(ThreadKey.of(ids.tenantId, ids.sessionId));
+    opened.persistence.sessionLog().head(ThreadKey.of(ids.tenantId, ids.sessionId));
 
   it('append_items appends; a retry with the same operation changes nothing', async () => {
     const ids = freshIds();
-    const session = createEntelixSession(persistence, ids);
+    const session = createEntelixSession(opened.persistence, ids);
     await session.addItems([said('a')]);
     await session.applyHistoryTransaction(appendOf('op-1', 'b', 'c'));
     const head = await headOf(ids);
@@ -54,7 +46,7 @@ export function transactionTests(lane: Lane): void {
 
   it('an operation id reused with another transaction is CONFLICT and changes nothing', async () => {
     const ids = freshIds();
-    const session = createEntelixSession(persistence, ids);
+    const session = createEntelixSession(opened.persistence, ids);
     await session.applyHistoryTransaction(appendOf('op-1', 'a'));
     const head = await headOf(ids);
     await expect(session.applyHistoryTransaction(appendOf('op-1', 'other'))).rejects.toMatchObject({
@@ -69,7 +61,7 @@ export function transactionTests(lane: Lane): void {
 
   it('replace_suffix replaces a matching suffix, once', async () => {
     const ids = freshIds();
-    const session = createEntelixSession(persistence, ids);
+    const session = createEntelixSession(opened.persistence, ids);
     await session.addItems([said('keep'), said('blocked 1'), said('blocked 2')]);
     await session.applyHistoryTransaction(
       replaceOf('op-2', ['blocked 1', 'blocked 2'], ['accepted 1', 'accepted 2', 'accepted 3']),
@@ -96,7 +88,7 @@ export function transactionTests(lane: Lane): void {
 
   it('a suffix that no longer matches is CONFLICT and changes nothing', async () => {
     const ids = freshIds();
-    const session = createEntelixSession(persistence, ids);
+    const session = createEntelixSession(opened.persistence, ids);
     await session.addItems([said('a'), said('b')]);
     const head = await headOf(ids);
     for (const expected of [['x'], ['a'], ['z', 'a', 'b']]) {
@@ -110,7 +102,7 @@ export function transactionTests(lane: Lane): void {
 
   it('applied operations survive popItem and compaction, and are forgotten by clearSession', async () => {
     const ids = freshIds();
-    const session = createEntelixSession(persistence, ids);
+    const session = createEntelixSession(opened.persistence, ids);
     await session.applyHistoryTransaction(appendOf('op-1', 'a', 'b'));
     await session.popItem();
     await session.replaceHistoryWithCompaction([
@@ -127,18 +119,18 @@ export function transactionTests(lane: Lane): void {
 
   it('the same operation retried by two writers at once is applied once', async () => {
     const ids = freshIds();
-    await createEntelixSession(persistence, ids).addItems([said('start')]);
-    const gate = pauseConditionalAppends(await storage.open());
+    await createEntelixSession(opened.persistence, ids).addItems([said('start')]);
+    const gate = pauseConditionalAppends(await opened.storage.open());
     const first = createEntelixSession(gate.persistence, ids).applyHistoryTransaction(
       appendOf('op-1', 'once'),
     );
     await gate.reached;
-    await createEntelixSession(await storage.open(), ids).applyHistoryTransaction(
+    await createEntelixSession(await opened.storage.open(), ids).applyHistoryTransaction(
       appendOf('op-1', 'once'),
     );
     gate.release();
     await first;
-    expect(textsOf(await createEntelixSession(persistence, ids).getItems())).toEqual([
+    expect(textsOf(await createEntelixSession(opened.persistence, ids).getItems())).toEqual([
       'start',
       'once',
     ]);
@@ -146,16 +138,16 @@ export function transactionTests(lane: Lane): void {
 
   it('a replacement that lost the race to an append re-checks the suffix and is CONFLICT', async () => {
     const ids = freshIds();
-    await createEntelixSession(persistence, ids).addItems([said('blocked')]);
-    const gate = pauseConditionalAppends(await storage.open());
+    await createEntelixSession(opened.persistence, ids).addItems([said('blocked')]);
+    const gate = pauseConditionalAppends(await opened.storage.open());
     const replacing = createEntelixSession(gate.persistence, ids).applyHistoryTransaction(
       replaceOf('op-1', ['blocked'], ['accepted']),
     );
     await gate.reached;
-    await createEntelixSession(persistence, ids).addItems([said('newer')]);
+    await createEntelixSession(opened.persistence, ids).addItems([said('newer')]);
     gate.release();
     await expect(replacing).rejects.toMatchObject({ code: 'CONFLICT' });
-    expect(textsOf(await createEntelixSession(persistence, ids).getItems())).toEqual([
+    expect(textsOf(await createEntelixSession(opened.persistence, ids).getItems())).toEqual([
       'blocked',
       'newer',
     ]);
@@ -163,7 +155,7 @@ export function transactionTests(lane: Lane): void {
 
   it('malformed transactions are CONFIG, unserialisable items SERIALIZATION; nothing is written', async () => {
     const ids = freshIds();
-    const session = createEntelixSession(persistence, ids);
+    const session = createEntelixSession(opened.persistence, ids);
     const malformed = [
       undefined,
       { operationId: '', transaction: { type: 'append_items', items: [said('a')] } },
@@ -208,7 +200,7 @@ export function transactionTests(lane: Lane): void {
     ];
     for (const setup of setups) {
       const ids = freshIds();
-      const session = createEntelixSession(persistence, ids);
+      const session = createEntelixSession(opened.persistence, ids);
       await setup(session);
       const before = await session.getItems();
       await session.applyHistoryTransaction(appendOf('op-1', 'x'));
@@ -229,7 +221,7 @@ export function transactionTests(lane: Lane): void {
 
   it('a suffix replaced by nothing keeps the operation id, also when it was the whole history', async () => {
     const ids = freshIds();
-    const session = createEntelixSession(persistence, ids);
+    const session = createEntelixSession(opened.persistence, ids);
     await session.addItems([said('a'), said('b')]);
     await session.applyHistoryTransaction(replaceOf('op-1', ['b'], []));
     expect(textsOf(await session.getItems())).toEqual(['a']);
@@ -244,18 +236,20 @@ export function transactionTests(lane: Lane): void {
 
   it('a replacement that lost the race to a pop re-checks the suffix and is CONFLICT', async () => {
     const ids = freshIds();
-    await createEntelixSession(persistence, ids).addItems([said('keep'), said('blocked')]);
-    const gate = pauseConditionalAppends(await storage.open());
+    await createEntelixSession(opened.persistence, ids).addItems([said('keep'), said('blocked')]);
+    const gate = pauseConditionalAppends(await opened.storage.open());
     const replacing = createEntelixSession(gate.persistence, ids).applyHistoryTransaction(
       replaceOf('op-1', ['blocked'], ['accepted']),
     );
     await gate.reached;
-    expect(textsOf([(await createEntelixSession(persistence, ids).popItem())!])).toEqual([
+    expect(textsOf([(await createEntelixSession(opened.persistence, ids).popItem())!])).toEqual([
       'blocked',
     ]);
     gate.release();
     await expect(replacing).rejects.toMatchObject({ code: 'CONFLICT' });
-    expect(textsOf(await createEntelixSession(persistence, ids).getItems())).toEqual(['keep']);
+    expect(textsOf(await createEntelixSession(opened.persistence, ids).getItems())).toEqual([
+      'keep',
+    ]);
   });
 
   it('any mix of appends, transactions, retried transactions, pops, clears and compactions matches a model', async () => {
@@ -276,7 +270,7 @@ export function transactionTests(lane: Lane): void {
     await fc.assert(
       fc.asyncProperty(fc.array(operation, { maxLength: 12 }), async (operations) => {
         const ids = freshIds();
-        const session = createEntelixSession(persistence, ids);
+        const session = createEntelixSession(opened.persistence, ids);
         let items: AgentInputItem[] = [];
         // What the session must still recognise: operation id to the transaction applied.
         let applied = new Map<string, SessionHistoryTransactionArgs>();
@@ -343,7 +337,7 @@ export function transactionTests(lane: Lane): void {
         }
         // Every change deleted what it replaced: the log holds the history and no more
         // (plus the marker of an empty history, or of one whose first item went).
-        const stored = await persistence
+        const stored = await opened.persistence
           .sessionLog<SessionLogRecord>()
           .loadSince(ThreadKey.of(ids.tenantId, ids.sessionId), 0);
         expect(stored.filter((event) => event.event.item !== undefined)).toHaveLength(items.length);
