@@ -28,6 +28,7 @@ import { Annotation, END, START, StateGraph } from '@langchain/langgraph';
 import { MemorySaver } from '@langchain/langgraph-checkpoint';
 import { PostgresSaver } from '@langchain/langgraph-checkpoint-postgres';
 import pg from 'pg';
+import { benchApplicationRole } from './backends/postgres.mjs';
 import { clearProgress, compare, progress } from './harness.mjs';
 
 const { values } = parseArgs({
@@ -79,25 +80,18 @@ function openMemoryLane() {
  * then used through pools of one application role that row-level security binds.
  */
 async function openPostgresLane(url) {
-  const appRole = process.env.BENCH_APP_ROLE ?? 'entelix_app_bench';
   const suffix = Date.now().toString(36);
   const entelixSchema = `entelix_lgbench_${suffix}`;
   const langGraphSchema = `langgraph_lgbench_${suffix}`;
   const owner = new pg.Pool({ connectionString: url, max: 2 });
-  await owner.query(`DO $$ BEGIN
-    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${appRole}') THEN
-      CREATE ROLE ${appRole} LOGIN NOSUPERUSER NOBYPASSRLS;
-    END IF; END $$`);
+  const { appRole, appUrl } = await benchApplicationRole(owner, url);
   await (await createPostgresPersistence({ pool: owner, schema: entelixSchema })).close();
   await new PostgresSaver(owner, undefined, { schema: langGraphSchema }).setup();
   await owner.query(`
     GRANT USAGE ON SCHEMA ${entelixSchema}, ${langGraphSchema} TO ${appRole};
     GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA ${entelixSchema}, ${langGraphSchema} TO ${appRole};
     GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA ${entelixSchema} TO ${appRole};`);
-  const appUrl = new URL(url);
-  appUrl.username = appRole;
-  appUrl.password = '';
-  const pools = [0, 1].map(() => new pg.Pool({ connectionString: appUrl.toString(), max: 4 }));
+  const pools = [0, 1].map(() => new pg.Pool({ connectionString: appUrl, max: 4 }));
   const persistence = await createPostgresPersistence({
     pool: pools[0],
     schema: entelixSchema,

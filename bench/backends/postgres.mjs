@@ -7,16 +7,28 @@ import { createPostgresPersistence } from '@entelix/postgres';
 import pg from 'pg';
 import { fixturesSql, rawSchemaSql, sqlCases, sqlScaling } from './sql.mjs';
 
-// With `preparedStatements`, the bundle runs named statements, and so does the raw
-// side, so the ratio still compares like with like.
-export async function openPostgres({ state, url, iterations, preparedStatements = false }) {
+/**
+ * The benchmark's application role (BENCH_APP_ROLE, by default entelix_app_bench), which
+ * row-level security binds, created by `owner` if missing, and the URL connecting as it.
+ */
+export async function benchApplicationRole(owner, url) {
   const appRole = process.env.BENCH_APP_ROLE ?? 'entelix_app_bench';
-  const schema = `entelix_bench_${Date.now().toString(36)}`;
-  const owner = new pg.Pool({ connectionString: url, max: 2 });
   await owner.query(`DO $$ BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${appRole}') THEN
       CREATE ROLE ${appRole} LOGIN NOSUPERUSER NOBYPASSRLS;
     END IF; END $$`);
+  const appUrl = new URL(url);
+  appUrl.username = appRole;
+  appUrl.password = '';
+  return { appRole, appUrl: appUrl.toString() };
+}
+
+// With `preparedStatements`, the bundle runs named statements, and so does the raw
+// side, so the ratio still compares like with like.
+export async function openPostgres({ state, url, iterations, preparedStatements = false }) {
+  const schema = `entelix_bench_${Date.now().toString(36)}`;
+  const owner = new pg.Pool({ connectionString: url, max: 2 });
+  const { appRole, appUrl } = await benchApplicationRole(owner, url);
   await (await createPostgresPersistence({ pool: owner, schema })).close();
   const { raw, sql } = rawSchemaSql(schema);
   // The growth rows are about indexes, not the protocol: the default lane runs them.
@@ -26,10 +38,7 @@ export async function openPostgres({ state, url, iterations, preparedStatements 
     GRANT USAGE ON SCHEMA ${schema}, ${raw} TO ${appRole};
     GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA ${schema}, ${raw} TO ${appRole};
     GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA ${schema} TO ${appRole};`);
-  const appUrl = new URL(url);
-  appUrl.username = appRole;
-  appUrl.password = '';
-  const pool = new pg.Pool({ connectionString: appUrl.toString(), max: 16 });
+  const pool = new pg.Pool({ connectionString: appUrl, max: 16 });
   const persistence = await createPostgresPersistence({
     pool,
     schema,
