@@ -52,6 +52,8 @@ export type Flaw =
   | 'writes-by-task'
   | 'racy-pending-writes'
   | 'orphan-writes'
+  | 'put-before-parent-check'
+  | 'put-drops-parent-writes'
   // store
   | 'glob-prefix'
   | 'search-prefix-not-segment'
@@ -283,6 +285,29 @@ function checkpointerDriver(
         ),
     );
   };
+  type Attached = { ns: string; checkpointId: string };
+  type TaskedWrite = Omit<WriteRecord, 'tenantId' | 'threadId' | 'ns' | 'checkpointId'>;
+  const storeWrite = (key: ThreadKey, at: Attached, write: TaskedWrite) => {
+    storage.writes.push({ ...write, tenantId: key.tenantId, threadId: key.threadId, ...at });
+  };
+  /** Attach writes to an existing checkpoint: first wins for idx >= 0, last for idx < 0. */
+  const attachWrites = async (key: ThreadKey, at: Attached, writes: readonly TaskedWrite[]) => {
+    const slot = (write: TaskedWrite) => (w: WriteRecord) =>
+      w.tenantId === key.tenantId &&
+      w.threadId === key.threadId &&
+      w.ns === at.ns &&
+      w.checkpointId === at.checkpointId &&
+      w.taskId === write.taskId &&
+      w.idx === write.idx;
+    const taken = writes.map((write) => storage.writes.some(slot(write)));
+    if (has('racy-pending-writes')) await roundTrip();
+    for (const [i, write] of writes.entries()) {
+      const replaces = write.idx < 0 ? !has('negative-writes-first-win') : has('writes-last-wins');
+      if (taken[i] && !replaces) continue;
+      if (taken[i]) storage.writes = storage.writes.filter((w) => !slot(write)(w));
+      storeWrite(key, at, write);
+    }
+  };
   const metadataMatches = (row: CheckpointRecord, filter: JsonObject) => {
     const metadata = JSON.parse(row.metadataJson) as JsonObject;
     return has('filter-by-containment')
@@ -293,6 +318,15 @@ function checkpointerDriver(
   return {
     async put(record, call) {
       checkFence(call.fence);
+      const withWrites = record.parentWrites.length > 0 && record.parentId !== null;
+      const parentMissing =
+        withWrites && find(record.key, record.ns, record.parentId as string) === undefined;
+      const refuseMissingParent = () => {
+        throw new NotFoundError(`parent checkpoint ${record.parentId} is not on this thread`, {
+          backend: BACKEND,
+        });
+      };
+      if (parentMissing && !has('put-before-parent-check')) refuseMissingParent();
       const existing = find(record.key, record.ns, record.id);
       if (existing !== undefined && !has('put-overwrites')) {
         throw new ConflictError(`checkpoint ${record.id} exists`, { backend: BACKEND });
@@ -308,6 +342,11 @@ function checkpointerDriver(
         payload: record.payload,
         createdAtMs: record.createdAt.getTime(),
       });
+      if (parentMissing) refuseMissingParent();
+      if (withWrites && !has('put-drops-parent-writes')) {
+        const at = { ns: record.ns, checkpointId: record.parentId as string };
+        await attachWrites(record.key, at, record.parentWrites);
+      }
     },
 
     async getLatest(key, ns) {
@@ -374,42 +413,17 @@ function checkpointerDriver(
 
     async putWrites(key, target, writes, call) {
       checkFence(call.fence);
-      const slot = (idx: number) => (w: WriteRecord) =>
-        w.tenantId === key.tenantId &&
-        w.threadId === key.threadId &&
-        w.ns === target.ns &&
-        w.checkpointId === target.checkpointId &&
-        w.taskId === target.taskId &&
-        w.idx === idx;
-      const store = (write: (typeof writes)[number]) => {
-        storage.writes.push({
-          tenantId: key.tenantId,
-          threadId: key.threadId,
-          ns: target.ns,
-          checkpointId: target.checkpointId,
-          taskId: target.taskId,
-          taskPath: target.taskPath,
-          idx: write.idx,
-          channel: write.channel,
-          payload: write.payload,
-        });
-      };
-      if (has('orphan-writes')) for (const write of writes) store(write);
+      const { taskId, taskPath } = target;
+      const tasked = writes.map((write) => ({ ...write, taskId, taskPath }));
+      const at = { ns: target.ns, checkpointId: target.checkpointId };
+      if (has('orphan-writes')) for (const write of tasked) storeWrite(key, at, write);
       if (find(key, target.ns, target.checkpointId) === undefined) {
         throw new NotFoundError(`checkpoint ${target.checkpointId} is not on this thread`, {
           backend: BACKEND,
         });
       }
       if (has('orphan-writes')) return;
-      const taken = writes.map((write) => storage.writes.some(slot(write.idx)));
-      if (has('racy-pending-writes')) await roundTrip();
-      for (const [i, write] of writes.entries()) {
-        const replaces =
-          write.idx < 0 ? !has('negative-writes-first-win') : has('writes-last-wins');
-        if (taken[i] && !replaces) continue;
-        if (taken[i]) storage.writes = storage.writes.filter((w) => !slot(write.idx)(w));
-        store(write);
-      }
+      await attachWrites(key, at, tasked);
     },
 
     async prune(key, keep, call) {

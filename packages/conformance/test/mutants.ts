@@ -69,11 +69,11 @@ export const MUTANTS: { readonly [F in Flaw]: Mutant } = {
   },
   'writes-last-wins': {
     bug: 'a repeated pending write with idx >= 0 replaces the first',
-    mustFail: ['pending-writes/first-wins'],
+    mustFail: ['pending-writes/first-wins', 'pending-writes/with-put'],
   },
   'negative-writes-first-win': {
     bug: 'a repeated pending write with idx < 0 keeps the first instead of the last',
-    mustFail: ['pending-writes/last-wins-negative'],
+    mustFail: ['pending-writes/last-wins-negative', 'pending-writes/with-put'],
   },
   'history-without-writes': {
     bug: 'listHistory returns checkpoints without their pending writes',
@@ -81,16 +81,25 @@ export const MUTANTS: { readonly [F in Flaw]: Mutant } = {
   },
   'writes-by-task': {
     bug: 'pending writes are ordered by (taskId, idx), forgetting taskPath',
-    mustFail: ['pending-writes/with-every-read'],
+    mustFail: ['pending-writes/with-every-read', 'pending-writes/with-put'],
   },
   'racy-pending-writes': {
     bug: 'putWrites checks for an existing write, then inserts after a round trip',
-    mustFail: ['concurrency/parallel-put-writes'],
+    mustFail: ['concurrency/parallel-put-writes', 'concurrency/parallel-parent-writes'],
   },
   'orphan-writes': {
     bug: 'putWrites stores the writes before finding the checkpoint missing',
     mustFail: ['hostile-input/refused-writes'],
     alsoWithoutSnapshot: true,
+  },
+  'put-before-parent-check': {
+    bug: 'a put with parentWrites stores the checkpoint before finding its parent missing',
+    mustFail: ['hostile-input/refused-writes'],
+    alsoWithoutSnapshot: true,
+  },
+  'put-drops-parent-writes': {
+    bug: 'put stores the checkpoint and ignores its parentWrites',
+    mustFail: ['pending-writes/with-put'],
   },
   'glob-prefix': {
     bug: 'list builds a LIKE pattern from the prefix without escaping % and _',

@@ -15,6 +15,7 @@ export type {
   CheckpointRecord,
   CheckpointRow,
   HistoryQuery,
+  ParentWriteRecord,
   PendingWriteBatchTarget,
   PendingWriteRecord,
   PendingWriteRow,

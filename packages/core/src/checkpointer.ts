@@ -120,6 +120,31 @@ export interface PendingWriteInput<W = unknown> {
   value: W;
 }
 
+/**
+ * A task's pending writes for the parent of the checkpoint being put (see
+ * {@link PutOptions.parentWrites}).
+ */
+export interface ParentWrites<W = unknown> {
+  taskId: string;
+  /** The task's path in the graph, for ordering; default `''`. */
+  taskPath?: string;
+  writes: readonly PendingWriteInput<W>[];
+}
+
+/** Options of {@link Checkpointer.put}. */
+export interface PutOptions<W = unknown> extends WriteOptions {
+  /**
+   * Pending writes for the checkpoint's parent, in the checkpoint's namespace, stored in
+   * the same atomic step as the checkpoint: what `putWrites` on the parent and then
+   * `put` would store, with putWrites's rules, in one backend call and one commit. A
+   * runtime that ends a step with its tasks' writes and the next checkpoint saves one
+   * round trip and one durable commit per step. `NOT_FOUND` if the parent is not in the
+   * namespace (checked before `CONFLICT`), and then nothing is written; `CONFIG` if the
+   * checkpoint has no parent and a batch holds a write.
+   */
+  parentWrites?: readonly ParentWrites<W>[];
+}
+
 /** Options of {@link Checkpointer.prune}. */
 export interface PruneOptions extends WriteOptions {
   /** How many of the newest checkpoints to keep in each namespace; a non-negative integer. */
@@ -148,8 +173,11 @@ export interface Checkpointer<S, W = unknown> {
    * which TypeScript cannot infer through a generic call.
    */
   create(input: CheckpointInput<S>): Checkpoint<S>;
-  /** Store a new checkpoint. `CONFLICT` if its (ns, id) already exists on that thread. */
-  put(checkpoint: Checkpoint<S>, options?: WriteOptions): Promise<void>;
+  /**
+   * Store a new checkpoint. `CONFLICT` if its (ns, id) already exists on that thread.
+   * With `parentWrites`, the parent's pending writes are stored in the same step.
+   */
+  put(checkpoint: Checkpoint<S>, options?: PutOptions<W>): Promise<void>;
   /** The last checkpoint written in the namespace, or `undefined`. */
   getLatest(
     key: ThreadKey,
@@ -300,6 +328,18 @@ export interface CheckpointRecord {
   /** The state's envelope text. */
   readonly payload: string;
   readonly createdAt: Date;
+  /**
+   * Pending writes for the parent (in `ns`), to store in the same atomic step; empty
+   * when the put carries none, and then `parentId` may be `null`. At most one write per
+   * (taskId, idx).
+   */
+  readonly parentWrites: readonly ParentWriteRecord[];
+}
+
+/** One pending write of a put's parent, as the driver stores it. */
+export interface ParentWriteRecord extends PendingWriteRecord {
+  readonly taskId: string;
+  readonly taskPath: string;
 }
 
 /** What `updateState` hands the driver: the driver takes step and nextNode from the parent. */
@@ -376,7 +416,12 @@ export interface HistoryQuery {
  * wraps its own failures with `toBackendError`.
  */
 export interface CheckpointerDriver {
-  /** Insert; `ConflictError` if (key, ns, id) exists. Assigns the thread's next write position. */
+  /**
+   * Insert; `ConflictError` if (key, ns, id) exists. Assigns the thread's next write
+   * position. With `parentWrites`, first `NotFoundError` if the parent is not in (key,
+   * ns), then the writes are attached to the parent as `putWrites` attaches them, all in
+   * one atomic step with the insert: nothing is written when any check fails.
+   */
   put(record: CheckpointRecord, call: DriverWrite): Promise<void>;
   /** The last checkpoint written in `ns`, with its writes. */
   getLatest(key: ThreadKey, ns: string, call: DriverCall): Promise<CheckpointRow | undefined>;
@@ -450,7 +495,21 @@ export function createCheckpointer<S, W = unknown>(
 
     async put(checkpoint, options) {
       const cp = Checkpoint.validate<S>(checkpoint);
-      const write = readWriteCall(options, cp.key.tenantId, backend, 'put options');
+      const opts = readOptions<PutOptions<W>>(options, 'put options');
+      const parentInputs = readParentWrites(opts.parentWrites);
+      const write = readWriteCall(opts, cp.key.tenantId, backend, 'put options');
+      if (parentInputs.length > 0 && cp.parentId === null) {
+        throw new ConfigError('parentWrites need a checkpoint with a parentId');
+      }
+      const parentWrites = parentInputs.map(
+        (input): ParentWriteRecord => ({
+          taskId: input.taskId,
+          taskPath: input.taskPath,
+          idx: input.idx,
+          channel: input.channel,
+          payload: writeFormat.encode(input.value as W),
+        }),
+      );
       const record: CheckpointRecord = {
         key: cp.key,
         ns: cp.ns,
@@ -462,6 +521,7 @@ export function createCheckpointer<S, W = unknown>(
         metadataJson: JSON.stringify(cp.metadata),
         payload: states.encode(cp.state),
         createdAt: cp.createdAt,
+        parentWrites,
       };
       await driver.put(record, startWrite(write, backend));
     },
@@ -625,21 +685,61 @@ function readWriteTarget(target: unknown): PendingWriteBatchTarget {
   };
 }
 
-function readPendingWrites(writes: unknown): { idx: number; channel: string; value: unknown }[] {
+function readPendingWrites(
+  writes: unknown,
+  what = 'writes',
+): { idx: number; channel: string; value: unknown }[] {
   if (!Array.isArray(writes)) {
-    throw new ConfigError(`writes must be an array, got ${describeValue(writes)}`);
+    throw new ConfigError(`${what} must be an array, got ${describeValue(writes)}`);
   }
   return writes.map((write, i) => {
     if (typeof write !== 'object' || write === null || Array.isArray(write)) {
-      throw new ConfigError(`writes[${i}] must be an object, got ${describeValue(write)}`);
+      throw new ConfigError(`${what}[${i}] must be an object, got ${describeValue(write)}`);
     }
     const w = write as Record<string, unknown>;
-    const channel = validateId(w.channel, `writes[${i}].channel`);
+    const channel = validateId(w.channel, `${what}[${i}].channel`);
     if (typeof w.idx !== 'number' || !Number.isSafeInteger(w.idx)) {
-      throw new ConfigError(`writes[${i}].idx must be a safe integer, got ${describeValue(w.idx)}`);
+      throw new ConfigError(
+        `${what}[${i}].idx must be a safe integer, got ${describeValue(w.idx)}`,
+      );
     }
     return { idx: w.idx, channel, value: w.value };
   });
+}
+
+/**
+ * A put's `parentWrites`, flattened to one write per (taskId, idx): batches of one task
+ * resolve their repeats as consecutive `putWrites` calls would.
+ */
+function readParentWrites(
+  batches: unknown,
+): { taskId: string; taskPath: string; idx: number; channel: string; value: unknown }[] {
+  if (batches === undefined) return [];
+  if (!Array.isArray(batches)) {
+    throw new ConfigError(`parentWrites must be an array, got ${describeValue(batches)}`);
+  }
+  const flat = batches.flatMap((batch, i) => {
+    const what = `parentWrites[${i}]`;
+    if (typeof batch !== 'object' || batch === null || Array.isArray(batch)) {
+      throw new ConfigError(`${what} must be an object, got ${describeValue(batch)}`);
+    }
+    const b = batch as Record<string, unknown>;
+    const taskId = validateId(b.taskId, `${what}.taskId`);
+    const taskPath = b.taskPath === undefined ? '' : validatePath(b.taskPath, `${what}.taskPath`);
+    return readPendingWrites(b.writes, `${what}.writes`).map((write) => ({
+      taskId,
+      taskPath,
+      ...write,
+    }));
+  });
+  // Map.groupBy needs Node 21.
+  const byTask = new Map<string, typeof flat>();
+  for (const write of flat) {
+    const writes = byTask.get(write.taskId);
+    if (writes === undefined) byTask.set(write.taskId, [write]);
+    else writes.push(write);
+  }
+  return [...byTask.values()].flatMap((writes) => firstAndLastWins(writes));
 }
 
 /**

@@ -5,10 +5,12 @@ export type {
   CheckpointReadOptions,
   ListHistoryOptions,
   ListThreadsOptions,
+  ParentWrites,
   PendingWrite,
   PendingWriteInput,
   PendingWriteTarget,
   PruneOptions,
+  PutOptions,
   SavedCheckpoint,
   UpdateStateOptions,
 } from './checkpointer.js';

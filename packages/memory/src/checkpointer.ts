@@ -11,6 +11,7 @@ import {
   checkpointKey,
   type MemoryDatabase,
   type StoredCheckpoint,
+  type StoredWrite,
   tenantThreads,
   writeKey,
 } from './database.js';
@@ -50,9 +51,34 @@ export function createMemoryCheckpointer(database: MemoryDatabase): Checkpointer
       database.checkpoints.get(key.tenantId)?.delete(key.threadId);
   };
 
+  /** The checkpoint `id` of (key, ns), or `NotFoundError`. */
+  const existing = (key: ThreadKey, ns: string, id: string): StoredCheckpoint => {
+    const stored = threadOf(key)?.byKey.get(checkpointKey(ns, id));
+    if (stored === undefined) {
+      throw new NotFoundError(`checkpoint ${id} does not exist on this thread`, {
+        backend: BACKEND,
+      });
+    }
+    return stored;
+  };
+
+  /** First wins for idx >= 0, last for idx < 0. */
+  const attachWrites = (stored: StoredCheckpoint, writes: readonly StoredWrite[]) => {
+    stored.writes ??= new Map();
+    for (const write of writes) {
+      const slot = writeKey(write.taskId, write.idx);
+      if (write.idx >= 0 && stored.writes.has(slot)) continue;
+      stored.writes.set(slot, write);
+    }
+  };
+
   return {
     async put(record, call) {
       checkFence(database, call.fence);
+      const parent =
+        record.parentWrites.length === 0 || record.parentId === null
+          ? undefined
+          : existing(record.key, record.ns, record.parentId);
       if (threadOf(record.key)?.byKey.has(checkpointKey(record.ns, record.id))) {
         throw new ConflictError(`checkpoint ${record.id} already exists on this thread`, {
           backend: BACKEND,
@@ -70,6 +96,18 @@ export function createMemoryCheckpointer(database: MemoryDatabase): Checkpointer
         seq: 0,
         writes: undefined,
       });
+      if (parent !== undefined) {
+        attachWrites(
+          parent,
+          record.parentWrites.map(({ taskId, taskPath, idx, channel, payload }) => ({
+            taskId,
+            taskPath,
+            idx,
+            channel,
+            payload,
+          })),
+        );
+      }
     },
 
     async getLatest(key, ns) {
@@ -147,24 +185,17 @@ export function createMemoryCheckpointer(database: MemoryDatabase): Checkpointer
 
     async putWrites(key, target, writes, call) {
       checkFence(database, call.fence);
-      const stored = threadOf(key)?.byKey.get(checkpointKey(target.ns, target.checkpointId));
-      if (stored === undefined) {
-        throw new NotFoundError(`checkpoint ${target.checkpointId} does not exist on this thread`, {
-          backend: BACKEND,
-        });
-      }
-      stored.writes ??= new Map();
-      for (const write of writes) {
-        const slot = writeKey(target.taskId, write.idx);
-        if (write.idx >= 0 && stored.writes.has(slot)) continue;
-        stored.writes.set(slot, {
+      const stored = existing(key, target.ns, target.checkpointId);
+      attachWrites(
+        stored,
+        writes.map(({ idx, channel, payload }) => ({
           taskId: target.taskId,
           taskPath: target.taskPath,
-          idx: write.idx,
-          channel: write.channel,
-          payload: write.payload,
-        });
-      }
+          idx,
+          channel,
+          payload,
+        })),
+      );
     },
 
     async prune(key, keep, call) {

@@ -112,6 +112,37 @@ export const concurrencyTests = defineGroup('concurrency', ({ test }) => [
     { timeoutMs: 30_000 },
   ),
   test(
+    'parallel-parent-writes',
+    "parallel puts of a parent's children, each with parentWrites of one (task, idx), keep exactly one write and every child",
+    async ({ a, b }) => {
+      const key = freshKey();
+      const parent = makeCheckpoint(key, 0);
+      await a.checkpointer().put(parent);
+      const children = Array.from({ length: 12 }, (_, i) =>
+        makeCheckpoint(key, i + 1, { parentId: parent.id }),
+      );
+      await Promise.all(
+        children.map((child, i) =>
+          (i % 2 === 0 ? a : b).checkpointer().put(child, {
+            parentWrites: [
+              { taskId: 'task', writes: [{ idx: 0, channel: 'c', value: `writer-${i}` }] },
+            ],
+          }),
+        ),
+      );
+      for (const p of [a, b]) {
+        const read = await p.checkpointer<number, string>().getById(key, parent.id);
+        expect(read?.pendingWrites.map((w) => w.value)).toHaveLength(1);
+        expect(children.map((_, i) => `writer-${i}`)).toContain(read?.pendingWrites[0]?.value);
+        const history = await p.checkpointer().listHistory(key, { limit: 20 });
+        expect(history.map((cp) => cp.id).sort()).toEqual(
+          [parent, ...children].map((cp) => cp.id).sort(),
+        );
+      }
+    },
+    { timeoutMs: 30_000 },
+  ),
+  test(
     'parallel-put-writes',
     'parallel putWrites of one (checkpoint, task, idx) from both bundles keep exactly one, the same for every reader',
     async ({ a, b }) => {

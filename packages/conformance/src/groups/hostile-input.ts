@@ -129,6 +129,22 @@ function callsWith(p: Persistence, tenant: string, bad: unknown): Call[] {
     ['checkpointer.updateState(parentId)', () => checkpointer.updateState(good, text, 1)],
     ['checkpointer.deleteThread(key.tenantId)', () => checkpointer.deleteThread(badTenantKey)],
     [
+      'checkpointer.put(parentWrites.taskId)',
+      () =>
+        checkpointer.put(
+          { ...cp, parentId: target.checkpointId },
+          { parentWrites: [{ taskId: text, writes: [write] }] },
+        ),
+    ],
+    [
+      'checkpointer.put(parentWrites.channel)',
+      () =>
+        checkpointer.put(
+          { ...cp, parentId: target.checkpointId },
+          { parentWrites: [{ taskId: 'task', writes: [write, { ...write, channel: text }] }] },
+        ),
+    ],
+    [
       'checkpointer.putWrites(key.threadId)',
       () => checkpointer.putWrites(badThreadKey, target, [write]),
     ],
@@ -213,6 +229,13 @@ function callsWithPath(p: Persistence, key: ThreadKey, id: CheckpointId, bad: un
   const write = [{ idx: 0, channel: 'channel', value: 'refused' }];
   return [
     ['checkpointer.put(checkpoint.ns)', () => checkpointer.put({ ...makeCheckpoint(key, 1), ns })],
+    [
+      'checkpointer.put(parentWrites.taskPath)',
+      () =>
+        checkpointer.put(makeCheckpoint(key, 1, { parentId: id }), {
+          parentWrites: [{ taskId: 'task', taskPath: ns, writes: write }],
+        }),
+    ],
     ['checkpointer.getLatest(ns)', () => checkpointer.getLatest(key, { ns })],
     ['checkpointer.getById(ns)', () => checkpointer.getById(key, id, { ns })],
     ['checkpointer.listHistory(ns)', () => checkpointer.listHistory(key, { limit: 1, ns })],
@@ -426,7 +449,34 @@ export const hostileInputTests = defineGroup('hostile-input', ({ test }) => [
         { idx: 0, channel: 'c', value: 'refused' },
         { idx: -1, channel: 'e', value: 'refused' },
       ];
+      const orphan = makeCheckpoint(key, 'refused', { ns: 'child', parentId: missing });
+      const parentWrites = [{ taskId: 't', writes }];
       const refused: [string, () => Promise<unknown>, ErrorCode][] = [
+        [
+          'put with parentWrites of a missing parent',
+          () => checkpointer.put(orphan, { parentWrites }),
+          'NOT_FOUND',
+        ],
+        [
+          'put with parentWrites of a parent in another namespace',
+          () => checkpointer.put({ ...orphan, ns: '', parentId: cp.id }, { parentWrites }),
+          'NOT_FOUND',
+        ],
+        [
+          'put of an existing checkpoint with parentWrites of a missing parent',
+          () => checkpointer.put({ ...cp, parentId: missing }, { parentWrites }),
+          'NOT_FOUND',
+        ],
+        [
+          'put with parentWrites of an existing checkpoint',
+          () => checkpointer.put({ ...cp, state: 'refused', parentId: cp.id }, { parentWrites }),
+          'CONFLICT',
+        ],
+        [
+          'put with parentWrites and no parent',
+          () => checkpointer.put({ ...orphan, parentId: null }, { parentWrites }),
+          'CONFIG',
+        ],
         [
           'putWrites to a missing checkpoint',
           () => checkpointer.putWrites(key, { checkpointId: missing, taskId: 't' }, writes),
@@ -494,6 +544,8 @@ export const hostileInputTests = defineGroup('hostile-input', ({ test }) => [
       await checkpointer.put(makeCheckpoint(key, 'later', { id: missing }));
       await checkpointer.put(makeCheckpoint(key, 'later', { id: cp.id }));
       await checkpointer.put(makeCheckpoint(sibling, 'later', { id: cp.id, ns: 'child' }));
+      expect(await checkpointer.getById(key, orphan.id, { ns: 'child' })).toBeUndefined();
+      expect(await checkpointer.getById(key, orphan.id)).toBeUndefined();
       expect((await checkpointer.getById(key, missing))?.pendingWrites).toEqual([]);
       expect((await checkpointer.getById(key, cp.id))?.pendingWrites).toEqual([]);
       expect((await checkpointer.getById(sibling, cp.id, { ns: 'child' }))?.pendingWrites).toEqual(

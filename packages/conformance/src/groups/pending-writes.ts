@@ -98,6 +98,63 @@ export const pendingWritesTests = defineGroup('pending-writes', ({ test }) => [
   ),
 
   test(
+    'with-put',
+    "put's parentWrites attach to the parent in the same call, with putWrites's rules",
+    async ({ a, b }) => {
+      const key = freshKey();
+      const checkpointer = a.checkpointer<string, string>();
+      const parent = makeCheckpoint(key, 'parent', { ns: 'child' });
+      await checkpointer.put(parent);
+      const target = { checkpointId: parent.id, ns: 'child', taskId: 'task' };
+      await checkpointer.putWrites(key, target, [
+        { idx: 0, channel: 'c', value: 'first' },
+        { idx: -1, channel: 'error', value: 'old' },
+      ]);
+      const child = makeCheckpoint(key, 'child', { ns: 'child', parentId: parent.id });
+      await b.checkpointer<string, string>().put(child, {
+        parentWrites: [
+          {
+            taskId: 'task',
+            writes: [
+              { idx: 0, channel: 'c', value: 'second' },
+              { idx: -1, channel: 'error', value: 'new' },
+            ],
+          },
+          {
+            taskId: 'other',
+            taskPath: '~1',
+            writes: [
+              { idx: 0, channel: 'c', value: 'other' },
+              { idx: 0, channel: 'c', value: 'other again' },
+            ],
+          },
+          {
+            taskId: 'task',
+            writes: [
+              { idx: 1, channel: 'd', value: 'added' },
+              { idx: -1, channel: 'error', value: 'newest' },
+            ],
+          },
+        ],
+      });
+      const read = await checkpointer.getById(key, parent.id, { ns: 'child' });
+      expect(read?.pendingWrites.map((w) => [w.taskPath, w.taskId, w.idx, w.value])).toEqual([
+        ['', 'task', -1, 'newest'],
+        ['', 'task', 0, 'first'],
+        ['', 'task', 1, 'added'],
+        ['~1', 'other', 0, 'other'],
+      ]);
+      const latest = await checkpointer.getLatest(key, { ns: 'child' });
+      expect(latest?.id).toBe(child.id);
+      expect(latest?.pendingWrites).toEqual([]);
+      // Batches without a write attach nothing, and need no parent.
+      const root = makeCheckpoint(key, 'root');
+      await checkpointer.put(root, { parentWrites: [{ taskId: 'task', writes: [] }] });
+      expect((await checkpointer.getLatest(key))?.id).toBe(root.id);
+    },
+  ),
+
+  test(
     'missing-checkpoint',
     'writes to a checkpoint that does not exist (or is in another namespace) are NOT_FOUND',
     async ({ a }) => {
