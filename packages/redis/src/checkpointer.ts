@@ -11,6 +11,7 @@ import type {
   CheckpointerDriver,
   CheckpointRow,
   DriverWrite,
+  ParentWriteRecord,
   PendingWriteRow,
 } from '@entelix/core/adapter';
 import {
@@ -106,6 +107,10 @@ export function createRedisCheckpointer(context: RedisContext): CheckpointerDriv
         `${owner}\t${record.id}\t${record.parentId ?? ''}\t${record.metadataJson}\t${record.payload}`;
       const field = recordField(record.ns, record.id);
       const filterIndex = metadataFilterIndex(record.metadata);
+      const parent =
+        record.parentWrites.length === 0 || record.parentId === null
+          ? []
+          : [recordField(record.ns, record.parentId), ...writeArguments(record.parentWrites)];
       const write = (token: string) =>
         runWrite(
           context,
@@ -113,7 +118,7 @@ export function createRedisCheckpointer(context: RedisContext): CheckpointerDriv
           writeKeys(keys),
           fence,
           '',
-          [field, text, filterIndex, token],
+          [field, text, filterIndex, token, ...(parent.length === 0 ? [''] : parent)],
           'put',
         );
       let result = await write('');
@@ -126,6 +131,11 @@ export function createRedisCheckpointer(context: RedisContext): CheckpointerDriv
         if (result !== 1) await unregister(record.key, token, 'put');
       }
       throwIfFenced(result);
+      if (result === ScriptStatus.NOT_FOUND) {
+        throw new NotFoundError(`parent checkpoint ${record.parentId} does not exist`, {
+          backend: BACKEND,
+        });
+      }
       if (result === ScriptStatus.CONFLICT) {
         throw new ConflictError(`checkpoint ${record.id} already exists on this thread`, {
           backend: BACKEND,
@@ -261,24 +271,17 @@ export function createRedisCheckpointer(context: RedisContext): CheckpointerDriv
     async putWrites(key, target, writes, call) {
       const keys = context.keys.checkpoint(key);
       const fence = fenceOf(keys, call);
-      const task = JSON.stringify(target.taskId);
-      const rest = `${JSON.stringify(target.taskPath)}\t`;
-      const args: string[] = [recordField(target.ns, target.checkpointId)];
-      for (const write of writes) {
-        const lineStart = `${task}\t${write.idx}\t`;
-        args.push(
-          write.idx >= 0 ? 'first' : 'last',
-          lineStart,
-          `${lineStart}${rest}${JSON.stringify(write.channel)}\t${write.payload}`,
-        );
-      }
+      const { taskId, taskPath } = target;
       const result = await runWrite(
         context,
         CHECKPOINT_PUT_WRITES,
         [keys.checkpointData, keys.checkpointWrites],
         fence,
         '',
-        args,
+        [
+          recordField(target.ns, target.checkpointId),
+          ...writeArguments(writes.map((write) => ({ ...write, taskId, taskPath }))),
+        ],
         'putWrites',
       );
       throwIfFenced(result);
@@ -317,6 +320,21 @@ export function createRedisCheckpointer(context: RedisContext): CheckpointerDriv
       );
     },
   };
+}
+
+/**
+ * The scripts' arguments for pending writes: per write, `first` or `last`, the start of
+ * its line (`JSON(taskId) TAB idx TAB`) and the line.
+ */
+function writeArguments(writes: readonly ParentWriteRecord[]): string[] {
+  return writes.flatMap((write) => {
+    const lineStart = `${JSON.stringify(write.taskId)}\t${write.idx}\t`;
+    return [
+      write.idx >= 0 ? 'first' : 'last',
+      lineStart,
+      `${lineStart}${JSON.stringify(write.taskPath)}\t${JSON.stringify(write.channel)}\t${write.payload}`,
+    ];
+  });
 }
 
 /**

@@ -68,15 +68,43 @@ end
 `;
 
 /**
+ * Defines `add_writes(writes_key, field, from)`: attach to the checkpoint `field` the
+ * writes given from ARGV[from] on, one triple per write: `first` or `last`, the line's
+ * start (`JSON(taskId) TAB idx TAB`), the line. For `first` an existing line of that
+ * (taskId, idx) stays, for `last` it is replaced.
+ */
+const ADD_WRITES = `
+local function add_writes(writes_key, field, from)
+  -- A leading carriage return makes every line start with one.
+  local writes = '\\r' .. (redis.call('HGET', writes_key, field) or '')
+  if writes == '\\r' then writes = '' end
+  for i = from, #ARGV, 3 do
+    local start = string.find(writes, '\\r' .. ARGV[i + 1], 1, true)
+    if not start then
+      writes = writes .. '\\r' .. ARGV[i + 2]
+    elseif ARGV[i] == 'last' then
+      local stop = string.find(writes, '\\r', start + 1, true) or (#writes + 1)
+      writes = string.sub(writes, 1, start) .. ARGV[i + 2] .. string.sub(writes, stop)
+    end
+  end
+  redis.call('HSET', writes_key, field, string.sub(writes, 2))
+end
+`;
+
+/**
  * KEYS: reg, seq, order, data, filters, writes, [fence]. ARGV: clock, fence, field,
- * record, filter index, registration token (or empty).
+ * record, filter index, registration token (or empty), parent field (or empty), then
+ * the parent's writes as triples (see ADD_WRITES).
  * Without a token the thread must already be registered (NEEDS_REGISTRATION
  * otherwise), so a checkpoint is never written on a thread its tenant's index does not
- * list.
+ * list. With a parent field, NOT_FOUND (before CONFLICT) unless the parent exists.
  */
 export const CHECKPOINT_PUT = luaScript(
   'checkpoint_put',
-  `${LUA_CHECK_FENCE}${LUA_TOKEN_LISTS}${APPEND_CHECKPOINT}
+  `${LUA_CHECK_FENCE}${LUA_TOKEN_LISTS}${APPEND_CHECKPOINT}${ADD_WRITES}
+if ARGV[7] ~= '' and redis.call('HEXISTS', KEYS[4], ARGV[7]) == 0 then
+  return ${ScriptStatus.NOT_FOUND}
+end
 if redis.call('HEXISTS', KEYS[4], ARGV[3]) == 1 then return ${ScriptStatus.CONFLICT} end
 if ARGV[6] ~= '' then
   redis.call('SET', KEYS[1], with_token(redis.call('GET', KEYS[1]), ARGV[6]))
@@ -84,6 +112,7 @@ elseif redis.call('EXISTS', KEYS[1]) == 0 then
   return ${ScriptStatus.NEEDS_REGISTRATION}
 end
 append_checkpoint(ARGV[3], ARGV[4], ARGV[5])
+if ARGV[7] ~= '' then add_writes(KEYS[6], ARGV[7], 8) end
 return 1
 `,
 );
@@ -203,28 +232,14 @@ return table.concat(found, '\\n')
 );
 
 /**
- * KEYS: data, writes, [fence]. ARGV: clock, fence, field, then one triple per write:
- * `first` or `last`, the line's start (`JSON(taskId) TAB idx TAB`), the line. For
- * `first` an existing line of that (taskId, idx) stays, for `last` it is replaced.
- * NOT_FOUND when the checkpoint does not exist.
+ * KEYS: data, writes, [fence]. ARGV: clock, fence, field, then the writes' triples (see
+ * ADD_WRITES). NOT_FOUND when the checkpoint does not exist.
  */
 export const CHECKPOINT_PUT_WRITES = luaScript(
   'checkpoint_put_writes',
-  `${LUA_CHECK_FENCE}
+  `${LUA_CHECK_FENCE}${ADD_WRITES}
 if redis.call('HEXISTS', KEYS[1], ARGV[3]) == 0 then return ${ScriptStatus.NOT_FOUND} end
--- A leading carriage return makes every line start with one.
-local writes = '\\r' .. (redis.call('HGET', KEYS[2], ARGV[3]) or '')
-if writes == '\\r' then writes = '' end
-for i = 4, #ARGV, 3 do
-  local start = string.find(writes, '\\r' .. ARGV[i + 1], 1, true)
-  if not start then
-    writes = writes .. '\\r' .. ARGV[i + 2]
-  elseif ARGV[i] == 'last' then
-    local stop = string.find(writes, '\\r', start + 1, true) or (#writes + 1)
-    writes = string.sub(writes, 1, start) .. ARGV[i + 2] .. string.sub(writes, stop)
-  end
-end
-redis.call('HSET', KEYS[2], ARGV[3], string.sub(writes, 2))
+add_writes(KEYS[2], ARGV[3], 4)
 return 1
 `,
 );
