@@ -9,6 +9,7 @@ import {
   type CheckpointerDriver,
   type CheckpointRow,
   matchesMetadataFilter,
+  type ParentWriteRecord,
   type PendingWriteRow,
 } from '@entelix/core/adapter';
 import {
@@ -109,9 +110,41 @@ export function createKeyValueCheckpointer(client: StorageClient): CheckpointerD
     }
   };
 
+  /** The write position of checkpoint `id`, or `NotFoundError`. */
+  const existingSeq = (key: ThreadKey, ns: string, id: string): number => {
+    const seq = seqOf(key, ns, id);
+    if (seq === undefined) {
+      throw new NotFoundError(`checkpoint ${id} does not exist on this thread`, {
+        backend: BACKEND,
+      });
+    }
+    return seq;
+  };
+
+  /** First wins for idx >= 0, last for idx < 0. */
+  const attachWrites = (key: ThreadKey, seq: number, writes: readonly ParentWriteRecord[]) => {
+    for (const write of writes) {
+      const writeKey = storageKeys.pendingWrite(key, seq, write.taskId, write.idx);
+      if (write.idx >= 0 && client.get(writeKey) !== undefined) continue;
+      writeRecord(client, writeKey, {
+        taskId: write.taskId,
+        taskPath: write.taskPath,
+        idx: write.idx,
+        channel: write.channel,
+        payload: write.payload,
+      });
+    }
+  };
+
   return {
     async put(record, call) {
       checkFence(client, call.fence);
+      // Every check before the first write: the parent's writes and the checkpoint land
+      // together or not at all.
+      const parentSeq =
+        record.parentWrites.length === 0 || record.parentId === null
+          ? undefined
+          : existingSeq(record.key, record.ns, record.parentId);
       if (seqOf(record.key, record.ns, record.id) !== undefined) {
         throw new ConflictError(`checkpoint ${record.id} already exists on this thread`, {
           backend: BACKEND,
@@ -127,6 +160,7 @@ export function createKeyValueCheckpointer(client: StorageClient): CheckpointerD
         payload: record.payload,
         createdAt: record.createdAt.getTime(),
       });
+      if (parentSeq !== undefined) attachWrites(record.key, parentSeq, record.parentWrites);
     },
 
     async getLatest(key, ns) {
@@ -216,23 +250,13 @@ export function createKeyValueCheckpointer(client: StorageClient): CheckpointerD
 
     async putWrites(key, target, writes, call) {
       checkFence(client, call.fence);
-      const seq = seqOf(key, target.ns, target.checkpointId);
-      if (seq === undefined) {
-        throw new NotFoundError(`checkpoint ${target.checkpointId} does not exist on this thread`, {
-          backend: BACKEND,
-        });
-      }
-      for (const write of writes) {
-        const writeKey = storageKeys.pendingWrite(key, seq, target.taskId, write.idx);
-        if (write.idx >= 0 && client.get(writeKey) !== undefined) continue;
-        writeRecord(client, writeKey, {
-          taskId: target.taskId,
-          taskPath: target.taskPath,
-          idx: write.idx,
-          channel: write.channel,
-          payload: write.payload,
-        });
-      }
+      const seq = existingSeq(key, target.ns, target.checkpointId);
+      const { taskId, taskPath } = target;
+      attachWrites(
+        key,
+        seq,
+        writes.map((write) => ({ ...write, taskId, taskPath })),
+      );
     },
 
     async prune(key, keep, call) {

@@ -27,6 +27,7 @@ export function createPostgresCheckpointer(context: PostgresContext): Checkpoint
   );
   const sql = {
     put: `SELECT ${s}.checkpoint_put($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::bigint)`,
+    putWithWrites: `SELECT ${s}.checkpoint_put_with_writes($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::text[], $12::text[], $13::bigint[], $14::text[], $15::text[], $16, $17::bigint)`,
     latest: `SELECT ${checkpoint} FROM ${s}.checkpoint_latest($1, $2, $3)`,
     get: `SELECT ${checkpoint} FROM ${s}.checkpoint_get($1, $2, $3, $4)`,
     history: `SELECT ${checkpoint} FROM ${s}.checkpoint_history($1, $2, $3, $4, $5, $6)`,
@@ -39,21 +40,40 @@ export function createPostgresCheckpointer(context: PostgresContext): Checkpoint
 
   return {
     async put(record, call) {
+      const checkpointColumns = [
+        record.key.tenantId,
+        record.key.threadId,
+        record.ns,
+        record.id,
+        record.parentId,
+        record.step,
+        record.payload,
+        record.nextNode,
+        record.metadataJson,
+        record.createdAt,
+      ];
+      const writes = record.parentWrites;
+      if (writes.length === 0 || record.parentId === null) {
+        await runQuery(
+          db,
+          'checkpoint put',
+          sql.put,
+          [...checkpointColumns, ...fenceParameters(call)],
+          call,
+        );
+        return;
+      }
       await runQuery(
         db,
         'checkpoint put',
-        sql.put,
+        sql.putWithWrites,
         [
-          record.key.tenantId,
-          record.key.threadId,
-          record.ns,
-          record.id,
-          record.parentId,
-          record.step,
-          record.payload,
-          record.nextNode,
-          record.metadataJson,
-          record.createdAt,
+          ...checkpointColumns,
+          writes.map((write) => write.taskId),
+          writes.map((write) => write.taskPath),
+          writes.map((write) => write.idx),
+          writes.map((write) => write.channel),
+          writes.map((write) => write.payload),
           ...fenceParameters(call),
         ],
         call,

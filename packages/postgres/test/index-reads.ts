@@ -209,6 +209,31 @@ export function indexReadTests(open: () => Promise<IndexReadLane>): void {
     }
   });
 
+  it('a put with writes reads its parent, the slots it writes and the id it inserts', async () => {
+    let task = 0;
+    for (let call = 0; call < CALLS; call++) {
+      for (const size of [1, 20]) {
+        const idx = Array.from({ length: size }, (_, i) => i);
+        const reads = await readsOf(
+          checkpoints,
+          `SELECT $s.checkpoint_put_with_writes($1, $2, 'child', gen_random_uuid(), $3, 1, '{"schema_version":1,"state":1}', NULL, '{}', now(), $4::text[], $5::text[], $6::bigint[], $7::text[], $8::text[], NULL, NULL)`,
+          [
+            TENANT,
+            THREAD,
+            tenthCheckpoint,
+            idx.map(() => `task-${task}`),
+            idx.map(() => ''),
+            idx,
+            idx.map(() => 'channel'),
+            idx.map(() => '{"schema_version":1,"state":1}'),
+          ],
+        );
+        task++;
+        expect(reads, `put with ${size} writes`).toBeLessThanOrEqual(size + 3);
+      }
+    }
+  });
+
   it('listThreads reads about one entry per thread listed, for checkpoints and logs', async () => {
     await expectBounded([
       [['checkpoints'], 'SELECT * FROM $s.checkpoint_threads($1, $2, 5)', [TENANT, ''], 10],

@@ -272,6 +272,7 @@ describe('migrations', () => {
       [1, 'initial', '64d790a6a98528556c7cbc23667145305026d648d581dc19d23457a104288315'],
       [2, 'execute rights', '0418a466ac6c91894bd31f973df8251820a024025397e44c67dec917121ec660'],
       [3, 'runtime primitives', '7422ed00dde2344949bc2eeb30e9075ddb715230428a0789cba45b02a7f7f044'],
+      [4, 'put with writes', '3fddcd4419b4ce9cae072f30ad3543717ab55cf6c02015f0bdc9e75db696b0b6'],
     ]);
   });
 
@@ -364,6 +365,46 @@ const APPLICATION_GRANTS = `
   GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA entelix TO ${APP_ROLE};
   GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA entelix TO ${APP_ROLE};`;
 
+describe('migration 4 on a database at version 3', () => {
+  it("keeps the checkpoints, and the new function runs once the guide's grants are re-run", async () => {
+    const pglite = await pgliteAtVersion(3);
+    await pglite.exec(
+      `CREATE ROLE ${APP_ROLE} NOLOGIN NOSUPERUSER NOBYPASSRLS; ${APPLICATION_GRANTS}`,
+    );
+    const key = ThreadKey.of(randomId('tenant'), 'thread');
+    await pglite.exec(`SET ROLE ${APP_ROLE}`);
+    const before = await createPostgresPersistence({ pglite, migrate: 'off' });
+    const parent = before.checkpointer<number>().create({ key, step: 0, state: 1 });
+    await before.checkpointer<number>().put(parent);
+    await before.close();
+
+    await pglite.exec('RESET ROLE');
+    await (await createPostgresPersistence({ pglite })).close();
+    expect(await versionOf(pglite)).toBe(4);
+    await pglite.exec(`SET ROLE ${APP_ROLE}`);
+    const after = await createPostgresPersistence({ pglite, migrate: 'verify' });
+    const checkpointer = after.checkpointer<number, string>();
+    const child = checkpointer.create({ key, step: 1, state: 2, parentId: parent.id });
+    const parentWrites = [{ taskId: 't', writes: [{ idx: 0, channel: 'c', value: 'w' }] }];
+    // New functions are not granted until the guide's GRANT EXECUTE is re-run.
+    expect(await codeOf(checkpointer.put(child, { parentWrites }))).toBe('BACKEND');
+    await pglite.exec(`RESET ROLE; ${APPLICATION_GRANTS} SET ROLE ${APP_ROLE}`);
+    await checkpointer.put(child, { parentWrites });
+    expect((await checkpointer.getById(key, parent.id))?.pendingWrites).toMatchObject([
+      { taskId: 't', value: 'w' },
+    ]);
+    expect((await checkpointer.getLatest(key))?.state).toBe(2);
+    await after.close();
+    await pglite.close();
+  });
+
+  it('renderMigrationSql from 3 holds migration 4 only', () => {
+    const script = renderMigrationSql('entelix', { from: 3 });
+    expect(script).toContain('-- migration 4: put with writes');
+    expect(script).not.toContain('-- migration 3');
+  });
+});
+
 describe('migration 3 on a database at version 2', () => {
   it('keeps every row: checkpoints in the root namespace with empty metadata, heads, items and fences', async () => {
     const pglite = await pgliteAtVersion(2);
@@ -413,7 +454,7 @@ describe('migration 3 on a database at version 2', () => {
 
     await pglite.exec('RESET ROLE');
     await (await createPostgresPersistence({ pglite })).close();
-    expect(await versionOf(pglite)).toBe(3);
+    expect(await versionOf(pglite)).toBe(LATEST_SCHEMA_VERSION);
     await pglite.exec(`${APPLICATION_GRANTS} SET ROLE ${APP_ROLE}`);
     const persistence = await createPostgresPersistence({ pglite, migrate: 'verify' });
     const checkpointer = persistence.checkpointer<number>();
@@ -497,16 +538,17 @@ describe('migration 3 on a database at version 2', () => {
     expect(script).toContain('-- migration 3: runtime primitives');
     const pglite = await pgliteAtVersion(2);
     await pglite.exec(script);
-    expect(await versionOf(pglite)).toBe(3);
+    expect(await versionOf(pglite)).toBe(LATEST_SCHEMA_VERSION);
     const persistence = await createPostgresPersistence({ pglite, migrate: 'verify' });
     expect(
       await persistence.sessionLog().append(ThreadKey.of('t', 'x'), [1], { expectedHead: 0 }),
     ).toBe(1);
-    // Run again, on what is now version 3: refused in its first statement, nothing changes.
+    // Run again, on what is now the latest version: refused in its first statement,
+    // nothing changes.
     await expect(pglite.exec(script)).rejects.toThrow(/not at version 2/);
     // The script's own transaction is left failed, as a migration tool would find it.
     await pglite.exec('ROLLBACK');
-    expect(await versionOf(pglite)).toBe(3);
+    expect(await versionOf(pglite)).toBe(LATEST_SCHEMA_VERSION);
     await pglite.close();
     const fresh = await PGlite.create();
     await expect(fresh.exec(script)).rejects.toThrow(/not at version 2/);
@@ -721,6 +763,7 @@ describe('execute rights', () => {
       'checkpoint_latest',
       'checkpoint_prune',
       'checkpoint_put',
+      'checkpoint_put_with_writes',
       'checkpoint_put_writes',
       'checkpoint_threads',
       'checkpoint_update_state',

@@ -10,6 +10,7 @@ import {
 import { initialMigration } from './001-initial.js';
 import { executeRightsMigration } from './002-execute-rights.js';
 import { runtimePrimitivesMigration } from './003-runtime-primitives.js';
+import { putWithWritesMigration } from './004-put-with-writes.js';
 
 /** One numbered schema change. `sql` receives the quoted schema name. */
 export interface Migration {
@@ -23,13 +24,14 @@ export interface Migration {
  *
  * A released migration never changes: deployed databases ran its exact text, and a
  * test pins each one by digest. The next change is the next file,
- * `004-<what it does>.ts`, appended here as version 4 (with its digest added to the
+ * `005-<what it does>.ts`, appended here as version 5 (with its digest added to the
  * test); read the traps listed at the top of 003 and the revoke rule in 002 first.
  */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial', sql: initialMigration },
   { version: 2, name: 'execute rights', sql: executeRightsMigration },
   { version: 3, name: 'runtime primitives', sql: runtimePrimitivesMigration },
+  { version: 4, name: 'put with writes', sql: putWithWritesMigration },
 ];
 
 /** The schema version this code needs. */
