@@ -4,9 +4,11 @@ import {
   CheckpointId,
   ConfigError,
   CorruptRecordError,
+  type Checkpoint as EntelixCheckpoint,
   type FenceToken,
   type JsonObject,
   type JsonValue,
+  type ParentWrites,
   type Persistence,
   type SavedCheckpoint,
   TenantId,
@@ -118,6 +120,14 @@ interface WriteTarget {
   readonly fence: FenceToken | undefined;
 }
 
+/** A task's writes waiting for the put of the checkpoint after theirs (see putWrites). */
+interface QueuedWrites {
+  readonly batch: ParentWrites<JsonValue>;
+  readonly fence: FenceToken | undefined;
+  /** True once a put stored the writes with its checkpoint; false: write them alone. */
+  readonly settle: (carried: boolean) => void;
+}
+
 class EntelixCheckpointSaver extends BaseCheckpointSaver<number> implements EntelixSaver {
   readonly tenantId: TenantId | undefined;
   readonly #checkpoints: Checkpointer<StoredCheckpoint, JsonValue>;
@@ -130,6 +140,8 @@ class EntelixCheckpointSaver extends BaseCheckpointSaver<number> implements Ente
   readonly #awaitingPut = new Map<string, Set<() => void>>();
   /** Slots of checkpoints this saver recently wrote or read, oldest first. */
   readonly #knownSlots = new Map<string, true>();
+  /** Writes waiting to go out with the put of their checkpoint's child, by their slot. */
+  readonly #queuedWrites = new Map<string, QueuedWrites[]>();
 
   constructor(
     persistence: Persistence,
@@ -252,14 +264,13 @@ class EntelixCheckpointSaver extends BaseCheckpointSaver<number> implements Ente
       value: values[index] as JsonValue,
     }));
     const slot = slotOf(target.key, target.ns, checkpointId);
+    const batch = { taskId, taskPath: taskPath ?? '', writes: records };
     const write = () =>
-      this.#checkpoints.putWrites(
-        target.key,
-        { checkpointId, ns: target.ns, taskId, taskPath: taskPath ?? '' },
-        records,
-        { fence: target.fence },
-      );
+      this.#checkpoints.putWrites(target.key, { checkpointId, ns: target.ns, ...batch }, records, {
+        fence: target.fence,
+      });
     await this.#untilPutSettles(slot, target.key);
+    if (await this.#carriedByNextPut(slot, batch, target.fence)) return;
     try {
       await write();
     } catch (error) {
@@ -360,20 +371,80 @@ class EntelixCheckpointSaver extends BaseCheckpointSaver<number> implements Ente
     };
     const createdAtMs = Date.parse(fields.ts);
     // `put` checks every field itself; a separate `create` would check them twice.
-    await this.#checkpoints.put(
-      {
-        key: target.key,
-        ns: target.ns,
-        id: fields.id,
-        parentId: parentId === undefined ? null : CheckpointId.parse(parentId),
-        step: entelixStep(metadata),
-        state,
-        nextNode: null,
-        metadata: storedMetadata,
-        createdAt: Number.isNaN(createdAtMs) ? new Date() : new Date(createdAtMs),
-      },
-      { fence: target.fence },
-    );
+    const checkpoint: EntelixCheckpoint<StoredCheckpoint> = {
+      key: target.key,
+      ns: target.ns,
+      id: fields.id,
+      parentId: parentId === undefined ? null : CheckpointId.parse(parentId),
+      step: entelixStep(metadata),
+      state,
+      nextNode: null,
+      metadata: storedMetadata,
+      createdAt: Number.isNaN(createdAtMs) ? new Date() : new Date(createdAtMs),
+    };
+    const queued =
+      parentId === undefined
+        ? []
+        : this.#takeQueuedWrites(slotOf(target.key, target.ns, parentId), target.fence);
+    if (queued.length === 0) {
+      await this.#checkpoints.put(checkpoint, { fence: target.fence });
+      return;
+    }
+    try {
+      await this.#checkpoints.put(checkpoint, {
+        fence: target.fence,
+        parentWrites: queued.map((entry) => entry.batch),
+      });
+    } catch {
+      // Nothing was written: each call goes on alone, to meet its own outcome.
+      for (const entry of queued) entry.settle(false);
+      await this.#checkpoints.put(checkpoint, { fence: target.fence });
+      return;
+    }
+    for (const entry of queued) entry.settle(true);
+  }
+
+  /**
+   * Let the put of the checkpoint after this one carry a task's writes: LangGraph issues
+   * a step's writes and then, within the same turn of the event loop, the put of the
+   * next checkpoint, whose parent they belong to. One backend call then stores both in
+   * one commit. Resolves true once such a put stored them; false when no put took them
+   * before the next turn, or its call failed, and the writes are to be written alone.
+   */
+  #carriedByNextPut(
+    slot: string,
+    batch: ParentWrites<JsonValue>,
+    fence: FenceToken | undefined,
+  ): Promise<boolean> {
+    return new Promise((settle) => {
+      let queue = this.#queuedWrites.get(slot);
+      if (queue === undefined) {
+        const created: QueuedWrites[] = [];
+        queue = created;
+        this.#queuedWrites.set(slot, created);
+        void nextTurn().then(() => {
+          if (this.#queuedWrites.get(slot) !== created) return;
+          this.#queuedWrites.delete(slot);
+          for (const entry of created) entry.settle(false);
+        });
+      }
+      queue.push({ batch, fence, settle });
+    });
+  }
+
+  /** The writes queued for the checkpoint `slot` under the same fence, taken off the queue. */
+  #takeQueuedWrites(slot: string, fence: FenceToken | undefined): QueuedWrites[] {
+    const queue = this.#queuedWrites.get(slot);
+    if (queue === undefined) return [];
+    const taken: QueuedWrites[] = [];
+    // In place: the queue's flush at the next turn settles whatever is left in it.
+    for (let i = 0; i < queue.length; ) {
+      const entry = queue[i] as QueuedWrites;
+      if (entry.fence?.fence === fence?.fence) taken.push(...queue.splice(i, 1));
+      else i++;
+    }
+    if (queue.length === 0) this.#queuedWrites.delete(slot);
+    return taken;
   }
 
   async #dumpChannels(channelValues: Record<string, unknown>): Promise<JsonObject> {

@@ -1,6 +1,9 @@
 import type { Persistence } from '@entelix/core';
 
-/** What the counting proxies saw: calls per contract method, such as `checkpointer.put`. */
+/**
+ * What the counting proxies saw: calls per contract method, such as `checkpointer.put`,
+ * and `checkpointer.put parentWrites`: the task batches puts carried for their parents.
+ */
 export interface CallLog {
   readonly counts: Map<string, number>;
   /** Every call, in the order made. */
@@ -43,6 +46,11 @@ export function instrument(
         return async (...args: unknown[]) => {
           counts.set(method, (counts.get(method) ?? 0) + 1);
           calls.push(method);
+          if (method === 'checkpointer.put') {
+            const carried = (args[1] as { parentWrites?: unknown[] } | undefined)?.parentWrites;
+            const label = 'checkpointer.put parentWrites';
+            counts.set(label, (counts.get(label) ?? 0) + (carried?.length ?? 0));
+          }
           const delayMs = options.delayMs?.(method) ?? 0;
           if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
           return (value as (...a: unknown[]) => unknown).apply(object, args);

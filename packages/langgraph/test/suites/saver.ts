@@ -87,6 +87,12 @@ export function saverTests(lane: Lane): void {
         const latest = configs.at(-1) as RunnableConfig;
         const calls = [
           () => saver.put(latest, checkpointWith({ a: 1 }), metadata(11), {}),
+          // A put with the writes of its parent's step: one call for both.
+          () =>
+            Promise.all([
+              saver.putWrites(latest, [['c', 4]], randomId('task')),
+              saver.put(latest, checkpointWith({ a: 2 }), metadata(11), {}),
+            ]),
           () =>
             saver.putWrites(
               latest,
@@ -255,26 +261,67 @@ export function saverTests(lane: Lane): void {
           };
           await fan.invoke({ log: [] }, fanConfig);
           await fan.invoke(new Command({ resume: 'go' }), fanConfig);
-          expect(log.counts.get('checkpointer.putWrites')).toBe(putWrites.mock.calls.length);
+          // Each putWrites is its own call, or carried by the put of the next checkpoint.
+          const carried = log.counts.get('checkpointer.put parentWrites') ?? 0;
+          expect((log.counts.get('checkpointer.putWrites') ?? 0) + carried).toBe(
+            putWrites.mock.calls.length,
+          );
           expect(log.counts.get('checkpointer.put')).toBe(put.mock.calls.length);
           expect(log.counts.get('checkpointer.getLatest')).toBe(getTuple.mock.calls.length);
           expect(log.total()).toBe(
-            putWrites.mock.calls.length + put.mock.calls.length + getTuple.mock.calls.length,
+            putWrites.mock.calls.length -
+              carried +
+              put.mock.calls.length +
+              getTuple.mock.calls.length,
           );
+          if (durability === 'sync') expect(carried).toBeGreaterThan(0);
         });
       }
     }
 
-    it('a graph step costs one put and one putWrites per task', async () => {
+    it("a graph step costs one backend call: the next checkpoint's put carries the step's writes", async () => {
       const { saver, log, config } = counted();
       const graph = lineGraph(saver, 10);
       await graph.invoke({ log: [] }, { ...config, durability: 'sync' });
       // One read of the thread's latest checkpoint; the input checkpoint, the first loop
-      // checkpoint and one after each node; the input's writes and each node's.
+      // checkpoint and one after each node, each put carrying the writes of the step
+      // before it: the input's and each node's.
       expect(log.counts.get('checkpointer.getLatest')).toBe(1);
       expect(log.counts.get('checkpointer.put')).toBe(12);
-      expect(log.counts.get('checkpointer.putWrites')).toBe(11);
-      expect(log.total()).toBe(24);
+      expect(log.counts.get('checkpointer.put parentWrites')).toBe(11);
+      expect(log.counts.get('checkpointer.putWrites')).toBeUndefined();
+      expect(log.total()).toBe(13);
+      // Newest first: the last node writes its log alone, each other step also its edge.
+      const history = await collect(saver.list(config));
+      expect(history.map((tuple) => tuple.pendingWrites?.length)).toEqual([
+        0,
+        1,
+        ...Array(10).fill(2),
+      ]);
+    });
+
+    it('writes that no put takes by the next turn go out alone; a refused put leaves them to their own call', async () => {
+      const { saver, log, config } = counted();
+      const [root] = await putLine(saver, config, 1);
+      log.reset();
+      await saver.putWrites(root as RunnableConfig, [['a', 1]], 'alone');
+      expect(log.calls).toEqual(['checkpointer.putWrites']);
+      log.reset();
+      // The put's checkpoint exists already: CONFLICT for the put, the writes still land.
+      const child = await saver.put(root as RunnableConfig, checkpointWith({}), metadata(0), {});
+      log.reset();
+      const again = checkpointWith({});
+      again.id = child.configurable?.checkpoint_id as string;
+      const [written, refused] = await Promise.allSettled([
+        saver.putWrites(root as RunnableConfig, [['b', 2]], 'carried'),
+        saver.put(root as RunnableConfig, again, metadata(0), {}),
+      ]);
+      expect(written.status).toBe('fulfilled');
+      expect(refused).toMatchObject({ status: 'rejected', reason: { code: 'CONFLICT' } });
+      expect(log.counts.get('checkpointer.put parentWrites')).toBe(1);
+      expect(log.counts.get('checkpointer.putWrites')).toBe(1);
+      const tuple = await saver.getTuple(root as RunnableConfig);
+      expect(tuple?.pendingWrites?.map(([task]) => task)).toEqual(['alone', 'carried']);
     });
   });
 
