@@ -201,6 +201,43 @@ export async function sqlCases({ persistence, query, raw, state }) {
     },
   });
 
+  // A step's end as a runtime writes it: the next checkpoint with its parent's write. The
+  // raw side is the two inserts in one statement, as one commit.
+  const putWithParentWrite = {
+    name: 'checkpoint put with 1 write of its parent',
+    entelix: (i) =>
+      checkpointer.put(
+        Checkpoint.create({
+          key: keyIn('pw', i),
+          step: 1,
+          state,
+          parentId: entelixTargets.get(`pw-${slot(i)}`),
+        }),
+        { parentWrites: [{ taskId: `task-${task++}`, writes: writesOf(1) }] },
+      ),
+    raw: (i) =>
+      query(
+        `WITH written AS (
+           INSERT INTO ${raw}.checkpoint_writes AS pw
+             (tenant_id, thread_id, ns, checkpoint_id, task_id, idx, task_path, channel, value)
+           VALUES ($1, $2, '', $3, $4, 0, '', 'messages', $5)
+           ON CONFLICT (tenant_id, thread_id, ns, checkpoint_id, task_id, idx) DO UPDATE
+             SET value = EXCLUDED.value WHERE EXCLUDED.idx < 0)
+         INSERT INTO ${raw}.checkpoints (tenant_id, thread_id, id, parent_id, step, state, next_node, created_at)
+         VALUES ($1, $2, $6, $3, 1, $7, NULL, $8)`,
+        [
+          tenant,
+          `pw-${slot(i)}`,
+          rawTargets.get(`pw-${slot(i)}`),
+          `task-${task++}`,
+          envelope(),
+          crypto.randomUUID(),
+          envelope(),
+          new Date(),
+        ],
+      ),
+  };
+
   // Heads as each side last saw them, and each side's count of calls, for the appends
   // that depend on the head.
   const heads = { entelix: new Map(), raw: new Map() };
@@ -232,6 +269,7 @@ export async function sqlCases({ persistence, query, raw, state }) {
     },
     putWrites(1),
     putWrites(20),
+    putWithParentWrite,
     {
       // The raw side reads the checkpoint and aggregates its writes in one SELECT.
       name: 'checkpoint getLatest, 20 pending writes',

@@ -266,9 +266,12 @@ class EntelixCheckpointSaver extends BaseCheckpointSaver<number> implements Ente
     const slot = slotOf(target.key, target.ns, checkpointId);
     const batch = { taskId, taskPath: taskPath ?? '', writes: records };
     const write = () =>
-      this.#checkpoints.putWrites(target.key, { checkpointId, ns: target.ns, ...batch }, records, {
-        fence: target.fence,
-      });
+      this.#checkpoints.putWrites(
+        target.key,
+        { checkpointId, ns: target.ns, taskId, taskPath: batch.taskPath },
+        records,
+        { fence: target.fence },
+      );
     await this.#untilPutSettles(slot, target.key);
     if (await this.#carriedByNextPut(slot, batch, target.fence)) return;
     try {

@@ -378,6 +378,21 @@ export const hostileInputTests = defineGroup('hostile-input', ({ test }) => [
         const error = await settle(() => a.sessionLog().append(key, [1], { fence } as never));
         expect(['CONFIG', 'INVALID_ID']).toContain((error as { code?: string }).code);
       }
+      const child = makeCheckpoint(key, 1, { parentId: CheckpointIds.create() });
+      const write = { idx: 0, channel: 'c', value: 1 };
+      for (const parentWrites of [
+        'writes',
+        [null],
+        [{ taskId: 't', writes: 'writes' }],
+        [{ taskId: 't', writes: [write, { ...write, idx: 0.5 }] }],
+      ]) {
+        const error = await settle(() =>
+          a.checkpointer().put(child, { parentWrites: parentWrites as never }),
+        );
+        expect(error, `parentWrites ${JSON.stringify(parentWrites)}`).toMatchObject({
+          code: 'CONFIG',
+        });
+      }
       await storage.expectUnchanged();
       expect(await a.sessionLog().head(key)).toBe(0);
     },
