@@ -96,18 +96,12 @@ export function createMemoryCheckpointer(database: MemoryDatabase): Checkpointer
         seq: 0,
         writes: undefined,
       });
-      if (parent !== undefined) {
+      // Copies, as putWrites stores them: what is stored outlives the call.
+      if (parent !== undefined)
         attachWrites(
           parent,
-          record.parentWrites.map(({ taskId, taskPath, idx, channel, payload }) => ({
-            taskId,
-            taskPath,
-            idx,
-            channel,
-            payload,
-          })),
+          record.parentWrites.map((w) => ({ ...w })),
         );
-      }
     },
 
     async getLatest(key, ns) {
