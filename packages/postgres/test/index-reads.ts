@@ -186,52 +186,49 @@ export function indexReadTests(open: () => Promise<IndexReadLane>): void {
     ]);
   });
 
-  it('putWrites reads its checkpoint and the slots it writes', async () => {
-    let task = 0;
-    for (let call = 0; call < CALLS; call++) {
+  /** Tasks of the write tests: each call writes slots of a task of its own. */
+  let task = 0;
+
+  /**
+   * Each batch size, `CALLS` times: `call` is the statement writing `idx` for a fresh
+   * task, which may read at most the batch's slots and `extra` more entries.
+   */
+  const expectBatchReads = async (
+    what: string,
+    extra: number,
+    call: (idx: number[], taskId: string) => [sql: string, params: unknown[]],
+  ) => {
+    for (let round = 0; round < CALLS; round++) {
       for (const size of [1, 20]) {
         const idx = Array.from({ length: size }, (_, i) => i);
-        const reads = await readsOf(
-          checkpoints,
-          `SELECT $s.checkpoint_put_writes($1, $2, 'child', $3, $4, '', $5::bigint[], $6::text[], $7::text[], NULL, NULL)`,
-          [
-            TENANT,
-            THREAD,
-            tenthCheckpoint,
-            `task-${task++}`,
-            idx,
-            idx.map(() => 'channel'),
-            idx.map(() => '{"schema_version":1,"state":1}'),
-          ],
-        );
-        expect(reads, `putWrites of ${size}`).toBeLessThanOrEqual(size + 2);
+        const reads = await readsOf(checkpoints, ...call(idx, `task-${task++}`));
+        expect(reads, `${what} of ${size}`).toBeLessThanOrEqual(size + extra);
       }
     }
+  };
+  const values = (idx: number[]) => idx.map(() => '{"schema_version":1,"state":1}');
+
+  it('putWrites reads its checkpoint and the slots it writes', async () => {
+    await expectBatchReads('putWrites', 2, (idx, taskId) => [
+      `SELECT $s.checkpoint_put_writes($1, $2, 'child', $3, $4, '', $5::bigint[], $6::text[], $7::text[], NULL, NULL)`,
+      [TENANT, THREAD, tenthCheckpoint, taskId, idx, idx.map(() => 'channel'), values(idx)],
+    ]);
   });
 
   it('a put with writes reads its parent, the slots it writes and the id it inserts', async () => {
-    let task = 0;
-    for (let call = 0; call < CALLS; call++) {
-      for (const size of [1, 20]) {
-        const idx = Array.from({ length: size }, (_, i) => i);
-        const reads = await readsOf(
-          checkpoints,
-          `SELECT $s.checkpoint_put_with_writes($1, $2, 'child', gen_random_uuid(), $3, 1, '{"schema_version":1,"state":1}', NULL, '{}', now(), $4::text[], $5::text[], $6::bigint[], $7::text[], $8::text[], NULL, NULL)`,
-          [
-            TENANT,
-            THREAD,
-            tenthCheckpoint,
-            idx.map(() => `task-${task}`),
-            idx.map(() => ''),
-            idx,
-            idx.map(() => 'channel'),
-            idx.map(() => '{"schema_version":1,"state":1}'),
-          ],
-        );
-        task++;
-        expect(reads, `put with ${size} writes`).toBeLessThanOrEqual(size + 3);
-      }
-    }
+    await expectBatchReads('put with writes', 3, (idx, taskId) => [
+      `SELECT $s.checkpoint_put_with_writes($1, $2, 'child', gen_random_uuid(), $3, 1, '{"schema_version":1,"state":1}', NULL, '{}', now(), $4::text[], $5::text[], $6::bigint[], $7::text[], $8::text[], NULL, NULL)`,
+      [
+        TENANT,
+        THREAD,
+        tenthCheckpoint,
+        idx.map(() => taskId),
+        idx.map(() => ''),
+        idx,
+        idx.map(() => 'channel'),
+        values(idx),
+      ],
+    ]);
   });
 
   it('listThreads reads about one entry per thread listed, for checkpoints and logs', async () => {
