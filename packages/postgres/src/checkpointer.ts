@@ -9,7 +9,7 @@ import { BACKEND, runQuery, toSafeInteger } from './queryable.js';
  * returning its checkpoints' writes in the same row.
  */
 export function createPostgresCheckpointer(context: PostgresContext): CheckpointerDriver {
-  const { db, schema: s } = context;
+  const { db, schema: s, checkpointStatistics } = context;
   const checkpoint = selectList(
     [
       'cp_tenant_id',
@@ -61,23 +61,24 @@ export function createPostgresCheckpointer(context: PostgresContext): Checkpoint
           [...checkpointColumns, ...fenceParameters(call)],
           call,
         );
-        return;
+      } else {
+        await runQuery(
+          db,
+          'checkpoint put',
+          sql.putWithWrites,
+          [
+            ...checkpointColumns,
+            writes.map((write) => write.taskId),
+            writes.map((write) => write.taskPath),
+            writes.map((write) => write.idx),
+            writes.map((write) => write.channel),
+            writes.map((write) => write.payload),
+            ...fenceParameters(call),
+          ],
+          call,
+        );
       }
-      await runQuery(
-        db,
-        'checkpoint put',
-        sql.putWithWrites,
-        [
-          ...checkpointColumns,
-          writes.map((write) => write.taskId),
-          writes.map((write) => write.taskPath),
-          writes.map((write) => write.idx),
-          writes.map((write) => write.channel),
-          writes.map((write) => write.payload),
-          ...fenceParameters(call),
-        ],
-        call,
-      );
+      await checkpointStatistics?.written(1);
     },
 
     async getLatest(key, ns, call) {
@@ -139,6 +140,7 @@ export function createPostgresCheckpointer(context: PostgresContext): Checkpoint
         ],
         call,
       );
+      await checkpointStatistics?.written(1);
     },
 
     async deleteThread(key, call) {

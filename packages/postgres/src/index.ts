@@ -11,6 +11,7 @@ import {
   verifySchemaVersion,
 } from './migrations/index.js';
 import { BACKEND, translateError } from './queryable.js';
+import { keptCheckpointStatistics } from './statistics.js';
 
 export type { PostgresConnectionOptions } from './connection.js';
 export {
@@ -102,7 +103,11 @@ export async function createPostgresPersistence(
     throw error;
   }
 
-  const context: PostgresContext = { db, schema };
+  // PGlite has no autovacuum: the bundle analyzes the checkpoints table itself.
+  const checkpointStatistics =
+    db.driver === 'pglite' ? keptCheckpointStatistics(db, schema) : undefined;
+  await checkpointStatistics?.analyze();
+  const context: PostgresContext = { db, schema, checkpointStatistics };
   const capabilities: Capabilities = {
     multiProcess: db.driver === 'pg',
     rls,

@@ -273,6 +273,7 @@ describe('migrations', () => {
       [2, 'execute rights', '0418a466ac6c91894bd31f973df8251820a024025397e44c67dec917121ec660'],
       [3, 'runtime primitives', '7422ed00dde2344949bc2eeb30e9075ddb715230428a0789cba45b02a7f7f044'],
       [4, 'put with writes', '3fddcd4419b4ce9cae072f30ad3543717ab55cf6c02015f0bdc9e75db696b0b6'],
+      [5, 'search plan', '3a1d842a779bcd74a723f5ed266c97c3887a4fddebcf18849bd6869e99572b56'],
     ]);
   });
 
@@ -380,7 +381,7 @@ describe('migration 4 on a database at version 3', () => {
 
     await pglite.exec('RESET ROLE');
     await (await createPostgresPersistence({ pglite })).close();
-    expect(await versionOf(pglite)).toBe(4);
+    expect(await versionOf(pglite)).toBe(LATEST_SCHEMA_VERSION);
     await pglite.exec(`SET ROLE ${APP_ROLE}`);
     const after = await createPostgresPersistence({ pglite, migrate: 'verify' });
     const checkpointer = after.checkpointer<number, string>();
@@ -398,10 +399,63 @@ describe('migration 4 on a database at version 3', () => {
     await pglite.close();
   });
 
-  it('renderMigrationSql from 3 holds migration 4 only', () => {
+  it('renderMigrationSql from 3 holds the migrations after 3', () => {
     const script = renderMigrationSql('entelix', { from: 3 });
     expect(script).toContain('-- migration 4: put with writes');
+    expect(script).toContain('-- migration 5: search plan');
     expect(script).not.toContain('-- migration 3');
+  });
+});
+
+describe('migration 5 on a database at version 4', () => {
+  /** The settings store_search runs with, and the session's own plan_cache_mode. */
+  const searchSettings = async (pglite: PGlite) => {
+    const { rows } = await pglite.query<{ config: string[] | null; session: string }>(
+      `SELECT p.proconfig AS config, current_setting('plan_cache_mode') AS session
+         FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+        WHERE n.nspname = 'entelix' AND p.proname = 'store_search'`,
+    );
+    return rows[0];
+  };
+
+  it('store search keeps one plan, and the session keeps its own setting', async () => {
+    const pglite = await pgliteAtVersion(4);
+    await pglite.exec(
+      `CREATE ROLE ${APP_ROLE} NOLOGIN NOSUPERUSER NOBYPASSRLS; ${APPLICATION_GRANTS}`,
+    );
+    expect((await searchSettings(pglite))?.config).toBeNull();
+    const tenant = randomId('tenant');
+    await pglite.exec(`SET ROLE ${APP_ROLE}`);
+    const before = await createPostgresPersistence({ pglite, migrate: 'off' });
+    for (const key of ['b', 'a', 'c']) {
+      await before.store().put(Namespace.of(tenant, 'docs', key), key, { key });
+    }
+    await before.close();
+
+    await pglite.exec('RESET ROLE');
+    await (await createPostgresPersistence({ pglite })).close();
+    expect(await versionOf(pglite)).toBe(LATEST_SCHEMA_VERSION);
+    expect(await searchSettings(pglite)).toEqual({
+      config: ['plan_cache_mode=force_generic_plan'],
+      session: 'auto',
+    });
+    // Nothing to re-grant: the function is the same one, with the same results.
+    await pglite.exec(`SET ROLE ${APP_ROLE}`);
+    const after = await createPostgresPersistence({ pglite, migrate: 'verify' });
+    // Past the five calls PL/pgSQL plans with their values before it may keep a plan.
+    for (let call = 0; call < 7; call++) {
+      const page = await after.store().search(tenant, { namespacePrefix: ['docs'], limit: 2 });
+      expect(page.map((item) => item.key)).toEqual(['a', 'b']);
+    }
+    expect((await searchSettings(pglite))?.session).toBe('auto');
+    await after.close();
+    await pglite.close();
+  });
+
+  it('renderMigrationSql from 4 holds migration 5 only', () => {
+    const script = renderMigrationSql('entelix', { from: 4 });
+    expect(script).toContain('-- migration 5: search plan');
+    expect(script).not.toContain('-- migration 4');
   });
 });
 
@@ -1056,6 +1110,70 @@ describe('store prefix ranges', () => {
       'p\u{10ffff}z',
     ]);
     await persistence.close();
+  });
+});
+
+describe('planner statistics on PGlite, which runs no autovacuum', () => {
+  /** Index entries and heap rows of the checkpoints table one statement reads. */
+  const checkpointReadsOf = (pglite: PGlite, sql: string, params: unknown[]) =>
+    pglite.transaction(async (tx) => {
+      const readsSql = `SELECT coalesce(sum(pg_stat_get_xact_tuples_returned(oid)), 0)::int AS n
+                          FROM pg_class WHERE oid = 'entelix.checkpoints'::regclass
+                             OR oid IN (SELECT indexrelid FROM pg_index
+                                         WHERE indrelid = 'entelix.checkpoints'::regclass)`;
+      const before = (await tx.query<{ n: number }>(readsSql)).rows[0]!.n;
+      await tx.query(sql, params);
+      return (await tx.query<{ n: number }>(readsSql)).rows[0]!.n - before;
+    });
+
+  it('a checkpoint found by id reads its own entry, not its whole thread', async () => {
+    const pglite = await PGlite.create();
+    const persistence = await createPostgresPersistence({ pglite });
+    const checkpointer = persistence.checkpointer<number>();
+    const key = ThreadKey.of('tenant', 'long');
+    const ids: string[] = [];
+    for (let step = 0; step < 1_000; step++) {
+      const checkpoint = checkpointer.create({ key, step, state: step, parentId: ids.at(-1) });
+      await checkpointer.put(checkpoint);
+      ids.push(checkpoint.id);
+    }
+    const early = ids[9]!;
+    expect(
+      await checkpointReadsOf(pglite, 'SELECT * FROM entelix.checkpoint_get($1, $2, $3, $4)', [
+        'tenant',
+        'long',
+        '',
+        early,
+      ]),
+    ).toBeLessThanOrEqual(5);
+    expect(
+      await checkpointReadsOf(
+        pglite,
+        `SELECT entelix.checkpoint_put_writes($1, $2, $3, $4, $5, $6, '{0}', '{c}', '{"{}"}', NULL, NULL)`,
+        ['tenant', 'long', '', early, 'task', ''],
+      ),
+    ).toBeLessThanOrEqual(5);
+    await persistence.close();
+    await pglite.close();
+  });
+
+  it('checkpoints already stored are analyzed when the bundle opens', async () => {
+    const pglite = await PGlite.create();
+    await (await createPostgresPersistence({ pglite })).close();
+    await pglite.exec(`
+      INSERT INTO entelix.checkpoints (tenant_id, thread_id, ns, id, step, state, created_at)
+      SELECT 'tenant', 'imported', '', gen_random_uuid(), n, '{"schema_version":1,"state":1}', now()
+        FROM generate_series(1, 500) AS n`);
+    const analyzedRows = async () =>
+      (
+        await pglite.query<{ rows: number }>(
+          `SELECT reltuples::int AS rows FROM pg_class WHERE oid = 'entelix.checkpoints'::regclass`,
+        )
+      ).rows[0]?.rows;
+    expect(await analyzedRows()).not.toBe(500);
+    await (await createPostgresPersistence({ pglite, migrate: 'verify' })).close();
+    expect(await analyzedRows()).toBe(500);
+    await pglite.close();
   });
 });
 
