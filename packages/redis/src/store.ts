@@ -317,44 +317,62 @@ export function createRedisStore(context: RedisContext): StoreDriver {
       const max = prefix === '' ? '+' : `(${prefix}g`;
       const cursor = after === undefined ? '' : encodeScopeMember(after.scope);
       let min = cursor > prefix ? `[${cursor}` : prefix === '' ? '-' : `[${prefix}`;
+      /** Up to `limit` items of the namespace `member` of the order, after the cursor. */
+      const readNamespace = async (member: string, limit: number) => {
+        const scope = decodeScopeMember(member);
+        const namespace = Namespace.of(tenant, ...scope);
+        const keys = context.keys.namespace(namespace);
+        const from =
+          member === cursor && after !== undefined ? `(${encodeStoreKey(after.key)}` : '-';
+        const reply = expectString(
+          await run(
+            context,
+            STORE_SEARCH,
+            2,
+            [
+              keys.itemKeys,
+              keys.expiry,
+              clockArgument(context),
+              keys.itemPrefix,
+              from,
+              limit,
+              ...conditions,
+            ],
+            'search',
+          ),
+          'search',
+        );
+        if (reply === '') return [];
+        return reply.split('\n').map((entry): StoreSearchRow => {
+          const colon = entry.indexOf(':');
+          const row = decodeItem(entry.slice(colon + 1), namespace);
+          return { ...row, scope, key: decodeStoreKey(entry, 0, colon) };
+        });
+      };
+      // A range that starts at a namespace (the prefix's own, or the cursor's) gives it
+      // first if it holds anything: its page is read while the order is, in the same round
+      // trip, and kept only if the order does list it first.
+      let early: { member: string; page: Promise<StoreSearchRow[]> } | undefined;
+      if (min.startsWith('[')) {
+        early = { member: min.slice(1), page: readNamespace(min.slice(1), query.limit) };
+        // Read or not, it settles: a failure counts only if its page is used.
+        early.page.catch(() => {});
+      }
       const found: StoreSearchRow[] = [];
       for (;;) {
         const members = await command(context, 'search', () =>
           context.client.zrangebylex(order, min, max, 'LIMIT', 0, NAMESPACES_PER_PAGE),
         );
         for (const member of members) {
-          const scope = decodeScopeMember(member);
-          const namespace = Namespace.of(tenant, ...scope);
-          const keys = context.keys.namespace(namespace);
-          const from =
-            member === cursor && after !== undefined ? `(${encodeStoreKey(after.key)}` : '-';
-          const reply = expectString(
-            await run(
-              context,
-              STORE_SEARCH,
-              2,
-              [
-                keys.itemKeys,
-                keys.expiry,
-                clockArgument(context),
-                keys.itemPrefix,
-                from,
-                query.limit - found.length,
-                ...conditions,
-              ],
-              'search',
-            ),
-            'search',
-          );
-          if (reply !== '') {
-            for (const entry of reply.split('\n')) {
-              const colon = entry.indexOf(':');
-              const row = decodeItem(entry.slice(colon + 1), namespace);
-              found.push({ ...row, scope, key: decodeStoreKey(entry, 0, colon) });
-            }
-          }
+          const page =
+            early?.member === member
+              ? await early.page
+              : await readNamespace(member, query.limit - found.length);
+          early = undefined;
+          for (const row of page) found.push(row);
           if (found.length >= query.limit) return found;
         }
+        early = undefined;
         if (members.length < NAMESPACES_PER_PAGE) return found;
         min = `(${members[members.length - 1]}`;
       }

@@ -423,6 +423,98 @@ describe('store listing', () => {
   });
 });
 
+describe('store search, one round trip for a namespace', () => {
+  /**
+   * A mock client whose reads of the namespace order wait until `release`, recording
+   * which scripts were sent meanwhile.
+   */
+  function heldOrderClient() {
+    const client = mockClient();
+    const sentWhileHeld: string[] = [];
+    let held = false;
+    let release = () => {};
+    const wrapped = new Proxy(client, {
+      get(target, property, receiver) {
+        const value = Reflect.get(target, property, receiver);
+        if (typeof value !== 'function') return value;
+        if (property === 'zrangebylex' && held) {
+          return async (...args: unknown[]) => {
+            await new Promise<void>((resolve) => {
+              release = resolve;
+            });
+            return value.apply(target, args);
+          };
+        }
+        // Every script run starts with EVALSHA (EVAL follows only when Redis lacks it).
+        if (property === 'evalsha') {
+          return (...args: unknown[]) => {
+            if (held) sentWhileHeld.push(String(property));
+            return value.apply(target, args);
+          };
+        }
+        return value.bind(target);
+      },
+    });
+    return {
+      client: wrapped,
+      sentWhileHeld,
+      /** Run `call` with the order held until a script has been sent, then let it go. */
+      async holding<T>(call: () => Promise<T>): Promise<T> {
+        held = true;
+        sentWhileHeld.length = 0;
+        const result = call();
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        held = false;
+        release();
+        return result;
+      },
+    };
+  }
+
+  it("reads the prefix's own namespace while it reads the order, and keeps it only if listed first", async () => {
+    const held = heldOrderClient();
+    const store = createRedisPersistence({
+      client: held.client,
+      keyPrefix: randomPrefix(),
+    }).store<number>();
+    const tenant = randomId('tenant');
+    await store.put(Namespace.of(tenant, 'docs'), 'b', 2);
+    await store.put(Namespace.of(tenant, 'docs'), 'a', 1);
+    await store.put(Namespace.of(tenant, 'docs', 'child'), 'c', 3);
+    await store.put(Namespace.of(tenant, 'notes', 'child'), 'd', 4);
+    const keysOf = (items: { key: string; namespace: Namespace }[]) =>
+      items.map((item) => `${item.namespace.scope.join('/')}:${item.key}`);
+
+    const page = await held.holding(() =>
+      store.search(tenant, { namespacePrefix: ['docs'], limit: 2 }),
+    );
+    expect(held.sentWhileHeld.length).toBe(1);
+    expect(keysOf(page)).toEqual(['docs:a', 'docs:b']);
+
+    // The cursor's namespace is read early too; its items after the cursor come first.
+    const next = await held.holding(() =>
+      store.search(tenant, {
+        namespacePrefix: ['docs'],
+        limit: 2,
+        after: { namespace: ['docs'], key: 'a' },
+      }),
+    );
+    expect(held.sentWhileHeld.length).toBe(1);
+    expect(keysOf(next)).toEqual(['docs:b', 'docs/child:c']);
+
+    // A prefix that is no namespace of its own: the early read finds nothing and is
+    // dropped; the order's first namespace is read after it.
+    const under = await held.holding(() =>
+      store.search(tenant, { namespacePrefix: ['notes'], limit: 5 }),
+    );
+    expect(keysOf(under)).toEqual(['notes/child:d']);
+    // The whole tenant has no namespace to start at: nothing is read before the order.
+    const all = await held.holding(() => store.search(tenant, { namespacePrefix: [], limit: 5 }));
+    expect(held.sentWhileHeld).toEqual([]);
+    expect(keysOf(all)).toEqual(['docs:a', 'docs:b', 'docs/child:c', 'notes/child:d']);
+  });
+});
+
 describe('store records with a TTL (ioredis-mock)', () => {
   storeExpiryTests(() => {
     const client = mockClient();
