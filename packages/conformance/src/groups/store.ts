@@ -16,6 +16,18 @@ import {
 const CLOCK_SKEW_MS = 2_000;
 
 /**
+ * Delete an item whose TTL outlives its test. Expiring on its own later, it would change
+ * the storage snapshot that a later test compares (what a refused call left behind).
+ */
+async function removeBeforeItExpires(
+  store: { delete(ns: Namespace, key: string): Promise<boolean> },
+  ns: Namespace,
+  key: string,
+): Promise<void> {
+  expect(await store.delete(ns, key)).toBe(true);
+}
+
+/**
  * The expiry of an item written with `ttlMs` between `before` and `after`: exactly the
  * write's own time plus `ttlMs`, the write's time being the `updatedAt` the backend
  * stamped, which must fall within the call (give or take the backend's clock).
@@ -391,6 +403,7 @@ export const storeTests = defineGroup('store', ({ test }) => [
       expect(await b.store().get(ns, 'short')).toBeUndefined();
       expect(await store.list(ns)).toEqual(['forever', 'long']);
       expect(await store.delete(ns, 'short')).toBe(false);
+      await removeBeforeItExpires(store, ns, 'long');
     },
     { needs: 'ttl' },
   ),
@@ -415,6 +428,7 @@ export const storeTests = defineGroup('store', ({ test }) => [
       expect(many?.expiresAt?.getTime()).toBe(renewed?.expiresAt?.getTime());
       const [found] = await store.search(ns.tenantId, { limit: 1 });
       expect(found?.expiresAt?.getTime()).toBe(renewed?.expiresAt?.getTime());
+      await removeBeforeItExpires(store, ns, 'k');
     },
     { needs: 'ttl' },
   ),
@@ -464,6 +478,7 @@ export const storeTests = defineGroup('store', ({ test }) => [
       expect(await store.evictExpired(mine.tenantId)).toBe(0);
       expect(await store.list(mine)).toEqual(['kept']);
       expect(await store.evictExpired(theirs.tenantId)).toBe(1);
+      await removeBeforeItExpires(store, mine, 'kept');
     },
     { needs: 'ttl' },
   ),
