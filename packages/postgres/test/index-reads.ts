@@ -20,7 +20,7 @@ const THREAD = 'thread-7';
 const CALLS = 8;
 
 /** Index entries and heap rows the transaction has read so far from the tables $1 and their indexes. */
-const READS_SQL = `
+export const READS_SQL = `
   SELECT coalesce(sum(pg_stat_get_xact_tuples_returned(c.oid)), 0)::int AS n FROM pg_class c
    WHERE c.oid = ANY ($1::regclass[])
       OR c.oid IN (SELECT indexrelid FROM pg_index WHERE indrelid = ANY ($1::regclass[]))`;

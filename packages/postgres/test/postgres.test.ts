@@ -16,7 +16,7 @@ import {
 import { MIGRATIONS } from '../src/migrations/index.js';
 import { statementName } from '../src/queryable.js';
 import { keyRange, prefixEnd } from '../src/store.js';
-import { indexReadTests } from './index-reads.js';
+import { indexReadTests, READS_SQL } from './index-reads.js';
 import { APP_ROLE, createPGliteAsAppRole } from './pglite-support.js';
 import { dumpSchema } from './snapshot.js';
 
@@ -1117,13 +1117,10 @@ describe('planner statistics on PGlite, which runs no autovacuum', () => {
   /** Index entries and heap rows of the checkpoints table one statement reads. */
   const checkpointReadsOf = (pglite: PGlite, sql: string, params: unknown[]) =>
     pglite.transaction(async (tx) => {
-      const readsSql = `SELECT coalesce(sum(pg_stat_get_xact_tuples_returned(oid)), 0)::int AS n
-                          FROM pg_class WHERE oid = 'entelix.checkpoints'::regclass
-                             OR oid IN (SELECT indexrelid FROM pg_index
-                                         WHERE indrelid = 'entelix.checkpoints'::regclass)`;
-      const before = (await tx.query<{ n: number }>(readsSql)).rows[0]!.n;
+      const tables = [['entelix.checkpoints']];
+      const before = (await tx.query<{ n: number }>(READS_SQL, tables)).rows[0]!.n;
       await tx.query(sql, params);
-      return (await tx.query<{ n: number }>(readsSql)).rows[0]!.n - before;
+      return (await tx.query<{ n: number }>(READS_SQL, tables)).rows[0]!.n - before;
     });
 
   it('a checkpoint found by id reads its own entry, not its whole thread', async () => {
