@@ -372,7 +372,6 @@ export function createRedisStore(context: RedisContext): StoreDriver {
           for (const row of page) found.push(row);
           if (found.length >= query.limit) return found;
         }
-        early = undefined;
         if (members.length < NAMESPACES_PER_PAGE) return found;
         min = `(${members[members.length - 1]}`;
       }
