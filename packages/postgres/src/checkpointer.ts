@@ -78,7 +78,7 @@ export function createPostgresCheckpointer(context: PostgresContext): Checkpoint
           call,
         );
       }
-      await checkpointStatistics?.written(1);
+      await checkpointStatistics?.written();
     },
 
     async getLatest(key, ns, call) {
@@ -140,7 +140,7 @@ export function createPostgresCheckpointer(context: PostgresContext): Checkpoint
         ],
         call,
       );
-      await checkpointStatistics?.written(1);
+      await checkpointStatistics?.written();
     },
 
     async deleteThread(key, call) {

@@ -13,8 +13,8 @@ import type { Queryable } from './queryable.js';
 export interface CheckpointStatistics {
   /** Analyze the table now (at start-up, for the rows it already holds). */
   analyze(): Promise<void>;
-  /** Count checkpoints written; analyze when the count reaches 100, 200, 400... */
-  written(count: number): Promise<void>;
+  /** Count a checkpoint written; analyze when the count reaches 100, 200, 400... */
+  written(): Promise<void>;
 }
 
 const FIRST_ANALYSIS_AT = 100;
@@ -33,10 +33,10 @@ export function keptCheckpointStatistics(db: Queryable, schema: string): Checkpo
   };
   return {
     analyze,
-    async written(count) {
-      written += count;
+    async written() {
+      written += 1;
       if (written < nextAnalysisAt) return;
-      while (nextAnalysisAt <= written) nextAnalysisAt *= 2;
+      nextAnalysisAt *= 2;
       await analyze();
     },
   };
