@@ -22,14 +22,19 @@ export async function measure(
 /**
  * Measure operations against each other: `rounds` alternating batches (ABBA order)
  * instead of one long run each, so that drift over the run (table and WAL growth,
- * autovacuum, CPU frequency, other processes) lands on both sides equally.
+ * autovacuum, CPU frequency, other processes) lands on both sides equally. The warm-up
+ * runs at the measured concurrency: code that only runs under contention (a pool's
+ * queue of waiting callers) is still cold after a warm-up one call at a time.
  */
 export async function compare(
   operations,
   { iterations, concurrency, rounds = 10, warmup = Math.min(50, iterations) },
 ) {
   const names = Object.keys(operations);
-  for (const name of names) for (let i = 0; i < warmup; i++) await operations[name](-1 - i);
+  for (const name of names) {
+    const warming = (i) => operations[name](-1 - i);
+    await timeBatch(warming, new Float64Array(warmup), 0, warmup, concurrency);
+  }
   const latencies = Object.fromEntries(names.map((n) => [n, new Float64Array(iterations)]));
   const elapsed = Object.fromEntries(names.map((n) => [n, 0]));
   const perRound = Math.ceil(iterations / rounds);

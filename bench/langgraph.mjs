@@ -284,11 +284,13 @@ for (const openLane of laneOpeners) {
     });
   }
   // Throughput of getState with 16 callers: what a service answering many threads at
-  // once gets, where the server's and the client's work per call both count.
+  // once gets, where the server's and the client's work per call both count. A steady
+  // state: batches long enough that 16 callers starting and draining at each end of a
+  // batch do not weigh, after a warm-up of the contended path.
   progress(`${lane.name}: getState, 16 callers`);
   const concurrent = await compare(
     Object.fromEntries(sides.map((side) => [side.name, reads.getState(side)])),
-    { iterations: iterations * 20, concurrency: 16, rounds: 10, warmup: 20 },
+    { iterations: iterations * 50, concurrency: 16, rounds: 10, warmup: iterations * 10 },
   );
   throughputRows.push({
     lane: lane.name,
