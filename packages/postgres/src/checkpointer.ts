@@ -9,7 +9,7 @@ import { BACKEND, runQuery, toSafeInteger } from './queryable.js';
  * returning its checkpoints' writes in the same row.
  */
 export function createPostgresCheckpointer(context: PostgresContext): CheckpointerDriver {
-  const { db, schema: s, checkpointStatistics } = context;
+  const { db, schema: s, upkeep } = context;
   const checkpoint = selectList(
     [
       'cp_tenant_id',
@@ -78,7 +78,7 @@ export function createPostgresCheckpointer(context: PostgresContext): Checkpoint
           call,
         );
       }
-      await checkpointStatistics?.written();
+      await upkeep?.checkpointWritten();
     },
 
     async getLatest(key, ns, call) {
@@ -140,7 +140,7 @@ export function createPostgresCheckpointer(context: PostgresContext): Checkpoint
         ],
         call,
       );
-      await checkpointStatistics?.written();
+      await upkeep?.checkpointWritten();
     },
 
     async deleteThread(key, call) {
@@ -151,7 +151,9 @@ export function createPostgresCheckpointer(context: PostgresContext): Checkpoint
         [key.tenantId, key.threadId, ...fenceParameters(call)],
         call,
       );
-      return toSafeInteger(rows[0]?.deleted, 'deleted count');
+      const deleted = toSafeInteger(rows[0]?.deleted, 'deleted count');
+      await upkeep?.rowsRemoved(deleted);
+      return deleted;
     },
 
     async putWrites(key, target, writes, call) {
@@ -183,7 +185,9 @@ export function createPostgresCheckpointer(context: PostgresContext): Checkpoint
         [key.tenantId, key.threadId, keep.ns ?? null, keep.keepLatest, ...fenceParameters(call)],
         call,
       );
-      return toSafeInteger(rows[0]?.deleted, 'pruned count');
+      const pruned = toSafeInteger(rows[0]?.deleted, 'pruned count');
+      await upkeep?.rowsRemoved(pruned);
+      return pruned;
     },
 
     async listThreads(tenantId, page, call) {

@@ -1,14 +1,14 @@
 import type { DriverWrite } from '@entelix/core/adapter';
 import type { Queryable } from './queryable.js';
-import type { CheckpointStatistics } from './statistics.js';
+import type { TableUpkeep } from './upkeep.js';
 
 /** What every driver of this package shares. */
 export interface PostgresContext {
   readonly db: Queryable;
   /** The quoted schema name, ready to splice into SQL. */
   readonly schema: string;
-  /** Where the bundle keeps the checkpoints' planner statistics itself (PGlite). */
-  readonly checkpointStatistics?: CheckpointStatistics;
+  /** Where the bundle does autovacuum's work on its tables itself (PGlite). */
+  readonly upkeep?: TableUpkeep;
 }
 
 /**

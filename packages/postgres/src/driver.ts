@@ -27,12 +27,16 @@ export function createPostgresDriver(
     async purgeTenant(tenantId: string, call: DriverCall): Promise<PurgeCounts> {
       const { rows } = await runQuery(context.db, 'purgeTenant', purgeSql, [tenantId], call);
       const row = rows[0] ?? {};
-      return {
+      const purged = {
         checkpoints: toSafeInteger(row.purged_checkpoints, 'purged checkpoints count'),
         writes: toSafeInteger(row.purged_writes, 'purged writes count'),
         storeItems: toSafeInteger(row.purged_store_items, 'purged store items count'),
         events: toSafeInteger(row.purged_events, 'purged events count'),
       };
+      await context.upkeep?.rowsRemoved(
+        purged.checkpoints + purged.writes + purged.storeItems + purged.events,
+      );
+      return purged;
     },
     close,
   };

@@ -11,7 +11,7 @@ import {
   verifySchemaVersion,
 } from './migrations/index.js';
 import { BACKEND, translateError } from './queryable.js';
-import { keptCheckpointStatistics } from './statistics.js';
+import { keptTableUpkeep } from './upkeep.js';
 
 export type { PostgresConnectionOptions } from './connection.js';
 export {
@@ -103,11 +103,10 @@ export async function createPostgresPersistence(
     throw error;
   }
 
-  // PGlite has no autovacuum: the bundle analyzes the checkpoints table itself.
-  const checkpointStatistics =
-    db.driver === 'pglite' ? keptCheckpointStatistics(db, schema) : undefined;
-  await checkpointStatistics?.analyze();
-  const context: PostgresContext = { db, schema, checkpointStatistics };
+  // PGlite has no autovacuum: the bundle analyzes and vacuums its tables itself.
+  const upkeep = db.driver === 'pglite' ? keptTableUpkeep(db, schema) : undefined;
+  await upkeep?.opened();
+  const context: PostgresContext = { db, schema, upkeep };
   const capabilities: Capabilities = {
     multiProcess: db.driver === 'pg',
     rls,

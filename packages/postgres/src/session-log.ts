@@ -7,7 +7,7 @@ import { runQuery, toSafeInteger } from './queryable.js';
  * per-thread row in `<schema>.session_heads`; one SQL function call per operation.
  */
 export function createPostgresSessionLog(context: PostgresContext): SessionLogDriver {
-  const { db, schema: s } = context;
+  const { db, schema: s, upkeep } = context;
   const event = selectList(['ev_tenant_id', 'ev_seq', 'ev_event'], ['ev_ts']);
   const sql = {
     append: `SELECT ${s}.log_append($1, $2, $3::text[], $4, $5, $6, $7::bigint) AS head`,
@@ -81,7 +81,9 @@ export function createPostgresSessionLog(context: PostgresContext): SessionLogDr
         [key.tenantId, key.threadId, watermark, ...fenceParameters(call)],
         call,
       );
-      return toSafeInteger(rows[0]?.deleted, 'archived count');
+      const archived = toSafeInteger(rows[0]?.deleted, 'archived count');
+      await upkeep?.rowsRemoved(archived);
+      return archived;
     },
 
     async truncateAfter(key, seq, expectedHead, call) {
@@ -92,7 +94,9 @@ export function createPostgresSessionLog(context: PostgresContext): SessionLogDr
         [key.tenantId, key.threadId, seq, expectedHead ?? null, ...fenceParameters(call)],
         { signal: call.signal, expectedHead },
       );
-      return toSafeInteger(rows[0]?.deleted, 'truncated count');
+      const truncated = toSafeInteger(rows[0]?.deleted, 'truncated count');
+      await upkeep?.rowsRemoved(truncated);
+      return truncated;
     },
 
     async deleteThread(key, call) {
@@ -103,7 +107,9 @@ export function createPostgresSessionLog(context: PostgresContext): SessionLogDr
         [key.tenantId, key.threadId, ...fenceParameters(call)],
         call,
       );
-      return toSafeInteger(rows[0]?.deleted, 'deleted count');
+      const deleted = toSafeInteger(rows[0]?.deleted, 'deleted count');
+      await upkeep?.rowsRemoved(deleted);
+      return deleted;
     },
 
     async listThreads(tenantId, page, call) {

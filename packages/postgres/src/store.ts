@@ -10,7 +10,7 @@ import { BACKEND, runQuery, toSafeInteger } from './queryable.js';
 
 /** A store over `<schema>.store_items`; one SQL function call per operation. */
 export function createPostgresStore(context: PostgresContext): StoreDriver {
-  const { db, schema: s } = context;
+  const { db, schema: s, upkeep } = context;
   const timestamps = ['item_created_at', 'item_updated_at', 'item_expires_at'];
   const item = selectList(['item_tenant_id', 'item_value'], timestamps);
   // The scope as a JSON array: drivers read json with one JSON.parse, where a text[]
@@ -63,7 +63,9 @@ export function createPostgresStore(context: PostgresContext): StoreDriver {
         [ns.tenantId, ns.scope, key, ...fenceParameters(call)],
         call,
       );
-      return rows[0]?.deleted === true;
+      const deleted = rows[0]?.deleted === true;
+      if (deleted) await upkeep?.rowsRemoved(1);
+      return deleted;
     },
 
     async list(ns, query, call) {
@@ -127,7 +129,9 @@ export function createPostgresStore(context: PostgresContext): StoreDriver {
         tenantId === undefined
           ? await runQuery(db, 'store evictExpired', sql.evictAll, [], call)
           : await runQuery(db, 'store evictExpired', sql.evictTenant, [tenantId], call);
-      return toSafeInteger(rows[0]?.deleted, 'evicted count');
+      const evicted = toSafeInteger(rows[0]?.deleted, 'evicted count');
+      await upkeep?.rowsRemoved(evicted);
+      return evicted;
     },
   };
 }

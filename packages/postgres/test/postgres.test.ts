@@ -1113,7 +1113,7 @@ describe('store prefix ranges', () => {
   });
 });
 
-describe('planner statistics on PGlite, which runs no autovacuum', () => {
+describe("autovacuum's work on PGlite, which runs none", () => {
   /** Index entries and heap rows of the checkpoints table one statement reads. */
   const checkpointReadsOf = (pglite: PGlite, sql: string, params: unknown[]) =>
     pglite.transaction(async (tx) => {
@@ -1170,6 +1170,46 @@ describe('planner statistics on PGlite, which runs no autovacuum', () => {
     expect(await analyzedRows()).not.toBe(500);
     await (await createPostgresPersistence({ pglite, migrate: 'verify' })).close();
     expect(await analyzedRows()).toBe(500);
+    await pglite.close();
+  });
+
+  const eventsTableBytes = async (pglite: PGlite) =>
+    (
+      await pglite.query<{ bytes: number }>(
+        `SELECT pg_total_relation_size('entelix.session_events')::float8 AS bytes`,
+      )
+    ).rows[0]!.bytes;
+  const events = Array.from({ length: 2_500 }, (_, n) => ({ n, text: 'x'.repeat(200) }));
+
+  it('gives the space of removed rows back: threads written and deleted again and again do not grow the table', async () => {
+    const pglite = await PGlite.create();
+    const persistence = await createPostgresPersistence({ pglite });
+    const log = persistence.sessionLog<{ n: number; text: string }>();
+    const sizes: number[] = [];
+    for (let round = 0; round < 5; round++) {
+      const key = ThreadKey.of('tenant', `round-${round}`);
+      await log.append(key, events);
+      sizes.push(await eventsTableBytes(pglite));
+      expect(await log.deleteThread(key)).toBe(events.length);
+    }
+    // Unvacuumed, each round adds its 2,500 rows' pages to the last (5x the first).
+    expect(sizes.at(-1)).toBeLessThan(sizes[0]! * 1.5);
+    await persistence.close();
+    await pglite.close();
+  });
+
+  it("leaves the vacuum to a later call when a call runs in the application's own transaction block", async () => {
+    const pglite = await PGlite.create();
+    const persistence = await createPostgresPersistence({ pglite });
+    const log = persistence.sessionLog<{ n: number; text: string }>();
+    const key = ThreadKey.of('tenant', 'in-a-block');
+    await log.append(key, events);
+    await pglite.exec('BEGIN');
+    expect(await log.deleteThread(key)).toBe(events.length);
+    // A VACUUM attempted here would fail and abort the block: the delete would be lost.
+    await pglite.exec('COMMIT');
+    expect(await log.loadSince(key, 0)).toEqual([]);
+    await persistence.close();
     await pglite.close();
   });
 });
