@@ -43,6 +43,7 @@ export function keptTableUpkeep(db: Queryable, schema: string): TableUpkeep {
   let nextAnalysisAt = FIRST_ANALYSIS_AT;
   let removed = 0;
   let vacuumAfter = VACUUM_BASE;
+  let vacuuming: Promise<void> | undefined;
   const tables = TABLES.map((table) => `${schema}.${table}`);
 
   // Upkeep only speeds reads up and gives space back: the call that asked for it has
@@ -86,7 +87,11 @@ export function keptTableUpkeep(db: Queryable, schema: string): TableUpkeep {
     },
     async rowsRemoved(count) {
       removed += count;
-      if (removed >= vacuumAfter) await quietly(vacuum);
+      if (removed < vacuumAfter || vacuuming !== undefined) return;
+      vacuuming = quietly(vacuum).finally(() => {
+        vacuuming = undefined;
+      });
+      await vacuuming;
     },
   };
 }
