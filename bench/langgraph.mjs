@@ -12,7 +12,9 @@
 //
 // Measured, in alternating rounds (bench/harness.mjs): a 50-step graph with durability
 // "sync", reported as the saver's own cost per step (the graph's time with the saver minus
-// its time without one, over 50), and the same saver calls replayed without the graph
+// its time without one, over 50), beside it on Postgres the floor of any saver that makes
+// each step durable before the next (one statement and one commit per step storing the
+// checkpoint and its parent's writes, nothing else), and the same saver calls replayed without the graph
 // (each step's putWrites issued without waiting, then its put, as LangGraph does);
 // getState of a thread's latest checkpoint;
 // getStateHistory of 100 checkpoints; a filtered list of a thread of 104 checkpoints.
@@ -100,6 +102,11 @@ async function openPostgresLane(url) {
   });
   return {
     name: 'postgres',
+    floor: {
+      name: "one statement per step, the checkpoint with its parent's writes",
+      saver: new OneStatementSaver(pools[0], entelixSchema),
+      config: entelixConfig,
+    },
     reference: {
       name: 'PostgresSaver',
       saver: new PostgresSaver(pools[1], undefined, { schema: langGraphSchema }),
@@ -119,6 +126,61 @@ async function openPostgresLane(url) {
       await owner.end();
     },
   };
+}
+
+/**
+ * The floor of any saver that makes each step durable before the next: `MemorySaver`
+ * plus, per step, one call of the Entelix schema's function that stores a checkpoint
+ * with its parent's pending writes, on the Entelix side's pool: no checks, no fencing,
+ * nothing encoded but JSON.
+ */
+class OneStatementSaver extends MemorySaver {
+  /** Writes waiting for the put of their checkpoint's child, by checkpoint id. */
+  waiting = new Map();
+
+  constructor(pool, schema) {
+    super();
+    this.pool = pool;
+    this.putSql = `SELECT ${schema}.checkpoint_put($1, $2, '', $3, NULL, $4, $5, NULL, '{}', now(), NULL, NULL)`;
+    this.putWithWritesSql = `SELECT ${schema}.checkpoint_put_with_writes($1, $2, '', $3, $4, $5, $6, NULL, '{}', now(), $7::text[], $8::text[], $9::bigint[], $10::text[], $11::text[], NULL, NULL)`;
+  }
+
+  async putWrites(config, writes, taskId, taskPath = '') {
+    const { checkpoint_id } = config.configurable;
+    const list = this.waiting.get(checkpoint_id) ?? [];
+    for (const [idx, [channel, value]] of writes.entries()) {
+      list.push({ taskId, taskPath, idx, channel, value: JSON.stringify(value ?? null) });
+    }
+    this.waiting.set(checkpoint_id, list);
+    return super.putWrites(config, writes, taskId, taskPath);
+  }
+
+  async put(config, checkpoint, metadata, newVersions) {
+    const { tenant_id, thread_id, checkpoint_id: parentId } = config.configurable;
+    const thread = `floor-${thread_id}`;
+    const state = JSON.stringify({ schema_version: 1, state: checkpoint });
+    const step = Math.max(0, metadata.step);
+    const writes = (parentId && this.waiting.get(parentId)) || [];
+    this.waiting.delete(parentId);
+    if (writes.length === 0) {
+      await this.pool.query(this.putSql, [tenant_id, thread, checkpoint.id, step, state]);
+    } else {
+      await this.pool.query(this.putWithWritesSql, [
+        tenant_id,
+        thread,
+        checkpoint.id,
+        parentId,
+        step,
+        state,
+        writes.map((write) => write.taskId),
+        writes.map((write) => write.taskPath),
+        writes.map((write) => write.idx),
+        writes.map((write) => write.channel),
+        writes.map((write) => write.value),
+      ]);
+    }
+    return super.put(config, checkpoint, metadata, newVersions);
+  }
 }
 
 const laneOpeners = [openMemoryLane];
@@ -182,6 +244,7 @@ for (const openLane of laneOpeners) {
     ...side,
     graph: graphOf(side.saver),
   }));
+  const floor = lane.floor && { ...lane.floor, graph: graphOf(lane.floor.saver) };
 
   // A 50-step run on a fresh thread per iteration, and the same graph with no saver.
   progress(`${lane.name}: 50-step graph`);
@@ -189,7 +252,7 @@ for (const openLane of laneOpeners) {
     {
       none: () => bare.invoke(input, { recursionLimit: 100 }),
       ...Object.fromEntries(
-        sides.map((side) => [
+        [...sides, ...(floor ? [floor] : [])].map((side) => [
           side.name,
           (i) =>
             side.graph.invoke(input, {
@@ -209,6 +272,14 @@ for (const openLane of laneOpeners) {
     reference: perStep(lane.reference.name),
     entelix: perStep(lane.entelix.name),
   });
+  if (floor) {
+    rows.push({
+      lane: lane.name,
+      operation: `saver cost per step, floor: ${floor.name}, nothing else`,
+      reference: perStep(lane.reference.name),
+      entelix: perStep(floor.name),
+    });
+  }
   rows.push({
     lane: lane.name,
     operation: '50-step graph, whole run',
@@ -316,7 +387,7 @@ const table = [header, ...lines].join('\n');
 const throughputTable = [throughputHeader, ...throughputLines].join('\n');
 console.log(table);
 console.log(`\n${throughputTable}`);
-const meta = `Generated by \`npm run bench\` (alone: \`npm run bench:langgraph\`) on ${new Date().toISOString()}: Node ${process.versions.node}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${iterations} graph runs per saver, ${payloadBytes}-byte state, load average ${loadavg()[0].toFixed(1)} at the end. Ratio = Entelix p50 / LangGraph saver p50 (memory lane: MemorySaver; postgres lane: PostgresSaver, both as one application role, Entelix with forced row-level security). The first row is the difference of two whole-run times and moves with the machine's load from run to run; the replayed row times the same saver calls without the graph, issued as LangGraph issues them (a step's writes not awaited before its put).`;
+const meta = `Generated by \`npm run bench\` (alone: \`npm run bench:langgraph\`) on ${new Date().toISOString()}: Node ${process.versions.node}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${iterations} graph runs per saver, ${payloadBytes}-byte state, load average ${loadavg()[0].toFixed(1)} at the end. Ratio = Entelix p50 / LangGraph saver p50 (memory lane: MemorySaver; postgres lane: PostgresSaver, both as one application role, Entelix with forced row-level security). The first row is the difference of two whole-run times and moves with the machine's load from run to run; in the floor row, the Entelix column is a saver that only makes one call per step of the Entelix schema's function storing a checkpoint with its parent's pending writes; the replayed row times the same saver calls without the graph, issued as LangGraph issues them (a step's writes not awaited before its put).`;
 writeFileSync(
   join(import.meta.dirname, 'results', 'langgraph-latest.md'),
   `# LangGraph bridge benchmark\n\n${meta}\n\n${table}\n\nThroughput (higher is better; ratio = Entelix ops/s / LangGraph saver ops/s):\n\n${throughputTable}\n`,
