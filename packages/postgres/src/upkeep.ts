@@ -28,6 +28,7 @@ const FIRST_ANALYSIS_AT = 100;
 /** Rows removed before a vacuum, on top of a share of the rows the tables hold. */
 const VACUUM_BASE = 1_000;
 const VACUUM_SHARE = 0.2;
+const NO_ACTIVE_SQL_TRANSACTION = '25P01';
 const TABLES = [
   'checkpoints',
   'checkpoint_writes',
@@ -62,13 +63,23 @@ export function keptTableUpkeep(db: Queryable, schema: string): TableUpkeep {
     );
     vacuumAfter = VACUUM_BASE + VACUUM_SHARE * Number(rows[0]?.held ?? 0);
   };
+  // VACUUM cannot run in a transaction block, and its failure would abort one: a call
+  // made inside the application's own BEGIN leaves the space to a later call. Only a
+  // block accepts a savepoint; elsewhere SAVEPOINT fails alone, in its own transaction.
+  // (A transaction id would miss a block that has only read; PGlite's clock, in
+  // milliseconds, cannot tell a block's start from the statement's.)
+  const insideTransactionBlock = async () => {
+    try {
+      await db.query('SAVEPOINT entelix_upkeep');
+    } catch (error) {
+      if ((error as { code?: unknown }).code === NO_ACTIVE_SQL_TRANSACTION) return false;
+      throw error;
+    }
+    await db.query('RELEASE SAVEPOINT entelix_upkeep');
+    return true;
+  };
   const vacuum = async () => {
-    // VACUUM cannot run in a transaction block, and its failure would abort one: a call
-    // made inside the application's own BEGIN leaves the space to a later call.
-    const { rows } = await db.query(
-      'SELECT pg_current_xact_id_if_assigned() IS NULL AS outside_transaction',
-    );
-    if (rows[0]?.outside_transaction !== true) return;
+    if (await insideTransactionBlock()) return;
     removed = 0;
     await db.query(`VACUUM (ANALYZE) ${tables.join(', ')}`);
     await learnSize();

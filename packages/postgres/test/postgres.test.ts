@@ -1212,6 +1212,28 @@ describe("autovacuum's work on PGlite, which runs none", () => {
     await persistence.close();
     await pglite.close();
   });
+
+  it('leaves it to a later call too when the block has written nothing yet', async () => {
+    const pglite = await PGlite.create();
+    const persistence = await createPostgresPersistence({ pglite });
+    const log = persistence.sessionLog<{ n: number; text: string }>();
+    const removedInABlock = ThreadKey.of('tenant', 'removed-in-a-block');
+    await log.append(removedInABlock, events);
+    await pglite.exec('BEGIN');
+    await log.deleteThread(removedInABlock);
+    await pglite.exec('COMMIT');
+    // The removed rows are enough for a vacuum, still owed: the next call that removes
+    // anything qualifies, here one that removes nothing in a block that has only read.
+    const written = ThreadKey.of('tenant', 'written-in-a-block');
+    await pglite.exec('BEGIN');
+    await pglite.query('SELECT 1');
+    expect(await log.deleteThread(ThreadKey.of('tenant', 'never-written'))).toBe(0);
+    await log.append(written, events.slice(0, 1));
+    await pglite.exec('COMMIT');
+    expect(await log.loadSince(written, 0)).toHaveLength(1);
+    await persistence.close();
+    await pglite.close();
+  });
 });
 
 describe('lookups under row-level security (PGlite, application role)', () => {
