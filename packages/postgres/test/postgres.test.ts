@@ -3,7 +3,14 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
-import { Checkpoint, EntelixError, type ErrorCode, Namespace, ThreadKey } from '@entelix/core';
+import {
+  Checkpoint,
+  EntelixError,
+  type ErrorCode,
+  Namespace,
+  type Persistence,
+  ThreadKey,
+} from '@entelix/core';
 import { lockKeyOf } from '@entelix/core/adapter';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { runCli } from '../src/cli.js';
@@ -1123,36 +1130,45 @@ describe("autovacuum's work on PGlite, which runs none", () => {
       return (await tx.query<{ n: number }>(READS_SQL, tables)).rows[0]!.n - before;
     });
 
-  it('a checkpoint found by id reads its own entry, not its whole thread', async () => {
+  /** A test on a fresh in-memory PGlite and a bundle over it, both closed afterwards. */
+  const onPGlite = async (work: (pglite: PGlite, persistence: Persistence) => Promise<void>) => {
     const pglite = await PGlite.create();
     const persistence = await createPostgresPersistence({ pglite });
-    const checkpointer = persistence.checkpointer<number>();
-    const key = ThreadKey.of('tenant', 'long');
-    const ids: string[] = [];
-    for (let step = 0; step < 1_000; step++) {
-      const checkpoint = checkpointer.create({ key, step, state: step, parentId: ids.at(-1) });
-      await checkpointer.put(checkpoint);
-      ids.push(checkpoint.id);
+    try {
+      await work(pglite, persistence);
+    } finally {
+      await persistence.close();
+      await pglite.close();
     }
-    const early = ids[9]!;
-    expect(
-      await checkpointReadsOf(pglite, 'SELECT * FROM entelix.checkpoint_get($1, $2, $3, $4)', [
-        'tenant',
-        'long',
-        '',
-        early,
-      ]),
-    ).toBeLessThanOrEqual(5);
-    expect(
-      await checkpointReadsOf(
-        pglite,
-        `SELECT entelix.checkpoint_put_writes($1, $2, $3, $4, $5, $6, '{0}', '{c}', '{"{}"}', NULL, NULL)`,
-        ['tenant', 'long', '', early, 'task', ''],
-      ),
-    ).toBeLessThanOrEqual(5);
-    await persistence.close();
-    await pglite.close();
-  });
+  };
+
+  it('a checkpoint found by id reads its own entry, not its whole thread', () =>
+    onPGlite(async (pglite, persistence) => {
+      const checkpointer = persistence.checkpointer<number>();
+      const key = ThreadKey.of('tenant', 'long');
+      const ids: string[] = [];
+      for (let step = 0; step < 1_000; step++) {
+        const checkpoint = checkpointer.create({ key, step, state: step, parentId: ids.at(-1) });
+        await checkpointer.put(checkpoint);
+        ids.push(checkpoint.id);
+      }
+      const early = ids[9]!;
+      expect(
+        await checkpointReadsOf(pglite, 'SELECT * FROM entelix.checkpoint_get($1, $2, $3, $4)', [
+          'tenant',
+          'long',
+          '',
+          early,
+        ]),
+      ).toBeLessThanOrEqual(5);
+      expect(
+        await checkpointReadsOf(
+          pglite,
+          `SELECT entelix.checkpoint_put_writes($1, $2, $3, $4, $5, $6, '{0}', '{c}', '{"{}"}', NULL, NULL)`,
+          ['tenant', 'long', '', early, 'task', ''],
+        ),
+      ).toBeLessThanOrEqual(5);
+    }));
 
   it('checkpoints already stored are analyzed when the bundle opens', async () => {
     const pglite = await PGlite.create();
@@ -1181,91 +1197,79 @@ describe("autovacuum's work on PGlite, which runs none", () => {
     ).rows[0]!.bytes;
   const events = Array.from({ length: 2_500 }, (_, n) => ({ n, text: 'x'.repeat(200) }));
 
-  it('gives the space of removed rows back: threads written and deleted again and again do not grow the table', async () => {
-    const pglite = await PGlite.create();
-    const persistence = await createPostgresPersistence({ pglite });
-    const log = persistence.sessionLog<{ n: number; text: string }>();
-    const sizes: number[] = [];
-    for (let round = 0; round < 5; round++) {
-      const key = ThreadKey.of('tenant', `round-${round}`);
-      await log.append(key, events);
-      sizes.push(await eventsTableBytes(pglite));
-      expect(await log.deleteThread(key)).toBe(events.length);
-    }
-    // Unvacuumed, each round adds its 2,500 rows' pages to the last (5x the first).
-    expect(sizes.at(-1)).toBeLessThan(sizes[0]! * 1.5);
-    await persistence.close();
-    await pglite.close();
-  });
-
-  it('needs no vacuum for rows replaced in place: items put over and heads bumped again and again do not grow their tables', async () => {
-    const pglite = await PGlite.create();
-    const persistence = await createPostgresPersistence({ pglite });
-    const store = persistence.store<{ n: number; text: string }>();
-    const log = persistence.sessionLog<{ n: number }>();
-    const replacedTablesBytes = async () =>
-      (
-        await pglite.query<{ bytes: number }>(
-          `SELECT (pg_total_relation_size('entelix.store_items')
-                   + pg_total_relation_size('entelix.session_heads'))::float8 AS bytes`,
-        )
-      ).rows[0]!.bytes;
-    const replace = async (from: number, to: number) => {
-      for (let n = from; n < to; n++) {
-        await store.put(Namespace.of('tenant', 'replaced'), `item-${n % 10}`, {
-          n,
-          text: 'x'.repeat(200),
-        });
-        await log.append(ThreadKey.of('tenant', `thread-${n % 10}`), [{ n }]);
+  it('gives the space of removed rows back: threads written and deleted again and again do not grow the table', () =>
+    onPGlite(async (pglite, persistence) => {
+      const log = persistence.sessionLog<{ n: number; text: string }>();
+      const sizes: number[] = [];
+      for (let round = 0; round < 5; round++) {
+        const key = ThreadKey.of('tenant', `round-${round}`);
+        await log.append(key, events);
+        sizes.push(await eventsTableBytes(pglite));
+        expect(await log.deleteThread(key)).toBe(events.length);
       }
-    };
-    await replace(0, 500);
-    const early = await replacedTablesBytes();
-    await replace(500, 3_000);
-    // Each put and append leaves the old row version behind; the updates touch no indexed
-    // column, so Postgres prunes those versions from the page as it reads it (a heap-only
-    // update). An index on a column they change would grow with every call.
-    expect(await replacedTablesBytes()).toBeLessThan(early * 1.5);
-    await persistence.close();
-    await pglite.close();
-  });
+      // Unvacuumed, each round adds its 2,500 rows' pages to the last (5x the first).
+      expect(sizes.at(-1)).toBeLessThan(sizes[0]! * 1.5);
+    }));
 
-  it("leaves the vacuum to a later call when a call runs in the application's own transaction block", async () => {
-    const pglite = await PGlite.create();
-    const persistence = await createPostgresPersistence({ pglite });
-    const log = persistence.sessionLog<{ n: number; text: string }>();
-    const key = ThreadKey.of('tenant', 'in-a-block');
-    await log.append(key, events);
-    await pglite.exec('BEGIN');
-    expect(await log.deleteThread(key)).toBe(events.length);
-    // A VACUUM attempted here would fail and abort the block: the delete would be lost.
-    await pglite.exec('COMMIT');
-    expect(await log.loadSince(key, 0)).toEqual([]);
-    await persistence.close();
-    await pglite.close();
-  });
+  it('needs no vacuum for rows replaced in place: items put over and heads bumped again and again do not grow their tables', () =>
+    onPGlite(async (pglite, persistence) => {
+      const store = persistence.store<{ n: number; text: string }>();
+      const log = persistence.sessionLog<{ n: number }>();
+      const replacedTablesBytes = async () =>
+        (
+          await pglite.query<{ bytes: number }>(
+            `SELECT (pg_total_relation_size('entelix.store_items')
+                     + pg_total_relation_size('entelix.session_heads'))::float8 AS bytes`,
+          )
+        ).rows[0]!.bytes;
+      const replace = async (from: number, to: number) => {
+        for (let n = from; n < to; n++) {
+          await store.put(Namespace.of('tenant', 'replaced'), `item-${n % 10}`, {
+            n,
+            text: 'x'.repeat(200),
+          });
+          await log.append(ThreadKey.of('tenant', `thread-${n % 10}`), [{ n }]);
+        }
+      };
+      await replace(0, 500);
+      const early = await replacedTablesBytes();
+      await replace(500, 3_000);
+      // Each put and append leaves the old row version behind; the updates touch no indexed
+      // column, so Postgres prunes those versions from the page as it reads it (a heap-only
+      // update). An index on a column they change would grow with every call.
+      expect(await replacedTablesBytes()).toBeLessThan(early * 1.5);
+    }));
 
-  it('leaves it to a later call too when the block has written nothing yet', async () => {
-    const pglite = await PGlite.create();
-    const persistence = await createPostgresPersistence({ pglite });
-    const log = persistence.sessionLog<{ n: number; text: string }>();
-    const removedInABlock = ThreadKey.of('tenant', 'removed-in-a-block');
-    await log.append(removedInABlock, events);
-    await pglite.exec('BEGIN');
-    await log.deleteThread(removedInABlock);
-    await pglite.exec('COMMIT');
-    // The removed rows are enough for a vacuum, still owed: the next call that removes
-    // anything qualifies, here one that removes nothing in a block that has only read.
-    const written = ThreadKey.of('tenant', 'written-in-a-block');
-    await pglite.exec('BEGIN');
-    await pglite.query('SELECT 1');
-    expect(await log.deleteThread(ThreadKey.of('tenant', 'never-written'))).toBe(0);
-    await log.append(written, events.slice(0, 1));
-    await pglite.exec('COMMIT');
-    expect(await log.loadSince(written, 0)).toHaveLength(1);
-    await persistence.close();
-    await pglite.close();
-  });
+  it("leaves the vacuum to a later call when a call runs in the application's own transaction block", () =>
+    onPGlite(async (pglite, persistence) => {
+      const log = persistence.sessionLog<{ n: number; text: string }>();
+      const key = ThreadKey.of('tenant', 'in-a-block');
+      await log.append(key, events);
+      await pglite.exec('BEGIN');
+      expect(await log.deleteThread(key)).toBe(events.length);
+      // A VACUUM attempted here would fail and abort the block: the delete would be lost.
+      await pglite.exec('COMMIT');
+      expect(await log.loadSince(key, 0)).toEqual([]);
+    }));
+
+  it('leaves it to a later call too when the block has written nothing yet', () =>
+    onPGlite(async (pglite, persistence) => {
+      const log = persistence.sessionLog<{ n: number; text: string }>();
+      const removedInABlock = ThreadKey.of('tenant', 'removed-in-a-block');
+      await log.append(removedInABlock, events);
+      await pglite.exec('BEGIN');
+      await log.deleteThread(removedInABlock);
+      await pglite.exec('COMMIT');
+      // The removed rows are enough for a vacuum, still owed: the next call that removes
+      // anything qualifies, here one that removes nothing in a block that has only read.
+      const written = ThreadKey.of('tenant', 'written-in-a-block');
+      await pglite.exec('BEGIN');
+      await pglite.query('SELECT 1');
+      expect(await log.deleteThread(ThreadKey.of('tenant', 'never-written'))).toBe(0);
+      await log.append(written, events.slice(0, 1));
+      await pglite.exec('COMMIT');
+      expect(await log.loadSince(written, 0)).toHaveLength(1);
+    }));
 });
 
 describe('lookups under row-level security (PGlite, application role)', () => {
