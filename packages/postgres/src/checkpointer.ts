@@ -1,6 +1,12 @@
 import { CorruptRecordError } from '@entelix/core';
 import type { CheckpointerDriver, CheckpointRow, PendingWriteRow } from '@entelix/core/adapter';
-import { fenceParameters, int4Limit, type PostgresContext, selectList } from './context.js';
+import {
+  fenceParameters,
+  int4Limit,
+  type PostgresContext,
+  runRemoval,
+  selectList,
+} from './context.js';
 import { BACKEND, runQuery, toSafeInteger } from './queryable.js';
 
 /**
@@ -144,16 +150,14 @@ export function createPostgresCheckpointer(context: PostgresContext): Checkpoint
     },
 
     async deleteThread(key, call) {
-      const { rows } = await runQuery(
-        db,
+      return runRemoval(
+        context,
         'checkpoint deleteThread',
         sql.deleteThread,
         [key.tenantId, key.threadId, ...fenceParameters(call)],
         call,
+        'deleted count',
       );
-      const deleted = toSafeInteger(rows[0]?.deleted, 'deleted count');
-      await upkeep?.rowsRemoved(deleted);
-      return deleted;
     },
 
     async putWrites(key, target, writes, call) {
@@ -178,16 +182,14 @@ export function createPostgresCheckpointer(context: PostgresContext): Checkpoint
     },
 
     async prune(key, keep, call) {
-      const { rows } = await runQuery(
-        db,
+      return runRemoval(
+        context,
         'checkpoint prune',
         sql.prune,
         [key.tenantId, key.threadId, keep.ns ?? null, keep.keepLatest, ...fenceParameters(call)],
         call,
+        'pruned count',
       );
-      const pruned = toSafeInteger(rows[0]?.deleted, 'pruned count');
-      await upkeep?.rowsRemoved(pruned);
-      return pruned;
     },
 
     async listThreads(tenantId, page, call) {

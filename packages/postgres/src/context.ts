@@ -1,5 +1,5 @@
 import type { DriverWrite } from '@entelix/core/adapter';
-import type { Queryable } from './queryable.js';
+import { type Queryable, runQuery, type StatementOptions, toSafeInteger } from './queryable.js';
 import type { TableUpkeep } from './upkeep.js';
 
 /** What every driver of this package shares. */
@@ -9,6 +9,25 @@ export interface PostgresContext {
   readonly schema: string;
   /** Where the bundle does autovacuum's work on its tables itself (PGlite). */
   readonly upkeep?: TableUpkeep;
+}
+
+/**
+ * Runs a statement that removes rows and returns their number as `deleted` (in words,
+ * `counted`, for the error if it is not one), and counts them for the upkeep: every
+ * removal goes through here, so none is missed when the bundle decides to vacuum.
+ */
+export async function runRemoval(
+  context: PostgresContext,
+  action: string,
+  text: string,
+  params: readonly unknown[],
+  options: StatementOptions,
+  counted: string,
+): Promise<number> {
+  const { rows } = await runQuery(context.db, action, text, params, options);
+  const removed = toSafeInteger(rows[0]?.deleted, counted);
+  await context.upkeep?.rowsRemoved(removed);
+  return removed;
 }
 
 /**

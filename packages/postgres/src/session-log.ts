@@ -1,5 +1,11 @@
 import type { SessionEventRow, SessionLogDriver } from '@entelix/core/adapter';
-import { fenceParameters, int4Limit, type PostgresContext, selectList } from './context.js';
+import {
+  fenceParameters,
+  int4Limit,
+  type PostgresContext,
+  runRemoval,
+  selectList,
+} from './context.js';
 import { runQuery, toSafeInteger } from './queryable.js';
 
 /**
@@ -7,7 +13,7 @@ import { runQuery, toSafeInteger } from './queryable.js';
  * per-thread row in `<schema>.session_heads`; one SQL function call per operation.
  */
 export function createPostgresSessionLog(context: PostgresContext): SessionLogDriver {
-  const { db, schema: s, upkeep } = context;
+  const { db, schema: s } = context;
   const event = selectList(['ev_tenant_id', 'ev_seq', 'ev_event'], ['ev_ts']);
   const sql = {
     append: `SELECT ${s}.log_append($1, $2, $3::text[], $4, $5, $6, $7::bigint) AS head`,
@@ -74,42 +80,36 @@ export function createPostgresSessionLog(context: PostgresContext): SessionLogDr
     },
 
     async archiveBefore(key, watermark, call) {
-      const { rows } = await runQuery(
-        db,
+      return runRemoval(
+        context,
         'sessionLog archiveBefore',
         sql.archive,
         [key.tenantId, key.threadId, watermark, ...fenceParameters(call)],
         call,
+        'archived count',
       );
-      const archived = toSafeInteger(rows[0]?.deleted, 'archived count');
-      await upkeep?.rowsRemoved(archived);
-      return archived;
     },
 
     async truncateAfter(key, seq, expectedHead, call) {
-      const { rows } = await runQuery(
-        db,
+      return runRemoval(
+        context,
         'sessionLog truncateAfter',
         sql.truncate,
         [key.tenantId, key.threadId, seq, expectedHead ?? null, ...fenceParameters(call)],
         { signal: call.signal, expectedHead },
+        'truncated count',
       );
-      const truncated = toSafeInteger(rows[0]?.deleted, 'truncated count');
-      await upkeep?.rowsRemoved(truncated);
-      return truncated;
     },
 
     async deleteThread(key, call) {
-      const { rows } = await runQuery(
-        db,
+      return runRemoval(
+        context,
         'sessionLog deleteThread',
         sql.deleteThread,
         [key.tenantId, key.threadId, ...fenceParameters(call)],
         call,
+        'deleted count',
       );
-      const deleted = toSafeInteger(rows[0]?.deleted, 'deleted count');
-      await upkeep?.rowsRemoved(deleted);
-      return deleted;
     },
 
     async listThreads(tenantId, page, call) {

@@ -5,8 +5,14 @@ import {
   type StoreItemRow,
   type StoreSearchRow,
 } from '@entelix/core/adapter';
-import { fenceParameters, int4Limit, type PostgresContext, selectList } from './context.js';
-import { BACKEND, runQuery, toSafeInteger } from './queryable.js';
+import {
+  fenceParameters,
+  int4Limit,
+  type PostgresContext,
+  runRemoval,
+  selectList,
+} from './context.js';
+import { BACKEND, runQuery } from './queryable.js';
 
 /** A store over `<schema>.store_items`; one SQL function call per operation. */
 export function createPostgresStore(context: PostgresContext): StoreDriver {
@@ -125,13 +131,9 @@ export function createPostgresStore(context: PostgresContext): StoreDriver {
     },
 
     async evictExpired(tenantId, call) {
-      const { rows } =
-        tenantId === undefined
-          ? await runQuery(db, 'store evictExpired', sql.evictAll, [], call)
-          : await runQuery(db, 'store evictExpired', sql.evictTenant, [tenantId], call);
-      const evicted = toSafeInteger(rows[0]?.deleted, 'evicted count');
-      await upkeep?.rowsRemoved(evicted);
-      return evicted;
+      const [text, params] =
+        tenantId === undefined ? [sql.evictAll, []] : [sql.evictTenant, [tenantId]];
+      return runRemoval(context, 'store evictExpired', text, params, call, 'evicted count');
     },
   };
 }
