@@ -53,14 +53,16 @@ export function rawSchemaSql(schema) {
  */
 export function fixturesSql({ schema, raw, state, growth }) {
   const payload = JSON.stringify({ schema_version: 1, state }).replaceAll("'", "''");
-  const fill = (s) => `
-    INSERT INTO ${s}.store_items (tenant_id, scope, key, value, created_at, updated_at)
+  // Entelix's puts record whether a value holds a \u escape (none of these does); the
+  // raw table has no such column.
+  const fill = (s, { markColumn = '', mark = '' } = {}) => `
+    INSERT INTO ${s}.store_items (tenant_id, scope, key, value, created_at, updated_at${markColumn})
     SELECT t.tenant, ARRAY['bench', 'search'], 's' || lpad(n::text, 3, '0'),
            '{"schema_version":1,"state":{"kind":"' || CASE WHEN n % 2 = 0 THEN 'note' ELSE 'task' END
-             || '","n":' || n || ',"text":"' || repeat('x', 200) || '"}}', now(), now()
+             || '","n":' || n || ',"text":"' || repeat('x', 200) || '"}}', now(), now()${mark}
       FROM (VALUES ('${TENANT}'), ('${SMALL_TENANT}')) AS t(tenant), generate_series(0, 199) AS n;
-    INSERT INTO ${s}.store_items (tenant_id, scope, key, value, created_at, updated_at)
-    SELECT t.tenant, ARRAY['bench', 'bulk', 'b' || (n % 1000)], 'k' || n, '${payload}', now(), now()
+    INSERT INTO ${s}.store_items (tenant_id, scope, key, value, created_at, updated_at${markColumn})
+    SELECT t.tenant, ARRAY['bench', 'bulk', 'b' || (n % 1000)], 'k' || n, '${payload}', now(), now()${mark}
       FROM (VALUES ('${TENANT}', 100000), ('${SMALL_TENANT}', 10)) AS t(tenant, size),
            generate_series(1, t.size) AS n;
     INSERT INTO ${s}.checkpoints (tenant_id, thread_id, ns, id, step, state, metadata, created_at)
@@ -93,7 +95,7 @@ export function fixturesSql({ schema, raw, state, growth }) {
     ${growth ? purgeTenantsSql(s, payload) : ''}
     ANALYZE ${s}.store_items, ${s}.checkpoints, ${s}.checkpoint_writes, ${s}.session_events,
             ${s}.session_heads;`;
-  return `${fill(schema)}${fill(raw)}`;
+  return `${fill(schema, { markColumn: ', value_has_escape', mark: ', false' })}${fill(raw)}`;
 }
 
 // 10,000 rows (4,000 items, 2,000 checkpoints with 2,000 writes, 2,000 events) per
