@@ -80,8 +80,15 @@ export function keptTableUpkeep(db: Queryable, schema: string): TableUpkeep {
   };
   const vacuum = async () => {
     if (await insideTransactionBlock()) return;
+    // Rows removed while the vacuum runs count toward the next one.
+    const owed = removed;
     removed = 0;
-    await db.query(`VACUUM (ANALYZE) ${tables.join(', ')}`);
+    try {
+      await db.query(`VACUUM (ANALYZE) ${tables.join(', ')}`);
+    } catch (error) {
+      removed += owed;
+      throw error;
+    }
     await learnSize();
   };
 
