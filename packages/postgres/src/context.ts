@@ -12,9 +12,9 @@ export interface PostgresContext {
 }
 
 /**
- * Runs a statement that removes rows and returns their number as `deleted` (in words,
- * `counted`, for the error if it is not one), and counts them for the upkeep: every
- * removal goes through here, so none is missed when the bundle decides to vacuum.
+ * Runs a statement whose one row's `deleted` column is the number of rows it removed,
+ * and tells the upkeep; `counted` names that number in the error if it is not one.
+ * Store `delete` and `purgeTenant`, which return something else, tell it themselves.
  */
 export async function runRemoval(
   context: PostgresContext,

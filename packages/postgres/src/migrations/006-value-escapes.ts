@@ -20,7 +20,7 @@ export function valueEscapesMigration(s: string): string {
          ${matches}
        ORDER BY i.scope_key, i.key
        LIMIT p_limit`;
-  // Only a \\u escape can hold what jsonb refuses (see filterable_json); a value known to
+  // Only a \u escape can hold what jsonb refuses (see filterable_json); a value known to
   // have none is cast as it is.
   const state = `(CASE WHEN i.value_has_escape IS FALSE THEN i.value::jsonb
                  ELSE ${s}.filterable_json(i.value) END) -> 'state'`;
