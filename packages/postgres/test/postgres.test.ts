@@ -545,6 +545,36 @@ describe('migration 6 on a database at version 5', () => {
     await pglite.close();
   });
 
+  it("the deploying guide's backfill marks the items written before it", async () => {
+    const guide = readFileSync(
+      join(import.meta.dirname, '../../../docs/deploying-postgres.md'),
+      'utf8',
+    );
+    const backfill = guide.match(/To mark\s+them all at once[\s\S]*?```sql\n([\s\S]*?)```/)?.[1];
+    expect(backfill).toContain('UPDATE entelix.store_items');
+    const pglite = await pgliteAtVersion(5);
+    const tenant = randomId('tenant');
+    const before = await createPostgresPersistence({ pglite, migrate: 'off' });
+    for (const [key, value] of items)
+      await before.store().put(Namespace.of(tenant, 'docs'), key, value);
+    await before.close();
+    const after = await createPostgresPersistence({ pglite });
+    // PGlite's user is a superuser, as the guide asks; run it until it updates no row.
+    while (((await pglite.query(backfill!)).affectedRows ?? 0) > 0);
+    expect(await marks(pglite)).toEqual([
+      ['a', false],
+      ['b', false],
+      ['c', true],
+      ['d', true],
+    ]);
+    expect(await filteredKeys(after, tenant)).toEqual([
+      ['a', 'c', 'd'],
+      ['a', 'c', 'd'],
+    ]);
+    await after.close();
+    await pglite.close();
+  });
+
   it('renderMigrationSql from 5 holds migration 6 only', () => {
     const script = renderMigrationSql('entelix', { from: 5 });
     expect(script).toContain('-- migration 6: value escapes');
