@@ -131,6 +131,21 @@ if #keys == 0 then return {} end return redis.call('HMGET', KEYS[2], unpack(keys
     await Promise.all(namespaces.map((namespace) => sweptStore.delete(namespace, 'k')));
   }
 
+  // The thread-length check: the newest checkpoints of a thread of 10,000 next to those
+  // of a thread of 10.
+  const shortThread = ThreadKey.of(tenant, 'short');
+  const longThread = ThreadKey.of(tenant, 'long');
+  for (let step = 0; step < 10; step++) {
+    await checkpointer.put(Checkpoint.create({ key: shortThread, step, state }));
+  }
+  for (let step = 0; step < 10_000; step += 1_000) {
+    await Promise.all(
+      Array.from({ length: 1_000 }, (_, j) =>
+        checkpointer.put(Checkpoint.create({ key: longThread, step: step + j, state })),
+      ),
+    );
+  }
+
   // Let Redis finish the incremental rehash the new keys started.
   await new Promise((resolve) => setTimeout(resolve, 1_000));
 
@@ -294,6 +309,18 @@ if #keys == 0 then return {} end return redis.call('HMGET', KEYS[2], unpack(keys
     ],
     // Compared with each other, not with a raw command: the ratio is growth.
     scaling: [
+      {
+        name: 'checkpoint getLatest, 10,000 vs 10 checkpoints on the thread',
+        small: () => checkpointer.getLatest(shortThread),
+        large: () => checkpointer.getLatest(longThread),
+        iterations,
+      },
+      {
+        name: 'checkpoint listHistory(10), 10,000 vs 10 checkpoints on the thread',
+        small: () => checkpointer.listHistory(shortThread, { limit: 10 }),
+        large: () => checkpointer.listHistory(longThread, { limit: 10 }),
+        iterations,
+      },
       {
         name: 'store list(100), 100,000 vs 0 unrelated keys',
         small: () => store.list(listNamespace),

@@ -1,4 +1,11 @@
-import { LUA_CHECK_FENCE, LUA_CHUNK, LUA_TOKEN_LISTS, luaScript, ScriptStatus } from './lua.js';
+import {
+  LUA_CHECK_FENCE,
+  LUA_CHUNK,
+  LUA_FIRST_PAGE,
+  LUA_TOKEN_LISTS,
+  luaScript,
+  ScriptStatus,
+} from './lua.js';
 
 /*
  * A thread's checkpoints, all in the thread's slot:
@@ -148,15 +155,17 @@ return entry(ARGV[1])
 /**
  * KEYS: order, data, writes. ARGV: namespace prefix (`encodedNs:`). The checkpoint
  * written last in the namespace with its writes, or nil: newest first through the
- * thread's write order, a chunk at a time, so the cost is the thread's size at most.
+ * thread's write order. Pages start small and double, so a namespace written to lately
+ * costs a few fields however long the thread is, and one written to long ago about
+ * twice the checkpoints written since.
  */
 export const CHECKPOINT_LATEST = luaScript(
   'checkpoint_latest',
   `${ENTRY}
 local prefix = ARGV[1]
-local start = 0
+local start, page_size = 0, ${LUA_FIRST_PAGE}
 while true do
-  local fields = redis.call('ZREVRANGE', KEYS[1], start, start + ${LUA_CHUNK} - 1)
+  local fields = redis.call('ZREVRANGE', KEYS[1], start, start + page_size - 1)
   for i = 1, #fields do
     if string.sub(fields[i], 1, #prefix) == prefix then
       local found = entry(fields[i])
@@ -164,8 +173,9 @@ while true do
       return found
     end
   end
-  if #fields < ${LUA_CHUNK} then return false end
-  start = start + ${LUA_CHUNK}
+  if #fields < page_size then return false end
+  start = start + page_size
+  page_size = math.min(page_size * 2, ${LUA_CHUNK})
 end
 `,
 );
@@ -177,7 +187,9 @@ end
  * `before` is no checkpoint of the thread. `before` is looked up by scanning the write
  * order oldest first for a field ending in `:id` (the first written wins, as an id can
  * be in several namespaces): no id index to keep, at a cost of the thread's size.
- * One string rather than a table because ioredis-mock drops tables built element by
+ * The page itself walks newest first in pages that start at the limit and double while
+ * the namespace or filter skips fields, so its cost follows what it skips, not the
+ * thread's size. One string rather than a table because ioredis-mock drops tables built element by
  * element.
  */
 export const CHECKPOINT_HISTORY = luaScript(
@@ -214,8 +226,9 @@ local function matches(field)
 end
 local found = {}
 local offset = 0
+local page_size = math.min(math.max(limit, ${LUA_FIRST_PAGE}), ${LUA_CHUNK})
 while #found < limit do
-  local fields = redis.call('ZREVRANGEBYSCORE', KEYS[1], newest, '-inf', 'LIMIT', offset, ${LUA_CHUNK})
+  local fields = redis.call('ZREVRANGEBYSCORE', KEYS[1], newest, '-inf', 'LIMIT', offset, page_size)
   for i = 1, #fields do
     if matches(fields[i]) then
       local checkpoint = entry(fields[i])
@@ -224,8 +237,9 @@ while #found < limit do
       if #found >= limit then break end
     end
   end
-  if #fields < ${LUA_CHUNK} then break end
-  offset = offset + ${LUA_CHUNK}
+  if #fields < page_size then break end
+  offset = offset + page_size
+  page_size = math.min(page_size * 2, ${LUA_CHUNK})
 end
 return table.concat(found, '\\n')
 `,

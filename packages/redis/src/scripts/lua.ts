@@ -62,6 +62,13 @@ export const ScriptStatus = {
 export const LUA_CHUNK = 4000;
 
 /**
+ * Where a script that walks a list until it has found enough starts: it doubles the page
+ * up to LUA_CHUNK while it finds too little, so the common case reads a few entries and a
+ * long walk still costs few commands.
+ */
+export const LUA_FIRST_PAGE = 16;
+
+/**
  * Snippets placed at the top of scripts, as plain statements rather than helper
  * functions: a script's functions would be created again on every call. Conventions:
  * `ARGV[1]` is the clock (empty: read the server's `TIME`; a number: the caller's

@@ -1,6 +1,7 @@
 import {
   LUA_CHECK_FENCE,
   LUA_CHUNK,
+  LUA_FIRST_PAGE,
   LUA_READ_NOW,
   LUA_TOKEN_LISTS,
   luaScript,
@@ -149,7 +150,7 @@ if redis.call('ZCOUNT', KEYS[2], '-inf', now_text) == 0 then
 end
 local live, found = {}, 0
 local min = ARGV[2]
-local page_size = 16
+local page_size = ${LUA_FIRST_PAGE}
 while true do
   local wanted = page_size
   if limit then wanted = math.min(math.max(page_size, limit - found), ${LUA_CHUNK}) end

@@ -1,0 +1,108 @@
+import { Checkpoint, ThreadKey } from '@entelix/core';
+import { createRedisPersistence } from '@entelix/redis';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { describeWithService } from '../../../test-support/services.js';
+import { deletePrefix } from './real-redis.js';
+import { randomId, randomPrefix } from './support.js';
+
+const LONG_THREAD = 3_000;
+const SKIPPED = 100;
+
+/**
+ * How many sorted-set entries the scripts behind `read` asked Redis for, counted from
+ * MONITOR (which shows each command a script runs) on this test's keys only.
+ */
+async function entriesAskedFor(
+  url: string,
+  keyPrefix: string,
+  read: () => Promise<unknown>,
+): Promise<number> {
+  const monitorClient = new Redis(url);
+  const monitor = await monitorClient.monitor();
+  let asked = 0;
+  monitor.on('monitor', (_time: string, args: string[]) => {
+    const [command, key, ...rest] = args;
+    if (!key?.startsWith(keyPrefix)) return;
+    switch (command?.toUpperCase()) {
+      case 'ZRANGE':
+      case 'ZREVRANGE':
+        asked += Number(rest[1]) - Number(rest[0]) + 1;
+        break;
+      case 'ZREVRANGEBYSCORE':
+        asked += Number(rest[rest.indexOf('LIMIT') + 2]);
+        break;
+    }
+  });
+  await read();
+  // MONITOR reports asynchronously: a marker command shows the read's commands are in.
+  const marker = `${keyPrefix}:marker`;
+  const seen = new Promise<void>((resolve) =>
+    monitor.on('monitor', (_time: string, args: string[]) => {
+      if (args[1] === marker) resolve();
+    }),
+  );
+  const client = new Redis(url);
+  await client.get(marker);
+  await seen;
+  client.disconnect();
+  monitor.disconnect();
+  monitorClient.disconnect();
+  return asked;
+}
+
+describeWithService('REDIS_URL', 'redis checkpoint reads on a long thread', () => {
+  const url = process.env.REDIS_URL as string;
+  const keyPrefix = randomPrefix();
+  let client: Redis;
+  const key = ThreadKey.of(randomId('tenant'), randomId('thread'));
+
+  beforeAll(async () => {
+    client = new Redis(url);
+    const checkpointer = createRedisPersistence({ client, keyPrefix }).checkpointer<number>();
+    await checkpointer.put(Checkpoint.create({ key, step: 0, state: 0 }));
+    const puts: Promise<void>[] = [];
+    for (let step = 1; step < LONG_THREAD; step++) {
+      puts.push(checkpointer.put(Checkpoint.create({ key, step, state: step })));
+    }
+    // The newest checkpoints belong to a subgraph's namespace.
+    for (let step = 0; step < SKIPPED; step++) {
+      puts.push(checkpointer.put(Checkpoint.create({ key, ns: 'sub', step, state: step })));
+    }
+    await Promise.all(puts);
+  }, 60_000);
+  afterAll(async () => {
+    await deletePrefix(client, keyPrefix);
+    client?.disconnect();
+  });
+
+  const checkpointer = () => createRedisPersistence({ client, keyPrefix }).checkpointer<number>();
+
+  it('reads a few entries for the newest checkpoint, however long the thread', async () => {
+    let steps: (number | undefined)[] = [];
+    const asked = await entriesAskedFor(url, keyPrefix, async () => {
+      steps = [
+        (await checkpointer().getLatest(key, { ns: 'sub' }))?.step,
+        ...(await checkpointer().listHistory(key, { limit: 10 })).map((c) => c.step),
+      ];
+    });
+    expect(steps).toEqual([99, 99, 98, 97, 96, 95, 94, 93, 92, 91, 90]);
+    expect(asked).toBeLessThanOrEqual(2 * 16);
+  });
+
+  it('reads about twice the checkpoints written since in other namespaces, not the thread', async () => {
+    let latest: number | undefined;
+    const latestAsked = await entriesAskedFor(url, keyPrefix, async () => {
+      latest = (await checkpointer().getLatest(key))?.step;
+    });
+    expect(latest).toBe(LONG_THREAD - 1);
+    expect(latestAsked).toBeLessThanOrEqual(2 * (SKIPPED + 1) + 16);
+
+    let page: number[] = [];
+    const pageAsked = await entriesAskedFor(url, keyPrefix, async () => {
+      page = (await checkpointer().listHistory(key, { ns: '', limit: 10 })).map((c) => c.step);
+    });
+    expect(page).toEqual(Array.from({ length: 10 }, (_, i) => LONG_THREAD - 1 - i));
+    expect(pageAsked).toBeLessThanOrEqual(2 * (SKIPPED + 10) + 16);
+  });
+});
