@@ -429,7 +429,8 @@ function corrupt(what: string, cause?: unknown): CorruptRecordError {
 
 /**
  * Decode the entry at `text[start, end)`: a record (see scripts/checkpointer.ts for
- * the layout) followed by its pending writes, each after a carriage return.
+ * the layout) followed by its pending writes' members (`field CR line`), each after a
+ * carriage return.
  */
 function decodeEntry(text: string, start: number, end: number): CheckpointRow {
   const writesAt = text.indexOf('\r', start);
@@ -474,10 +475,15 @@ function decodeEntry(text: string, start: number, end: number): CheckpointRow {
   };
 }
 
-/** The pending writes at `text[start, end)`, joined by carriage returns. */
+/** The pending writes at `text[start, end)`: `field CR line` members joined by carriage returns. */
 function decodeWrites(text: string, start: number, end: number): PendingWriteRow[] {
   const rows: PendingWriteRow[] = [];
-  for (const line of text.slice(start, end).split('\r')) {
+  const parts = text.slice(start, end).split('\r');
+  if (parts.length % 2 !== 0) {
+    throw new CorruptRecordError('stored pending write is malformed', { backend: BACKEND });
+  }
+  for (let i = 1; i < parts.length; i += 2) {
+    const line = parts[i] as string;
     const t1 = line.indexOf('\t');
     const t2 = t1 === -1 ? -1 : line.indexOf('\t', t1 + 1);
     const t3 = t2 === -1 ? -1 : line.indexOf('\t', t2 + 1);

@@ -186,7 +186,7 @@ export interface ThreadKeys {
   readonly checkpointData: string;
   /** Hash of record field to the metadata filter index (see scripts/checkpointer.ts). */
   readonly checkpointFilters: string;
-  /** Hash of record field to the checkpoint's pending writes. */
+  /** Sorted set of the pending writes of every checkpoint, one lex range per checkpoint. */
   readonly checkpointWrites: string;
   readonly logHead: string;
   readonly logEvents: string;

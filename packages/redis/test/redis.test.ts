@@ -149,13 +149,17 @@ describe('records written behind our back', () => {
     ]);
     const writesKey = layout.thread(key).checkpointWrites;
     const field = `:${checkpoint.id}`;
-    const stored = (await client.hget(writesKey, field)) as string;
-    expect(stored).toBe('"t"\t0\t""\t"c"\t{"schema_version":1,"state":1}');
-    await client.hset(writesKey, field, stored.replace('\t0\t', '\tx\t'));
+    const [stored] = (await client.zrange(writesKey, 0, -1)) as [string];
+    expect(stored).toBe(`${field}\r"t"\t0\t""\t"c"\t{"schema_version":1,"state":1}`);
+    const replace = async (member: string) => {
+      await client.del(writesKey);
+      await client.zadd(writesKey, 0, member);
+    };
+    await replace(stored.replace('\t0\t', '\tx\t'));
     await expect(checkpointer.getById(key, checkpoint.id)).rejects.toMatchObject({
       code: 'CORRUPT_RECORD',
     });
-    await client.hset(writesKey, field, 'no tabs');
+    await replace(`${field}\rno tabs`);
     await expect(checkpointer.getLatest(key)).rejects.toMatchObject({ code: 'CORRUPT_RECORD' });
   });
 

@@ -25,9 +25,12 @@ import {
  *   top-level key, `\n JSON(key) TAB canonical JSON(value)` and a final `\n`
  *   (canonical: object keys sorted at every depth). Equal canonical JSON is JSON
  *   equality, so a filter is a set of lines to find, literally, with no JSON parser.
- * - `writes`: hash of record field to the checkpoint's pending writes, each
- *   `JSON(taskId) TAB idx TAB JSON(taskPath) TAB JSON(channel) TAB payload`, joined by
- *   carriage returns. `JSON(taskId) TAB idx TAB` begins exactly one write's line.
+ * - `writes`: sorted set of the pending writes of every checkpoint, all scored 0, so
+ *   that members sort by their bytes. A member is `field CR line`, the line
+ *   `JSON(taskId) TAB idx TAB JSON(taskPath) TAB JSON(channel) TAB payload`. A
+ *   checkpoint's writes are one lex range (no field holds a CR) and one write is the
+ *   range of its `field CR JSON(taskId) TAB idx TAB`, so adding a write costs the same
+ *   beside 10 or 10,000 others.
  * - `reg`: registration tokens, present while the tenant's thread index lists the
  *   thread (the same discipline as store namespaces, see scripts/store.ts): a first
  *   put registers a token in the tenant's index, then writes with it; emptying the
@@ -37,14 +40,32 @@ import {
  * then the fence counter when fenced.
  */
 
-/** `entry(field)`: the record, followed by its pending writes; false when absent. */
-const ENTRY = `
+/**
+ * Bounds of lex ranges of the `writes` set: `writes_of(field)` holds the checkpoint's
+ * writes, `write_at(field, start)` the write whose line begins with `start`
+ * (`JSON(taskId) TAB idx TAB`). An upper bound is the prefix with its last character
+ * (CR or TAB) replaced by the one after it, which no member can hold there.
+ */
+const WRITE_RANGES = `
+local function writes_of(field)
+  return '[' .. field .. '\\r', '(' .. field .. '\\14'
+end
+local function write_at(field, start)
+  return '[' .. field .. '\\r' .. start, '(' .. field .. '\\r' .. string.sub(start, 1, -2) .. '\\n'
+end
+`;
+
+/**
+ * `entry(field)`: the record, followed by its pending writes' members as stored (`field
+ * CR line`), each after a carriage return; false when absent.
+ */
+const ENTRY = `${WRITE_RANGES}
 local function entry(field)
   local record = redis.call('HGET', KEYS[2], field)
   if not record then return false end
-  local writes = redis.call('HGET', KEYS[3], field)
-  if writes then return record .. '\\r' .. writes end
-  return record
+  local members = redis.call('ZRANGEBYLEX', KEYS[3], writes_of(field))
+  if #members == 0 then return record end
+  return record .. '\\r' .. table.concat(members, '\\r')
 end
 `;
 
@@ -80,21 +101,15 @@ end
  * start (`JSON(taskId) TAB idx TAB`), the line. For `first` an existing line of that
  * (taskId, idx) stays, for `last` it is replaced.
  */
-const ADD_WRITES = `
+const ADD_WRITES = `${WRITE_RANGES}
 local function add_writes(writes_key, field, from)
-  -- A leading carriage return makes every line start with one.
-  local writes = '\\r' .. (redis.call('HGET', writes_key, field) or '')
-  if writes == '\\r' then writes = '' end
   for i = from, #ARGV, 3 do
-    local start = string.find(writes, '\\r' .. ARGV[i + 1], 1, true)
-    if not start then
-      writes = writes .. '\\r' .. ARGV[i + 2]
-    elseif ARGV[i] == 'last' then
-      local stop = string.find(writes, '\\r', start + 1, true) or (#writes + 1)
-      writes = string.sub(writes, 1, start) .. ARGV[i + 2] .. string.sub(writes, stop)
+    local existing = redis.call('ZRANGEBYLEX', writes_key, write_at(field, ARGV[i + 1]))
+    if #existing == 0 or ARGV[i] == 'last' then
+      for j = 1, #existing do redis.call('ZREM', writes_key, existing[j]) end
+      redis.call('ZADD', writes_key, 0, field .. '\\r' .. ARGV[i + 2])
     end
   end
-  redis.call('HSET', writes_key, field, string.sub(writes, 2))
 end
 `;
 
@@ -258,16 +273,6 @@ return 1
 `,
 );
 
-/** Defines `count_writes(field)`: how many pending writes the checkpoint holds. */
-const COUNT_WRITES = `
-local function count_writes(field)
-  local writes = redis.call('HGET', KEYS[6], field)
-  if not writes then return 0 end
-  local _, separators = string.gsub(writes, '\\r', '')
-  return separators + 1
-end
-`;
-
 /**
  * KEYS: reg, seq, order, data, filters, writes, [fence]. ARGV: clock, fence.
  * Deletes every checkpoint with its writes; returns { checkpoints, writes,
@@ -277,11 +282,7 @@ export const CHECKPOINT_DELETE_THREAD = luaScript(
   'checkpoint_delete_thread',
   `${LUA_CHECK_FENCE}${TAKE_REGISTRATION}
 local checkpoints = redis.call('ZCARD', KEYS[3])
-local writes = 0
-for _, each in ipairs(redis.call('HVALS', KEYS[6])) do
-  local _, separators = string.gsub(each, '\\r', '')
-  writes = writes + separators + 1
-end
+local writes = redis.call('ZCARD', KEYS[6])
 redis.call('DEL', KEYS[3])
 return { checkpoints, writes, take_registration() }
 `,
@@ -295,7 +296,7 @@ return { checkpoints, writes, take_registration() }
  */
 export const CHECKPOINT_PRUNE = luaScript(
   'checkpoint_prune',
-  `${LUA_CHECK_FENCE}${TAKE_REGISTRATION}${COUNT_WRITES}
+  `${LUA_CHECK_FENCE}${TAKE_REGISTRATION}${WRITE_RANGES}
 local keep = tonumber(ARGV[3])
 local prefix = ARGV[4]
 local kept, doomed = {}, {}
@@ -319,7 +320,12 @@ for first = 1, #doomed, ${LUA_CHUNK} do
   redis.call('ZREM', KEYS[3], unpack_(doomed, first, last))
   redis.call('HDEL', KEYS[4], unpack_(doomed, first, last))
   redis.call('HDEL', KEYS[5], unpack_(doomed, first, last))
-  redis.call('HDEL', KEYS[6], unpack_(doomed, first, last))
+end
+for _, field in ipairs(doomed) do
+  local members = redis.call('ZRANGEBYLEX', KEYS[6], writes_of(field))
+  for first = 1, #members, ${LUA_CHUNK} do
+    redis.call('ZREM', KEYS[6], unpack_(members, first, math.min(first + ${LUA_CHUNK} - 1, #members)))
+  end
 end
 return { #doomed, take_registration() }
 `,

@@ -10,31 +10,22 @@ const LONG_THREAD = 3_000;
 const SKIPPED = 100;
 
 /**
- * How many sorted-set entries the scripts behind `read` asked Redis for, counted from
- * MONITOR (which shows each command a script runs) on this test's keys only.
+ * The commands run on this test's keys while `work` runs, scripts' own commands
+ * included, as MONITOR shows them: the command name upper-cased, then its arguments.
  */
-async function entriesAskedFor(
+async function commandsRunBy(
   url: string,
   keyPrefix: string,
-  read: () => Promise<unknown>,
-): Promise<number> {
+  work: () => Promise<unknown>,
+): Promise<string[][]> {
   const monitorClient = new Redis(url);
   const monitor = await monitorClient.monitor();
-  let asked = 0;
+  const commands: string[][] = [];
   monitor.on('monitor', (_time: string, args: string[]) => {
     const [command, key, ...rest] = args;
-    if (!key?.startsWith(keyPrefix)) return;
-    switch (command?.toUpperCase()) {
-      case 'ZRANGE':
-      case 'ZREVRANGE':
-        asked += Number(rest[1]) - Number(rest[0]) + 1;
-        break;
-      case 'ZREVRANGEBYSCORE':
-        asked += Number(rest[rest.indexOf('LIMIT') + 2]);
-        break;
-    }
+    if (command && key?.startsWith(keyPrefix)) commands.push([command.toUpperCase(), key, ...rest]);
   });
-  await read();
+  await work();
   // MONITOR reports asynchronously: a marker command shows the read's commands are in.
   const marker = `${keyPrefix}:marker`;
   const seen = new Promise<void>((resolve) =>
@@ -48,6 +39,23 @@ async function entriesAskedFor(
   client.disconnect();
   monitor.disconnect();
   monitorClient.disconnect();
+  return commands;
+}
+
+/** How many sorted-set entries the scripts behind `read` asked Redis for. */
+async function entriesAskedFor(
+  url: string,
+  keyPrefix: string,
+  read: () => Promise<unknown>,
+): Promise<number> {
+  let asked = 0;
+  for (const [command, , ...rest] of await commandsRunBy(url, keyPrefix, read)) {
+    if (command === 'ZRANGE' || command === 'ZREVRANGE') {
+      asked += Number(rest[1]) - Number(rest[0]) + 1;
+    } else if (command === 'ZREVRANGEBYSCORE') {
+      asked += Number(rest[rest.indexOf('LIMIT') + 2]);
+    }
+  }
   return asked;
 }
 
@@ -104,5 +112,61 @@ describeWithService('REDIS_URL', 'redis checkpoint reads on a long thread', () =
     });
     expect(page).toEqual(Array.from({ length: 10 }, (_, i) => LONG_THREAD - 1 - i));
     expect(pageAsked).toBeLessThanOrEqual(2 * (SKIPPED + 10) + 16);
+  });
+});
+
+describeWithService('REDIS_URL', 'redis pending writes of a checkpoint that holds many', () => {
+  const url = process.env.REDIS_URL as string;
+  const keyPrefix = randomPrefix();
+  let client: Redis;
+  const key = ThreadKey.of(randomId('tenant'), randomId('thread'));
+  const checkpoint = Checkpoint.create({ key, step: 0, state: 0 });
+  const HELD = 2_000;
+
+  beforeAll(async () => {
+    client = new Redis(url);
+    const checkpointer = createRedisPersistence({ client, keyPrefix }).checkpointer<number>();
+    await checkpointer.put(checkpoint);
+    // A fan-out: one task per write, as a superstep of many parallel tasks leaves them.
+    const writes: Promise<void>[] = [];
+    for (let task = 0; task < HELD; task++) {
+      writes.push(
+        checkpointer.putWrites(key, { checkpointId: checkpoint.id, taskId: `task-${task}` }, [
+          { idx: 0, channel: 'out', value: task },
+        ]),
+      );
+    }
+    await Promise.all(writes);
+  }, 60_000);
+  afterAll(async () => {
+    await deletePrefix(client, keyPrefix);
+    client?.disconnect();
+  });
+
+  it('writes the bytes of the new writes, not those it already holds', async () => {
+    const checkpointer = createRedisPersistence({ client, keyPrefix }).checkpointer<number>();
+    const commands = await commandsRunBy(url, keyPrefix, async () => {
+      await checkpointer.putWrites(key, { checkpointId: checkpoint.id, taskId: 'late' }, [
+        { idx: 0, channel: 'out', value: 1 },
+        { idx: -1, channel: 'error', value: 2 },
+      ]);
+      // First wins: this one is dropped.
+      await checkpointer.putWrites(key, { checkpointId: checkpoint.id, taskId: 'late' }, [
+        { idx: 0, channel: 'out', value: 3 },
+      ]);
+    });
+    // The arguments of every command that wrote: a few hundred bytes, not the 2,000 held.
+    const written = commands
+      .filter(([command]) => /^(ZADD|ZREM|HSET|HDEL|SET|APPEND)$/.test(command as string))
+      .reduce((bytes, args) => bytes + args.join(' ').length, 0);
+    expect(written).toBeLessThan(2 * 1_000);
+
+    const latest = await checkpointer.getLatest(key);
+    expect(latest?.pendingWrites).toHaveLength(HELD + 2);
+    const late = latest?.pendingWrites.filter((write) => write.taskId === 'late');
+    expect(late?.map((write) => [write.idx, write.value])).toEqual([
+      [-1, 2],
+      [0, 1],
+    ]);
   });
 });
