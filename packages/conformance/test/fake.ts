@@ -39,6 +39,7 @@ export type Flaw =
   | 'put-overwrites'
   | 'shares-tenants'
   | 'before-in-own-namespace'
+  | 'before-last-written'
   | 'filter-after-limit'
   | 'filter-by-containment'
   | 'prune-miscounts'
@@ -365,7 +366,8 @@ function checkpointerDriver(
     async listHistory(key, query) {
       let rows = threadRows(key).reverse();
       if (query.before !== undefined) {
-        const anchor = rows.find(
+        // Oldest first: the first written of the checkpoints sharing the id.
+        const anchor = (has('before-last-written') ? rows : [...rows].reverse()).find(
           (row) =>
             row.id === query.before &&
             (!has('before-in-own-namespace') || query.ns === undefined || row.ns === query.ns),

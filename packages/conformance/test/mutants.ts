@@ -43,6 +43,10 @@ export const MUTANTS: { readonly [F in Flaw]: Mutant } = {
     bug: "listHistory looks for `before` only in the query's namespace",
     mustFail: ['checkpoint-namespaces/before-any-namespace'],
   },
+  'before-last-written': {
+    bug: 'listHistory starts before the last written of the checkpoints sharing the `before` id',
+    mustFail: ['checkpoint-namespaces/before-shared-id'],
+  },
   'filter-after-limit': {
     bug: 'listHistory applies the metadata filter after the limit',
     mustFail: ['checkpoint-namespaces/filter-before-limit'],

@@ -50,14 +50,6 @@ import { listThreadIndex } from './session-log.js';
  * unlisted only once it holds none and every concurrent registration is gone.
  */
 export function createRedisCheckpointer(context: RedisContext): CheckpointerDriver {
-  const writeKeys = (keys: CheckpointKeys) => [
-    keys.checkpointRegistration,
-    keys.checkpointSequence,
-    keys.checkpointOrder,
-    keys.checkpointData,
-    keys.checkpointFilters,
-    keys.checkpointWrites,
-  ];
   const readKeys = (keys: CheckpointKeys) => [
     keys.checkpointOrder,
     keys.checkpointData,
@@ -183,10 +175,11 @@ export function createRedisCheckpointer(context: RedisContext): CheckpointerDriv
       const reply = await run(
         context,
         CHECKPOINT_HISTORY,
-        4,
+        5,
         [
           ...readKeys(keys),
           keys.checkpointFilters,
+          keys.checkpointIds,
           query.limit,
           query.ns === undefined ? '' : `${encodeComponent(query.ns)}:`,
           query.before ?? '',
@@ -322,6 +315,19 @@ export function createRedisCheckpointer(context: RedisContext): CheckpointerDriv
   };
 }
 
+/** The keys of every checkpoint write script, in the scripts' order. */
+function writeKeys(keys: CheckpointKeys): string[] {
+  return [
+    keys.checkpointRegistration,
+    keys.checkpointSequence,
+    keys.checkpointOrder,
+    keys.checkpointData,
+    keys.checkpointFilters,
+    keys.checkpointWrites,
+    keys.checkpointIds,
+  ];
+}
+
 /**
  * The scripts' arguments for pending writes: per write, `first` or `last`, the start of
  * its line (`JSON(taskId) TAB idx TAB`) and the line.
@@ -349,14 +355,7 @@ export async function purgeCheckpointThread(
   const result = await runWrite(
     context,
     CHECKPOINT_DELETE_THREAD,
-    [
-      keys.checkpointRegistration,
-      keys.checkpointSequence,
-      keys.checkpointOrder,
-      keys.checkpointData,
-      keys.checkpointFilters,
-      keys.checkpointWrites,
-    ],
+    writeKeys(keys),
     { key: undefined, fence: '' },
     '',
     [],

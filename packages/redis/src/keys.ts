@@ -188,6 +188,8 @@ export interface ThreadKeys {
   readonly checkpointFilters: string;
   /** Sorted set of the pending writes of every checkpoint, one lex range per checkpoint. */
   readonly checkpointWrites: string;
+  /** Sorted set of `id:seq`, one per checkpoint: where each id was written first. */
+  readonly checkpointIds: string;
   readonly logHead: string;
   readonly logEvents: string;
   readonly lockLease: string;
@@ -202,6 +204,7 @@ export interface CheckpointKeys {
   readonly checkpointData: string;
   readonly checkpointFilters: string;
   readonly checkpointWrites: string;
+  readonly checkpointIds: string;
 }
 
 /** Keys of one store namespace. */
@@ -250,6 +253,7 @@ export class KeyLayout {
       checkpointData: this.key('cp', tag, 'data'),
       checkpointFilters: this.key('cp', tag, 'filters'),
       checkpointWrites: this.key('cp', tag, 'writes'),
+      checkpointIds: this.key('cp', tag, 'ids'),
     };
   }
 

@@ -1,16 +1,16 @@
 import { Checkpoint, ThreadKey } from '@entelix/core';
 import { createRedisPersistence } from '@entelix/redis';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeWithService } from '../../../test-support/services.js';
-import { deletePrefix } from './real-redis.js';
+import { freePort, RedisServerProcess } from './redis-server.js';
 import { randomId, randomPrefix } from './support.js';
 
 const LONG_THREAD = 3_000;
 const SKIPPED = 100;
 
 /**
- * The commands run on this test's keys while `work` runs, scripts' own commands
+ * The commands run on keys under `keyPrefix` while `work` runs, scripts' own commands
  * included, as MONITOR shows them: the command name upper-cased, then its arguments.
  */
 async function commandsRunBy(
@@ -59,114 +59,131 @@ async function entriesAskedFor(
   return asked;
 }
 
-describeWithService('REDIS_URL', 'redis checkpoint reads on a long thread', () => {
-  const url = process.env.REDIS_URL as string;
-  const keyPrefix = randomPrefix();
-  let client: Redis;
-  const key = ThreadKey.of(randomId('tenant'), randomId('thread'));
-
+// A throwaway redis-server of its own, so that nothing but these tests runs on it.
+describeWithService('REDIS_URL', 'redis script costs', () => {
+  let server: RedisServerProcess;
+  let url: string;
   beforeAll(async () => {
-    client = new Redis(url);
-    const checkpointer = createRedisPersistence({ client, keyPrefix }).checkpointer<number>();
-    await checkpointer.put(Checkpoint.create({ key, step: 0, state: 0 }));
-    const puts: Promise<void>[] = [];
-    for (let step = 1; step < LONG_THREAD; step++) {
-      puts.push(checkpointer.put(Checkpoint.create({ key, step, state: step })));
-    }
-    // The newest checkpoints belong to a subgraph's namespace.
-    for (let step = 0; step < SKIPPED; step++) {
-      puts.push(checkpointer.put(Checkpoint.create({ key, ns: 'sub', step, state: step })));
-    }
-    await Promise.all(puts);
-  }, 60_000);
+    server = new RedisServerProcess(await freePort(6480));
+    await server.start();
+    url = server.url;
+  });
   afterAll(async () => {
-    await deletePrefix(client, keyPrefix);
-    client?.disconnect();
+    await server?.stop();
   });
 
-  const checkpointer = () => createRedisPersistence({ client, keyPrefix }).checkpointer<number>();
+  describe('checkpoint reads on a long thread', () => {
+    const keyPrefix = randomPrefix();
+    let client: Redis;
+    const key = ThreadKey.of(randomId('tenant'), randomId('thread'));
 
-  it('reads a few entries for the newest checkpoint, however long the thread', async () => {
-    let steps: (number | undefined)[] = [];
-    const asked = await entriesAskedFor(url, keyPrefix, async () => {
-      steps = [
-        (await checkpointer().getLatest(key, { ns: 'sub' }))?.step,
-        ...(await checkpointer().listHistory(key, { limit: 10 })).map((c) => c.step),
-      ];
+    beforeAll(async () => {
+      client = new Redis(url);
+      const checkpointer = createRedisPersistence({ client, keyPrefix }).checkpointer<number>();
+      await checkpointer.put(Checkpoint.create({ key, step: 0, state: 0 }));
+      const puts: Promise<void>[] = [];
+      for (let step = 1; step < LONG_THREAD; step++) {
+        puts.push(checkpointer.put(Checkpoint.create({ key, step, state: step })));
+      }
+      // The newest checkpoints belong to a subgraph's namespace.
+      for (let step = 0; step < SKIPPED; step++) {
+        puts.push(checkpointer.put(Checkpoint.create({ key, ns: 'sub', step, state: step })));
+      }
+      await Promise.all(puts);
+    }, 60_000);
+    afterAll(() => client?.disconnect());
+
+    const checkpointer = () => createRedisPersistence({ client, keyPrefix }).checkpointer<number>();
+
+    it('reads a few entries for the newest checkpoint, however long the thread', async () => {
+      let steps: (number | undefined)[] = [];
+      const asked = await entriesAskedFor(url, keyPrefix, async () => {
+        steps = [
+          (await checkpointer().getLatest(key, { ns: 'sub' }))?.step,
+          ...(await checkpointer().listHistory(key, { limit: 10 })).map((c) => c.step),
+        ];
+      });
+      expect(steps).toEqual([99, 99, 98, 97, 96, 95, 94, 93, 92, 91, 90]);
+      expect(asked).toBeLessThanOrEqual(2 * 16);
     });
-    expect(steps).toEqual([99, 99, 98, 97, 96, 95, 94, 93, 92, 91, 90]);
-    expect(asked).toBeLessThanOrEqual(2 * 16);
-  });
 
-  it('reads about twice the checkpoints written since in other namespaces, not the thread', async () => {
-    let latest: number | undefined;
-    const latestAsked = await entriesAskedFor(url, keyPrefix, async () => {
-      latest = (await checkpointer().getLatest(key))?.step;
+    it('reads about twice the checkpoints written since in other namespaces, not the thread', async () => {
+      let latest: number | undefined;
+      const latestAsked = await entriesAskedFor(url, keyPrefix, async () => {
+        latest = (await checkpointer().getLatest(key))?.step;
+      });
+      expect(latest).toBe(LONG_THREAD - 1);
+      expect(latestAsked).toBeLessThanOrEqual(2 * (SKIPPED + 1) + 16);
+
+      let page: number[] = [];
+      const pageAsked = await entriesAskedFor(url, keyPrefix, async () => {
+        page = (await checkpointer().listHistory(key, { ns: '', limit: 10 })).map((c) => c.step);
+      });
+      expect(page).toEqual(Array.from({ length: 10 }, (_, i) => LONG_THREAD - 1 - i));
+      expect(pageAsked).toBeLessThanOrEqual(2 * (SKIPPED + 10) + 16);
     });
-    expect(latest).toBe(LONG_THREAD - 1);
-    expect(latestAsked).toBeLessThanOrEqual(2 * (SKIPPED + 1) + 16);
 
-    let page: number[] = [];
-    const pageAsked = await entriesAskedFor(url, keyPrefix, async () => {
-      page = (await checkpointer().listHistory(key, { ns: '', limit: 10 })).map((c) => c.step);
+    it('finds the checkpoint a page starts before without walking the thread', async () => {
+      const [newestRoot] = await checkpointer().listHistory(key, { ns: '', limit: 1 });
+      let page: number[] = [];
+      const asked = await entriesAskedFor(url, keyPrefix, async () => {
+        const before = newestRoot?.id as string;
+        page = (await checkpointer().listHistory(key, { limit: 10, before })).map((c) => c.step);
+      });
+      expect(page).toEqual(Array.from({ length: 10 }, (_, i) => LONG_THREAD - 2 - i));
+      expect(asked).toBeLessThanOrEqual(16);
     });
-    expect(page).toEqual(Array.from({ length: 10 }, (_, i) => LONG_THREAD - 1 - i));
-    expect(pageAsked).toBeLessThanOrEqual(2 * (SKIPPED + 10) + 16);
-  });
-});
-
-describeWithService('REDIS_URL', 'redis pending writes of a checkpoint that holds many', () => {
-  const url = process.env.REDIS_URL as string;
-  const keyPrefix = randomPrefix();
-  let client: Redis;
-  const key = ThreadKey.of(randomId('tenant'), randomId('thread'));
-  const checkpoint = Checkpoint.create({ key, step: 0, state: 0 });
-  const HELD = 2_000;
-
-  beforeAll(async () => {
-    client = new Redis(url);
-    const checkpointer = createRedisPersistence({ client, keyPrefix }).checkpointer<number>();
-    await checkpointer.put(checkpoint);
-    // A fan-out: one task per write, as a superstep of many parallel tasks leaves them.
-    const writes: Promise<void>[] = [];
-    for (let task = 0; task < HELD; task++) {
-      writes.push(
-        checkpointer.putWrites(key, { checkpointId: checkpoint.id, taskId: `task-${task}` }, [
-          { idx: 0, channel: 'out', value: task },
-        ]),
-      );
-    }
-    await Promise.all(writes);
-  }, 60_000);
-  afterAll(async () => {
-    await deletePrefix(client, keyPrefix);
-    client?.disconnect();
   });
 
-  it('writes the bytes of the new writes, not those it already holds', async () => {
-    const checkpointer = createRedisPersistence({ client, keyPrefix }).checkpointer<number>();
-    const commands = await commandsRunBy(url, keyPrefix, async () => {
-      await checkpointer.putWrites(key, { checkpointId: checkpoint.id, taskId: 'late' }, [
-        { idx: 0, channel: 'out', value: 1 },
-        { idx: -1, channel: 'error', value: 2 },
+  describe('pending writes of a checkpoint that holds many', () => {
+    const keyPrefix = randomPrefix();
+    let client: Redis;
+    const key = ThreadKey.of(randomId('tenant'), randomId('thread'));
+    const checkpoint = Checkpoint.create({ key, step: 0, state: 0 });
+    const HELD = 2_000;
+
+    beforeAll(async () => {
+      client = new Redis(url);
+      const checkpointer = createRedisPersistence({ client, keyPrefix }).checkpointer<number>();
+      await checkpointer.put(checkpoint);
+      // A fan-out: one task per write, as a superstep of many parallel tasks leaves them.
+      const writes: Promise<void>[] = [];
+      for (let task = 0; task < HELD; task++) {
+        writes.push(
+          checkpointer.putWrites(key, { checkpointId: checkpoint.id, taskId: `task-${task}` }, [
+            { idx: 0, channel: 'out', value: task },
+          ]),
+        );
+      }
+      await Promise.all(writes);
+    }, 60_000);
+    afterAll(() => client?.disconnect());
+
+    it('writes the bytes of the new writes, not those it already holds', async () => {
+      const checkpointer = createRedisPersistence({ client, keyPrefix }).checkpointer<number>();
+      const commands = await commandsRunBy(url, keyPrefix, async () => {
+        await checkpointer.putWrites(key, { checkpointId: checkpoint.id, taskId: 'late' }, [
+          { idx: 0, channel: 'out', value: 1 },
+          { idx: -1, channel: 'error', value: 2 },
+        ]);
+        // First wins: this one is dropped.
+        await checkpointer.putWrites(key, { checkpointId: checkpoint.id, taskId: 'late' }, [
+          { idx: 0, channel: 'out', value: 3 },
+        ]);
+      });
+      // The arguments of every command that wrote: a few hundred bytes, not the 2,000 held.
+      const written = commands
+        .filter(([command]) => /^(ZADD|ZREM|HSET|HDEL|SET|APPEND)$/.test(command as string))
+        .reduce((bytes, args) => bytes + args.join(' ').length, 0);
+      expect(written).toBeLessThan(2 * 1_000);
+
+      const latest = await checkpointer.getLatest(key);
+      expect(latest?.pendingWrites).toHaveLength(HELD + 2);
+      const late = latest?.pendingWrites.filter((write) => write.taskId === 'late');
+      expect(late?.map((write) => [write.idx, write.value])).toEqual([
+        [-1, 2],
+        [0, 1],
       ]);
-      // First wins: this one is dropped.
-      await checkpointer.putWrites(key, { checkpointId: checkpoint.id, taskId: 'late' }, [
-        { idx: 0, channel: 'out', value: 3 },
-      ]);
     });
-    // The arguments of every command that wrote: a few hundred bytes, not the 2,000 held.
-    const written = commands
-      .filter(([command]) => /^(ZADD|ZREM|HSET|HDEL|SET|APPEND)$/.test(command as string))
-      .reduce((bytes, args) => bytes + args.join(' ').length, 0);
-    expect(written).toBeLessThan(2 * 1_000);
-
-    const latest = await checkpointer.getLatest(key);
-    expect(latest?.pendingWrites).toHaveLength(HELD + 2);
-    const late = latest?.pendingWrites.filter((write) => write.taskId === 'late');
-    expect(late?.map((write) => [write.idx, write.value])).toEqual([
-      [-1, 2],
-      [0, 1],
-    ]);
   });
 });

@@ -125,6 +125,29 @@ export const checkpointNamespaceTests = defineGroup('checkpoint-namespaces', ({ 
   ),
 
   test(
+    'before-shared-id',
+    'before names the first written of the checkpoints sharing its id, also once that one is pruned',
+    async ({ a }) => {
+      const key = freshKey();
+      const checkpointer = a.checkpointer<string>();
+      const shared = CheckpointId.create();
+      const r0 = makeCheckpoint(key, 'r0');
+      const inChild = makeCheckpoint(key, 'child-shared', { ns: 'child', id: shared });
+      const r1 = makeCheckpoint(key, 'r1');
+      const inRoot = makeCheckpoint(key, 'root-shared', { id: shared });
+      const c2 = makeCheckpoint(key, 'c2', { ns: 'child' });
+      for (const cp of [r0, inChild, r1, inRoot, c2]) await checkpointer.put(cp);
+      const page = await checkpointer.listHistory(key, { limit: 10, before: shared });
+      expect(page.map((cp) => cp.state)).toEqual(['r0']);
+      await checkpointer.prune(key, { keepLatest: 1, ns: 'child' });
+      const afterPrune = await checkpointer.listHistory(key, { limit: 10, before: shared });
+      expect(afterPrune.map((cp) => cp.state)).toEqual(['r1', 'r0']);
+      await checkpointer.prune(key, { keepLatest: 1, ns: '' });
+      expect(await checkpointer.listHistory(key, { limit: 10, before: shared })).toEqual([]);
+    },
+  ),
+
+  test(
     'filter-before-limit',
     'a metadata filter is applied before the limit, by JSON equality of top-level keys',
     async ({ a }) => {

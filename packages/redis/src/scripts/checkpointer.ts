@@ -31,12 +31,15 @@ import {
  *   checkpoint's writes are one lex range (no field holds a CR) and one write is the
  *   range of its `field CR JSON(taskId) TAB idx TAB`, so adding a write costs the same
  *   beside 10 or 10,000 others.
+ * - `ids`: sorted set of `id:seq` per checkpoint, all scored 0, the seq zero-padded to
+ *   20 digits so that an id's members sort by write position: the first member of the
+ *   lex range `id:` is where `before` starts, found without walking the thread.
  * - `reg`: registration tokens, present while the tenant's thread index lists the
  *   thread (the same discipline as store namespaces, see scripts/store.ts): a first
  *   put registers a token in the tenant's index, then writes with it; emptying the
  *   thread hands its tokens back for removal.
  *
- * Keys, in this order in every write script: reg, seq, order, data, filters, writes,
+ * Keys, in this order in every write script: reg, seq, order, data, filters, writes, ids,
  * then the fence counter when fenced.
  */
 
@@ -77,7 +80,7 @@ const TAKE_REGISTRATION = `
 local function take_registration()
   if redis.call('ZCARD', KEYS[3]) > 0 then return '' end
   -- Redis drops emptied sets and hashes by itself; ioredis-mock keeps them.
-  redis.call('DEL', KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6])
+  redis.call('DEL', KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7])
   local tokens = redis.call('GET', KEYS[1])
   if not tokens then return '' end
   redis.call('DEL', KEYS[1])
@@ -85,13 +88,22 @@ local function take_registration()
 end
 `;
 
+/** Defines `id_member(field, seq)`: the checkpoint's member of the `ids` set. */
+const ID_MEMBER = `
+local function id_member(field, seq)
+  local digits = string.format('%.0f', seq)
+  return string.match(field, '[^:]*$') .. ':' .. string.rep('0', 20 - #digits) .. digits
+end
+`;
+
 /** Appends the checkpoint at ARGV[3] (field) with ARGV[4] (record) and ARGV[5] (filter index). */
-const APPEND_CHECKPOINT = `
+const APPEND_CHECKPOINT = `${ID_MEMBER}
 local function append_checkpoint(field, record, filter_index)
   local seq = redis.call('INCR', KEYS[2])
   redis.call('HSET', KEYS[4], field, record)
   if filter_index ~= '' then redis.call('HSET', KEYS[5], field, filter_index) end
   redis.call('ZADD', KEYS[3], seq, field)
+  redis.call('ZADD', KEYS[7], 0, id_member(field, seq))
 end
 `;
 
@@ -114,7 +126,7 @@ end
 `;
 
 /**
- * KEYS: reg, seq, order, data, filters, writes, [fence]. ARGV: clock, fence, field,
+ * KEYS: reg, seq, order, data, filters, writes, ids, [fence]. ARGV: clock, fence, field,
  * record, filter index, registration token (or empty), parent field (or empty), then
  * the parent's writes as triples (see ADD_WRITES).
  * Without a token the thread must already be registered (NEEDS_REGISTRATION
@@ -140,7 +152,7 @@ return 1
 );
 
 /**
- * KEYS: reg, seq, order, data, filters, writes, [fence]. ARGV: clock, fence, parent
+ * KEYS: reg, seq, order, data, filters, writes, ids, [fence]. ARGV: clock, fence, parent
  * field, child field, record head, record tail, filter index. Forks a child from the
  * parent in one round trip: the child record is `head .. (parent step + 1) .. TAB ..
  * parent nextNode .. tail`. The parent's thread is registered already.
@@ -196,13 +208,12 @@ end
 );
 
 /**
- * KEYS: order, data, writes, filters. ARGV: limit, namespace prefix (`encodedNs:`, or
- * empty for every namespace), before id (or empty), then the filter's index lines.
+ * KEYS: order, data, writes, filters, ids. ARGV: limit, namespace prefix (`encodedNs:`,
+ * or empty for every namespace), before id (or empty), then the filter's index lines.
  * Checkpoints newest first (each with its writes) joined by newlines; NOT_FOUND when
- * `before` is no checkpoint of the thread. `before` is looked up by scanning the write
- * order oldest first for a field ending in `:id` (the first written wins, as an id can
- * be in several namespaces): no id index to keep, at a cost of the thread's size.
- * The page itself walks newest first in pages that start at the limit and double while
+ * `before` is no checkpoint of the thread. `before` is the id's first member in `ids`
+ * (the first written wins, as an id can be in several namespaces), one lookup however
+ * long the thread. The page itself walks newest first in pages that start at the limit and double while
  * the namespace or filter skips fields, so its cost follows what it skips, not the
  * thread's size. One string rather than a table because ioredis-mock drops tables built element by
  * element.
@@ -214,20 +225,10 @@ local limit = tonumber(ARGV[1])
 local prefix = ARGV[2]
 local newest = '+inf'
 if ARGV[3] ~= '' then
-  local suffix = ':' .. ARGV[3]
-  local start, anchor = 0, nil
-  while not anchor do
-    local page = redis.call('ZRANGE', KEYS[1], start, start + ${LUA_CHUNK} - 1, 'WITHSCORES')
-    for i = 1, #page, 2 do
-      if string.sub(page[i], -#suffix) == suffix then
-        anchor = page[i + 1]
-        break
-      end
-    end
-    if not anchor and #page < 2 * ${LUA_CHUNK} then return ${ScriptStatus.NOT_FOUND} end
-    start = start + ${LUA_CHUNK}
-  end
-  newest = '(' .. anchor
+  -- ';' comes right after ':', so the range holds the members of this id alone.
+  local first = redis.call('ZRANGEBYLEX', KEYS[5], '[' .. ARGV[3] .. ':', '(' .. ARGV[3] .. ';', 'LIMIT', 0, 1)
+  if #first == 0 then return ${ScriptStatus.NOT_FOUND} end
+  newest = '(' .. string.format('%.0f', tonumber(string.sub(first[1], #ARGV[3] + 2)))
 end
 local function matches(field)
   if prefix ~= '' and string.sub(field, 1, #prefix) ~= prefix then return false end
@@ -274,7 +275,7 @@ return 1
 );
 
 /**
- * KEYS: reg, seq, order, data, filters, writes, [fence]. ARGV: clock, fence.
+ * KEYS: reg, seq, order, data, filters, writes, ids, [fence]. ARGV: clock, fence.
  * Deletes every checkpoint with its writes; returns { checkpoints, writes,
  * registration tokens or '' }.
  */
@@ -289,29 +290,34 @@ return { checkpoints, writes, take_registration() }
 );
 
 /**
- * KEYS: reg, seq, order, data, filters, writes, [fence]. ARGV: clock, fence,
+ * KEYS: reg, seq, order, data, filters, writes, ids, [fence]. ARGV: clock, fence,
  * keepLatest, namespace prefix (`encodedNs:`, or empty for each namespace). Keeps the
  * newest `keepLatest` of each namespace (or of the one), deletes the rest with their
  * writes; returns { deleted, registration tokens or '' }.
  */
 export const CHECKPOINT_PRUNE = luaScript(
   'checkpoint_prune',
-  `${LUA_CHECK_FENCE}${TAKE_REGISTRATION}${WRITE_RANGES}
+  `${LUA_CHECK_FENCE}${TAKE_REGISTRATION}${WRITE_RANGES}${ID_MEMBER}
 local keep = tonumber(ARGV[3])
 local prefix = ARGV[4]
-local kept, doomed = {}, {}
+local kept, doomed, doomed_ids = {}, {}, {}
 local start = 0
 while true do
-  local fields = redis.call('ZREVRANGE', KEYS[3], start, start + ${LUA_CHUNK} - 1)
-  for i = 1, #fields do
-    local field = fields[i]
+  local page = redis.call('ZREVRANGE', KEYS[3], start, start + ${LUA_CHUNK} - 1, 'WITHSCORES')
+  for i = 1, #page, 2 do
+    local field = page[i]
     local ns = string.match(field, '^([^:]*):')
     if prefix == '' or string.sub(field, 1, #prefix) == prefix then
       local count = kept[ns] or 0
-      if count < keep then kept[ns] = count + 1 else doomed[#doomed + 1] = field end
+      if count < keep then
+        kept[ns] = count + 1
+      else
+        doomed[#doomed + 1] = field
+        doomed_ids[#doomed_ids + 1] = id_member(field, tonumber(page[i + 1]))
+      end
     end
   end
-  if #fields < ${LUA_CHUNK} then break end
+  if #page < 2 * ${LUA_CHUNK} then break end
   start = start + ${LUA_CHUNK}
 end
 local unpack_ = unpack or table.unpack
@@ -320,6 +326,7 @@ for first = 1, #doomed, ${LUA_CHUNK} do
   redis.call('ZREM', KEYS[3], unpack_(doomed, first, last))
   redis.call('HDEL', KEYS[4], unpack_(doomed, first, last))
   redis.call('HDEL', KEYS[5], unpack_(doomed, first, last))
+  redis.call('ZREM', KEYS[7], unpack_(doomed_ids, first, last))
 end
 for _, field in ipairs(doomed) do
   local members = redis.call('ZRANGEBYLEX', KEYS[6], writes_of(field))
