@@ -146,6 +146,10 @@ if #keys == 0 then return {} end return redis.call('HMGET', KEYS[2], unpack(keys
     );
   }
 
+  const fifthNewest = async (key) => (await checkpointer.listHistory(key, { limit: 5 }))[4].id;
+  const shortBefore = await fifthNewest(shortThread);
+  const longBefore = await fifthNewest(longThread);
+
   // Let Redis finish the incremental rehash the new keys started.
   await new Promise((resolve) => setTimeout(resolve, 1_000));
 
@@ -319,6 +323,12 @@ if #keys == 0 then return {} end return redis.call('HMGET', KEYS[2], unpack(keys
         name: 'checkpoint listHistory(10), 10,000 vs 10 checkpoints on the thread',
         small: () => checkpointer.listHistory(shortThread, { limit: 10 }),
         large: () => checkpointer.listHistory(longThread, { limit: 10 }),
+        iterations,
+      },
+      {
+        name: 'checkpoint listHistory(5) before the 5th newest, 10,000 vs 10 checkpoints',
+        small: () => checkpointer.listHistory(shortThread, { limit: 5, before: shortBefore }),
+        large: () => checkpointer.listHistory(longThread, { limit: 5, before: longBefore }),
         iterations,
       },
       {

@@ -213,10 +213,10 @@ end
  * Checkpoints newest first (each with its writes) joined by newlines; NOT_FOUND when
  * `before` is no checkpoint of the thread. `before` is the id's first member in `ids`
  * (the first written wins, as an id can be in several namespaces), one lookup however
- * long the thread. The page itself walks newest first in pages that start at the limit and double while
- * the namespace or filter skips fields, so its cost follows what it skips, not the
- * thread's size. One string rather than a table because ioredis-mock drops tables built element by
- * element.
+ * long the thread. The page walks newest first in pages that start at the limit and
+ * double while the namespace or filter skips fields, so its cost follows what it
+ * skips, not the thread's size. One string rather than a table because ioredis-mock
+ * drops tables built element by element.
  */
 export const CHECKPOINT_HISTORY = luaScript(
   'checkpoint_history',
