@@ -146,6 +146,15 @@ if #keys == 0 then return {} end return redis.call('HMGET', KEYS[2], unpack(keys
     );
   }
 
+  // The namespace-size check: a search of 10 in a namespace of 20,000 items next to one of
+  // 100 (the workers' namespaces).
+  const largeNamespace = Namespace.of(tenant, 'bench', 'large');
+  for (let i = 0; i < 20_000; i += 1_000) {
+    await Promise.all(
+      Array.from({ length: 1_000 }, (_, j) => store.put(largeNamespace, `k${i + j}`, state)),
+    );
+  }
+
   const fifthNewest = async (key) => (await checkpointer.listHistory(key, { limit: 5 }))[4].id;
   const shortBefore = await fifthNewest(shortThread);
   const longBefore = await fifthNewest(longThread);
@@ -329,6 +338,12 @@ if #keys == 0 then return {} end return redis.call('HMGET', KEYS[2], unpack(keys
         name: 'checkpoint listHistory(5) before the 5th newest, 10,000 vs 10 checkpoints',
         small: () => checkpointer.listHistory(shortThread, { limit: 5, before: shortBefore }),
         large: () => checkpointer.listHistory(longThread, { limit: 5, before: longBefore }),
+        iterations,
+      },
+      {
+        name: 'store search(10), 20,000 vs 100 items in the namespace',
+        small: () => store.search(tenant, { namespacePrefix: ['bench', 'w0'], limit: 10 }),
+        large: () => store.search(tenant, { namespacePrefix: ['bench', 'large'], limit: 10 }),
         iterations,
       },
       {

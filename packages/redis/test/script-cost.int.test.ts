@@ -1,4 +1,4 @@
-import { Checkpoint, ThreadKey } from '@entelix/core';
+import { Checkpoint, Namespace, ThreadKey } from '@entelix/core';
 import { createRedisPersistence } from '@entelix/redis';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -184,6 +184,64 @@ describeWithService('REDIS_URL', 'redis script costs', () => {
         [-1, 2],
         [0, 1],
       ]);
+    });
+  });
+
+  describe('store search in a namespace of many items', () => {
+    const keyPrefix = randomPrefix();
+    let client: Redis;
+    const tenant = randomId('tenant');
+    const ITEMS = 1_000;
+
+    beforeAll(async () => {
+      client = new Redis(url);
+      const store = createRedisPersistence({ client, keyPrefix }).store<{ even: boolean }>();
+      const namespace = Namespace.of(tenant, 'notes');
+      const puts: Promise<void>[] = [];
+      for (let i = 0; i < ITEMS; i++) {
+        const key = `k${String(i).padStart(5, '0')}`;
+        puts.push(store.put(namespace, key, { even: i % 2 === 0 }));
+      }
+      await Promise.all(puts);
+    }, 60_000);
+    afterAll(() => client?.disconnect());
+
+    /** The item-index entries a search's script asks for (`ZRANGEBYLEX ... LIMIT`). */
+    async function indexEntriesAskedFor(search: () => Promise<unknown>): Promise<number> {
+      let asked = 0;
+      for (const [command, key, ...rest] of await commandsRunBy(url, keyPrefix, search)) {
+        if (command === 'ZRANGEBYLEX' && key?.endsWith(':keys')) {
+          asked += Number(rest[rest.indexOf('LIMIT') + 2]);
+        }
+      }
+      return asked;
+    }
+
+    it('reads about the items it returns or skips, not the namespace', async () => {
+      const store = createRedisPersistence({ client, keyPrefix }).store<{ even: boolean }>();
+      let keys: string[] = [];
+      const asked = await indexEntriesAskedFor(async () => {
+        keys = (await store.search(tenant, { namespacePrefix: ['notes'], limit: 10 })).map(
+          (item) => item.key,
+        );
+      });
+      expect(keys).toEqual(Array.from({ length: 10 }, (_, i) => `k${String(i).padStart(5, '0')}`));
+      expect(asked).toBeLessThanOrEqual(16);
+
+      let odd: string[] = [];
+      const filteredAsked = await indexEntriesAskedFor(async () => {
+        odd = (
+          await store.search(tenant, {
+            namespacePrefix: ['notes'],
+            filter: { even: false },
+            limit: 10,
+          })
+        ).map((item) => item.key);
+      });
+      expect(odd).toEqual(
+        Array.from({ length: 10 }, (_, i) => `k${String(2 * i + 1).padStart(5, '0')}`),
+      );
+      expect(filteredAsked).toBeLessThanOrEqual(2 * 20 + 16);
     });
   });
 });

@@ -306,7 +306,8 @@ return 1
  * read by their keys, `prefix .. hex key`: keys of this script's own slot (its hash
  * tag is the namespace's), so the script runs on a Cluster as it does on one server;
  * it only reads them. A call walks the namespace's key index from `min` until it has
- * `limit` matches: its cost is the items it passes, of this namespace only.
+ * `limit` matches, in pages that start at the limit and double while the filter or
+ * expiry skips items: its cost is the items it passes, of this namespace only.
  *
  * The conditions have core's matchesStoreFilter semantics: an absent field (or a value
  * that is not an object) equals nothing, so it meets only $ne and $nin; $gt, $gte, $lt
@@ -372,8 +373,9 @@ end
 local limit = tonumber(ARGV[4])
 local found = {}
 local min = ARGV[3]
+local page_size = math.min(math.max(limit, ${LUA_FIRST_PAGE}), ${LUA_CHUNK})
 while #found < limit do
-  local page = redis.call('ZRANGEBYLEX', KEYS[1], min, '+', 'LIMIT', 0, ${LUA_CHUNK})
+  local page = redis.call('ZRANGEBYLEX', KEYS[1], min, '+', 'LIMIT', 0, page_size)
   for i = 1, #page do
     local record = redis.call('GET', ARGV[2] .. page[i])
     if record then
@@ -385,8 +387,9 @@ while #found < limit do
       end
     end
   end
-  if #page < ${LUA_CHUNK} then break end
+  if #page < page_size then break end
   min = '(' .. page[#page]
+  page_size = math.min(page_size * 2, ${LUA_CHUNK})
 end
 return table.concat(found, '\\n')
 `,
