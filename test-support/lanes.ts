@@ -1,4 +1,4 @@
-import { PGlite } from '@electric-sql/pglite';
+import type { PGlite } from '@electric-sql/pglite';
 import type { Persistence } from '@entelix/core';
 import { createMemoryDatabase, createMemoryPersistence } from '@entelix/memory';
 import { createPostgresPersistence, type PgPoolLike } from '@entelix/postgres';
@@ -7,6 +7,7 @@ import { Cluster, Redis } from 'ioredis';
 import RedisMock from 'ioredis-mock';
 import pg from 'pg';
 import { afterAll, beforeAll, describe } from 'vitest';
+import { freshPGlite } from './pglite.js';
 import { APP_ROLE, applicationGrants, ensureAppRole, urlForRole } from './postgres-roles.js';
 import { describeWithService, type ServiceVariable } from './services.js';
 
@@ -66,7 +67,7 @@ export const PGLITE_LANE: Lane = {
   wire: 'postgres',
   async start() {
     const schema = 'entelix';
-    const pglite = await PGlite.create();
+    const pglite = await freshPGlite();
     const owner = await createPostgresPersistence({ pglite, schema });
     await owner.close();
     await pglite.exec(`

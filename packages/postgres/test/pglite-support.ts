@@ -1,4 +1,5 @@
-import { PGlite } from '@electric-sql/pglite';
+import type { PGlite } from '@electric-sql/pglite';
+import { freshPGlite } from '../../../test-support/pglite.js';
 import { applicationGrants } from '../../../test-support/postgres-roles.js';
 import { createPostgresPersistence } from '../src/index.js';
 
@@ -11,7 +12,7 @@ export const APP_ROLE = 'entelix_app';
  * really enforced on everything that follows.
  */
 export async function createPGliteAsAppRole(schema = 'entelix'): Promise<PGlite> {
-  const pglite = await PGlite.create();
+  const pglite = await freshPGlite();
   const owner = await createPostgresPersistence({ pglite, schema });
   await owner.close();
   await pglite.exec(`

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
+import type { PGlite } from '@electric-sql/pglite';
 import {
   Checkpoint,
   EntelixError,
@@ -14,6 +14,7 @@ import {
 } from '@entelix/core';
 import { lockKeyOf } from '@entelix/core/adapter';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { freshPGlite } from '../../../test-support/pglite.js';
 import { runCli } from '../src/cli.js';
 import {
   checkPostgresDeployment,
@@ -37,8 +38,8 @@ const TABLES = [
   'locks',
 ];
 
-// Most tests start a PGlite of their own: 1-3 s each on a two-core machine running the
-// other test files at the same time, too close to the default 5 s.
+// Most tests start a PGlite of their own: about a second each on a two-core machine
+// running the other test files at the same time, the first of them several.
 vi.setConfig({ testTimeout: 20_000 });
 
 async function codeOf(promise: Promise<unknown>): Promise<ErrorCode | 'resolved'> {
@@ -185,7 +186,7 @@ describe('rows written behind our back', () => {
   // The database hands back a row of another (or no) tenant: simulated by a PGlite
   // whose results are rewritten, since the SQL itself always filters by tenant.
   async function persistenceReturning(tenantId: string) {
-    const pglite = await PGlite.create();
+    const pglite = await freshPGlite();
     await (await createPostgresPersistence({ pglite })).close();
     let rewrite = false;
     const tampered = new Proxy(pglite, {
@@ -287,7 +288,7 @@ describe('migrations', () => {
   });
 
   it('fails with SCHEMA_VERSION_MISMATCH when the database is ahead of the code', async () => {
-    const pglite = await PGlite.create();
+    const pglite = await freshPGlite();
     await (await createPostgresPersistence({ pglite })).close();
     await pglite.query(
       `INSERT INTO entelix.schema_migrations (version, name) VALUES ($1, 'future')`,
@@ -304,7 +305,7 @@ describe('migrations', () => {
   });
 
   it("'verify' refuses an unmigrated database and 'off' leaves it untouched", async () => {
-    const pglite = await PGlite.create();
+    const pglite = await freshPGlite();
     expect(await codeOf(createPostgresPersistence({ pglite, migrate: 'verify' }))).toBe(
       'SCHEMA_VERSION_MISMATCH',
     );
@@ -317,7 +318,7 @@ describe('migrations', () => {
   });
 
   it("'auto' applies once and is a no-op afterwards", async () => {
-    const pglite = await PGlite.create();
+    const pglite = await freshPGlite();
     await (await createPostgresPersistence({ pglite })).close();
     await (await createPostgresPersistence({ pglite })).close();
     const { rows } = await pglite.query<{ version: number }>(
@@ -330,7 +331,7 @@ describe('migrations', () => {
   });
 
   it('rejects bad options with CONFIG before touching the database', async () => {
-    const pglite = await PGlite.create();
+    const pglite = await freshPGlite();
     const bad: unknown[] = [
       { pglite, migrate: 'sometimes' },
       { pglite, schema: 'bad-name' },
@@ -357,7 +358,7 @@ describe('migrations', () => {
 
 /** A PGlite holding schema version `version`, as a deployment of that release had it. */
 async function pgliteAtVersion(version: number): Promise<PGlite> {
-  const pglite = await PGlite.create();
+  const pglite = await freshPGlite();
   await pglite.exec(`CREATE SCHEMA entelix;
     CREATE TABLE entelix.schema_migrations (
       version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now());`);
@@ -727,7 +728,7 @@ describe('migration 3 on a database at version 2', () => {
     await pglite.exec('ROLLBACK');
     expect(await versionOf(pglite)).toBe(LATEST_SCHEMA_VERSION);
     await pglite.close();
-    const fresh = await PGlite.create();
+    const fresh = await freshPGlite();
     await expect(fresh.exec(script)).rejects.toThrow(/not at version 2/);
     await fresh.close();
   });
@@ -759,7 +760,7 @@ describe('filters compare jsonb made safe from the stored text', () => {
   const low = '\udfff';
 
   it('filterable_json turns refused escapes into U+FFFD and leaves escaped backslashes alone', async () => {
-    const pglite = await PGlite.create();
+    const pglite = await freshPGlite();
     await (await createPostgresPersistence({ pglite })).close();
     const cases: [unknown, unknown][] = [
       [
@@ -911,7 +912,7 @@ describe('execute rights', () => {
     ).rows.map((row) => row.name);
 
   it('no function of the schema is executable by PUBLIC: USAGE alone runs nothing, not even the sweep', async () => {
-    const pglite = await PGlite.create();
+    const pglite = await freshPGlite();
     await (await createPostgresPersistence({ pglite })).close();
     expect(await publicFunctions(pglite)).toEqual([]);
     const role = `usage_only_${crypto.randomUUID().slice(0, 8)}`;
@@ -925,7 +926,7 @@ describe('execute rights', () => {
   });
 
   it('names each operation <contract>_<operation>, and a role with USAGE alone can run none of them', async () => {
-    const pglite = await PGlite.create();
+    const pglite = await freshPGlite();
     await (await createPostgresPersistence({ pglite })).close();
     const { rows } = await pglite.query<{ name: string; argumentTypes: string }>(
       `SELECT p.proname AS name, oidvectortypes(p.proargtypes) AS "argumentTypes"
@@ -989,7 +990,7 @@ describe('execute rights', () => {
   });
 
   it('a database at version 1 is migrated to the latest: PUBLIC loses EXECUTE, the application role keeps it', async () => {
-    const pglite = await PGlite.create();
+    const pglite = await freshPGlite();
     // What a deployment of version 1 holds.
     await pglite.exec(`CREATE SCHEMA entelix;
       CREATE TABLE entelix.schema_migrations (
@@ -1016,7 +1017,7 @@ describe('execute rights', () => {
   });
 
   it('the owning role reads no expired item of any tenant outside the all-tenant sweep', async () => {
-    const pglite = await PGlite.create();
+    const pglite = await freshPGlite();
     const owner = `owner_${crypto.randomUUID().slice(0, 8)}`;
     const app = `app_${crypto.randomUUID().slice(0, 8)}`;
     await pglite.exec(`CREATE ROLE ${owner} NOLOGIN NOSUPERUSER NOBYPASSRLS;
@@ -1048,7 +1049,7 @@ describe('execute rights', () => {
 
 describe('schema option', () => {
   it('keeps two schemas apart in one database', async () => {
-    const pglite = await PGlite.create();
+    const pglite = await freshPGlite();
     const first = await createPostgresPersistence({ pglite, schema: 'tenant_data_one' });
     const second = await createPostgresPersistence({ pglite, schema: 'tenant_data_two' });
     const key = ThreadKey.of('tenant', 'thread');
@@ -1082,7 +1083,7 @@ describe('preparedStatements', () => {
 
 describe('close()', () => {
   it('never closes an injected PGlite', async () => {
-    const pglite = await PGlite.create();
+    const pglite = await freshPGlite();
     const persistence = await createPostgresPersistence({ pglite });
     await persistence.close();
     await persistence.close();
@@ -1100,7 +1101,7 @@ describe('close()', () => {
   });
 
   it('refuses every call after close(), on an injected PGlite too', async () => {
-    const pglite = await PGlite.create();
+    const pglite = await freshPGlite();
     const persistence = await createPostgresPersistence({ pglite });
     const key = ThreadKey.of('tenant', 'thread');
     expect(await persistence.sessionLog().append(key, [1])).toBe(1);
@@ -1166,7 +1167,7 @@ describe('doctor on PGlite', () => {
   });
 
   it("fails for PGlite's default role, a superuser", async () => {
-    const pglite = await PGlite.create();
+    const pglite = await freshPGlite();
     await (await createPostgresPersistence({ pglite })).close();
     const report = await checkPostgresDeployment({ pglite });
     expect(report.findings.map((finding) => finding.check)).toEqual(['superuser']);
@@ -1248,7 +1249,7 @@ describe("autovacuum's work on PGlite, which runs none", () => {
 
   /** A test on a fresh in-memory PGlite and a bundle over it, both closed afterwards. */
   const onPGlite = async (work: (pglite: PGlite, persistence: Persistence) => Promise<void>) => {
-    const pglite = await PGlite.create();
+    const pglite = await freshPGlite();
     const persistence = await createPostgresPersistence({ pglite });
     try {
       await work(pglite, persistence);
@@ -1287,7 +1288,7 @@ describe("autovacuum's work on PGlite, which runs none", () => {
     }));
 
   it('checkpoints already stored are analyzed when the bundle opens', async () => {
-    const pglite = await PGlite.create();
+    const pglite = await freshPGlite();
     await (await createPostgresPersistence({ pglite })).close();
     await pglite.exec(`
       INSERT INTO entelix.checkpoints (tenant_id, thread_id, ns, id, step, state, created_at)
@@ -1429,7 +1430,7 @@ describe('entelix-postgres CLI', () => {
     expect(output.stdout.match(/ALTER TABLE \S+ FORCE ROW LEVEL SECURITY;/g)?.length).toBe(
       TABLES.length + 1,
     );
-    const pglite = await PGlite.create();
+    const pglite = await freshPGlite();
     await pglite.exec(output.stdout);
     const persistence = await createPostgresPersistence({
       pglite,
