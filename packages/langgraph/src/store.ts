@@ -321,7 +321,7 @@ class EntelixLangGraphStore extends BaseStore implements EntelixStore {
       filter: op.filter,
       limit: op.offset + op.limit,
     });
-    return items.slice(op.offset).map((item) => ({ ...toItem(item), score: undefined }));
+    return items.slice(op.offset).map((item) => Object.assign(toItem(item), { score: undefined }));
   }
 
   async #listNamespaces(op: Extract<Planned, { kind: 'listNamespaces' }>): Promise<string[][]> {

@@ -133,7 +133,7 @@ export function createMemoryStore(database: MemoryDatabase, now: () => number): 
           const envelope =
             query.filter.length === 0 ? undefined : parseEnvelope(item.payload, BACKEND);
           if (envelope !== undefined && !matchesStoreFilter(envelope.state, query.filter)) continue;
-          found.push({ ...toRow(tenantId, item), scope: stored.scope, key });
+          found.push(Object.assign(toRow(tenantId, item), { scope: stored.scope, key }));
           if (found.length === query.limit) return found;
         }
       }

@@ -343,11 +343,22 @@ export function createRedisStore(context: RedisContext): StoreDriver {
           'search',
         );
         if (reply === '') return [];
-        return reply.split('\n').map((entry): StoreSearchRow => {
-          const colon = entry.indexOf(':');
-          const row = decodeItem(entry.slice(colon + 1), namespace);
-          return { ...row, scope, key: decodeStoreKey(entry, 0, colon) };
-        });
+        const parts = reply.split('\n');
+        if (parts.length % 2 !== 0) {
+          throw new CorruptRecordError('unexpected search reply from Redis', { backend: BACKEND });
+        }
+        const rows: StoreSearchRow[] = [];
+        for (let i = 0; i < parts.length; i += 2) {
+          // Added to the decoded item rather than spread with it: a spread costs microseconds
+          // an item, more than the decoding.
+          rows.push(
+            Object.assign(decodeItem(parts[i + 1] as string, namespace), {
+              scope,
+              key: decodeStoreKey(parts[i] as string),
+            }),
+          );
+        }
+        return rows;
       };
       // A range that starts at a namespace (the prefix's own, or the cursor's) gives it
       // first if it holds anything: its page is read while the order is, in the same round

@@ -301,8 +301,9 @@ return 1
  * KEYS: item keys, expiry. ARGV: clock, item key prefix, min (a ZRANGEBYLEX bound),
  * limit, then per filter condition: operator, JSON(field), operand (encoded as in the
  * field index; for $in and $nin the operands joined by carriage returns).
- * Live items after `min` in key order that meet every condition, at most `limit`,
- * each `hex key:record`, joined by newlines (records hold none). The item records are
+ * Live items after `min` in key order that meet every condition, at most `limit`: hex
+ * key, newline, record, for each, joined by newlines (records hold none; building one
+ * `key:record` string per item would cost Redis more than the reads). The item records are
  * read by their keys, `prefix .. hex key`: keys of this script's own slot (its hash
  * tag is the namespace's), so the script runs on a Cluster as it does on one server;
  * it only reads them. A call walks the namespace's key index from `min` until it has
@@ -372,9 +373,10 @@ local function meets_filter(record)
 end
 local limit = tonumber(ARGV[4])
 local found = {}
+local count = 0
 local min = ARGV[3]
 local page_size = math.min(math.max(limit, ${LUA_FIRST_PAGE}), ${LUA_CHUNK})
-while #found < limit do
+while count < limit do
   local page = redis.call('ZRANGEBYLEX', KEYS[1], min, '+', 'LIMIT', 0, page_size)
   for i = 1, #page do
     local record = redis.call('GET', ARGV[2] .. page[i])
@@ -382,8 +384,10 @@ while #found < limit do
       local e = string.match(record, '^%d+:%d+:(%d+):')
       local live = e ~= nil and (e == '0' or tonumber(e) > now)
       if live and meets_filter(record) then
-        found[#found + 1] = page[i] .. ':' .. record
-        if #found >= limit then break end
+        found[2 * count + 1] = page[i]
+        found[2 * count + 2] = record
+        count = count + 1
+        if count >= limit then break end
       end
     end
   end
