@@ -100,7 +100,13 @@ export function createMemoryCheckpointer(database: MemoryDatabase): Checkpointer
       if (parent !== undefined)
         attachWrites(
           parent,
-          record.parentWrites.map((w) => ({ ...w })),
+          record.parentWrites.map(({ taskId, taskPath, idx, channel, payload }) => ({
+            taskId,
+            taskPath,
+            idx,
+            channel,
+            payload,
+          })),
         );
     },
 

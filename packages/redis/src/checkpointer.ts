@@ -273,7 +273,16 @@ export function createRedisCheckpointer(context: RedisContext): CheckpointerDriv
         '',
         [
           recordField(target.ns, target.checkpointId),
-          ...writeArguments(writes.map((write) => ({ ...write, taskId, taskPath }))),
+          ...writeArguments(
+            // Named field by field: a spread costs more than the encoding of the write.
+            writes.map(({ idx, channel, payload }) => ({
+              idx,
+              channel,
+              payload,
+              taskId,
+              taskPath,
+            })),
+          ),
         ],
         'putWrites',
       );
