@@ -324,24 +324,27 @@ export function createRedisStore(context: RedisContext): StoreDriver {
         const keys = context.keys.namespace(namespace);
         const from =
           member === cursor && after !== undefined ? `(${encodeStoreKey(after.key)}` : '-';
-        const reply = expectString(
-          await run(
-            context,
-            STORE_SEARCH,
-            2,
-            [
-              keys.itemKeys,
-              keys.expiry,
-              clockArgument(context),
-              keys.itemPrefix,
-              from,
-              limit,
-              ...conditions,
-            ],
-            'search',
-          ),
+        const result = await run(
+          context,
+          STORE_SEARCH,
+          2,
+          [
+            keys.itemKeys,
+            keys.expiry,
+            clockArgument(context),
+            keys.itemPrefix,
+            from,
+            limit,
+            ...conditions,
+          ],
           'search',
         );
+        if (result === ScriptStatus.CORRUPT) {
+          throw new CorruptRecordError('a stored item of the namespace is malformed', {
+            backend: BACKEND,
+          });
+        }
+        const reply = expectString(result, 'search');
         if (reply === '') return [];
         const parts = reply.split('\n');
         if (parts.length % 2 !== 0) {

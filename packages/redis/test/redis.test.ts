@@ -199,10 +199,24 @@ describe('records written behind our back', () => {
     await store.put(namespace, 'k', { v: 1 });
     const itemKey = layout.storeItem(namespace, Buffer.from('k').toString('hex'));
     const stored = (await client.get(itemKey)) as string;
+    const everyRead = async () => {
+      await expect(store.get(namespace, 'k')).rejects.toMatchObject({ code: 'CORRUPT_RECORD' });
+      await expect(store.getMany([{ namespace, key: 'k' }])).rejects.toMatchObject({
+        code: 'CORRUPT_RECORD',
+      });
+      await expect(store.search(namespace.tenantId, { limit: 10 })).rejects.toMatchObject({
+        code: 'CORRUPT_RECORD',
+      });
+    };
     await client.set(itemKey, stored.replace(namespace.tenantId, 'intruder'));
-    await expect(store.get(namespace, 'k')).rejects.toMatchObject({ code: 'CORRUPT_RECORD' });
+    await everyRead();
     await client.set(itemKey, 'garbage');
-    await expect(store.get(namespace, 'k')).rejects.toMatchObject({ code: 'CORRUPT_RECORD' });
+    await everyRead();
+    // A search reply puts each key and record on lines of their own; get needs no lines.
+    await client.set(itemKey, stored.replace('"v"', '"\n"'));
+    await expect(store.search(namespace.tenantId, { limit: 10 })).rejects.toMatchObject({
+      code: 'CORRUPT_RECORD',
+    });
   });
 
   it.each([

@@ -301,7 +301,8 @@ return 1
  * KEYS: item keys, expiry. ARGV: clock, item key prefix, min (a ZRANGEBYLEX bound),
  * limit, then per filter condition: operator, JSON(field), operand (encoded as in the
  * field index; for $in and $nin the operands joined by carriage returns).
- * Live items after `min` in key order that meet every condition, at most `limit`: hex
+ * Live items after `min` in key order that meet every condition, at most `limit` (CORRUPT
+ * for a record it cannot read the expiry of): hex
  * key, newline, record, for each, joined by newlines (records hold none; building one
  * `key:record` string per item would cost Redis more than the reads). The item records are
  * read by their keys, `prefix .. hex key`: keys of this script's own slot (its hash
@@ -382,8 +383,8 @@ while count < limit do
     local record = redis.call('GET', ARGV[2] .. page[i])
     if record then
       local e = string.match(record, '^%d+:%d+:(%d+):')
-      local live = e ~= nil and (e == '0' or tonumber(e) > now)
-      if live and meets_filter(record) then
+      if not e then return ${ScriptStatus.CORRUPT} end
+      if (e == '0' or tonumber(e) > now) and meets_filter(record) then
         found[2 * count + 1] = page[i]
         found[2 * count + 2] = record
         count = count + 1
