@@ -301,13 +301,13 @@ return 1
  * KEYS: item keys, expiry. ARGV: clock, item key prefix, min (a ZRANGEBYLEX bound),
  * limit, then per filter condition: operator, JSON(field), operand (encoded as in the
  * field index; for $in and $nin the operands joined by carriage returns).
- * Live items after `min` in key order that meet every condition, at most `limit` (CORRUPT
- * for a record it cannot read the expiry of): hex
- * key, newline, record, for each, joined by newlines (records hold none; building one
- * `key:record` string per item would cost Redis more than the reads). The item records are
- * read by their keys, `prefix .. hex key`: keys of this script's own slot (its hash
- * tag is the namespace's), so the script runs on a Cluster as it does on one server;
- * it only reads them. A call walks the namespace's key index from `min` until it has
+ * Live items after `min` in key order that meet every condition, at most `limit`: for
+ * each its hex key and its record, all joined by newlines (records hold none; building
+ * one `key:record` string per item would cost Redis more than the reads); CORRUPT for a
+ * record whose expiry it cannot read. The item records are read by their keys,
+ * `prefix .. hex key`: keys of this script's own slot (its hash tag is the
+ * namespace's), so the script runs on a Cluster as it does on one server; it only
+ * reads them. A call walks the namespace's key index from `min` until it has
  * `limit` matches, in pages that start at the limit and double while the filter or
  * expiry skips items: its cost is the items it passes, of this namespace only.
  *
