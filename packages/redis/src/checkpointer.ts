@@ -274,7 +274,7 @@ export function createRedisCheckpointer(context: RedisContext): CheckpointerDriv
         [
           recordField(target.ns, target.checkpointId),
           ...writeArguments(
-            // Named field by field: a spread costs more than the encoding of the write.
+            // Named field by field: a spread costs about as much as encoding the write.
             writes.map(({ idx, channel, payload }) => ({
               idx,
               channel,
