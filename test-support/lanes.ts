@@ -7,7 +7,7 @@ import { Cluster, Redis } from 'ioredis';
 import RedisMock from 'ioredis-mock';
 import pg from 'pg';
 import { afterAll, beforeAll, describe } from 'vitest';
-import { freshPGlite } from './pglite.js';
+import { freshPGliteAsAppRole } from './pglite.js';
 import { APP_ROLE, applicationGrants, ensureAppRole, urlForRole } from './postgres-roles.js';
 import { describeWithService, type ServiceVariable } from './services.js';
 
@@ -51,9 +51,6 @@ export type SharedStorage =
   | { readonly kind: 'redis'; readonly url: string; readonly keyPrefix: string }
   | { readonly kind: 'redis-cluster'; readonly nodes: string; readonly keyPrefix: string };
 
-/** PGlite's own: its default user is a superuser, which row-level security never binds. */
-const PGLITE_APP_ROLE = 'entelix_app';
-
 export const MEMORY_LANE: Lane = {
   name: 'memory',
   async start() {
@@ -67,13 +64,7 @@ export const PGLITE_LANE: Lane = {
   wire: 'postgres',
   async start() {
     const schema = 'entelix';
-    const pglite = await freshPGlite();
-    const owner = await createPostgresPersistence({ pglite, schema });
-    await owner.close();
-    await pglite.exec(`
-      CREATE ROLE ${PGLITE_APP_ROLE} NOLOGIN NOSUPERUSER NOBYPASSRLS;
-      ${applicationGrants(schema, PGLITE_APP_ROLE)}
-      SET ROLE ${PGLITE_APP_ROLE};`);
+    const pglite = await freshPGliteAsAppRole(createPostgresPersistence, schema);
     const storage = storageOf(async ({ onQuery }) => ({
       persistence: await createPostgresPersistence({
         pglite: onQuery === undefined ? pglite : countingPglite(pglite, onQuery),

@@ -1,4 +1,5 @@
 import { PGlite } from '@electric-sql/pglite';
+import { applicationGrants } from './postgres-roles.js';
 
 let pristine: Promise<Blob> | undefined;
 
@@ -17,4 +18,34 @@ export async function freshPGlite(): Promise<PGlite> {
     }
   });
   return PGlite.create({ loadDataDir: await pristine });
+}
+
+/** PGlite's application role: its default user is a superuser, which RLS never binds. */
+export const PGLITE_APP_ROLE = 'entelix_app';
+
+/**
+ * `createPostgresPersistence`, from the package's source (its own tests) or its build
+ * (every other suite): whichever the caller tests is the one that migrates.
+ */
+export type MigratingFactory = (options: {
+  pglite: PGlite;
+  schema: string;
+}) => Promise<{ close(): Promise<void> }>;
+
+/**
+ * A fresh PGlite, migrated in `schema` by its default (superuser, owning) role, then
+ * switched for good to the NOLOGIN {@link PGLITE_APP_ROLE}, granted what the deploying
+ * guide grants, so row-level security binds everything that follows.
+ */
+export async function freshPGliteAsAppRole(
+  createPostgresPersistence: MigratingFactory,
+  schema: string,
+): Promise<PGlite> {
+  const pglite = await freshPGlite();
+  await (await createPostgresPersistence({ pglite, schema })).close();
+  await pglite.exec(`
+    CREATE ROLE ${PGLITE_APP_ROLE} NOLOGIN NOSUPERUSER NOBYPASSRLS;
+    ${applicationGrants(schema, PGLITE_APP_ROLE)}
+    SET ROLE ${PGLITE_APP_ROLE};`);
+  return pglite;
 }

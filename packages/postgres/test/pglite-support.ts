@@ -1,24 +1,13 @@
 import type { PGlite } from '@electric-sql/pglite';
-import { freshPGlite } from '../../../test-support/pglite.js';
-import { applicationGrants } from '../../../test-support/postgres-roles.js';
+import { freshPGliteAsAppRole, PGLITE_APP_ROLE } from '../../../test-support/pglite.js';
 import { createPostgresPersistence } from '../src/index.js';
 
-/** A non-superuser role: PGlite's default user is a superuser, which RLS never binds. */
-export const APP_ROLE = 'entelix_app';
+export const APP_ROLE = PGLITE_APP_ROLE;
 
 /**
- * An in-memory PGlite, migrated in `schema` by the default (superuser, owning) role,
- * then switched for good to a NOLOGIN application role so row-level security is
- * really enforced on everything that follows.
+ * An in-memory PGlite migrated in `schema` by this package's source, then bound by
+ * row-level security as {@link APP_ROLE} for good.
  */
-export async function createPGliteAsAppRole(schema = 'entelix'): Promise<PGlite> {
-  const pglite = await freshPGlite();
-  const owner = await createPostgresPersistence({ pglite, schema });
-  await owner.close();
-  await pglite.exec(`
-    CREATE ROLE ${APP_ROLE} NOLOGIN NOSUPERUSER NOBYPASSRLS;
-    ${applicationGrants(schema, APP_ROLE)}
-    SET ROLE ${APP_ROLE};
-  `);
-  return pglite;
+export function createPGliteAsAppRole(schema = 'entelix'): Promise<PGlite> {
+  return freshPGliteAsAppRole(createPostgresPersistence, schema);
 }

@@ -15,6 +15,7 @@ import {
 import { lockKeyOf } from '@entelix/core/adapter';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { freshPGlite } from '../../../test-support/pglite.js';
+import { applicationGrants } from '../../../test-support/postgres-roles.js';
 import { runCli } from '../src/cli.js';
 import {
   checkPostgresDeployment,
@@ -371,10 +372,7 @@ async function pgliteAtVersion(version: number): Promise<PGlite> {
 }
 
 /** The deploying guide's grants for the application role, re-run after a migration. */
-const APPLICATION_GRANTS = `
-  GRANT USAGE ON SCHEMA entelix TO ${APP_ROLE};
-  GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA entelix TO ${APP_ROLE};
-  GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA entelix TO ${APP_ROLE};`;
+const APPLICATION_GRANTS = applicationGrants('entelix', APP_ROLE);
 
 describe('migration 4 on a database at version 3', () => {
   it("keeps the checkpoints, and the new function runs once the guide's grants are re-run", async () => {
