@@ -1,10 +1,11 @@
 import { ConfigError, TenantId, ThreadId } from '@entelix/core';
 import { compareCodePoints } from '@entelix/core/adapter';
 import type { RunnableConfig } from '@langchain/core/runnables';
-import type {
-  BaseCheckpointSaver,
-  CheckpointTuple,
-  PendingWrite,
+import {
+  type BaseCheckpointSaver,
+  type CheckpointTuple,
+  type PendingWrite,
+  WRITES_IDX_MAP,
 } from '@langchain/langgraph-checkpoint';
 import { TENANT_ID_KEY } from './config.js';
 import { BRIDGE, hasCode } from './errors.js';
@@ -147,7 +148,14 @@ async function copyThread(
     );
     for (const [i, task] of tasks.entries()) {
       const taskPath = inTaskIdOrder ? '' : String(i).padStart(6, '0');
-      await target.putWrites(stored, task.writes, task.taskId, taskPath);
+      // putWrites numbers a regular write by its place in the call, so the special
+      // channels (whose index is their own) go in a call of their own: listed first,
+      // they would shift the regular writes' indexes.
+      const special = task.writes.filter(([channel]) => WRITES_IDX_MAP[channel] !== undefined);
+      const regular = task.writes.filter(([channel]) => WRITES_IDX_MAP[channel] === undefined);
+      for (const batch of [regular, special]) {
+        if (batch.length > 0) await target.putWrites(stored, batch, task.taskId, taskPath);
+      }
       writes += task.writes.length;
     }
   }
@@ -161,8 +169,8 @@ interface TaskWrites {
 
 /**
  * A checkpoint's pending writes grouped by task, tasks in the order of their first write
- * and writes in the source's order. One task is one `putWrites`, whose indexes are
- * unique per task, as they were in the source.
+ * and writes in the source's order. A task's regular writes are one `putWrites`, which
+ * numbers them 0, 1, ... in that order, unique per task as they were in the source.
  */
 function writesByTask(tuple: CheckpointTuple): TaskWrites[] {
   const tasks = new Map<string, TaskWrites>();
