@@ -8,6 +8,7 @@ import {
   TenantId,
   type ThreadId,
   ThreadKey,
+  validateChannel,
   validateId,
   validatePath,
 } from './ids.js';
@@ -697,7 +698,7 @@ function readPendingWrites(
       throw new ConfigError(`${what}[${i}] must be an object, got ${describeValue(write)}`);
     }
     const w = write as Record<string, unknown>;
-    const channel = validateId(w.channel, `${what}[${i}].channel`);
+    const channel = validateChannel(w.channel, `${what}[${i}].channel`);
     if (typeof w.idx !== 'number' || !Number.isSafeInteger(w.idx)) {
       throw new ConfigError(
         `${what}[${i}].idx must be a safe integer, got ${describeValue(w.idx)}`,

@@ -4,8 +4,9 @@ import { CorruptRecordError, InvalidIdError } from './errors.js';
 export const MAX_ID_BYTES = 256;
 
 /**
- * Longest legal checkpoint namespace or task path, in UTF-8 bytes: a runtime's nested
- * subgraphs join their names into one such string, so it needs more room than an id.
+ * Longest legal checkpoint namespace, task path or pending write channel, in UTF-8
+ * bytes: a runtime's nested subgraphs join their names into one such string, and names
+ * channels after its nodes, so these need more room than an id.
  */
 export const MAX_PATH_BYTES = 1024;
 
@@ -30,6 +31,17 @@ export function validateId(value: unknown, what: string): string {
  */
 export function validatePath(value: unknown, what: string): string {
   return validateText(value, what, MAX_PATH_BYTES, true);
+}
+
+/**
+ * Validate a pending write's channel name: non-empty like an identifier, with the room
+ * of a path, since a runtime names channels after its graph's nodes (LangGraph writes
+ * `branch:to:<node>`), and a node's name may be as long as a namespace's part.
+ *
+ * @throws InvalidIdError
+ */
+export function validateChannel(value: unknown, what: string): string {
+  return validateText(value, what, MAX_PATH_BYTES, false);
 }
 
 function validateText(value: unknown, what: string, maxBytes: number, allowEmpty: boolean): string {

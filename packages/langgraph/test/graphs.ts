@@ -15,9 +15,9 @@ export const LogState = Annotation.Root({
 });
 
 /** `steps` nodes in a line, each appending its name. */
-export function lineGraph(saver: BaseCheckpointSaver, steps = 3) {
+export function lineGraph(saver: BaseCheckpointSaver, steps = 3, nodePrefix = 'n') {
   const builder = new StateGraph(LogState);
-  const names = Array.from({ length: steps }, (_, i) => `n${i}`);
+  const names = Array.from({ length: steps }, (_, i) => `${nodePrefix}${i}`);
   for (const name of names) builder.addNode(name, () => ({ log: [name] }));
   // The builder's node names are typed as they are added; a loop cannot express that.
   const graph = builder as unknown as StateGraph<typeof LogState.spec, any, any, string>;

@@ -137,14 +137,6 @@ function callsWith(p: Persistence, tenant: string, bad: unknown): Call[] {
         ),
     ],
     [
-      'checkpointer.put(parentWrites.channel)',
-      () =>
-        checkpointer.put(
-          { ...cp, parentId: target.checkpointId },
-          { parentWrites: [{ taskId: 'task', writes: [write, { ...write, channel: text }] }] },
-        ),
-    ],
-    [
       'checkpointer.putWrites(key.threadId)',
       () => checkpointer.putWrites(badThreadKey, target, [write]),
     ],
@@ -155,10 +147,6 @@ function callsWith(p: Persistence, tenant: string, bad: unknown): Call[] {
     [
       'checkpointer.putWrites(taskId)',
       () => checkpointer.putWrites(good, { ...target, taskId: text }, [write]),
-    ],
-    [
-      'checkpointer.putWrites(channel)',
-      () => checkpointer.putWrites(good, target, [write, { ...write, idx: 1, channel: text }]),
     ],
     ['checkpointer.prune(key.tenantId)', () => checkpointer.prune(badTenantKey, { keepLatest: 0 })],
     ['checkpointer.listThreads(tenantId)', () => checkpointer.listThreads(text, { limit: 1 })],
@@ -249,6 +237,30 @@ function callsWithPath(p: Persistence, key: ThreadKey, id: CheckpointId, bad: un
       () => checkpointer.putWrites(key, { ...target, taskPath: ns }, write),
     ],
     ['checkpointer.prune(ns)', () => checkpointer.prune(key, { keepLatest: 0, ns })],
+    ...callsWithChannel(p, key, id, bad),
+  ];
+}
+
+/**
+ * Every position of a pending write's channel, given `bad` there: a channel is checked
+ * like a path (runtimes name channels after their nodes), except that it is never empty.
+ */
+function callsWithChannel(p: Persistence, key: ThreadKey, id: CheckpointId, bad: unknown): Call[] {
+  const checkpointer = p.checkpointer();
+  const good = { idx: 0, channel: 'channel', value: 'refused' };
+  const writes = [good, { ...good, idx: 1, channel: bad as string }];
+  return [
+    [
+      'checkpointer.putWrites(channel)',
+      () => checkpointer.putWrites(key, { checkpointId: id, taskId: 'task' }, writes),
+    ],
+    [
+      'checkpointer.put(parentWrites.channel)',
+      () =>
+        checkpointer.put(makeCheckpoint(key, 1, { parentId: id }), {
+          parentWrites: [{ taskId: 'task', writes }],
+        }),
+    ],
   ];
 }
 
@@ -326,7 +338,7 @@ export const hostileInputTests = defineGroup('hostile-input', ({ test }) => [
 
   test(
     'bad-ns-table',
-    'a bad checkpoint namespace or task path is INVALID_ID in every position and changes nothing; 1024 bytes is legal',
+    'a bad checkpoint namespace, task path or write channel is INVALID_ID in every position and changes nothing; 1024 bytes is legal, and an empty channel is not',
     async ({ a, captureStorage }) => {
       const key = freshKey();
       const cp = makeCheckpoint(key, 'kept');
@@ -344,6 +356,9 @@ export const hostileInputTests = defineGroup('hostile-input', ({ test }) => [
           });
         }
       }
+      for (const [position, call] of callsWithChannel(a, key, cp.id, '')) {
+        expect(await settle(call), `${position} empty`).toMatchObject({ code: 'INVALID_ID' });
+      }
       await storage.expectUnchanged();
       const longest = 'é'.repeat(512);
       const deep = makeCheckpoint(key, 'deep', { ns: longest });
@@ -352,11 +367,11 @@ export const hostileInputTests = defineGroup('hostile-input', ({ test }) => [
       await a
         .checkpointer()
         .putWrites(key, { checkpointId: deep.id, ns: longest, taskId: 't', taskPath: longest }, [
-          { idx: 0, channel: 'c', value: 1 },
+          { idx: 0, channel: longest, value: 1 },
         ]);
       expect(
         (await a.checkpointer().getById(key, deep.id, { ns: longest }))?.pendingWrites,
-      ).toEqual([{ taskId: 't', taskPath: longest, idx: 0, channel: 'c', value: 1 }]);
+      ).toEqual([{ taskId: 't', taskPath: longest, idx: 0, channel: longest, value: 1 }]);
     },
     { timeoutMs: 30_000 },
   ),

@@ -67,6 +67,19 @@ export function graphRunTests(lane: Lane): void {
     expect(seen.history).toHaveLength(12);
   });
 
+  it('nodes with names longer than an id (LangGraph names a channel after each node)', async () => {
+    // 600 UTF-8 bytes: over the 256 of an id, within the 1024 of a channel or task path.
+    const prefix = 'é'.repeat(300);
+    const seen = await againstMemorySaver(async (saver, config) => {
+      const graph = lineGraph(saver, 2, prefix);
+      return {
+        run: await graph.invoke({ log: ['in'] }, config),
+        state: view(await graph.getState(config)),
+      };
+    });
+    expect(seen.run.log).toEqual(['in', `${prefix}0`, `${prefix}1`]);
+  });
+
   it('interrupt() and resume with Command', async () => {
     const seen = await againstMemorySaver(async (saver, config) => {
       const graph = interruptGraph(saver);
