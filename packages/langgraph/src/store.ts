@@ -12,7 +12,7 @@ import {
   TenantId,
   ThreadKey,
 } from '@entelix/core';
-import { assertJsonValue, validateId } from '@entelix/core/adapter';
+import { assertJsonValue, assertTtlMs, validateId } from '@entelix/core/adapter';
 import {
   BaseStore,
   type GetOperation,
@@ -50,6 +50,7 @@ export interface EntelixStoreOptions {
 const DEFAULT_PAGE_SIZE = 100;
 const DEFAULT_SEARCH_LIMIT = 10;
 const DEFAULT_NAMESPACE_LIMIT = 100;
+const RESERVED_ROOT = 'langgraph';
 
 /**
  * A LangGraph `BaseStore` over an Entelix store, for one tenant: LangGraph's
@@ -82,12 +83,10 @@ export function createEntelixStore(
   if (!Number.isSafeInteger(pageSize) || pageSize <= 0) {
     throw new ConfigError('pageSize must be a positive integer', { backend: BRIDGE });
   }
-  if (options.ttlMs !== undefined && (!Number.isSafeInteger(options.ttlMs) || options.ttlMs <= 0)) {
-    throw new ConfigError('ttlMs must be a positive integer', { backend: BRIDGE });
-  }
+  const ttlMs = options.ttlMs === undefined ? undefined : assertTtlMs(options.ttlMs);
   const fence = readStoreFence(options.fence, tenantId);
   return new EntelixLangGraphStore(persistence.store<JsonObject>(), tenantId, pageSize, {
-    ttlMs: options.ttlMs,
+    ttlMs,
     fence,
   });
 }
@@ -160,6 +159,12 @@ class EntelixLangGraphStore extends BaseStore implements EntelixStore {
     value: Record<string, any>,
     index?: false | string[],
   ): Promise<void> {
+    // BaseStore's put keeps this root for LangGraph's own use; its batch does not check.
+    if (Array.isArray(namespace) && namespace[0] === RESERVED_ROOT) {
+      throw new InvalidIdError(`a namespace's root label cannot be "${RESERVED_ROOT}"`, {
+        backend: BRIDGE,
+      });
+    }
     await this.batch([{ namespace, key, value, index }]);
   }
 
@@ -308,8 +313,7 @@ class EntelixLangGraphStore extends BaseStore implements EntelixStore {
       kind: 'search',
       prefix: readScope(op.namespacePrefix, { allowEmpty: true }),
       filter: filter as StoreFilter | undefined,
-      limit: readCount(op.limit ?? DEFAULT_SEARCH_LIMIT, 'search limit'),
-      offset: readCount(op.offset ?? 0, 'search offset'),
+      ...readPage(op, DEFAULT_SEARCH_LIMIT, 'search'),
     };
   }
 
@@ -406,8 +410,7 @@ function planListNamespaces(op: ListNamespacesOperation): Planned {
     kind: 'listNamespaces',
     conditions,
     maxDepth,
-    limit: readCount(op.limit ?? DEFAULT_NAMESPACE_LIMIT, 'listNamespaces limit'),
-    offset: readCount(op.offset ?? 0, 'listNamespaces offset'),
+    ...readPage(op, DEFAULT_NAMESPACE_LIMIT, 'listNamespaces'),
   };
 }
 
@@ -450,6 +453,25 @@ function readCount(value: unknown, what: string): number {
     throw new ConfigError(`${what} must be a non-negative integer`, { backend: BRIDGE });
   }
   return value;
+}
+
+/** A page's limit and offset: the backend is asked for offset + limit items. */
+function readPage(
+  op: { limit?: unknown; offset?: unknown },
+  defaultLimit: number,
+  what: string,
+): { limit: number; offset: number } {
+  const limit = readCount(op.limit ?? defaultLimit, `${what} limit`);
+  const offset = readCount(op.offset ?? 0, `${what} offset`);
+  if (!Number.isSafeInteger(offset + limit)) {
+    throw new ConfigError(
+      `${what} offset + limit must be a safe integer, got ${offset} + ${limit}`,
+      {
+        backend: BRIDGE,
+      },
+    );
+  }
+  return { limit, offset };
 }
 
 /** The leading parts before the first `*` of the longest prefix condition. */

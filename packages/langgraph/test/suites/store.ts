@@ -1,4 +1,4 @@
-import { Namespace, type Persistence } from '@entelix/core';
+import { MAX_TTL_MS, Namespace, type Persistence } from '@entelix/core';
 import { createMemoryDatabase, createMemoryPersistence } from '@entelix/memory';
 import type { LangGraphRunnableConfig } from '@langchain/langgraph';
 import { Annotation, START, StateGraph } from '@langchain/langgraph';
@@ -271,6 +271,12 @@ export function storeTests(lane: Lane): void {
       expect(() => createEntelixStore(opened.persistence, { tenantId: 't', ttlMs: 0 })).toThrow(
         expect.objectContaining({ code: 'CONFIG' }),
       );
+      // Refused when the store is made, not at its first put.
+      expect(() =>
+        createEntelixStore(opened.persistence, { tenantId: 't', ttlMs: MAX_TTL_MS + 1 }),
+      ).toThrow(
+        expect.objectContaining({ code: 'CONFIG', message: expect.stringMatching(/ttlMs/) }),
+      );
       expect(() => createEntelixStore({} as Persistence, { tenantId: 't' })).toThrow(
         expect.objectContaining({ code: 'CONFIG' }),
       );
@@ -285,6 +291,22 @@ export function storeTests(lane: Lane): void {
         code: 'CONFIG',
       });
       await expect(store.listNamespaces({ limit: -1 })).rejects.toMatchObject({ code: 'CONFIG' });
+      // What the error names is what the caller passed.
+      await expect(
+        store.search(['ns'], { offset: Number.MAX_SAFE_INTEGER, limit: 10 }),
+      ).rejects.toMatchObject({ code: 'CONFIG', message: expect.stringMatching(/offset/) });
+      await expect(
+        store.listNamespaces({ offset: Number.MAX_SAFE_INTEGER, limit: 10 }),
+      ).rejects.toMatchObject({ code: 'CONFIG', message: expect.stringMatching(/offset/) });
+    });
+
+    it("put refuses LangGraph's reserved root label, as BaseStore's put does", async () => {
+      const { store, tenantId } = counted();
+      await expect(store.put(['langgraph', 'x'], 'k', { v: 1 })).rejects.toMatchObject({
+        code: 'INVALID_ID',
+        message: expect.stringMatching(/langgraph/),
+      });
+      expect(await opened.persistence.store().listNamespaces(tenantId)).toEqual([]);
     });
   });
 }
