@@ -53,7 +53,6 @@ export function copyFromMemorySaverTests(lane: Lane): void {
         versions_seen: {},
       },
       { source: 'loop', step: 0, parents: {} },
-      {},
     );
     // An ERROR write (idx -1) after the task's regular writes (idx 0 and 1).
     await source.putWrites(
