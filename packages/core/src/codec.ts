@@ -26,8 +26,9 @@ export interface Codec<T> {
  * naming the path of the first offending part.
  *
  * Rejected: `NaN`, `Infinity`, `-0`, `undefined` at the top level or inside an array,
- * sparse arrays, `BigInt`, symbols, functions, `Date`, `Map`, `Set`, class instances and
- * cycles. An object property whose value is `undefined` is accepted and omitted, the
+ * sparse arrays, `BigInt`, symbols, functions, `Date`, `Map`, `Set`, class instances (of
+ * `Array` subclasses too), objects and arrays with an own `toJSON`, and cycles. An
+ * object property whose value is `undefined` is accepted and omitted, the
  * way an absent optional property reads back.
  */
 export function assertJsonValue(value: unknown): asserts value is JsonValue {
@@ -53,7 +54,10 @@ function isStrictJson(value: unknown, depth: number): boolean {
   }
   if (value === null) return true;
   if (depth === QUICK_WALK_DEPTH) return false;
+  // JSON.stringify would write what toJSON returns, not the value that was checked.
+  if (Object.hasOwn(value, 'toJSON')) return false;
   if (Array.isArray(value)) {
+    if (Object.getPrototypeOf(value) !== Array.prototype) return false;
     for (let i = 0; i < value.length; i++) {
       if (!(i in value)) return false;
       const item = value[i];
@@ -90,7 +94,11 @@ function checkJson(value: unknown, path: string, ancestors: Set<object>): void {
   const object = value as object;
   if (ancestors.has(object)) fail(path, 'the value has a cycle');
   ancestors.add(object);
+  if (Object.hasOwn(object, 'toJSON')) fail(path, 'a toJSON method stores what it returns');
   if (Array.isArray(object)) {
+    if (Object.getPrototypeOf(object) !== Array.prototype) {
+      fail(path, `${object.constructor?.name ?? 'array'} instances are not plain JSON arrays`);
+    }
     for (let i = 0; i < object.length; i++) {
       if (!(i in object)) fail(`${path}[${i}]`, 'sparse arrays read back with null holes');
       const item = object[i];

@@ -15,6 +15,10 @@ sparse[2] = 1;
 const cyclic: Record<string, unknown> = {};
 cyclic.self = cyclic;
 
+class List extends Array<number> {}
+const withToJSON = Object.assign([1], { toJSON: () => 'x' });
+const hiddenToJSON = Object.defineProperty({ a: 1 }, 'toJSON', { value: () => 'x' });
+
 const REJECTED: [string, unknown][] = [
   ['NaN', Number.NaN],
   ['Infinity', Number.POSITIVE_INFINITY],
@@ -33,6 +37,10 @@ const REJECTED: [string, unknown][] = [
   ['cycle', cyclic],
   ['symbol key', { [Symbol('k')]: 1 }],
   ['nested NaN', { a: [{ b: Number.NaN }] }],
+  ['an Array subclass', List.from([1])],
+  ['an array with its own toJSON', withToJSON],
+  ['an object with a non-enumerable toJSON', hiddenToJSON],
+  ['a nested array with its own toJSON', { list: withToJSON }],
 ];
 
 describe('strict JSON codec', () => {

@@ -117,7 +117,10 @@ export function isPlainJson(value: unknown, depth: number): value is JsonValue {
   }
   if (value === null) return true;
   if (depth === PLAIN_JSON_DEPTH) return false;
+  // The serializer writes what toJSON returns, and an Array subclass may be revived.
+  if (Object.hasOwn(value, 'toJSON')) return false;
   if (Array.isArray(value)) {
+    if (Object.getPrototypeOf(value) !== Array.prototype) return false;
     for (let i = 0; i < value.length; i++) {
       if (!(i in value) || !isPlainJson(value[i], depth + 1)) return false;
     }
