@@ -33,7 +33,7 @@ export interface Checkpoint<S> {
    */
   readonly ns: string;
   readonly parentId: CheckpointId | null;
-  /** The graph step; a non-negative safe integer. Not used for ordering. */
+  /** The graph step; a non-negative integer of at most 2^52. Not used for ordering. */
   readonly step: number;
   readonly state: S;
   /** The node to run next, or `null` when the graph is at rest. */
@@ -241,7 +241,7 @@ export const Checkpoint = {
       key: ThreadKey.from(fields.key),
       ns: fields.ns === undefined ? '' : validatePath(fields.ns, 'ns'),
       parentId: fields.parentId == null ? null : CheckpointId.parse(fields.parentId),
-      step: assertNonNegativeInteger(fields.step, 'step'),
+      step: readStep(fields.step, 'step'),
       state: fields.state as S,
       nextNode: validateNextNode(fields.nextNode),
       metadata: Object.freeze(readJsonObject(fields.metadata, 'metadata') ?? {}),
@@ -268,7 +268,7 @@ export const Checkpoint = {
       key,
       ns,
       parentId,
-      step: assertNonNegativeInteger(cp.step, 'checkpoint.step'),
+      step: readStep(cp.step, 'checkpoint.step'),
       state: cp.state as S,
       nextNode,
       metadata: readJsonObject(cp.metadata, 'checkpoint.metadata') ?? {},
@@ -281,9 +281,34 @@ function validateNextNode(nextNode: unknown): string | null {
   return nextNode == null ? null : validateId(nextNode, 'nextNode');
 }
 
+/**
+ * The largest step a checkpoint may be given. `updateState` stores its parent's step + 1
+ * without a check of its own, so this leaves room for 2^52 of them before a step stops
+ * being a safe integer (and the thread stops reading back).
+ */
+const MAX_STEP = 2 ** 52;
+
+function readStep(value: unknown, what: string): number {
+  const step = assertNonNegativeInteger(value, what);
+  if (step > MAX_STEP) {
+    throw new ConfigError(`${what} must be at most 2^52 (${MAX_STEP}), got ${step}`);
+  }
+  return step;
+}
+
+// Years 1 to 9999: what an ISO 8601 date (how backends send and keep it) can say.
+const EARLIEST_CREATED_AT = Date.parse('0001-01-01T00:00:00.000Z');
+const LATEST_CREATED_AT = Date.parse('9999-12-31T23:59:59.999Z');
+
 function readCreatedAt(value: unknown, what: string): Date {
   if (!(value instanceof Date) || Number.isNaN(value.getTime())) {
     throw new ConfigError(`${what} must be a valid Date`);
+  }
+  const time = value.getTime();
+  if (time < EARLIEST_CREATED_AT || time > LATEST_CREATED_AT) {
+    throw new ConfigError(
+      `${what} must be in the years 1 to 9999, got ${value.toISOString()}: a date outside them has no ISO 8601 form every backend stores`,
+    );
   }
   return value;
 }

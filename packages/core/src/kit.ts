@@ -36,6 +36,9 @@ export function lockKeyOf(key: ThreadKey): string {
   return ThreadKey.render(key);
 }
 
+/** The largest fence a lock grants: Postgres keeps fences in a bigint. */
+const MAX_FENCE = 2n ** 63n - 1n;
+
 /**
  * Validate the `fence` of a write. The lease must belong to the tenant being written:
  * a lease never authorises writes into another tenant's data.
@@ -55,6 +58,12 @@ export function readFence(
   const key = ThreadKey.from(token.key);
   if (typeof token.fence !== 'bigint' || token.fence <= 0n) {
     throw new ConfigError('fence.fence must be a positive bigint', { backend });
+  }
+  if (token.fence > MAX_FENCE) {
+    throw new ConfigError(
+      `fence.fence must be at most 2^63 - 1, got ${token.fence}n: no lock grants a larger one`,
+      { backend },
+    );
   }
   if (key.tenantId !== tenantId) {
     throw new ConfigError('the fence lease belongs to another tenant than the write', { backend });

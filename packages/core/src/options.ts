@@ -38,10 +38,20 @@ export function readOptions<T extends object>(options: unknown, what = 'options'
   return options as Partial<T>;
 }
 
-/** A `signal` option: `undefined` or an `AbortSignal`, else `ConfigError`. */
+/**
+ * A `signal` option: `undefined` or an `AbortSignal`, else `ConfigError`. Checked by
+ * shape, not `instanceof` (another realm's or a polyfill's signal is as good), down to
+ * the listener methods the lock and the drivers call on it.
+ */
 export function readSignal(signal: unknown): AbortSignal | undefined {
   if (signal === undefined || signal === null) return undefined;
-  if (typeof signal !== 'object' || typeof (signal as AbortSignal).aborted !== 'boolean') {
+  const candidate = signal as Partial<AbortSignal>;
+  if (
+    typeof signal !== 'object' ||
+    typeof candidate.aborted !== 'boolean' ||
+    typeof candidate.addEventListener !== 'function' ||
+    typeof candidate.removeEventListener !== 'function'
+  ) {
     throw new ConfigError(`signal must be an AbortSignal, got ${describeValue(signal)}`);
   }
   return signal as AbortSignal;

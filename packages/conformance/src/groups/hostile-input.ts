@@ -52,6 +52,10 @@ const NOT_JSON_OBJECTS: [string, unknown][] = [
   ['NaN inside', { n: Number.NaN }],
   ['undefined inside an array', { list: [1, undefined] }],
   ['a BigInt inside', { n: 1n }],
+  // JSON.stringify writes what toJSON returns: [2], where the value checked was [1].
+  ['an array with its own toJSON inside', { n: Object.assign([1], { toJSON: () => [2] }) }],
+  ['an Array subclass inside', { n: Uint8Array.from([1]) }],
+  ['an Array subclass instance inside', { n: new (class extends Array {})() }],
 ];
 
 /** Store filters with operators that do not exist or are misused. */
@@ -454,6 +458,54 @@ export const hostileInputTests = defineGroup('hostile-input', ({ test }) => [
         expect(error, label).toMatchObject({ code: 'CONFIG' });
       }
       await storage.expectUnchanged();
+    },
+  ),
+
+  test(
+    'out-of-range-values',
+    'a step over 2^52, a createdAt outside the years 1 to 9999, a fence over 2^63 - 1 and a signal without listener methods are CONFIG and change nothing; the limits themselves are legal',
+    async ({ a, captureStorage }) => {
+      const key = freshKey();
+      const cp = makeCheckpoint(key, 'kept');
+      await a.checkpointer().put(cp);
+      const storage = await captureStorage(() => tenantView(a, key.tenantId));
+      const fence = { key, fence: 2n ** 63n };
+      const calls: Call[] = [
+        [
+          'checkpointer.put(step)',
+          () => a.checkpointer().put({ ...makeCheckpoint(key, 1), step: 2 ** 52 + 1 }),
+        ],
+        ...['0000-12-31T23:59:59.999Z', '+010000-01-01T00:00:00.000Z'].map(
+          (iso): Call => [
+            `checkpointer.put(createdAt ${iso})`,
+            () => a.checkpointer().put({ ...makeCheckpoint(key, 1), createdAt: new Date(iso) }),
+          ],
+        ),
+        ['checkpointer.put(fence)', () => a.checkpointer().put(makeCheckpoint(key, 1), { fence })],
+        ['sessionLog.append(fence)', () => a.sessionLog().append(key, [1], { fence })],
+        [
+          'lock.tryAcquire(signal)',
+          () => a.lock.tryAcquire(key, { ttlMs: 60_000, signal: { aborted: false } as never }),
+        ],
+      ];
+      for (const [position, call] of calls) {
+        expect(await settle(call), position).toMatchObject({ code: 'CONFIG' });
+      }
+      await storage.expectUnchanged();
+      // The refused acquire granted nothing.
+      const lease = await a.lock.tryAcquire(key, { ttlMs: 60_000 });
+      expect(lease).toBeDefined();
+      await lease?.release();
+
+      const highest = makeCheckpoint(key, 'highest', { step: 2 ** 52, parentId: cp.id });
+      await a.checkpointer().put(highest);
+      await a.checkpointer().updateState(key, highest.id, 'updated');
+      expect((await a.checkpointer().getLatest(key))?.step).toBe(2 ** 52 + 1);
+      for (const iso of ['0001-01-01T00:00:00.000Z', '9999-12-31T23:59:59.999Z']) {
+        const dated = { ...makeCheckpoint(key, iso), createdAt: new Date(iso) };
+        await a.checkpointer().put(dated);
+        expect((await a.checkpointer().getById(key, dated.id))?.createdAt.toISOString()).toBe(iso);
+      }
     },
   ),
 
