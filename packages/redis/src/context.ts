@@ -115,7 +115,8 @@ function connectionFailure(context: RedisContext, error: unknown): string | unde
   // A reply is an answer from a server: not a connection failure.
   if (!(error instanceof Error) || error.name === 'ReplyError') return undefined;
   const status = (context.client as { status?: unknown }).status;
-  if (status === 'ready') return undefined;
+  // A client without a status (ioredis-mock) has no connection to lose.
+  if (status === 'ready' || status === undefined) return undefined;
   const { lastError } = context.connection;
   const address = serverAddress(context, lastError);
   if (lastError !== undefined) {

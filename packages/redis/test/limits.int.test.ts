@@ -21,5 +21,6 @@ describeWithService('REDIS_URL', 'redis page and batch sizes beyond Lua limits',
   limitTests(() => createRedisPersistence({ client, keyPrefix }), {
     checkpoints: 10_000,
     events: 100_000,
+    writes: 20_000,
   });
 });

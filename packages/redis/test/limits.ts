@@ -7,11 +7,11 @@ const MAX = Number.MAX_SAFE_INTEGER;
 /**
  * Page and batch sizes past Lua's limits (a script may unpack at most about 8,000
  * values on Redis) and past JavaScript's (a spread of about 120,000 arguments overflows
- * the stack): every size the API accepts works in one call.
+ * the stack, and ioredis-mock's far fewer): every size the API accepts works in one call.
  */
 export function limitTests(
   open: () => Persistence,
-  sizes: { readonly checkpoints: number; readonly events: number },
+  sizes: { readonly checkpoints: number; readonly events: number; readonly writes: number },
   timeoutMs = 30_000,
 ): void {
   it(
@@ -54,16 +54,30 @@ export function limitTests(
         newestFirst.filter((step) => step % 2 === 0),
       );
 
-      // One batch of pending writes far past what one command may take.
-      const writes = Array.from({ length: 5_000 }, (_, idx) => ({ idx, channel: 'c', value: idx }));
+      // Batches of pending writes far past what one command may take, alone and with a put.
+      const writes = Array.from({ length: sizes.writes }, (_, idx) => ({
+        idx,
+        channel: 'c',
+        value: idx,
+      }));
       const latest = all[0]!;
       await checkpointer.putWrites(key, { checkpointId: latest.id, taskId: 'task' }, writes);
       const withWrites = await checkpointer.getLatest(key);
       expect(withWrites?.pendingWrites.map((write) => write.value)).toEqual(
         writes.map((write) => write.value),
       );
+      const next = Checkpoint.create({
+        key,
+        step: sizes.checkpoints,
+        state: 0,
+        parentId: latest.id,
+      });
+      await checkpointer.put(next, { parentWrites: [{ taskId: 'other', writes }] });
+      expect((await checkpointer.getById(key, latest.id))?.pendingWrites).toHaveLength(
+        2 * sizes.writes,
+      );
 
-      expect(await checkpointer.prune(key, { keepLatest: 5 })).toBe(sizes.checkpoints - 5);
+      expect(await checkpointer.prune(key, { keepLatest: 5 })).toBe(sizes.checkpoints + 1 - 5);
       expect(await checkpointer.deleteThread(key)).toBe(5);
     },
     timeoutMs,

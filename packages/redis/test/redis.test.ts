@@ -273,6 +273,57 @@ describe('records written behind our back', () => {
   });
 });
 
+describe('batches of pending writes on ioredis-mock', () => {
+  // ioredis-mock spreads a command's arguments on the stack several times over: about
+  // 25,000 of them overflow it, which 8,000 writes of three arguments each once did.
+  it('sends a batch as one script argument, whatever its size', async () => {
+    const client = mockClient();
+    const argumentCounts: number[] = [];
+    const evalsha = client.evalsha.bind(client);
+    client.evalsha = ((...args: Parameters<typeof evalsha>) => {
+      // Keys and arguments may come as one array: ioredis flattens them.
+      argumentCounts.push(args.flat().length);
+      return evalsha(...args);
+    }) as typeof evalsha;
+    const checkpointer = createRedisPersistence({ client, clock: 'client' }).checkpointer();
+    const key = freshKey();
+    const parent = Checkpoint.create({ key, step: 0, state: 0 });
+    await checkpointer.put(parent);
+    const writes = (count: number) =>
+      Array.from({ length: count }, (_, idx) => ({ idx, channel: 'c', value: idx }));
+    const oneWrite: number[] = [];
+    const fiftyWrites: number[] = [];
+    for (const count of [1, 50]) {
+      argumentCounts.length = 0;
+      await checkpointer.putWrites(
+        key,
+        { checkpointId: parent.id, taskId: `t${count}` },
+        writes(count),
+      );
+      const child = Checkpoint.create({ key, step: count, state: 0, parentId: parent.id });
+      await checkpointer.put(child, {
+        parentWrites: [{ taskId: `p${count}`, writes: writes(count) }],
+      });
+      (count === 1 ? oneWrite : fiftyWrites).push(...argumentCounts);
+    }
+    expect(fiftyWrites).toEqual(oneWrite);
+    expect((await checkpointer.getById(key, parent.id))?.pendingWrites).toHaveLength(102);
+  });
+
+  it('does not call a failing ioredis-mock disconnected: it has no connection', async () => {
+    const client = mockClient();
+    client.evalsha = (() =>
+      Promise.reject(new RangeError('Maximum call stack size exceeded'))) as never;
+    const error = await createRedisPersistence({ client, clock: 'client' })
+      .checkpointer()
+      .put(Checkpoint.create({ key: freshKey(), step: 0, state: 0 }))
+      .catch((caught: unknown) => caught);
+    expect(error).toMatchObject({ code: 'BACKEND' });
+    expect((error as Error).message).not.toMatch(/not connected/);
+    expect((error as Error).message).toMatch(/Maximum call stack/);
+  });
+});
+
 describe('bad input changes nothing', () => {
   const keyPrefix = randomPrefix();
   const client = mockClient();

@@ -111,27 +111,36 @@ end
 `;
 
 /**
- * Defines `add_writes(writes_key, field, from)`: attach to the checkpoint `field` the
- * writes given from ARGV[from] on, one triple per write: `first` or `last`, the line's
- * start (`JSON(taskId) TAB idx TAB`), the line. For `first` an existing line of that
- * (taskId, idx) stays, for `last` it is replaced.
+ * Defines `add_writes(writes_key, field, lines)`: attach to the checkpoint `field` the
+ * writes' lines, joined by newlines (JSON text holds none). A line starts
+ * `JSON(taskId) TAB idx TAB`: an existing line of that (taskId, idx) stays when idx is
+ * not negative (the first write wins) and is replaced when it is (the last wins). One
+ * argument for all the writes keeps a batch of any size clear of argument-count limits
+ * on the way (JavaScript's stack, ioredis-mock).
  */
 const ADD_WRITES = `${WRITE_RANGES}
-local function add_writes(writes_key, field, from)
-  for i = from, #ARGV, 3 do
-    local existing = redis.call('ZRANGEBYLEX', writes_key, write_at(field, ARGV[i + 1]))
-    if #existing == 0 or ARGV[i] == 'last' then
+local function add_writes(writes_key, field, lines)
+  local start = 1
+  while start <= #lines do
+    local stop = string.find(lines, '\\n', start, true) or (#lines + 1)
+    local line = string.sub(lines, start, stop - 1)
+    local after_task = string.find(line, '\\t', 1, true)
+    local after_idx = string.find(line, '\\t', after_task + 1, true)
+    local existing = redis.call('ZRANGEBYLEX', writes_key, write_at(field, string.sub(line, 1, after_idx)))
+    -- 45 is '-': a negative idx.
+    if #existing == 0 or string.byte(line, after_task + 1) == 45 then
       for j = 1, #existing do redis.call('ZREM', writes_key, existing[j]) end
-      redis.call('ZADD', writes_key, 0, field .. '\\r' .. ARGV[i + 2])
+      redis.call('ZADD', writes_key, 0, field .. '\\r' .. line)
     end
+    start = stop + 1
   end
 end
 `;
 
 /**
  * KEYS: reg, seq, order, data, filters, writes, ids, [fence]. ARGV: clock, fence, field,
- * record, filter index, registration token (or empty), parent field (or empty), then
- * the parent's writes as triples (see ADD_WRITES).
+ * record, filter index, registration token (or empty), parent field (or empty), the
+ * parent's writes (see ADD_WRITES).
  * Without a token the thread must already be registered (NEEDS_REGISTRATION
  * otherwise), so a checkpoint is never written on a thread its tenant's index does not
  * list. With a parent field, NOT_FOUND (before CONFLICT) unless the parent exists.
@@ -149,7 +158,7 @@ elseif redis.call('EXISTS', KEYS[1]) == 0 then
   return ${ScriptStatus.NEEDS_REGISTRATION}
 end
 append_checkpoint(ARGV[3], ARGV[4], ARGV[5])
-if ARGV[7] ~= '' then add_writes(KEYS[6], ARGV[7], 8) end
+if ARGV[7] ~= '' then add_writes(KEYS[6], ARGV[7], ARGV[8]) end
 return 1
 `,
 );
@@ -265,14 +274,14 @@ return table.concat(found, '\\n')
 );
 
 /**
- * KEYS: data, writes, [fence]. ARGV: clock, fence, field, then the writes' triples (see
- * ADD_WRITES). NOT_FOUND when the checkpoint does not exist.
+ * KEYS: data, writes, [fence]. ARGV: clock, fence, field, the writes (see ADD_WRITES).
+ * NOT_FOUND when the checkpoint does not exist.
  */
 export const CHECKPOINT_PUT_WRITES = luaScript(
   'checkpoint_put_writes',
   `${LUA_CHECK_FENCE}${ADD_WRITES}
 if redis.call('HEXISTS', KEYS[1], ARGV[3]) == 0 then return ${ScriptStatus.NOT_FOUND} end
-add_writes(KEYS[2], ARGV[3], 4)
+add_writes(KEYS[2], ARGV[3], ARGV[4])
 return 1
 `,
 );
