@@ -33,7 +33,7 @@ export { assertRowTenant, describeValue, validateId, validatePath } from './ids.
 export type { DriverCall, DriverWrite, VerifiedFence } from './kit.js';
 export { lockKeyOf } from './kit.js';
 export type { LockDriver } from './lock.js';
-export { assertNewestFence, createDistributedLock, fencedError } from './lock.js';
+export { assertNewestFence, createDistributedLock, FENCED_REASON, fencedError } from './lock.js';
 export { assertTtlMs } from './options.js';
 export { compareCodePoints, compareScopes, startsWithScope } from './order.js';
 export type { PersistenceDriver } from './persistence.js';

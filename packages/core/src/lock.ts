@@ -86,9 +86,13 @@ export function assertNewestFence(
   throw fencedError(backend);
 }
 
+/** Why a write is `FENCED`: a lease that has lost its key, or a fence never granted. */
+export const FENCED_REASON =
+  'the fence is not the newest lease granted for its key (a newer one was granted since, or it never was)';
+
 /** The `FENCED` error of a write whose fence is not the newest grant. */
 export function fencedError(backend: string, cause?: unknown): FencedError {
-  return new FencedError('a newer lease was granted for the fence key; nothing was written', {
+  return new FencedError(`${FENCED_REASON}; nothing was written`, {
     backend,
     cause,
   });
@@ -378,10 +382,13 @@ export async function withSessionLock<T>(
   fn: (lease: LockLease) => Promise<T>,
   options: SessionLockOptions = {},
 ): Promise<T> {
+  if (typeof (lock as Partial<DistributedLock> | null)?.acquire !== 'function') {
+    throw new ConfigError('withSessionLock needs a DistributedLock (persistence.lock)');
+  }
   const opts = readOptions<SessionLockOptions>(options, 'withSessionLock options');
-  const ttlMs = assertTtlMs(opts.ttlMs ?? DEFAULT_SESSION_LOCK_TTL_MS);
+  const ttlMs = assertTtlMs(opts.ttlMs === undefined ? DEFAULT_SESSION_LOCK_TTL_MS : opts.ttlMs);
   const timeoutMs = assertPositiveInteger(
-    opts.timeoutMs ?? DEFAULT_SESSION_LOCK_TIMEOUT_MS,
+    opts.timeoutMs === undefined ? DEFAULT_SESSION_LOCK_TIMEOUT_MS : opts.timeoutMs,
     'timeoutMs',
   );
   const signal = readSignal(opts.signal);

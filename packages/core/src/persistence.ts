@@ -1,6 +1,6 @@
 import { type Checkpointer, type CheckpointerDriver, createCheckpointer } from './checkpointer.js';
 import { createPayloadFormat, type PayloadOptions } from './envelope.js';
-import { CorruptRecordError } from './errors.js';
+import { BackendError, CorruptRecordError } from './errors.js';
 import { TenantId } from './ids.js';
 import { type DriverCall, startCall } from './kit.js';
 import { createDistributedLock, type DistributedLock, type LockDriver } from './lock.js';
@@ -81,8 +81,10 @@ export interface PersistenceDriver {
  * instance gets its payload formats here, and every call is validated here, in one
  * order, before the driver sees it.
  */
-export function createPersistence(driver: PersistenceDriver): Persistence {
-  const { backend } = driver;
+export function createPersistence(backendDriver: PersistenceDriver): Persistence {
+  const { backend } = backendDriver;
+  let closed = false;
+  const driver = refusedOnceClosed(backendDriver, () => closed, backend);
   return {
     checkpointer: (options) =>
       createCheckpointer(driver.checkpointer, {
@@ -121,6 +123,55 @@ export function createPersistence(driver: PersistenceDriver): Persistence {
         events: counts.events,
       };
     },
+    close: () => {
+      closed = true;
+      return backendDriver.close();
+    },
+  };
+}
+
+/**
+ * The driver, each of whose methods rejects with `BACKEND` once the bundle is closed
+ * instead of running. A client passed in stays open after `close()`, so without this a
+ * closed bundle over one would go on working on some backends and not on others. Calls
+ * already running are the driver's to settle.
+ */
+function refusedOnceClosed(
+  driver: PersistenceDriver,
+  isClosed: () => boolean,
+  backend: string,
+): PersistenceDriver {
+  const guard = <T extends object>(part: T): T => {
+    // Inherits what is not a method; methods found up the prototype chain too, so a
+    // driver written as a class is guarded like one written as an object literal.
+    const guarded = Object.create(part) as Record<string, unknown>;
+    for (let level = part; level !== Object.prototype && level !== null; ) {
+      for (const name of Object.getOwnPropertyNames(level)) {
+        const method = Object.getOwnPropertyDescriptor(level, name)?.value;
+        if (
+          name === 'constructor' ||
+          typeof method !== 'function' ||
+          Object.hasOwn(guarded, name)
+        ) {
+          continue;
+        }
+        guarded[name] = (...args: unknown[]) =>
+          isClosed()
+            ? Promise.reject(new BackendError('the persistence bundle is closed', { backend }))
+            : method.apply(part, args);
+      }
+      level = Object.getPrototypeOf(level);
+    }
+    return guarded as T;
+  };
+  return {
+    backend,
+    capabilities: driver.capabilities,
+    checkpointer: guard(driver.checkpointer),
+    store: guard(driver.store),
+    sessionLog: guard(driver.sessionLog),
+    lock: guard(driver.lock),
+    purgeTenant: guard(driver).purgeTenant,
     close: () => driver.close(),
   };
 }

@@ -127,6 +127,33 @@ describe('the adapter kit', () => {
     expect(calls).toEqual([]);
   });
 
+  it('refuses every call after close() with BACKEND, without calling the driver', async () => {
+    const { persistence, calls } = recorded();
+    const lease = await persistence.lock.tryAcquire(key, { ttlMs: 1_000 });
+    await persistence.close();
+    calls.length = 0;
+    const afterClose = [
+      persistence.checkpointer().getLatest(key),
+      persistence.checkpointer().put(Checkpoint.create({ key, step: 0, state: 1 })),
+      persistence.store().get(ns, 'k'),
+      persistence.store().put(ns, 'k', 1),
+      persistence.sessionLog().head(key),
+      persistence.sessionLog().append(key, [1]),
+      persistence.lock.tryAcquire(key, { ttlMs: 1_000 }),
+      lease?.release(),
+      persistence.purgeTenant('tenant'),
+    ];
+    for (const call of afterClose) {
+      await expect(call).rejects.toMatchObject({
+        code: 'BACKEND',
+        message: expect.stringContaining('closed'),
+      });
+    }
+    expect(calls).toEqual([]);
+    // Bad input is still reported as such: validation comes first.
+    await expect(persistence.store().put(ns, '', 1)).rejects.toMatchObject({ code: 'INVALID_ID' });
+  });
+
   it('resolves repeats within one putWrites batch: first wins for idx >= 0, last for idx < 0', async () => {
     const { persistence, calls } = recorded();
     await persistence

@@ -253,7 +253,19 @@ describe('withSessionLock', () => {
     await expect(
       withSessionLock(lock, { tenantId: '', threadId: 'x' } as ThreadKey, async () => 1),
     ).rejects.toMatchObject({ code: 'INVALID_ID' });
+    // null is a value, not an absent option: refused as it is everywhere else.
+    for (const options of [{ ttlMs: null }, { timeoutMs: null }]) {
+      await expect(
+        withSessionLock(lock, key, async () => 1, options as never),
+      ).rejects.toMatchObject({ code: 'CONFIG' });
+    }
     expect(acquire).not.toHaveBeenCalled();
+    for (const notALock of [{}, null, undefined]) {
+      await expect(withSessionLock(notALock as never, key, async () => 1)).rejects.toMatchObject({
+        code: 'CONFIG',
+        message: expect.stringMatching(/DistributedLock/),
+      });
+    }
   });
 });
 

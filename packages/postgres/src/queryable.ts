@@ -8,7 +8,7 @@ import {
   FencedError,
   NotFoundError,
 } from '@entelix/core';
-import { expectedHeadConflict, toBackendError } from '@entelix/core/adapter';
+import { expectedHeadConflict, FENCED_REASON, toBackendError } from '@entelix/core/adapter';
 
 /** Backend name used in every error message of this package. */
 export const BACKEND = 'postgres';
@@ -517,7 +517,7 @@ export function translateError(
   const cause = { cause: error, backend: BACKEND };
   const detail = error instanceof Error ? error.message : String(error);
   if (code === SQLSTATE_FENCED) {
-    return new FencedError(`${action} rejected: a newer lease was granted for the lock key`, cause);
+    return new FencedError(`${action} rejected: ${FENCED_REASON}`, cause);
   }
   if (code === SQLSTATE_NOT_FOUND) return new NotFoundError(`${action} failed: ${detail}`, cause);
   if (code === SQLSTATE_HEAD_CONFLICT && options.expectedHead !== undefined) {
