@@ -43,8 +43,9 @@ export interface EntelixSessionOptions {
   /**
    * How many times a conditional write (`popItem`, `replaceHistoryWithCompaction`,
    * `applyHistoryTransaction`) reads and tries its append when another write keeps
-   * landing between the two, before it fails with `CONFLICT`. A positive integer,
-   * default {@link DEFAULT_MAX_ATTEMPTS}.
+   * landing between the two, before it fails with `CONFLICT`. Such writes through one
+   * session object queue behind each other, so only other objects' and processes'
+   * writes count. A positive integer, default {@link DEFAULT_MAX_ATTEMPTS}.
    */
   maxAttempts?: number;
 }
@@ -110,17 +111,32 @@ export function createEntelixSession(
   /** What a conditional write appends, or `undefined` to write nothing. */
   type Change<T> = (TailReplacement & { result: T }) | undefined;
 
+  /** This object's conditional writes, one after another: they never race each other. */
+  let conditionalWrites: Promise<unknown> = Promise.resolve();
+
   /**
    * Read the head, then what `read` returns, let `decide` build the change, and append
    * it conditionally on that head, deleting what it replaces in the same step. On
-   * `CONFLICT` another write came first (every change moves the head), so read and
-   * decide again.
+   * `CONFLICT` another write came first (every change moves the head), so wait a random
+   * moment that doubles with each attempt, read and decide again. Calls through this
+   * object queue behind each other, so only other objects' and processes' writes can
+   * make an attempt fail.
    */
-  async function conditionally<T>(
+  function conditionally<T>(
+    read: () => Promise<CurrentHistory>,
+    decide: (history: CurrentHistory) => Change<T>,
+  ): Promise<T | undefined> {
+    const run = conditionalWrites.then(() => attemptConditionally(read, decide));
+    conditionalWrites = run.catch(() => undefined);
+    return run;
+  }
+
+  async function attemptConditionally<T>(
     read: () => Promise<CurrentHistory>,
     decide: (history: CurrentHistory) => Change<T>,
   ): Promise<T | undefined> {
     for (let attempt = 1; ; attempt++) {
+      if (attempt > 1) await pause(Math.random() * 2 ** attempt);
       // Head before events: a write between the two reads makes the append below fail.
       const head = await log.head(key);
       const change = decide(await read());
@@ -223,4 +239,9 @@ export function createEntelixSession(
       });
     },
   };
+}
+
+/** Resolve after `ms` milliseconds. */
+function pause(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }

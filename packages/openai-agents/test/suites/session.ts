@@ -200,6 +200,17 @@ export function sessionTests(lane: Lane): void {
     expect(textsOf(await sessionOf(ids).getItems())).toEqual(['a']);
   });
 
+  it('twelve pops at once on one session each remove an item of their own', async () => {
+    const ids = freshIds();
+    const session = sessionOf(ids);
+    const texts = Array.from({ length: 40 }, (_, i) => `item-${String(i).padStart(2, '0')}`);
+    await session.addItems(texts.map(said));
+    // More than maxAttempts (5) at once: a session's own writes queue, not race.
+    const popped = await Promise.all(Array.from({ length: 12 }, () => session.popItem()));
+    expect(textsOf(popped as AgentInputItem[]).sort()).toEqual(texts.slice(28).sort());
+    expect(textsOf(await session.getItems())).toEqual(texts.slice(0, 28));
+  });
+
   it('a clear that lands while a compaction is between its read and its write stays: what it forgot stays forgotten', async () => {
     const ids = freshIds();
     const session = sessionOf(ids);
