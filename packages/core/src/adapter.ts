@@ -31,7 +31,7 @@ export { createPayloadFormat, parseEnvelope } from './envelope.js';
 export { errorClasses, toBackendError } from './errors.js';
 export { assertRowTenant, describeValue, validateId, validatePath } from './ids.js';
 export type { DriverCall, DriverWrite, VerifiedFence } from './kit.js';
-export { lockKeyOf } from './kit.js';
+export { lockKeyOf, readFence } from './kit.js';
 export type { LockDriver } from './lock.js';
 export { assertNewestFence, createDistributedLock, FENCED_REASON, fencedError } from './lock.js';
 export { assertTtlMs } from './options.js';

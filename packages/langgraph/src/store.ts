@@ -10,9 +10,8 @@ import {
   type StoreItem,
   type StoreItemRef,
   TenantId,
-  ThreadKey,
 } from '@entelix/core';
-import { assertJsonValue, assertTtlMs, validateId } from '@entelix/core/adapter';
+import { assertJsonValue, assertTtlMs, readFence, validateId } from '@entelix/core/adapter';
 import {
   BaseStore,
   type GetOperation,
@@ -84,7 +83,7 @@ export function createEntelixStore(
     throw new ConfigError('pageSize must be a positive integer', { backend: BRIDGE });
   }
   const ttlMs = options.ttlMs === undefined ? undefined : assertTtlMs(options.ttlMs);
-  const fence = readStoreFence(options.fence, tenantId);
+  const fence = readFence(options.fence, tenantId, BRIDGE);
   return new EntelixLangGraphStore(persistence.store<JsonObject>(), tenantId, pageSize, {
     ttlMs,
     fence,
@@ -369,24 +368,6 @@ class EntelixLangGraphStore extends BaseStore implements EntelixStore {
       after = page[page.length - 1]?.scope;
     }
   }
-}
-
-function readStoreFence(fence: unknown, tenantId: TenantId): FenceToken | undefined {
-  if (fence === undefined) return undefined;
-  if (typeof fence !== 'object' || fence === null) {
-    throw new ConfigError('fence must be a lease or { key, fence }', { backend: BRIDGE });
-  }
-  const token = fence as Partial<FenceToken>;
-  const key = ThreadKey.from(token.key);
-  if (key.tenantId !== tenantId) {
-    throw new ConfigError('the fence lease belongs to another tenant than the store', {
-      backend: BRIDGE,
-    });
-  }
-  if (typeof token.fence !== 'bigint' || token.fence <= 0n) {
-    throw new ConfigError('fence.fence must be a positive bigint', { backend: BRIDGE });
-  }
-  return { key, fence: token.fence };
 }
 
 function planListNamespaces(op: ListNamespacesOperation): Planned {

@@ -8,6 +8,7 @@ import {
   ThreadKey,
   type WriteOptions,
 } from '@entelix/core';
+import { readFence } from '@entelix/core/adapter';
 import type {
   AgentInputItem,
   SessionHistoryTransactionArgs,
@@ -106,7 +107,9 @@ export function createEntelixSession(
     throw new ConfigError('maxAttempts must be a positive integer');
   }
   const log: SessionLog<SessionLogRecord> = persistence.sessionLog<SessionLogRecord>();
-  const write: WriteOptions = options.fence === undefined ? {} : { fence: options.fence };
+  // Checked now, not at the first write: a lease of another tenant is a mistake in setup.
+  const fence = readFence(options.fence, key.tenantId, 'openai-agents');
+  const write: WriteOptions = fence === undefined ? {} : { fence };
 
   /** What a conditional write appends, or `undefined` to write nothing. */
   type Change<T> = (TailReplacement & { result: T }) | undefined;

@@ -272,6 +272,19 @@ export function sessionTests(lane: Lane): void {
         expect.objectContaining({ code: 'CONFIG' }),
       );
     }
+    // A bad fence is refused when the session is made, not at its first write.
+    const otherTenant = ThreadKey.of(randomId('tenant'), ids.sessionId);
+    const own = ThreadKey.of(ids.tenantId, ids.sessionId);
+    for (const fence of [
+      1n,
+      { key: own, fence: 0n },
+      { key: own },
+      { key: otherTenant, fence: 1n },
+    ]) {
+      expect(() =>
+        createEntelixSession(opened.persistence, { ...ids, fence: fence as never }),
+      ).toThrow(expect.objectContaining({ code: 'CONFIG' }));
+    }
   });
 
   it('items that do not serialise are SERIALIZATION and nothing of the batch is written', async () => {
