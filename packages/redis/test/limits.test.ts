@@ -3,5 +3,5 @@ import { limitTests } from './limits.js';
 import { mockPersistence } from './support.js';
 
 describe('page and batch sizes beyond Lua and JavaScript limits (ioredis-mock)', () => {
-  limitTests(() => mockPersistence(), { checkpoints: 300, events: 100_000, writes: 5_000 });
+  limitTests(() => mockPersistence(), { checkpoints: 300, events: 100_000, writes: 2_000 });
 });
