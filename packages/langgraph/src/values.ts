@@ -12,6 +12,14 @@ import { BRIDGE } from './errors.js';
  */
 export const VALUE_TAG = '$entelix';
 
+/**
+ * What LangGraph's serializer writes for a value `JSON.stringify` throws on (a bigint,
+ * a `toJSON` that throws): the whole value is lost to this string, so it is refused.
+ */
+const SERIALIZER_PLACEHOLDER = JSON.stringify(
+  '[unable to serialize, circular reference is too complex to analyze]',
+);
+
 /** Serializer output as Entelix keeps it: readable JSON, or a tagged escape. */
 export interface ValueCodec {
   /** Synchronous when the value needs no serializer (plain JSON with the default one). */
@@ -42,6 +50,12 @@ export function createValueCodec(serde: SerializerProtocol, isDefaultSerde: bool
     const [type, bytes] = typed;
     if (type === 'json') {
       const text = typeof bytes === 'string' ? bytes : decoder.decode(bytes);
+      if (text === SERIALIZER_PLACEHOLDER) {
+        throw new SerializationError(
+          'the LangGraph serializer could not write a value (a bigint, or a toJSON that throws) and wrote a placeholder string in its place; store it as something JSON can hold',
+          { backend: BRIDGE },
+        );
+      }
       let parsed: unknown;
       try {
         parsed = JSON.parse(text);

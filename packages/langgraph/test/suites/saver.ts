@@ -573,6 +573,18 @@ export function saverTests(lane: Lane): void {
         'SERIALIZATION',
       ],
       [
+        // LangGraph's serializer writes a placeholder string in its place: the value would
+        // be lost, not stored.
+        'put of a channel value holding a bigint',
+        (s) => s.saver.put(s.config, checkpointWith({ count: { n: 10n } }), metadata(0), {}),
+        'SERIALIZATION',
+      ],
+      [
+        'putWrites of a value holding a bigint',
+        (s) => s.saver.putWrites(s.existing, [['count', { n: 5n }]], 'task'),
+        'SERIALIZATION',
+      ],
+      [
         'put without a checkpoint',
         (s) => s.saver.put(s.config, undefined as never, metadata(0), {}),
         'CONFIG',
