@@ -580,6 +580,11 @@ export function saverTests(lane: Lane): void {
         'SERIALIZATION',
       ],
       [
+        'put with metadata holding a bigint',
+        (s) => s.saver.put(s.config, checkpointWith({}), { ...metadata(0), n: 1n } as never, {}),
+        'SERIALIZATION',
+      ],
+      [
         'putWrites of a value holding a bigint',
         (s) => s.saver.putWrites(s.existing, [['count', { n: 5n }]], 'task'),
         'SERIALIZATION',
