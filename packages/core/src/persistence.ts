@@ -141,6 +141,12 @@ function refusedOnceClosed(
   isClosed: () => boolean,
   backend: string,
 ): PersistenceDriver {
+  const refusing =
+    <A extends unknown[], R>(method: (...args: A) => Promise<R>, self: unknown) =>
+    (...args: A): Promise<R> =>
+      isClosed()
+        ? Promise.reject(new BackendError('the persistence bundle is closed', { backend }))
+        : method.apply(self, args);
   const guard = <T extends object>(part: T): T => {
     // Inherits what is not a method; methods found up the prototype chain too, so a
     // driver written as a class is guarded like one written as an object literal.
@@ -155,10 +161,7 @@ function refusedOnceClosed(
         ) {
           continue;
         }
-        guarded[name] = (...args: unknown[]) =>
-          isClosed()
-            ? Promise.reject(new BackendError('the persistence bundle is closed', { backend }))
-            : method.apply(part, args);
+        guarded[name] = refusing(method, part);
       }
       level = Object.getPrototypeOf(level);
     }
@@ -171,7 +174,7 @@ function refusedOnceClosed(
     store: guard(driver.store),
     sessionLog: guard(driver.sessionLog),
     lock: guard(driver.lock),
-    purgeTenant: guard(driver).purgeTenant,
+    purgeTenant: refusing(driver.purgeTenant, driver),
     close: () => driver.close(),
   };
 }

@@ -273,16 +273,9 @@ export function createRedisCheckpointer(context: RedisContext): CheckpointerDriv
         '',
         [
           recordField(target.ns, target.checkpointId),
-          writeLines(
-            // Named field by field: a spread costs about as much as encoding the write.
-            writes.map(({ idx, channel, payload }) => ({
-              idx,
-              channel,
-              payload,
-              taskId,
-              taskPath,
-            })),
-          ),
+          writes
+            .map(({ idx, channel, payload }) => writeLine(taskId, taskPath, idx, channel, payload))
+            .join('\n'),
         ],
         'putWrites',
       );
@@ -338,14 +331,23 @@ function writeKeys(keys: CheckpointKeys): string[] {
 }
 
 /**
- * The scripts' argument for pending writes: one line per write, `JSON(taskId) TAB idx
- * TAB JSON(taskPath) TAB JSON(channel) TAB payload`, joined by newlines.
+ * One pending write as the scripts store it: `JSON(taskId) TAB idx TAB JSON(taskPath) TAB
+ * JSON(channel) TAB payload`. The scripts take a batch as its lines joined by newlines.
  */
+function writeLine(
+  taskId: string,
+  taskPath: string,
+  idx: number,
+  channel: string,
+  payload: string,
+): string {
+  return `${JSON.stringify(taskId)}\t${idx}\t${JSON.stringify(taskPath)}\t${JSON.stringify(channel)}\t${payload}`;
+}
+
 function writeLines(writes: readonly ParentWriteRecord[]): string {
   return writes
-    .map(
-      (write) =>
-        `${JSON.stringify(write.taskId)}\t${write.idx}\t${JSON.stringify(write.taskPath)}\t${JSON.stringify(write.channel)}\t${write.payload}`,
+    .map((write) =>
+      writeLine(write.taskId, write.taskPath, write.idx, write.channel, write.payload),
     )
     .join('\n');
 }
