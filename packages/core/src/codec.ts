@@ -26,10 +26,10 @@ export interface Codec<T> {
  * naming the path of the first offending part.
  *
  * Rejected: `NaN`, `Infinity`, `-0`, `undefined` at the top level or inside an array,
- * sparse arrays, `BigInt`, symbols, functions, `Date`, `Map`, `Set`, class instances (of
- * `Array` subclasses too), objects and arrays with an own `toJSON`, and cycles. An
- * object property whose value is `undefined` is accepted and omitted, the
- * way an absent optional property reads back.
+ * sparse arrays, arrays with properties beside their elements, `BigInt`, symbols,
+ * functions, `Date`, `Map`, `Set`, class instances (of `Array` subclasses too), objects
+ * and arrays with an own `toJSON`, and cycles. An object property whose value is
+ * `undefined` is accepted and omitted, the way an absent optional property reads back.
  */
 export function assertJsonValue(value: unknown): asserts value is JsonValue {
   // The quick walk builds no paths; only a value it refuses is walked again to say why.
@@ -58,6 +58,7 @@ function isStrictJson(value: unknown, depth: number): boolean {
   if (Object.hasOwn(value, 'toJSON')) return false;
   if (Array.isArray(value)) {
     if (Object.getPrototypeOf(value) !== Array.prototype) return false;
+    if (hasPropertiesBesideElements(value)) return false;
     for (let i = 0; i < value.length; i++) {
       if (!(i in value)) return false;
       const item = value[i];
@@ -105,6 +106,13 @@ function checkJson(value: unknown, path: string, ancestors: Set<object>): void {
       if (item === undefined) fail(`${path}[${i}]`, 'undefined reads back as null');
       checkJson(item, `${path}[${i}]`, ancestors);
     }
+    if (hasPropertiesBesideElements(object)) {
+      const named = Object.keys(object)[object.length];
+      fail(
+        path,
+        `the array's property ${JSON.stringify(named)} would not be stored, only its elements`,
+      );
+    }
   } else {
     const proto = Object.getPrototypeOf(object);
     if (proto !== Object.prototype && proto !== null) {
@@ -118,6 +126,14 @@ function checkJson(value: unknown, path: string, ancestors: Set<object>): void {
     }
   }
   ancestors.delete(object);
+}
+
+/**
+ * True when a dense array holds more than its elements (a regular expression match's
+ * `index` and `input`, say): JSON.stringify writes the elements alone.
+ */
+function hasPropertiesBesideElements(array: unknown[]): boolean {
+  return Object.keys(array).length !== array.length;
 }
 
 function fail(path: string, reason: string): never {

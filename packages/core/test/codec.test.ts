@@ -41,6 +41,8 @@ const REJECTED: [string, unknown][] = [
   ['an array with its own toJSON', withToJSON],
   ['an object with a non-enumerable toJSON', hiddenToJSON],
   ['a nested array with its own toJSON', { list: withToJSON }],
+  ['a regular expression match (an array with index and input)', 'a-b'.match(/-/)],
+  ['an array with a named property, nested', { list: Object.assign([1, 2], { note: 'x' }) }],
 ];
 
 describe('strict JSON codec', () => {
@@ -54,6 +56,12 @@ describe('strict JSON codec', () => {
     const shared = { a: 1 };
     expect(() => assertJsonValue({ x: shared, y: shared })).not.toThrow();
     expect(() => assertJsonValue(Object.assign(Object.create(null), { a: 1 }))).not.toThrow();
+  });
+
+  it("names an array's property that JSON would drop", () => {
+    expect(() => assertJsonValue({ found: 'a-b'.match(/-/) })).toThrow(
+      `value at $.found cannot be stored: the array's property "index" would not be stored, only its elements`,
+    );
   });
 
   it('accepts values nested deeper than the quick check walks, and names a deep flaw', () => {

@@ -56,6 +56,8 @@ const NOT_JSON_OBJECTS: [string, unknown][] = [
   ['an array with its own toJSON inside', { n: Object.assign([1], { toJSON: () => [2] }) }],
   ['an Array subclass inside', { n: Uint8Array.from([1]) }],
   ['an Array subclass instance inside', { n: new (class extends Array {})() }],
+  // JSON.stringify writes the elements alone: index and input would be lost.
+  ['a regular expression match inside', { n: 'a-b'.match(/-/) }],
 ];
 
 /** Store filters with operators that do not exist or are misused. */
