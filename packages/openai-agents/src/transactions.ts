@@ -1,5 +1,9 @@
 import { ConfigError } from '@entelix/core';
-import type { AgentInputItem, SessionHistoryTransactionArgs } from '@openai/agents-core';
+import {
+  type AgentInputItem,
+  protocol,
+  type SessionHistoryTransactionArgs,
+} from '@openai/agents-core';
 import { type AppliedTransaction, readItemList } from './records.js';
 
 /** A history transaction as validated: what `applyHistoryTransaction` acts on. */
@@ -27,22 +31,54 @@ export function readTransactionArgs(args: unknown): {
     throw new ConfigError('a history transaction must be an object');
   }
   if (transaction.type === 'append_items') {
-    const items = readItemList(transaction.items, 'items');
+    assertFields(transaction, ['type', 'items']);
+    const items = readModelItems(transaction.items, 'items');
     // An empty batch would have no event to record the operation on.
     if (items.length === 0) throw new ConfigError('an append_items transaction needs items');
     return { operationId, transaction: { type: 'append_items', items } };
   }
   if (transaction.type === 'replace_suffix') {
+    assertFields(transaction, ['type', 'expectedSuffix', 'replacement']);
     return {
       operationId,
       transaction: {
         type: 'replace_suffix',
-        expectedSuffix: readItemList(transaction.expectedSuffix, 'expectedSuffix'),
-        replacement: readItemList(transaction.replacement, 'replacement'),
+        expectedSuffix: readModelItems(transaction.expectedSuffix, 'expectedSuffix'),
+        replacement: readModelItems(transaction.replacement, 'replacement'),
       },
     };
   }
   throw new ConfigError('a history transaction is append_items or replace_suffix');
+}
+
+/**
+ * A transaction holds its type's fields and no other, as `MemorySession` requires: a
+ * field this code does not know could be one a newer runner relies on.
+ */
+function assertFields(transaction: { type: string }, fields: readonly string[]): void {
+  const unknown = Object.keys(transaction).find((field) => !fields.includes(field));
+  if (unknown !== undefined) {
+    throw new ConfigError(
+      `${transaction.type} transactions have no field ${JSON.stringify(unknown)}, only ${fields.join(', ')}`,
+    );
+  }
+}
+
+/**
+ * Items of a transaction, each checked against the Agents SDK's own item schema, as
+ * `MemorySession` checks them: the runner writes these to replace a model's answer, so
+ * an item the model could not read back is refused before anything is written.
+ */
+function readModelItems(items: unknown, what: string): AgentInputItem[] {
+  const list = readItemList(items, what);
+  list.forEach((item, index) => {
+    if (!protocol.ModelItem.safeParse(item).success) {
+      throw new ConfigError(
+        `${what}[${index}] is not a history item of the Agents SDK (its protocol.ModelItem schema)`,
+      );
+    }
+  });
+  return list;
 }
 
 /**

@@ -1,5 +1,9 @@
 import { ThreadKey } from '@entelix/core';
-import type { AgentInputItem, SessionHistoryTransactionArgs } from '@openai/agents-core';
+import {
+  type AgentInputItem,
+  MemorySession,
+  type SessionHistoryTransactionArgs,
+} from '@openai/agents-core';
 import fc from 'fast-check';
 import { expect, it } from 'vitest';
 import { type Lane, openLane, randomId } from '../../../../test-support/lanes.js';
@@ -26,6 +30,30 @@ const replaceOf = (
     replacement: replacement.map(said),
   },
 });
+
+/** Transactions `MemorySession` refuses as well: its parity test runs them on it. */
+const REFUSED_BY_MEMORY_SESSION_TOO = [
+  // A field its type does not have.
+  { operationId: 'op', transaction: { ...appendOf('op', 'a').transaction, note: 1 } },
+  {
+    operationId: 'op',
+    transaction: { ...replaceOf('op', [], ['a']).transaction, expectedHead: 1 },
+  },
+  // Objects that are not history items of the Agents SDK.
+  { operationId: 'op', transaction: { type: 'append_items', items: [{ foo: 1 }] } },
+  {
+    operationId: 'op',
+    transaction: { type: 'append_items', items: [said('a'), { role: 'robot', content: 'x' }] },
+  },
+  {
+    operationId: 'op',
+    transaction: { type: 'replace_suffix', expectedSuffix: [{ foo: 1 }], replacement: [] },
+  },
+  {
+    operationId: 'op',
+    transaction: { type: 'replace_suffix', expectedSuffix: [], replacement: [{ type: 'nope' }] },
+  },
+];
 
 export function transactionTests(lane: Lane): void {
   const opened = openLane(lane);
@@ -165,6 +193,7 @@ export function transactionTests(lane: Lane): void {
       { operationId: 'op', transaction: { type: 'replace_suffix', expectedSuffix: [said('a')] } },
       { operationId: 'op', transaction: { type: 'truncate' } },
       { operationId: 'op' },
+      ...REFUSED_BY_MEMORY_SESSION_TOO,
     ];
     for (const args of malformed) {
       await expect(session.applyHistoryTransaction(args as never)).rejects.toMatchObject({
@@ -181,6 +210,14 @@ export function transactionTests(lane: Lane): void {
       }),
     ).rejects.toMatchObject({ code: 'SERIALIZATION' });
     expect(await headOf(ids)).toBe(0);
+  });
+
+  it("refuses the transactions MemorySession refuses: unknown fields, items outside the SDK's schema", async () => {
+    const memory = new MemorySession();
+    for (const args of REFUSED_BY_MEMORY_SESSION_TOO) {
+      await expect(memory.applyHistoryTransaction(args as never)).rejects.toThrow();
+    }
+    expect(await memory.getItems()).toEqual([]);
   });
 
   it('an operation id outlives a pop of the item that recorded it, wherever that item stood', async () => {
