@@ -44,6 +44,9 @@ export function validatorTests(lane: Lane): void {
   // checkpointer it asks for is bound to a fresh tenant of its own.
   const initializer = {
     checkpointerName: `@entelix/langgraph on ${lane.name}`,
+    // The validator's own default is 10 s; opening and migrating an embedded PGlite takes
+    // longer when every core is busy (the hook timeout of vitest.config.ts, for the same reason).
+    beforeAllTimeout: 60_000,
     async beforeAll() {
       storage = await lane.start();
       persistence = await storage.open();
