@@ -12,6 +12,57 @@ import { createRedisPersistence } from '@entelix/redis';
 import { Redis } from 'ioredis';
 
 const WORKERS = 16;
+// Runs of the purge growth rows: each purges a tenant of its own, filled beforehand.
+const PURGE_RUNS = 5;
+// The harness's warm-up calls pass -1..-PURGE_RUNS, the timed ones 0..PURGE_RUNS-1.
+const purgeTenant = (size, run) => `purge-${size}-${run}`;
+const rawPurgeKeys = (base) =>
+  ['items', 'checkpoints', 'writes', 'events'].map((k) => `${base}:${k}`);
+
+/** A tenant of `size` records: 40% items, 20% checkpoints, 20% pending writes, 20% events. */
+async function fillPurgeTenant(persistence, tenant, size, state) {
+  const checkpointer = persistence.checkpointer();
+  const store = persistence.store();
+  const namespace = Namespace.of(tenant, 'purge');
+  for (let from = 0; from < (size * 4) / 10; from += 1_000) {
+    const to = Math.min((size * 4) / 10, from + 1_000);
+    await Promise.all(
+      Array.from({ length: to - from }, (_, j) => store.put(namespace, `k${from + j}`, state)),
+    );
+  }
+  const checkpoints = Array.from({ length: (size * 2) / 10 }, (_, n) =>
+    Checkpoint.create({ key: ThreadKey.of(tenant, `thread-${n % 10}`), step: n, state }),
+  );
+  for (let from = 0; from < checkpoints.length; from += 1_000) {
+    const batch = checkpoints.slice(from, from + 1_000);
+    await Promise.all(batch.map((checkpoint) => checkpointer.put(checkpoint)));
+    await Promise.all(
+      batch.map((checkpoint) =>
+        checkpointer.putWrites(checkpoint.key, { checkpointId: checkpoint.id, taskId: 'task' }, [
+          { idx: 0, channel: 'messages', value: state },
+        ]),
+      ),
+    );
+  }
+  await persistence.sessionLog().append(
+    ThreadKey.of(tenant, 'thread'),
+    Array.from({ length: (size * 2) / 10 }, () => state),
+  );
+}
+
+/** The same records in four plain keys: a hash each of items, checkpoints and writes, a sorted set of events. */
+async function fillRawPurgeTenant(client, base, size, payload) {
+  const [items, checkpoints, writes, events] = rawPurgeKeys(base);
+  const entries = (count, prefix) =>
+    Array.from({ length: count }, (_, n) => [`${prefix}${n}`, payload]).flat();
+  await client.hset(items, ...entries((size * 4) / 10, 'k'));
+  await client.hset(checkpoints, ...entries((size * 2) / 10, 'c'));
+  await client.hset(writes, ...entries((size * 2) / 10, 'c'));
+  await client.zadd(
+    events,
+    ...Array.from({ length: (size * 2) / 10 }, (_, n) => [n + 1, `${n + 1}:${payload}`]).flat(),
+  );
+}
 
 export async function openRedis({ state, url, iterations }) {
   const keyPrefix = `bench${Math.random().toString(36).slice(2, 10)}`;
@@ -50,6 +101,7 @@ if #keys == 0 then return {} end return redis.call('HMGET', KEYS[2], unpack(keys
   const nsOf = (i) => Namespace.of(tenant, 'bench', `w${worker(i)}`);
   const itemKey = (i) => `k${Math.abs(i) % 100}`;
   const raw = (kind, i) => `${keyPrefix}:raw:${kind}:${worker(i)}`;
+  const rawPurgeBase = (size, run) => `${keyPrefix}:raw:purge:${size}:${run}`;
 
   // Every thread has history and events, every namespace items, before timing starts.
   const parents = [];
@@ -153,6 +205,16 @@ if #keys == 0 then return {} end return redis.call('HMGET', KEYS[2], unpack(keys
     await Promise.all(
       Array.from({ length: 1_000 }, (_, j) => store.put(largeNamespace, `k${i + j}`, state)),
     );
+  }
+
+  // The purge check: tenants of 10,000 records (4,000 items, 2,000 checkpoints on 10
+  // threads with a pending write each, 2,000 events), as on Postgres, next to tenants of
+  // 10; the raw side deletes the same records kept in four keys per tenant.
+  for (let run = -PURGE_RUNS; run < PURGE_RUNS; run++) {
+    for (const size of [10, 10_000]) {
+      await fillPurgeTenant(persistence, purgeTenant(size, run), size, state);
+      await fillRawPurgeTenant(client, rawPurgeBase(size, run), size, payload);
+    }
   }
 
   const fifthNewest = async (key) => (await checkpointer.listHistory(key, { limit: 5 }))[4].id;
@@ -357,6 +419,18 @@ if #keys == 0 then return {} end return redis.call('HMGET', KEYS[2], unpack(keys
         small: () => store.list(freshNamespace, { limit: 1 }),
         large: () => store.list(expiredNamespace, { limit: 1 }),
         iterations,
+      },
+      {
+        name: 'purgeTenant, 10,000 vs 10 records',
+        small: (i) => persistence.purgeTenant(purgeTenant(10, i)),
+        large: (i) => persistence.purgeTenant(purgeTenant(10_000, i)),
+        iterations: PURGE_RUNS,
+      },
+      {
+        name: 'raw DEL of the same records in 4 keys, 10,000 vs 10',
+        small: (i) => client.del(...rawPurgeKeys(rawPurgeBase(10, i))),
+        large: (i) => client.del(...rawPurgeKeys(rawPurgeBase(10_000, i))),
+        iterations: PURGE_RUNS,
       },
       {
         name: 'store evictExpired(), 40,000 vs 0 emptied tenants',
