@@ -23,6 +23,7 @@ import {
   parseEnvelope,
   type SessionLogDriver,
   type StoreDriver,
+  type StoreFilterCondition,
   type StoreItemRow,
   selectNamespaceScopes,
   startsWithScope,
@@ -59,6 +60,7 @@ export type Flaw =
   | 'glob-prefix'
   | 'search-prefix-not-segment'
   | 'search-includes-expired'
+  | 'null-operand-as-sql-null'
   | 'get-many-in-storage-order'
   | 'ttl-from-created-at'
   // session log
@@ -580,6 +582,7 @@ function storeDriver(
             query.filter.length === 0 ||
             matchesStoreFilter(parseEnvelope(item.payload, BACKEND).state, query.filter),
         )
+        .filter((item) => !has('null-operand-as-sql-null') || !negatesNull(item, query.filter))
         .sort(compareStoreItems)
         .slice(0, query.limit)
         .map((item) => ({ ...toRow(item), scope: item.scope, key: item.key }));
@@ -596,6 +599,18 @@ function storeDriver(
       return evicted;
     },
   };
+}
+
+/** Whether a `$ne null` or `$nin [null]` condition names a field the item lacks. */
+function negatesNull(item: ItemRecord, conditions: readonly StoreFilterCondition[]): boolean {
+  const value = parseEnvelope(item.payload, BACKEND).state;
+  const fields = typeof value === 'object' && value !== null ? value : {};
+  return conditions.some(
+    ({ field, op, value: operand }) =>
+      !Object.hasOwn(fields, field) &&
+      ((op === '$ne' && operand === null) ||
+        (op === '$nin' && Array.isArray(operand) && operand.includes(null))),
+  );
 }
 
 function sessionLogDriver(

@@ -117,6 +117,10 @@ export const MUTANTS: { readonly [F in Flaw]: Mutant } = {
     bug: 'search returns expired items that were not evicted yet',
     mustFail: ['store-search/expired-excluded'],
   },
+  'null-operand-as-sql-null': {
+    bug: 'a null operand of $ne or $nin is SQL NULL, so an item without the field is skipped',
+    mustFail: ['store-search/null-operands'],
+  },
   'get-many-in-storage-order': {
     bug: 'getMany returns the items found in storage order, not in request order',
     mustFail: ['store-search/get-many'],

@@ -285,6 +285,7 @@ describe('migrations', () => {
       [4, 'put with writes', '3fddcd4419b4ce9cae072f30ad3543717ab55cf6c02015f0bdc9e75db696b0b6'],
       [5, 'search plan', '3a1d842a779bcd74a723f5ed266c97c3887a4fddebcf18849bd6869e99572b56'],
       [6, 'value escapes', '376aef61429ab056e0c79b6ef5b73619b52781ce4d37c36a36d2dd28fc70c68e'],
+      [7, 'null operands', '7662f849bd8dda579e47bbf4a59f5f9a2d0597bd3fb0029c10f17a2d682aafb1'],
     ]);
   });
 

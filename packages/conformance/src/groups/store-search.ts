@@ -107,6 +107,37 @@ export const storeSearchTests = defineGroup('store-search', ({ test }) => [
   ),
 
   test(
+    'null-operands',
+    'a null operand is the JSON null: $ne null skips a null field and keeps an absent one',
+    async ({ a }) => {
+      const tenant = freshId('tenant');
+      const ns = Namespace.of(tenant, 'nulls');
+      const store = a.store<unknown>();
+      const values: [string, unknown][] = [
+        ['absent', {}],
+        ['null', { field: null }],
+        ['number', { field: 1 }],
+        ['scalar', 'not an object'],
+      ];
+      for (const [key, value] of values) await store.put(ns, key, value);
+      const keys = async (filter: StoreFilter) =>
+        (await store.search(tenant, { filter, limit: 10 })).map((item) => item.key);
+      expect(await keys({ field: null })).toEqual(['null']);
+      expect(await keys({ field: { $eq: null } })).toEqual(['null']);
+      expect(await keys({ field: { $ne: null } })).toEqual(['absent', 'number', 'scalar']);
+      // With a second condition, which takes the conditions one by one on Postgres.
+      expect(await keys({ field: { $ne: null }, other: { $ne: 1 } })).toEqual([
+        'absent',
+        'number',
+        'scalar',
+      ]);
+      expect(await keys({ field: { $in: [null, 2] } })).toEqual(['null']);
+      expect(await keys({ field: { $nin: [null] } })).toEqual(['absent', 'number', 'scalar']);
+      expect(await keys({ field: { $gte: null } })).toEqual([]);
+    },
+  ),
+
+  test(
     'bad-filters',
     'unknown operators, non-array $in and filters that are not plain JSON objects are CONFIG',
     async ({ a }) => {
