@@ -25,7 +25,7 @@ export {
   createCheckpointer,
   matchesMetadataFilter,
 } from './checkpointer.js';
-export { assertJsonValue, jsonEquals } from './codec.js';
+export { assertJsonValue, jsonEquals, MAX_JSON_DEPTH } from './codec.js';
 export type { PayloadFormat } from './envelope.js';
 export { createPayloadFormat, parseEnvelope } from './envelope.js';
 export { errorClasses, toBackendError } from './errors.js';

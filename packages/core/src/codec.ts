@@ -1,4 +1,5 @@
 import { ConfigError, SerializationError } from './errors.js';
+import { describeValue } from './ids.js';
 
 /** A value that survives `JSON.stringify` / `JSON.parse` unchanged. */
 export type JsonValue =
@@ -28,13 +29,21 @@ export interface Codec<T> {
  * Rejected: `NaN`, `Infinity`, `-0`, `undefined` at the top level or inside an array,
  * sparse arrays, arrays with properties beside their elements, `BigInt`, symbols,
  * functions, `Date`, `Map`, `Set`, class instances (of `Array` subclasses too), objects
- * and arrays with an own `toJSON`, and cycles. An object property whose value is
+ * and arrays with an own `toJSON`, cycles, and arrays and objects nested more than
+ * {@link MAX_JSON_DEPTH} levels deep. An object property whose value is
  * `undefined` is accepted and omitted, the way an absent optional property reads back.
  */
 export function assertJsonValue(value: unknown): asserts value is JsonValue {
   // The quick walk builds no paths; only a value it refuses is walked again to say why.
-  if (!isStrictJson(value, 0)) checkJson(value, '$', new Set());
+  if (!isStrictJson(value, 0)) checkJson(value, '$', new Set(), 1);
 }
+
+/**
+ * How many arrays and objects a value may nest: a backend writes and reads JSON with
+ * recursive code, and one much deeper exhausts the stack somewhere between the
+ * application and the database.
+ */
+export const MAX_JSON_DEPTH = 1000;
 
 // Deeper than this, the quick walk gives up and lets `checkJson` look for a cycle.
 const QUICK_WALK_DEPTH = 64;
@@ -77,7 +86,7 @@ function isStrictJson(value: unknown, depth: number): boolean {
   return true;
 }
 
-function checkJson(value: unknown, path: string, ancestors: Set<object>): void {
+function checkJson(value: unknown, path: string, ancestors: Set<object>, depth: number): void {
   switch (typeof value) {
     case 'string':
     case 'boolean':
@@ -94,6 +103,8 @@ function checkJson(value: unknown, path: string, ancestors: Set<object>): void {
   if (value === null) return;
   const object = value as object;
   if (ancestors.has(object)) fail(path, 'the value has a cycle');
+  if (depth > MAX_JSON_DEPTH)
+    fail(path, `arrays and objects nest more than ${MAX_JSON_DEPTH} deep`);
   ancestors.add(object);
   if (Object.hasOwn(object, 'toJSON')) fail(path, 'a toJSON method stores what it returns');
   if (Array.isArray(object)) {
@@ -104,7 +115,7 @@ function checkJson(value: unknown, path: string, ancestors: Set<object>): void {
       if (!(i in object)) fail(`${path}[${i}]`, 'sparse arrays read back with null holes');
       const item = object[i];
       if (item === undefined) fail(`${path}[${i}]`, 'undefined reads back as null');
-      checkJson(item, `${path}[${i}]`, ancestors);
+      checkJson(item, `${path}[${i}]`, ancestors, depth + 1);
     }
     if (hasPropertiesBesideElements(object)) {
       const named = Object.keys(object)[object.length];
@@ -122,7 +133,7 @@ function checkJson(value: unknown, path: string, ancestors: Set<object>): void {
     if (Object.getOwnPropertySymbols(object).length > 0) fail(path, 'symbol keys are not JSON');
     for (const key of Object.keys(object)) {
       const item = (object as Record<string, unknown>)[key];
-      if (item !== undefined) checkJson(item, `${path}.${key}`, ancestors);
+      if (item !== undefined) checkJson(item, `${path}.${key}`, ancestors, depth + 1);
     }
   }
   ancestors.delete(object);
@@ -137,7 +148,9 @@ function hasPropertiesBesideElements(array: unknown[]): boolean {
 }
 
 function fail(path: string, reason: string): never {
-  throw new SerializationError(`value at ${path} cannot be stored: ${reason}`);
+  // A path a thousand levels long says no more than its two ends.
+  const shown = path.length > 200 ? `${path.slice(0, 100)}…${path.slice(-60)}` : path;
+  throw new SerializationError(`value at ${shown} cannot be stored: ${reason}`);
 }
 
 /**
@@ -170,12 +183,13 @@ export function isStrictJsonCodec(codec: Codec<unknown>): boolean {
 export function readJsonObject(value: unknown, what: string): JsonObject | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new ConfigError(`${what} must be a plain JSON object`);
+    throw new ConfigError(`${what} must be a plain JSON object, got ${describeValue(value)}`);
   }
   try {
     assertJsonValue(value);
   } catch (error) {
-    throw new ConfigError(`${what} must be a plain JSON object`, { cause: error });
+    const reason = (error as Error).message.replace(/^value at \$/, what);
+    throw new ConfigError(`${what} must be a plain JSON object: ${reason}`, { cause: error });
   }
   return value as JsonObject;
 }

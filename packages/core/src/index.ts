@@ -16,7 +16,7 @@ export type {
 } from './checkpointer.js';
 export { Checkpoint } from './checkpointer.js';
 export type { Codec, JsonObject, JsonValue } from './codec.js';
-export { strictJsonCodec } from './codec.js';
+export { MAX_JSON_DEPTH, strictJsonCodec } from './codec.js';
 export type { Envelope, PayloadOptions, Upcaster } from './envelope.js';
 export { CURRENT_SCHEMA_VERSION } from './envelope.js';
 export type { EntelixErrorOptions } from './errors.js';

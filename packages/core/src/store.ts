@@ -1,5 +1,5 @@
 import { decodeDate } from './checkpointer.js';
-import { assertJsonValue, type JsonValue, jsonEquals } from './codec.js';
+import { type JsonValue, jsonEquals, readJsonObject } from './codec.js';
 import type { PayloadFormat } from './envelope.js';
 import { ConfigError, CorruptRecordError } from './errors.js';
 import { assertRowTenant, describeValue, Namespace, TenantId, validateId } from './ids.js';
@@ -151,17 +151,10 @@ const OPERATORS: ReadonlySet<string> = new Set([
  * `$` is a set of operators (each must be known); any other value is an equality.
  */
 export function readStoreFilter(filter: unknown): StoreFilterCondition[] {
-  if (filter === undefined) return [];
-  if (typeof filter !== 'object' || filter === null || Array.isArray(filter)) {
-    throw new ConfigError(`filter must be a plain JSON object, got ${describeValue(filter)}`);
-  }
-  try {
-    assertJsonValue(filter);
-  } catch (error) {
-    throw new ConfigError('filter must be a plain JSON object', { cause: error });
-  }
+  const object = readJsonObject(filter, 'filter');
+  if (object === undefined) return [];
   const conditions: StoreFilterCondition[] = [];
-  for (const [field, condition] of Object.entries(filter as Record<string, JsonValue>)) {
+  for (const [field, condition] of Object.entries(object)) {
     if (condition === undefined) continue;
     const operators = operatorEntries(condition);
     if (operators === undefined) {

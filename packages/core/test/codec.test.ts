@@ -1,4 +1,4 @@
-import { strictJsonCodec } from '@entelix/core';
+import { MAX_JSON_DEPTH, strictJsonCodec } from '@entelix/core';
 import { assertJsonValue } from '@entelix/core/adapter';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -74,6 +74,28 @@ describe('strict JSON codec', () => {
     expect(() => assertJsonValue(nest(Number.NaN, 3))).toThrow(
       'value at $.next[0].next[0].next[0] cannot be stored: NaN is not finite',
     );
+  });
+
+  it(`accepts ${MAX_JSON_DEPTH} levels of nesting and refuses one more, however deep`, () => {
+    const nest = (levels: number): unknown =>
+      Array.from({ length: levels }).reduce<unknown>(
+        (inner, _, level) => (level % 2 === 0 ? [inner] : { d: inner }),
+        'leaf',
+      );
+    expect(() => assertJsonValue(nest(MAX_JSON_DEPTH))).not.toThrow();
+    for (const levels of [MAX_JSON_DEPTH + 1, 1_000_000]) {
+      let error: unknown;
+      try {
+        assertJsonValue(nest(levels));
+      } catch (caught) {
+        error = caught;
+      }
+      expect(error).toMatchObject({ code: 'SERIALIZATION' });
+      const { message } = error as Error;
+      expect(message).toMatch(/value at \$[[.]\S*…\S* cannot be stored/);
+      expect(message).toMatch(`arrays and objects nest more than ${MAX_JSON_DEPTH} deep`);
+      expect(message.length).toBeLessThan(300);
+    }
   });
 
   it('accepts every JSON value and keeps it unchanged', () => {

@@ -3,16 +3,24 @@ import {
   CheckpointId as CheckpointIds,
   type ErrorCode,
   type JsonObject,
+  type JsonValue,
   Namespace,
   type Persistence,
   type StoreFilter,
   ThreadKey,
   withSessionLock,
 } from '@entelix/core';
-import { validateId } from '@entelix/core/adapter';
+import { MAX_JSON_DEPTH, validateId } from '@entelix/core/adapter';
 import fc from 'fast-check';
 import { expect } from 'vitest';
 import { defineGroup, freshId, freshKey, makeCheckpoint, settle, tenantView } from '../fixtures.js';
+
+/** Arrays and objects nested `levels` deep, alternating, around one string. */
+function nested(levels: number): JsonValue {
+  let value: JsonValue = 'bottom';
+  for (let level = 1; level <= levels; level++) value = level % 2 === 0 ? [value] : { d: value };
+  return value;
+}
 
 /** Identifier values that must be refused with INVALID_ID wherever an id goes. */
 const BAD_IDS: [string, unknown][] = [
@@ -702,6 +710,75 @@ export const hostileInputTests = defineGroup('hostile-input', ({ test }) => [
       await a.store().delete(namespace, 'k');
     },
     { timeoutMs: 60_000 },
+  ),
+
+  test(
+    'deep-nesting',
+    'values, metadata and filters nested 1,000 levels deep are stored and matched exactly; one level more, or a hundred thousand, is SERIALIZATION or CONFIG and changes nothing',
+    async ({ a, captureStorage }) => {
+      const key = freshKey();
+      const namespace = Namespace.of(key.tenantId, 'deep');
+      const deepest = nested(MAX_JSON_DEPTH);
+      const cp = makeCheckpoint(key, deepest, { metadata: { deep: nested(MAX_JSON_DEPTH - 1) } });
+      await a.checkpointer().put(cp);
+      expect((await a.checkpointer().getLatest(key))?.state).toEqual(deepest);
+      const history = await a
+        .checkpointer()
+        .listHistory(key, { limit: 5, filter: { deep: nested(MAX_JSON_DEPTH - 1) } });
+      expect(history.map(({ id }) => id)).toEqual([cp.id]);
+      await a.store().put(namespace, 'k', { field: nested(MAX_JSON_DEPTH - 1) });
+      expect((await a.store().get(namespace, 'k'))?.value).toEqual({
+        field: nested(MAX_JSON_DEPTH - 1),
+      });
+      const found = await a.store().search(key.tenantId, {
+        limit: 5,
+        filter: { field: nested(MAX_JSON_DEPTH - 1) } as StoreFilter,
+      });
+      expect(found.map((item) => item.key)).toEqual(['k']);
+      await a.sessionLog().append(key, [deepest]);
+      expect((await a.sessionLog().loadSince(key, 0)).map(({ event }) => event)).toEqual([deepest]);
+
+      const storage = await captureStorage(() => tenantView(a, key.tenantId));
+      for (const levels of [MAX_JSON_DEPTH + 1, 100_000]) {
+        const tooDeep = nested(levels);
+        const calls: [string, () => Promise<unknown>, ErrorCode][] = [
+          [
+            'checkpointer.put(state)',
+            () => a.checkpointer().put(makeCheckpoint(key, tooDeep)),
+            'SERIALIZATION',
+          ],
+          [
+            'checkpointer.put(metadata)',
+            () => a.checkpointer().put(makeCheckpoint(key, 1, { metadata: { deep: tooDeep } })),
+            'CONFIG',
+          ],
+          [
+            'checkpointer.listHistory(filter)',
+            () => a.checkpointer().listHistory(key, { limit: 5, filter: { deep: tooDeep } }),
+            'CONFIG',
+          ],
+          ['store.put(value)', () => a.store().put(namespace, 'k2', tooDeep), 'SERIALIZATION'],
+          [
+            'store.search(filter)',
+            () =>
+              a
+                .store()
+                .search(key.tenantId, { limit: 5, filter: { field: tooDeep } as StoreFilter }),
+            'CONFIG',
+          ],
+          [
+            'sessionLog.append(event)',
+            () => a.sessionLog().append(key, [tooDeep]),
+            'SERIALIZATION',
+          ],
+        ];
+        for (const [position, call, code] of calls) {
+          expect(await settle(call), `${position} nested ${levels} deep`).toMatchObject({ code });
+        }
+      }
+      await storage.expectUnchanged();
+    },
+    { timeoutMs: 30_000 },
   ),
 
   test(
