@@ -9,6 +9,7 @@ import {
   createPostgresPersistence,
   LATEST_SCHEMA_VERSION,
 } from '../src/index.js';
+import { readBackLeadingByteOrderMarks } from './byte-order-mark.js';
 import { indexReadTests } from './index-reads.js';
 import {
   closeWriteGate,
@@ -451,6 +452,21 @@ describeWithService('DATABASE_URL', 'postgres (real server, application role)', 
         // The schema is dropped with the suite's.
       },
     }));
+  });
+
+  it('returns ids beginning with U+FEFF exactly, which PGlite cannot', async () => {
+    const persistence = await createPostgresPersistence({
+      pool: appPool,
+      schema: setup.schema,
+      migrate: 'verify',
+    });
+    expect(await readBackLeadingByteOrderMarks(persistence)).toEqual({
+      storeKeys: ['\ufeffkey'],
+      checkpointThreads: ['\ufeffthread'],
+      logThreads: ['\ufeffthread'],
+      markedTenantRead: ['event'],
+    });
+    await persistence.close();
   });
 
   describe('doctor', () => {
