@@ -11,7 +11,9 @@ export async function readBackLeadingByteOrderMarks(persistence: Persistence) {
   const namespace = Namespace.of(tenant, 'docs');
   await persistence.store().put(namespace, `${BOM}key`, 1);
   const key = ThreadKey.of(tenant, `${BOM}thread`);
-  await persistence.checkpointer().put(persistence.checkpointer().create({ key, step: 0, state: 1 }));
+  await persistence
+    .checkpointer()
+    .put(persistence.checkpointer().create({ key, step: 0, state: 1 }));
   await persistence.sessionLog().append(key, [1]);
   const markedTenant = ThreadKey.of(`${BOM}${tenant}`, 'thread');
   await persistence.sessionLog().append(markedTenant, ['event']);

@@ -28,5 +28,9 @@ runConformance({
     clientOf.get(persistence)?.disconnect();
   },
   snapshot: () => snapshotPrefix(inspector, keyPrefix),
+  skip: {
+    'hostile-input/prototype-names':
+      'ioredis-mock keeps a hash in a plain object, so HGET of a field named like an Object.prototype member returns that member (redis.test.ts pins it); real Redis passes this test on every other lane',
+  },
   extraTests: snapshotTests,
 });

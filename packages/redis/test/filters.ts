@@ -111,4 +111,27 @@ export function filterTests(open: () => Persistence): void {
       { numRuns: 150 },
     );
   }, 60_000);
+
+  it('compares a lone surrogate in a top-level string as U+FFFD and every other character exactly, as the README says', async () => {
+    const store = open().store<JsonValue>();
+    const namespace = Namespace.of(randomId('tenant'), 'items');
+    const items: [string, JsonValue][] = [
+      ['high', { text: 'x\ud800', nested: { text: 'x\ud800' } }],
+      ['low', { text: 'x\udfff', nested: { text: 'x\udfff' } }],
+      ['replacement', { text: 'x\ufffd', nested: { text: 'x\ufffd' } }],
+      ['nul', { text: 'x\u0000', nested: { text: 'x\u0000' } }],
+    ];
+    for (const [key, each] of items) await store.put(namespace, key, each);
+    const keys = async (filter: JsonObject) =>
+      (await store.search(namespace.tenantId, { filter, limit: 10 })).map((each) => each.key);
+    expect(await keys({ text: 'x\udc00' })).toEqual(['high', 'low', 'replacement']);
+    expect(await keys({ text: 'x\ufffd' })).toEqual(['high', 'low', 'replacement']);
+    expect(await keys({ text: { $gt: 'x\ufffc' } })).toEqual(['high', 'low', 'replacement']);
+    expect(await keys({ text: 'x\u0000' })).toEqual(['nul']);
+    expect(await keys({ nested: { text: 'x\ud800' } })).toEqual(['high']);
+    expect(await keys({ nested: { text: 'x\udc00' } })).toEqual([]);
+    expect(await keys({ nested: { text: 'x\u0000' } })).toEqual(['nul']);
+    // Only the comparison sees U+FFFD: what is returned is what was stored.
+    expect((await store.get(namespace, 'high'))?.value).toEqual(items[0]?.[1]);
+  });
 }

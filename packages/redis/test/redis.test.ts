@@ -431,6 +431,26 @@ describe('bad input changes nothing', () => {
   });
 });
 
+describe("ioredis-mock's hashes", () => {
+  it('read a field named like an Object.prototype member as that member, as the README says', async () => {
+    const persistence = mockPersistence();
+    const tenant = randomId('tenant');
+    await persistence.store().put(Namespace.of(tenant, 'docs'), 'k', 1);
+    // The tenant's namespace index now exists; real Redis stores this namespace too.
+    const error = await persistence
+      .store()
+      .put(Namespace.of(tenant, 'constructor'), 'k', 1)
+      .then(
+        () => undefined,
+        (caught: unknown) => caught,
+      );
+    expect(error).toMatchObject({ code: 'BACKEND', message: /concatenate a js object/ });
+    expect(await persistence.store().listNamespaces(tenant)).toEqual([
+      Namespace.of(tenant, 'docs'),
+    ]);
+  });
+});
+
 describe('store listing', () => {
   const persistence = mockPersistence();
   // Characters whose UTF-16 order differs from code-point order (astral vs U+E000+),

@@ -10,7 +10,12 @@ import {
   ThreadKey,
   withSessionLock,
 } from '@entelix/core';
-import { MAX_JSON_DEPTH, validateId } from '@entelix/core/adapter';
+import {
+  compareCodePoints,
+  compareScopes,
+  MAX_JSON_DEPTH,
+  validateId,
+} from '@entelix/core/adapter';
 import fc from 'fast-check';
 import { expect } from 'vitest';
 import { defineGroup, freshId, freshKey, makeCheckpoint, settle, tenantView } from '../fixtures.js';
@@ -91,6 +96,16 @@ const HOSTILE_LEGAL_IDS = [
   '\u0001\u0002\u0001',
   '\u{10FFFF}',
   '🦀'.repeat(64),
+];
+
+/** Names that a plain JavaScript object already has: an index kept in one finds them. */
+const PROTOTYPE_NAMES = [
+  '__proto__',
+  'constructor',
+  'hasOwnProperty',
+  'isPrototypeOf',
+  'toString',
+  'valueOf',
 ];
 
 type Call = [position: string, call: () => Promise<unknown>];
@@ -690,6 +705,52 @@ export const hostileInputTests = defineGroup('hostile-input', ({ test }) => [
       }
       expect(({} as Record<string, unknown>).polluted).toBeUndefined();
     },
+  ),
+
+  test(
+    'prototype-names',
+    'ids named like Object.prototype members work as tenants, threads, namespaces, scope parts and keys, beside other data of the same tenant',
+    async ({ a, b }) => {
+      // Fixed tenant ids, so erased first: a run before this one may have left them.
+      for (const name of PROTOTYPE_NAMES) await a.purgeTenant(name);
+      const shared = freshId('tenant');
+      for (const name of PROTOTYPE_NAMES) {
+        // Each tenant holds data before the named ids are written beside it, so a
+        // backend keeping per-tenant indexes in plain objects finds the name there.
+        for (const tenant of [name, shared]) {
+          await a.store().put(Namespace.of(tenant, 'before'), 'before', 0);
+          await a.store().put(Namespace.of(tenant, name), name, name);
+          await a.store().put(Namespace.of(tenant, name, name), 'before', 0);
+          const key = ThreadKey.of(tenant, name);
+          await a.checkpointer().put(makeCheckpoint(ThreadKey.of(tenant, 'before'), 0));
+          await a.checkpointer().put(makeCheckpoint(key, name, { ns: name }));
+          await a.sessionLog().append(ThreadKey.of(tenant, 'before'), [0]);
+          await a.sessionLog().append(key, [name]);
+          expect((await b.checkpointer().getLatest(key, { ns: name }))?.state).toBe(name);
+          expect(await b.store().list(Namespace.of(tenant, name))).toEqual([name]);
+          expect((await b.sessionLog().loadSince(key, 0)).map(({ event }) => event)).toEqual([
+            name,
+          ]);
+        }
+        const scopes = (await b.store().listNamespaces(name)).map((ns) => ns.scope);
+        expect(scopes).toEqual([['before'], [name], [name, name]].sort(compareScopes));
+        expect(await b.checkpointer().listThreads(name, { limit: 10 })).toEqual(
+          ['before', name].sort(compareCodePoints),
+        );
+        expect(await b.sessionLog().listThreads(name, { limit: 10 })).toEqual(
+          ['before', name].sort(compareCodePoints),
+        );
+      }
+      const sorted = ['before', ...PROTOTYPE_NAMES].sort(compareCodePoints);
+      expect(await b.checkpointer().listThreads(shared, { limit: 20 })).toEqual(sorted);
+      expect(await b.sessionLog().listThreads(shared, { limit: 20 })).toEqual(sorted);
+      const sharedScopes = (await b.store().listNamespaces(shared)).map((ns) => ns.scope);
+      expect(sharedScopes.filter((scope) => scope.length === 1).map(([part]) => part)).toEqual(
+        sorted,
+      );
+      for (const name of PROTOTYPE_NAMES) await a.purgeTenant(name);
+    },
+    { timeoutMs: 30_000 },
   ),
 
   test(
