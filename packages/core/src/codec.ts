@@ -34,8 +34,38 @@ export interface Codec<T> {
  * `undefined` is accepted and omitted, the way an absent optional property reads back.
  */
 export function assertJsonValue(value: unknown): asserts value is JsonValue {
+  const flaw = findJsonFlaw(value);
+  if (flaw !== undefined) {
+    throw new SerializationError(
+      `value at ${flaw.shownPath('$')} cannot be stored: ${flaw.reason}`,
+    );
+  }
+}
+
+/** The first part of a value that would not read back unchanged, and why. */
+class JsonFlaw {
+  constructor(
+    readonly path: string,
+    readonly reason: string,
+  ) {}
+
+  /** The path from `root`; a path a thousand levels long says no more than its two ends. */
+  shownPath(root: string): string {
+    const path = root + this.path;
+    return path.length > 200 ? `${path.slice(0, 100)}…${path.slice(-60)}` : path;
+  }
+}
+
+function findJsonFlaw(value: unknown): JsonFlaw | undefined {
   // The quick walk builds no paths; only a value it refuses is walked again to say why.
-  if (!isStrictJson(value, 0)) checkJson(value, '$', new Set(), 1);
+  if (isStrictJson(value, 0)) return undefined;
+  try {
+    checkJson(value, '', new Set(), 1);
+  } catch (error) {
+    if (error instanceof JsonFlaw) return error;
+    throw error;
+  }
+  return undefined;
 }
 
 /**
@@ -148,9 +178,7 @@ function hasPropertiesBesideElements(array: unknown[]): boolean {
 }
 
 function fail(path: string, reason: string): never {
-  // A path a thousand levels long says no more than its two ends.
-  const shown = path.length > 200 ? `${path.slice(0, 100)}…${path.slice(-60)}` : path;
-  throw new SerializationError(`value at ${shown} cannot be stored: ${reason}`);
+  throw new JsonFlaw(path, reason);
 }
 
 /**
@@ -185,11 +213,11 @@ export function readJsonObject(value: unknown, what: string): JsonObject | undef
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new ConfigError(`${what} must be a plain JSON object, got ${describeValue(value)}`);
   }
-  try {
-    assertJsonValue(value);
-  } catch (error) {
-    const reason = (error as Error).message.replace(/^value at \$/, what);
-    throw new ConfigError(`${what} must be a plain JSON object: ${reason}`, { cause: error });
+  const flaw = findJsonFlaw(value);
+  if (flaw !== undefined) {
+    throw new ConfigError(
+      `${what} must be a plain JSON object: at ${flaw.shownPath(what)}, ${flaw.reason}`,
+    );
   }
   return value as JsonObject;
 }

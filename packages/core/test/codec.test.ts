@@ -1,5 +1,5 @@
 import { MAX_JSON_DEPTH, strictJsonCodec } from '@entelix/core';
-import { assertJsonValue } from '@entelix/core/adapter';
+import { assertJsonValue, readStoreFilter } from '@entelix/core/adapter';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 
@@ -96,6 +96,16 @@ describe('strict JSON codec', () => {
       expect(message).toMatch(`arrays and objects nest more than ${MAX_JSON_DEPTH} deep`);
       expect(message.length).toBeLessThan(300);
     }
+  });
+
+  it('a filter that is not plain JSON is CONFIG naming the part and why, with no second prefix', () => {
+    expect(() => readStoreFilter({ kind: { $in: [1, Number.NaN] } })).toThrow(
+      expect.objectContaining({
+        code: 'CONFIG',
+        message:
+          '[entelix] [core] filter must be a plain JSON object: at filter.kind.$in[1], NaN is not finite',
+      }),
+    );
   });
 
   it('accepts every JSON value and keeps it unchanged', () => {
