@@ -113,6 +113,13 @@ export function createEntelixSaver(
   return new EntelixCheckpointSaver(persistence, options.serde, tenantId, pageSize);
 }
 
+/** The task a `putWrites` call writes for. */
+interface TaskWrites {
+  readonly checkpointId: CheckpointId;
+  readonly taskId: string;
+  readonly taskPath: string;
+}
+
 /** What a write call addresses, read from its config. */
 interface WriteTarget {
   readonly key: ThreadKey;
@@ -142,6 +149,12 @@ class EntelixCheckpointSaver extends BaseCheckpointSaver<number> implements Ente
   readonly #knownSlots = new Map<string, true>();
   /** Writes waiting to go out with the put of their checkpoint's child, by their slot. */
   readonly #queuedWrites = new Map<string, QueuedWrites[]>();
+  /**
+   * The last `putWrites` call of each (checkpoint slot, task) still in flight: the next
+   * one for the same task writes after it, so first-wins and last-wins follow the order
+   * of the calls, not the order their values finish serializing.
+   */
+  readonly #taskWritesInFlight = new Map<string, Promise<void>>();
 
   constructor(
     persistence: Persistence,
@@ -257,18 +270,44 @@ class EntelixCheckpointSaver extends BaseCheckpointSaver<number> implements Ente
         });
       }
     }
+    const task: TaskWrites = { checkpointId, taskId, taskPath: taskPath ?? '' };
+    const slot = slotOf(target.key, target.ns, checkpointId);
+    const inFlight = `${slot}\u0000${taskId}`;
+    const done = this.#putTaskWrites(target, task, writes, this.#taskWritesInFlight.get(inFlight));
+    const settledDone = done.then(
+      () => {},
+      () => {},
+    );
+    this.#taskWritesInFlight.set(inFlight, settledDone);
+    void settledDone.then(() => {
+      if (this.#taskWritesInFlight.get(inFlight) === settledDone) {
+        this.#taskWritesInFlight.delete(inFlight);
+      }
+    });
+    return done;
+  }
+
+  /** `putWrites` once its values are dumped and the task's previous call has settled. */
+  async #putTaskWrites(
+    target: WriteTarget,
+    task: TaskWrites,
+    writes: PendingWrite[],
+    previous: Promise<void> | undefined,
+  ): Promise<void> {
     const values = await settled(writes.map(([, value]) => this.#values.dump(value)));
     const records = writes.map(([channel], index) => ({
       idx: WRITES_IDX_MAP[channel] ?? index,
       channel,
       value: values[index] as JsonValue,
     }));
+    if (previous !== undefined) await previous;
+    const { checkpointId, taskId, taskPath } = task;
     const slot = slotOf(target.key, target.ns, checkpointId);
-    const batch = { taskId, taskPath: taskPath ?? '', writes: records };
+    const batch = { taskId, taskPath, writes: records };
     const write = () =>
       this.#checkpoints.putWrites(
         target.key,
-        { checkpointId, ns: target.ns, taskId, taskPath: batch.taskPath },
+        { checkpointId, ns: target.ns, taskId, taskPath },
         records,
         { fence: target.fence },
       );

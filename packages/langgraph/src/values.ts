@@ -113,9 +113,11 @@ function escapeTagged(value: JsonValue): JsonValue {
 const PLAIN_JSON_DEPTH = 64;
 
 /**
- * True for values that survive `JSON.stringify` and `JSON.parse` unchanged: plain
- * objects and dense arrays of finite numbers (not -0), strings, booleans and null,
- * with no `undefined` anywhere (the serializer keeps those as records).
+ * True for values that survive `JSON.stringify` and `JSON.parse` unchanged and that the
+ * serializer writes as they are: plain objects and dense arrays of finite numbers (not
+ * -0), strings, booleans and null, with no `undefined` anywhere (the serializer keeps
+ * those as records), no array holding properties beside its elements (it writes the
+ * elements alone) and no object whose `lg_name` is "Send" (it writes a Send's fields).
  */
 export function isPlainJson(value: unknown, depth: number): value is JsonValue {
   switch (typeof value) {
@@ -135,6 +137,7 @@ export function isPlainJson(value: unknown, depth: number): value is JsonValue {
   if (Object.hasOwn(value, 'toJSON')) return false;
   if (Array.isArray(value)) {
     if (Object.getPrototypeOf(value) !== Array.prototype) return false;
+    if (Object.keys(value).length !== value.length) return false;
     for (let i = 0; i < value.length; i++) {
       if (!(i in value) || !isPlainJson(value[i], depth + 1)) return false;
     }
@@ -143,6 +146,7 @@ export function isPlainJson(value: unknown, depth: number): value is JsonValue {
   const proto = Object.getPrototypeOf(value);
   if (proto !== Object.prototype && proto !== null) return false;
   if (Object.getOwnPropertySymbols(value).length > 0) return false;
+  if ((value as { lg_name?: unknown }).lg_name === 'Send') return false;
   for (const key in value) {
     if (!Object.hasOwn(value, key)) continue;
     if (!isPlainJson((value as Record<string, unknown>)[key], depth + 1)) return false;

@@ -3,9 +3,11 @@ import { AIMessage, HumanMessage } from '@langchain/core/messages';
 import type { RunnableConfig } from '@langchain/core/runnables';
 import { Command } from '@langchain/langgraph';
 import {
+  type BaseCheckpointSaver,
   type Checkpoint,
   type CheckpointMetadata,
   emptyCheckpoint,
+  MemorySaver,
   uuid6,
 } from '@langchain/langgraph-checkpoint';
 import { describe, expect, it, vi } from 'vitest';
@@ -427,6 +429,57 @@ export function saverTests(lane: Lane): void {
         ['task-b', 'x', 1],
         ['task-a', 'y', new Uint8Array([7])],
       ]);
+    });
+
+    it("values the serializer rewrites are stored as it writes them, as MemorySaver's are", async () => {
+      const { saver, config } = counted();
+      const reference = new MemorySaver();
+      const referenceConfig = { configurable: { thread_id: 'thread', checkpoint_ns: '' } };
+      // The serializer writes any object whose lg_name is "Send" as a Send, and an array
+      // as its elements alone.
+      const send = { lg_name: 'Send', node: 'n', args: { q: 1 }, extra: true };
+      const match = 'a-b'.match(/-/) as RegExpMatchArray;
+      const values = { send, nested: [{ send }], match, matches: { list: [match] } };
+      const read = async (s: BaseCheckpointSaver, c: RunnableConfig) => {
+        const stored = await s.put(c, checkpointWith(values), metadata(0, { send }), {});
+        await s.putWrites(stored, [['w', { send, match }]], 'task');
+        const tuple = await s.getTuple(stored);
+        return [tuple?.checkpoint.channel_values, tuple?.metadata?.send, tuple?.pendingWrites];
+      };
+      const expected = await read(reference, referenceConfig);
+      expect(expected[1]).toEqual({ node: 'n', args: { q: 1 } });
+      expect(await read(saver, config)).toEqual(expected);
+    });
+
+    it('putWrites calls for one task, issued without waiting, take effect in the order issued', async () => {
+      const { saver, config } = counted();
+      const reference = new MemorySaver();
+      const referenceConfig = { configurable: { thread_id: 'thread', checkpoint_ns: '' } };
+      // The first value takes the serializer's longer way; the second is plain JSON.
+      const outcome = async (s: BaseCheckpointSaver, c: RunnableConfig, withPut: boolean) => {
+        const parent = await s.put(c, checkpointWith({}), metadata(0), {});
+        const calls: Promise<unknown>[] = [];
+        for (const channel of ['x', '__interrupt__']) {
+          calls.push(s.putWrites(parent, [[channel, new HumanMessage('first')]], 'task', 'p'));
+          calls.push(s.putWrites(parent, [[channel, 'second']], 'task', 'p'));
+        }
+        if (withPut) calls.push(s.put(parent, checkpointWith({}), metadata(1), {}));
+        await Promise.all(calls);
+        const tuple = await s.getTuple(parent);
+        return tuple?.pendingWrites?.map(([, channel, value]) => [
+          channel,
+          typeof value === 'string' ? value : 'first',
+        ]);
+      };
+      for (const withPut of [false, true]) {
+        const expected = await outcome(reference, referenceConfig, withPut);
+        // First wins for x, last wins for __interrupt__ (a negative idx).
+        expect(expected).toEqual([
+          ['__interrupt__', 'second'],
+          ['x', 'first'],
+        ]);
+        expect(await outcome(saver, config, withPut), `withPut: ${withPut}`).toEqual(expected);
+      }
     });
 
     it("LangGraph's input step -1 is Entelix step 0 and filters on the exact step", async () => {
