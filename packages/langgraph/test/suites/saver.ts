@@ -444,7 +444,8 @@ export function saverTests(lane: Lane): void {
         const stored = await s.put(c, checkpointWith(values), metadata(0, { send }), {});
         await s.putWrites(stored, [['w', { send, match }]], 'task');
         const tuple = await s.getTuple(stored);
-        return [tuple?.checkpoint.channel_values, tuple?.metadata?.send, tuple?.pendingWrites];
+        const storedMetadata = tuple?.metadata as Record<string, unknown> | undefined;
+        return [tuple?.checkpoint.channel_values, storedMetadata?.send, tuple?.pendingWrites];
       };
       const expected = await read(reference, referenceConfig);
       expect(expected[1]).toEqual({ node: 'n', args: { q: 1 } });
