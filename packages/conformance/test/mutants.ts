@@ -189,7 +189,7 @@ export const MUTANTS: { readonly [F in Flaw]: Mutant } = {
   },
   'ignores-fence': {
     bug: 'writes do not compare their fence with the newest grant',
-    mustFail: ['lock/fenced-writes', 'lock/fenced-store-writes'],
+    mustFail: ['lock/fenced-writes', 'lock/fenced-store-writes', 'lock/fenced-other-thread'],
   },
   'purge-leaves-events': {
     bug: 'purgeTenant forgets the session events',

@@ -2,6 +2,7 @@ import { Checkpoint, Namespace, ThreadKey } from '@entelix/core';
 import { createRedisPersistence } from '@entelix/redis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeWithService } from '../../../test-support/services.js';
+import { clusterSlot, KeyLayout } from '../src/keys.js';
 import { deletePrefix, openCluster } from './real-redis.js';
 import { randomId, randomPrefix } from './support.js';
 
@@ -56,6 +57,28 @@ describeWithService('REDIS_CLUSTER_NODES', 'redis on a Cluster: fencing across s
       code: 'CONFIG',
     });
     expect((await store.get(namespace, 'k'))?.value).toBe('v');
+    await lease.release();
+  });
+
+  it('refuses a write to another thread in another slot, fenced by a lease, with CONFIG and writes nothing', async () => {
+    const tenant = randomId('tenant');
+    const leaseKey = ThreadKey.of(tenant, randomId('thread'));
+    const keys = new KeyLayout(keyPrefix);
+    let written = ThreadKey.of(tenant, randomId('thread'));
+    while (clusterSlot(keys.log(written).head) === clusterSlot(keys.lock(leaseKey).fence)) {
+      written = ThreadKey.of(tenant, randomId('thread'));
+    }
+    const lease = await persistence.lock.tryAcquire(leaseKey, { ttlMs: 10_000 });
+    if (lease === undefined) throw new Error('lock not granted');
+    const checkpoint = Checkpoint.create({ key: written, step: 0, state: 's' });
+    await expect(
+      persistence.checkpointer<string>().put(checkpoint, { fence: lease }),
+    ).rejects.toMatchObject({ code: 'CONFIG' });
+    await expect(
+      persistence.sessionLog<string>().append(written, ['e'], { fence: lease }),
+    ).rejects.toMatchObject({ code: 'CONFIG' });
+    expect(await persistence.checkpointer().getLatest(written)).toBeUndefined();
+    expect(await persistence.sessionLog().head(written)).toBe(0);
     await lease.release();
   });
 });

@@ -17,6 +17,8 @@ describeWithService('REDIS_CLUSTER_NODES', 'redis conformance on a Redis Cluster
       // on the same thread); a fenced store write is refused with CONFIG rather than
       // checked non-atomically. cluster.int.test.ts covers the refusal.
       'lock/fenced-store-writes': 'store writes cannot be fenced atomically across Cluster slots',
+      'lock/fenced-other-thread':
+        "a lease's fence counter is in its own thread's slot, so a write to another thread is refused with CONFIG",
     },
     create() {
       const client = openCluster(nodes);

@@ -211,6 +211,34 @@ export const lockTests = defineGroup('lock', ({ test }) => [
   ),
 
   test(
+    'fenced-other-thread',
+    'a lease fences checkpoint and log writes to another thread of its tenant: the newest lease writes, a superseded one is FENCED and writes nothing',
+    async ({ a, b, ms }) => {
+      const leaseKey = freshKey();
+      const written = ThreadKey.of(leaseKey.tenantId, freshId('other-thread'));
+      const { stale, current } = await supersededLease(a, b, leaseKey, ms);
+      const checkpointer = a.checkpointer<string>();
+      await expectCode(
+        checkpointer.put(makeCheckpoint(written, 'stale'), { fence: stale }),
+        'FENCED',
+      );
+      await expectCode(a.sessionLog().append(written, ['stale'], { fence: stale }), 'FENCED');
+      expect(await checkpointer.getLatest(written)).toBeUndefined();
+      expect(await a.sessionLog().head(written)).toBe(0);
+      const cp = makeCheckpoint(written, 'current');
+      await checkpointer.put(cp, { fence: current });
+      await a.sessionLog().append(written, ['current'], { fence: current });
+      await expectCode(a.sessionLog().truncateAfter(written, 0, { fence: stale }), 'FENCED');
+      expect((await checkpointer.getLatest(written))?.id).toBe(cp.id);
+      expect((await a.sessionLog().loadSince(written, 0)).map(({ event }) => event)).toEqual([
+        'current',
+      ]);
+      await current.release();
+    },
+    { needs: 'fencing' },
+  ),
+
+  test(
     'fence-other-tenant',
     'a lease of another tenant cannot fence a write (CONFIG)',
     async ({ a }) => {
