@@ -448,6 +448,11 @@ describe("ioredis-mock's hashes", () => {
     expect(await persistence.store().listNamespaces(tenant)).toEqual([
       Namespace.of(tenant, 'docs'),
     ]);
+    // The store holds another tenant now, so a tenant of such a name fails the same way.
+    await expect(
+      persistence.store().put(Namespace.of('valueOf', 'docs'), 'k', 1),
+    ).rejects.toMatchObject({ code: 'BACKEND' });
+    expect(await persistence.store().listNamespaces('valueOf')).toEqual([]);
   });
 });
 
