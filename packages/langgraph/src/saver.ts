@@ -113,6 +113,12 @@ export function createEntelixSaver(
   return new EntelixCheckpointSaver(persistence, options.serde, tenantId, pageSize);
 }
 
+/** A `putWrites` call in flight: when it joined the queue for the next put, and settled. */
+interface TaskWritesInFlight {
+  readonly queued: Promise<void>;
+  readonly settled: Promise<void>;
+}
+
 /** The task a `putWrites` call writes for. */
 interface TaskWrites {
   readonly checkpointId: CheckpointId;
@@ -151,10 +157,10 @@ class EntelixCheckpointSaver extends BaseCheckpointSaver<number> implements Ente
   readonly #queuedWrites = new Map<string, QueuedWrites[]>();
   /**
    * The last `putWrites` call of each (checkpoint slot, task) still in flight: the next
-   * one for the same task writes after it, so first-wins and last-wins follow the order
-   * of the calls, not the order their values finish serializing.
+   * one for the same task queues or writes after it, so first-wins and last-wins follow
+   * the order of the calls, not the order their values finish serializing.
    */
-  readonly #taskWritesInFlight = new Map<string, Promise<void>>();
+  readonly #taskWritesInFlight = new Map<string, TaskWritesInFlight>();
 
   constructor(
     persistence: Persistence,
@@ -273,26 +279,44 @@ class EntelixCheckpointSaver extends BaseCheckpointSaver<number> implements Ente
     const task: TaskWrites = { checkpointId, taskId, taskPath: taskPath ?? '' };
     const slot = slotOf(target.key, target.ns, checkpointId);
     const inFlight = `${slot}\u0000${taskId}`;
-    const done = this.#putTaskWrites(target, task, writes, this.#taskWritesInFlight.get(inFlight));
-    const settledDone = done.then(
-      () => {},
-      () => {},
+    let markQueued = () => {};
+    const queued = new Promise<void>((resolve) => {
+      markQueued = resolve;
+    });
+    const done = this.#putTaskWrites(
+      target,
+      task,
+      writes,
+      this.#taskWritesInFlight.get(inFlight),
+      markQueued,
     );
-    this.#taskWritesInFlight.set(inFlight, settledDone);
-    void settledDone.then(() => {
-      if (this.#taskWritesInFlight.get(inFlight) === settledDone) {
+    const call: TaskWritesInFlight = {
+      queued,
+      settled: done.then(
+        () => {},
+        () => {},
+      ),
+    };
+    this.#taskWritesInFlight.set(inFlight, call);
+    void call.settled.then(() => {
+      // A call that failed before it queued must not hold the next one back.
+      markQueued();
+      if (this.#taskWritesInFlight.get(inFlight) === call)
         this.#taskWritesInFlight.delete(inFlight);
-      }
     });
     return done;
   }
 
-  /** `putWrites` once its values are dumped and the task's previous call has settled. */
+  /**
+   * `putWrites` once its values are dumped: queued for the next put after the task's
+   * previous call queued, or written alone after the previous call has settled.
+   */
   async #putTaskWrites(
     target: WriteTarget,
     task: TaskWrites,
     writes: PendingWrite[],
-    previous: Promise<void> | undefined,
+    previous: TaskWritesInFlight | undefined,
+    markQueued: () => void,
   ): Promise<void> {
     const values = await settled(writes.map(([, value]) => this.#values.dump(value)));
     const records = writes.map(([channel], index) => ({
@@ -300,7 +324,7 @@ class EntelixCheckpointSaver extends BaseCheckpointSaver<number> implements Ente
       channel,
       value: values[index] as JsonValue,
     }));
-    if (previous !== undefined) await previous;
+    if (previous !== undefined) await previous.queued;
     const { checkpointId, taskId, taskPath } = task;
     const slot = slotOf(target.key, target.ns, checkpointId);
     const batch = { taskId, taskPath, writes: records };
@@ -312,7 +336,8 @@ class EntelixCheckpointSaver extends BaseCheckpointSaver<number> implements Ente
         { fence: target.fence },
       );
     await this.#untilPutSettles(slot, target.key);
-    if (await this.#carriedByNextPut(slot, batch, target.fence)) return;
+    if (await this.#carriedByNextPut(slot, batch, target.fence, markQueued)) return;
+    if (previous !== undefined) await previous.settled;
     try {
       await write();
     } catch (error) {
@@ -457,6 +482,7 @@ class EntelixCheckpointSaver extends BaseCheckpointSaver<number> implements Ente
     slot: string,
     batch: ParentWrites<JsonValue>,
     fence: FenceToken | undefined,
+    onQueued: () => void,
   ): Promise<boolean> {
     return new Promise((settle) => {
       let queue = this.#queuedWrites.get(slot);
@@ -471,6 +497,7 @@ class EntelixCheckpointSaver extends BaseCheckpointSaver<number> implements Ente
         });
       }
       queue.push({ batch, fence, settle });
+      onQueued();
     });
   }
 
