@@ -577,12 +577,12 @@ function storeDriver(
         .filter((item) => item.tenantId === tenantId && underPrefix(item.scope))
         .filter((item) => has('search-includes-expired') || isLive(item))
         .filter((item) => after === undefined || compareStoreItems(item, after) > 0)
-        .filter(
-          (item) =>
-            query.filter.length === 0 ||
-            matchesStoreFilter(parseEnvelope(item.payload, BACKEND).state, query.filter),
+        .filter((item) =>
+          matchesStoreFilter(
+            parseEnvelope(item.payload, BACKEND).state,
+            has('null-operand-as-sql-null') ? withoutNullInequalities(query.filter) : query.filter,
+          ),
         )
-        .filter((item) => !has('null-operand-as-sql-null') || !negatesNull(item, query.filter))
         .sort(compareStoreItems)
         .slice(0, query.limit)
         .map((item) => ({ ...toRow(item), scope: item.scope, key: item.key }));
@@ -601,16 +601,15 @@ function storeDriver(
   };
 }
 
-/** Whether a `$ne null` or `$nin [null]` condition names a field the item lacks. */
-function negatesNull(item: ItemRecord, conditions: readonly StoreFilterCondition[]): boolean {
-  const value = parseEnvelope(item.payload, BACKEND).state;
-  const fields = typeof value === 'object' && value !== null ? value : {};
-  return conditions.some(
-    ({ field, op, value: operand }) =>
-      !Object.hasOwn(fields, field) &&
-      ((op === '$ne' && operand === null) ||
-        (op === '$nin' && Array.isArray(operand) && operand.includes(null))),
-  );
+/**
+ * The item with every `$ne null` condition taken out: compared with SQL NULL, such a
+ * condition is neither true nor false, and a search that drops only false ones keeps
+ * an item whose field is null.
+ */
+function withoutNullInequalities(
+  conditions: readonly StoreFilterCondition[],
+): StoreFilterCondition[] {
+  return conditions.filter(({ op, value }) => !(op === '$ne' && value === null));
 }
 
 function sessionLogDriver(

@@ -118,7 +118,7 @@ export const MUTANTS: { readonly [F in Flaw]: Mutant } = {
     mustFail: ['store-search/expired-excluded'],
   },
   'null-operand-as-sql-null': {
-    bug: 'a null operand of $ne or $nin is SQL NULL, so an item without the field is skipped',
+    bug: 'a $ne null condition compares with SQL NULL, so an item whose field is null is kept',
     mustFail: ['store-search/null-operands'],
   },
   'get-many-in-storage-order': {

@@ -52,7 +52,11 @@ class JsonFlaw {
   /** The path from `root`; a path a thousand levels long says no more than its two ends. */
   shownPath(root: string): string {
     const path = root + this.path;
-    return path.length > 200 ? `${path.slice(0, 100)}…${path.slice(-60)}` : path;
+    if (path.length <= 200) return path;
+    // Cut between code points, so the message stays well-formed text.
+    const head = path.slice(0, /[\ud800-\udbff]/.test(path[99] ?? '') ? 99 : 100);
+    const tail = path.slice(/[\udc00-\udfff]/.test(path.at(-60) ?? '') ? -59 : -60);
+    return `${head}…${tail}`;
   }
 }
 

@@ -98,6 +98,22 @@ describe('strict JSON codec', () => {
     }
   });
 
+  it('cuts a long path between code points', () => {
+    for (const offset of [0, 1]) {
+      // Keys of emoji, so a cut by code unit at either end could split a surrogate pair.
+      let value: unknown = Number.NaN;
+      for (let level = 0; level < 80; level++) value = { [`${'x'.repeat(offset)}🦀`]: value };
+      let message = '';
+      try {
+        assertJsonValue(value);
+      } catch (error) {
+        message = (error as Error).message;
+      }
+      expect(message).toMatch(/…/);
+      expect(message.isWellFormed()).toBe(true);
+    }
+  });
+
   it('a filter that is not plain JSON is CONFIG naming the part and why, with no second prefix', () => {
     expect(() => readStoreFilter({ kind: { $in: [1, Number.NaN] } })).toThrow(
       expect.objectContaining({

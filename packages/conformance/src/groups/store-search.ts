@@ -125,7 +125,7 @@ export const storeSearchTests = defineGroup('store-search', ({ test }) => [
       expect(await keys({ field: null })).toEqual(['null']);
       expect(await keys({ field: { $eq: null } })).toEqual(['null']);
       expect(await keys({ field: { $ne: null } })).toEqual(['absent', 'number', 'scalar']);
-      // With a second condition, which takes the conditions one by one on Postgres.
+      // Beside a second condition.
       expect(await keys({ field: { $ne: null }, other: { $ne: 1 } })).toEqual([
         'absent',
         'number',
