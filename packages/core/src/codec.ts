@@ -60,6 +60,15 @@ class JsonFlaw {
   }
 }
 
+/**
+ * Where `value` first fails {@link assertJsonValue} and why, as `at <what><path>, <why>`,
+ * or `undefined` for a value that passes.
+ */
+export function describeJsonFlaw(value: unknown, what: string): string | undefined {
+  const flaw = findJsonFlaw(value);
+  return flaw === undefined ? undefined : `at ${flaw.shownPath(what)}, ${flaw.reason}`;
+}
+
 function findJsonFlaw(value: unknown): JsonFlaw | undefined {
   // The quick walk builds no paths; only a value it refuses is walked again to say why.
   if (isStrictJson(value, 0)) return undefined;
@@ -217,12 +226,8 @@ export function readJsonObject(value: unknown, what: string): JsonObject | undef
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new ConfigError(`${what} must be a plain JSON object, got ${describeValue(value)}`);
   }
-  const flaw = findJsonFlaw(value);
-  if (flaw !== undefined) {
-    throw new ConfigError(
-      `${what} must be a plain JSON object: at ${flaw.shownPath(what)}, ${flaw.reason}`,
-    );
-  }
+  const flaw = describeJsonFlaw(value, what);
+  if (flaw !== undefined) throw new ConfigError(`${what} must be a plain JSON object: ${flaw}`);
   return value as JsonObject;
 }
 

@@ -1,6 +1,6 @@
 import {
-  assertJsonValue,
   type Codec,
+  describeJsonFlaw,
   isStrictJsonCodec,
   type JsonValue,
   strictJsonCodec,
@@ -72,15 +72,14 @@ export function createPayloadFormat<T>(
   return {
     encode(value: T): string {
       const state = runCodec(() => codec.encode(value), backend, 'encode');
-      if (checkEncoded) {
-        try {
-          assertJsonValue(state);
-        } catch (error) {
-          throw new SerializationError('codec.encode returned a value that is not strict JSON', {
-            cause: error,
+      const flaw = checkEncoded ? describeJsonFlaw(state, '$') : undefined;
+      if (flaw !== undefined) {
+        throw new SerializationError(
+          `codec.encode returned a value that is not strict JSON: ${flaw}`,
+          {
             backend,
-          });
-        }
+          },
+        );
       }
       return JSON.stringify({ schema_version: version, state });
     },

@@ -80,7 +80,11 @@ describe('payload envelope', () => {
       'test',
     );
     expect(() => leaky.encode(Number.NaN)).toThrow(
-      expect.objectContaining({ code: 'SERIALIZATION' }),
+      expect.objectContaining({
+        code: 'SERIALIZATION',
+        message:
+          '[entelix] [test] codec.encode returned a value that is not strict JSON: at $, NaN is not finite',
+      }),
     );
   });
 
