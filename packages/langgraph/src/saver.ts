@@ -119,8 +119,9 @@ interface TaskWritesInFlight {
   readonly settled: Promise<void>;
 }
 
-/** The task a `putWrites` call writes for. */
+/** The task a `putWrites` call writes for, and its checkpoint's slot. */
 interface TaskWrites {
+  readonly slot: string;
   readonly checkpointId: CheckpointId;
   readonly taskId: string;
   readonly taskPath: string;
@@ -276,8 +277,8 @@ class EntelixCheckpointSaver extends BaseCheckpointSaver<number> implements Ente
         });
       }
     }
-    const task: TaskWrites = { checkpointId, taskId, taskPath: taskPath ?? '' };
     const slot = slotOf(target.key, target.ns, checkpointId);
+    const task: TaskWrites = { slot, checkpointId, taskId, taskPath: taskPath ?? '' };
     const inFlight = `${slot}\u0000${taskId}`;
     let markQueued = () => {};
     const queued = new Promise<void>((resolve) => {
@@ -325,8 +326,7 @@ class EntelixCheckpointSaver extends BaseCheckpointSaver<number> implements Ente
       value: values[index] as JsonValue,
     }));
     if (previous !== undefined) await previous.queued;
-    const { checkpointId, taskId, taskPath } = task;
-    const slot = slotOf(target.key, target.ns, checkpointId);
+    const { slot, checkpointId, taskId, taskPath } = task;
     const batch = { taskId, taskPath, writes: records };
     const write = () =>
       this.#checkpoints.putWrites(
