@@ -577,11 +577,15 @@ function storeDriver(
         .filter((item) => item.tenantId === tenantId && underPrefix(item.scope))
         .filter((item) => has('search-includes-expired') || isLive(item))
         .filter((item) => after === undefined || compareStoreItems(item, after) > 0)
-        .filter((item) =>
-          matchesStoreFilter(
-            parseEnvelope(item.payload, BACKEND).state,
-            has('null-operand-as-sql-null') ? withoutNullInequalities(query.filter) : query.filter,
-          ),
+        .filter(
+          (item) =>
+            query.filter.length === 0 ||
+            matchesStoreFilter(
+              parseEnvelope(item.payload, BACKEND).state,
+              has('null-operand-as-sql-null')
+                ? withoutNullInequalities(query.filter)
+                : query.filter,
+            ),
         )
         .sort(compareStoreItems)
         .slice(0, query.limit)
@@ -602,9 +606,9 @@ function storeDriver(
 }
 
 /**
- * The item with every `$ne null` condition taken out: compared with SQL NULL, such a
- * condition is neither true nor false, and a search that drops only false ones keeps
- * an item whose field is null.
+ * The conditions without their `$ne null` ones: compared with SQL NULL, such a
+ * condition is neither true nor false, and a search that drops an item only for a false
+ * one keeps an item whose field is null.
  */
 function withoutNullInequalities(
   conditions: readonly StoreFilterCondition[],
