@@ -23,7 +23,10 @@ export default defineConfig({
             'tests/**/*.test.ts',
           ],
           exclude: ['**/*.int.test.ts', '**/node_modules/**'],
-          // Opening an embedded PGlite and migrating it takes seconds when every core is busy.
+          // Opening an embedded PGlite and migrating it takes seconds when every core is busy,
+          // and a property test running a hundred generated cases on PGlite or ioredis-mock
+          // takes several more; vitest's default of 5 s fails them on a loaded machine.
+          testTimeout: 30_000,
           hookTimeout: 60_000,
         },
       },

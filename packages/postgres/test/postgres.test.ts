@@ -13,7 +13,7 @@ import {
   ThreadKey,
 } from '@entelix/core';
 import { lockKeyOf } from '@entelix/core/adapter';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshPGlite } from '../../../test-support/pglite.js';
 import { applicationGrants } from '../../../test-support/postgres-roles.js';
 import { runCli } from '../src/cli.js';
@@ -39,10 +39,6 @@ const TABLES = [
   'session_events',
   'locks',
 ];
-
-// Most tests start a PGlite of their own: about a second each on a two-core machine
-// running the other test files at the same time, the first of them several.
-vi.setConfig({ testTimeout: 20_000 });
 
 async function codeOf(promise: Promise<unknown>): Promise<ErrorCode | 'resolved'> {
   try {
