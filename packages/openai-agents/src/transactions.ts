@@ -104,7 +104,8 @@ export function sameJson(a: unknown, b: unknown): boolean {
 function canonicalJson(value: unknown): string {
   return JSON.stringify(value, (_key, nested: unknown) => {
     if (typeof nested !== 'object' || nested === null || Array.isArray(nested)) return nested;
-    const sorted: Record<string, unknown> = {};
+    // Without a prototype, a "__proto__" key is a property like any other, not a setter.
+    const sorted: Record<string, unknown> = Object.create(null);
     for (const key of Object.keys(nested).sort()) {
       sorted[key] = (nested as Record<string, unknown>)[key];
     }

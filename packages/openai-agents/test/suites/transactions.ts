@@ -87,6 +87,39 @@ export function transactionTests(lane: Lane): void {
     expect(await headOf(ids)).toBe(head);
   });
 
+  it('items differing only under a "__proto__" key are different items', async () => {
+    // JSON.parse makes "__proto__" an own property, as a provider's data may carry it.
+    const withProto = (v: number) =>
+      ({
+        role: 'user',
+        content: 'p',
+        providerData: JSON.parse(`{"__proto__":{"v":${v}}}`),
+      }) as AgentInputItem;
+    const ids = freshIds();
+    const session = createEntelixSession(opened.persistence, ids);
+    const appendingOne = (v: number): SessionHistoryTransactionArgs => ({
+      operationId: 'op',
+      transaction: { type: 'append_items', items: [withProto(v)] },
+    });
+    await session.applyHistoryTransaction(appendingOne(1));
+    await expect(session.applyHistoryTransaction(appendingOne(2))).rejects.toMatchObject({
+      code: 'CONFLICT',
+    });
+    const stale: SessionHistoryTransactionArgs = {
+      operationId: 'replace',
+      transaction: {
+        type: 'replace_suffix',
+        expectedSuffix: [withProto(2)],
+        replacement: [said('r')],
+      },
+    };
+    await expect(session.applyHistoryTransaction(stale)).rejects.toMatchObject({
+      code: 'CONFLICT',
+    });
+    const [kept] = await session.getItems();
+    expect(JSON.stringify(kept)).toBe(JSON.stringify(withProto(1)));
+  });
+
   it('replace_suffix replaces a matching suffix, once', async () => {
     const ids = freshIds();
     const session = createEntelixSession(opened.persistence, ids);
