@@ -10,7 +10,7 @@ import { createPersistence, type PersistenceDriver } from '@entelix/core/adapter
 import { createKeyValueCheckpointer } from './checkpointer.js';
 import type { KeyValueClient } from './key-value-client.js';
 import { createKeyValueLock } from './lock.js';
-import { createKeyValueSessionLog } from './session-log.js';
+import { createKeyValueSessionLog, moveHeadPast } from './session-log.js';
 import {
   BACKEND,
   deleteKeys,
@@ -90,7 +90,8 @@ export function createKeyValuePersistence(options: KeyValuePersistenceOptions): 
 
 /**
  * Every family is keyed tenant first, so erasing a tenant is one range per family.
- * Session heads stay, so the tenant's ordinals are never handed out again.
+ * Session heads stay, so the tenant's ordinals are never handed out again, each moved
+ * one past as `deleteThread` moves it.
  */
 function purgeTenant(client: StorageClient, tenantId: TenantId) {
   const checkpoints = deleteKeys(client, storageKeys.ofTenant('checkpoint', tenantId));
@@ -101,6 +102,11 @@ function purgeTenant(client: StorageClient, tenantId: TenantId) {
   const storeItems = deleteKeys(client, storageKeys.ofTenant('store-item', tenantId));
   deleteKeys(client, storageKeys.ofTenant('store-namespace', tenantId));
   const events = deleteKeys(client, storageKeys.ofTenant('session-event', tenantId));
+  const heads = storageKeys.ofTenant('session-head', tenantId);
+  for (const headKey of walkKeys(client, heads)) {
+    // Written from a validated key, so what follows the prefix is a thread id.
+    moveHeadPast(client, { tenantId, threadId: headKey.slice(heads.length) as ThreadId });
+  }
   // Each lease of the tenant ends, and its fence counter moves past it, so a lease
   // granted before the purge never passes fencing after it.
   const fences = storageKeys.ofTenant('lock-fence', tenantId);

@@ -18,10 +18,23 @@ import {
   writeRecord,
 } from './storage.js';
 
-/** The last ordinal handed out. Archives, truncations, deletes and purges all keep it. */
+/**
+ * The last ordinal handed out. Archives and truncations keep it; deleting the thread
+ * and purging its tenant move it one past, so that an append conditional on a head
+ * read before the deletion is refused instead of writing as if nothing happened.
+ */
 interface SessionHead {
   tenantId: string;
   headOrdinal: number;
+}
+
+/** Move the head of a thread that ever held an event one past the last ordinal handed out. */
+export function moveHeadPast(client: StorageClient, key: ThreadKey): void {
+  const headKey = storageKeys.sessionHead(key);
+  const head = readTenantRecord<SessionHead>(client, headKey, key.tenantId);
+  if (head === undefined) return;
+  const headOrdinal = checkCounter(head.headOrdinal, 'session head') + 1;
+  writeRecord(client, headKey, { tenantId: key.tenantId, headOrdinal } satisfies SessionHead);
 }
 
 /** An event as stored: the row the kit checks and decodes. */
@@ -112,7 +125,9 @@ export function createKeyValueSessionLog(client: StorageClient): SessionLogDrive
 
     async deleteThread(key, call) {
       checkFence(client, call.fence);
-      return deleteKeys(client, storageKeys.sessionEventsOf(key));
+      const deleted = deleteKeys(client, storageKeys.sessionEventsOf(key));
+      moveHeadPast(client, key);
+      return deleted;
     },
 
     async listThreads(tenantId, page) {

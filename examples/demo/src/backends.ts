@@ -49,7 +49,7 @@ export async function openBackend(name: BackendName): Promise<OpenedBackend> {
       return opened(
         await createRedisPersistence({ url, keyPrefix: 'entelix-demo' }),
         `Redis at ${redact(url)}, key prefix entelix-demo`,
-        "one session head and one fence counter per thread under the key prefix entelix-demo (kept so ordinals and fences never repeat); remove them with redis-cli --scan --pattern 'entelix-demo:*' | xargs redis-cli del",
+        "one session head and one fence counter per thread, and each tenant's index of them, under the key prefix entelix-demo (kept so ordinals and fences never repeat); remove them with redis-cli --scan --pattern 'entelix-demo:*' | xargs redis-cli del",
       );
     }
   }

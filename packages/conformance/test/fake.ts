@@ -70,6 +70,7 @@ export type Flaw =
   | 'racy-expected-head'
   | 'conflict-creates-thread'
   | 'truncate-moves-head'
+  | 'delete-keeps-head'
   | 'latest-events-descending'
   // lock and fences
   | 'no-lock-exclusion'
@@ -78,6 +79,7 @@ export type Flaw =
   | 'purge-leaves-events'
   | 'purge-resets-fences'
   | 'purge-by-prefix'
+  | 'purge-keeps-heads'
   // hand-written paths around the kit
   | 'accepts-empty-tenant'
   | 'lenient-codec'
@@ -220,6 +222,10 @@ export function createFakePersistence(storage: FakeStorage, flaw?: Flaw): Persis
       if (!has('purge-leaves-events')) {
         events = storage.events.filter(ofTenant).length;
         storage.events = storage.events.filter((row) => !ofTenant(row));
+      }
+      // One past, so an append conditional on a head read before the purge is refused.
+      if (!has('purge-keeps-heads')) {
+        for (const thread of storage.heads.values()) if (ofTenant(thread)) thread.head += 1;
       }
       for (const [lockKey, counter] of storage.fences) {
         if (!ofTenant(counter)) continue;
@@ -707,7 +713,11 @@ function sessionLogDriver(
 
     async deleteThread(key, call) {
       checkFence(call.fence);
-      return removeEvents(key, () => true);
+      const removed = removeEvents(key, () => true);
+      if (storage.heads.has(nameOf(key)) && !has('delete-keeps-head')) {
+        setHead(key, headOf(key) + 1);
+      }
+      return removed;
     },
 
     async listThreads(tenantId, page) {

@@ -151,9 +151,11 @@ export const MUTANTS: { readonly [F in Flaw]: Mutant } = {
   'ignores-expected-head': {
     bug: 'append and truncateAfter ignore expectedHead',
     mustFail: [
+      'session-log/delete-thread',
       'session-log/expected-head',
       'session-log/replace-tail',
       'session-log/truncate-expected-head',
+      'purge/conditional-append-after',
     ],
   },
   'racy-expected-head': {
@@ -168,6 +170,10 @@ export const MUTANTS: { readonly [F in Flaw]: Mutant } = {
   'truncate-moves-head': {
     bug: 'truncateAfter moves the head back, so removed ordinals are handed out again',
     mustFail: ['session-log/truncate-after', 'session-log/truncate-expected-head'],
+  },
+  'delete-keeps-head': {
+    bug: 'deleteThread keeps the head, so an append prepared before it still writes',
+    mustFail: ['session-log/delete-thread'],
   },
   'latest-events-descending': {
     bug: 'loadLatest returns the newest events newest first',
@@ -193,7 +199,7 @@ export const MUTANTS: { readonly [F in Flaw]: Mutant } = {
   },
   'purge-leaves-events': {
     bug: 'purgeTenant forgets the session events',
-    mustFail: ['purge/erases-and-counts', 'purge/fences-survive'],
+    mustFail: ['purge/erases-and-counts', 'purge/conditional-append-after', 'purge/fences-survive'],
   },
   'purge-resets-fences': {
     bug: 'purgeTenant deletes the fence counters, so fences start over',
@@ -202,6 +208,10 @@ export const MUTANTS: { readonly [F in Flaw]: Mutant } = {
   'purge-by-prefix': {
     bug: 'purgeTenant erases every tenant whose id starts with the tenant',
     mustFail: ['tenant-isolation/purge'],
+  },
+  'purge-keeps-heads': {
+    bug: 'purgeTenant keeps session heads, so an append prepared before it still writes',
+    mustFail: ['purge/ordinals-continue', 'purge/conditional-append-after'],
   },
   'accepts-empty-tenant': {
     bug: 'a hand-written head() passes the key to the driver unvalidated',

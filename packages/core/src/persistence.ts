@@ -53,8 +53,10 @@ export interface Persistence {
    * writes, store items (expired ones included) and session events; returns the counts.
    * Idempotent. Two kinds of counter stay, holding no payload: session heads, so
    * ordinals are never handed out twice (`sessionLog.listThreads` still lists those
-   * threads), and fence counters, each moved past its newest grant with every lease
-   * ended, so a lease granted before the purge never passes fencing after it.
+   * threads), each moved one past as `sessionLog.deleteThread` moves it, so an append
+   * conditional on a head read before the purge is `CONFLICT` after it; and fence
+   * counters, each moved past its newest grant with every lease ended, so a lease
+   * granted before the purge never passes fencing after it.
    */
   purgeTenant(tenantId: string, options?: CallOptions): Promise<PurgeCounts>;
   /** Close what the factory opened itself; a client passed in is never closed. */

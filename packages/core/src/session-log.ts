@@ -86,7 +86,11 @@ export interface SessionLog<E> {
    * next append gets `head + 1`, never a removed ordinal.
    */
   truncateAfter(key: ThreadKey, seq: number, options?: TruncateOptions): Promise<number>;
-  /** Delete every event of the thread; the head is kept so ordinals are never reused. */
+  /**
+   * Delete every event of the thread; returns how many. The head is kept, so ordinals
+   * are never reused, and moved one past, so an append conditional on a head read
+   * before the deletion is `CONFLICT` instead of writing as if nothing had happened.
+   */
   deleteThread(key: ThreadKey, options?: WriteOptions): Promise<number>;
   /** Thread ids of the tenant that ever held an event, in code-point order. */
   listThreads(tenantId: string, options: ListThreadsOptions): Promise<ThreadId[]>;
@@ -141,7 +145,7 @@ export interface SessionLogDriver {
     expectedHead: number | undefined,
     call: DriverWrite,
   ): Promise<number>;
-  /** Delete every event, keeping the head; returns the count. */
+  /** Delete every event and move the head one past (a thread without one gets none); returns the count. */
   deleteThread(key: ThreadKey, call: DriverWrite): Promise<number>;
   listThreads(
     tenantId: TenantId,

@@ -68,11 +68,13 @@ export function createMemoryPersistence(options: MemoryPersistenceOptions = {}):
         storeItems += namespace.items.size;
       }
       database.store.delete(tenantId);
-      // Heads stay, so ordinals never repeat.
+      // Heads stay, so ordinals never repeat, and move one past, so an append conditional
+      // on a head read before the purge is refused.
       let events = 0;
       for (const thread of database.sessionLogs.get(tenantId)?.values() ?? []) {
         events += thread.events.length;
         thread.events = [];
+        thread.headOrdinal += 1;
       }
       // Every lease of the tenant ends, and its fence counter moves past it, so a lease
       // granted before the purge never passes fencing after it.

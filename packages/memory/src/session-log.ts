@@ -8,7 +8,7 @@ import {
   tenantThreads,
 } from './database.js';
 
-/** Events in ordinal order per thread, the head kept forever. */
+/** Events in ordinal order per thread, the head kept forever (a deletion moves it one past). */
 export function createMemorySessionLog(
   database: MemoryDatabase,
   now: () => number,
@@ -89,6 +89,8 @@ export function createMemorySessionLog(
       if (thread === undefined) return 0;
       const count = thread.events.length;
       thread.events = [];
+      // One past, so an append conditional on the head read before this is refused.
+      thread.headOrdinal += 1;
       return count;
     },
 

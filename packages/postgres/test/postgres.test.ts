@@ -297,6 +297,11 @@ describe('migrations', () => {
       [5, 'search plan', '3a1d842a779bcd74a723f5ed266c97c3887a4fddebcf18849bd6869e99572b56'],
       [6, 'value escapes', '376aef61429ab056e0c79b6ef5b73619b52781ce4d37c36a36d2dd28fc70c68e'],
       [7, 'null operands', '7662f849bd8dda579e47bbf4a59f5f9a2d0597bd3fb0029c10f17a2d682aafb1'],
+      [
+        8,
+        'erasure moves heads',
+        'a789712af275a09a3702779f56cb13dc78790c3e26518ee12e5d87f966c249be',
+      ],
     ]);
   });
 
@@ -641,10 +646,51 @@ describe('migration 7 on a database at version 6', () => {
     await pglite.close();
   });
 
-  it('renderMigrationSql from 6 holds migration 7 only', () => {
+  it('renderMigrationSql from 6 holds the migrations after 6 only', () => {
     const script = renderMigrationSql('entelix', { from: 6 });
     expect(script).toContain('-- migration 7: null operands');
+    expect(script).toContain('-- migration 8: erasure moves heads');
     expect(script).not.toContain('-- migration 6');
+  });
+});
+
+describe('migration 8 on a database at version 7', () => {
+  it('deleting a thread and purging a tenant move session heads once migrated, as the application role with nothing re-granted', async () => {
+    const pglite = await pgliteAtVersion(7);
+    await pglite.exec(
+      `CREATE ROLE ${APP_ROLE} NOLOGIN NOSUPERUSER NOBYPASSRLS; ${APPLICATION_GRANTS}`,
+    );
+    const tenant = randomId('tenant');
+    const deleted = ThreadKey.of(tenant, 'deleted');
+    const purged = ThreadKey.of(tenant, 'purged');
+    await pglite.exec(`SET ROLE ${APP_ROLE}`);
+    const before = await createPostgresPersistence({ pglite, migrate: 'off' });
+    for (const key of [deleted, purged]) await before.sessionLog().append(key, [1, 2, 3]);
+    await before.sessionLog().deleteThread(deleted);
+    // What version 7 did: the head stayed, and an append prepared before still matched it.
+    expect(await before.sessionLog().head(deleted)).toBe(3);
+    await before.close();
+
+    await pglite.exec('RESET ROLE');
+    await (await createPostgresPersistence({ pglite })).close();
+    expect(await versionOf(pglite)).toBe(LATEST_SCHEMA_VERSION);
+    await pglite.exec(`SET ROLE ${APP_ROLE}`);
+    const after = await createPostgresPersistence({ pglite, migrate: 'verify' });
+    const log = after.sessionLog<number>();
+    expect(await log.deleteThread(deleted)).toBe(0);
+    expect(await log.head(deleted)).toBe(4);
+    expect(await after.purgeTenant(tenant)).toMatchObject({ events: 3 });
+    expect(await log.head(purged)).toBe(4);
+    expect(await codeOf(log.append(purged, [4], { expectedHead: 3 }))).toBe('CONFLICT');
+    expect(await log.append(purged, [4], { expectedHead: 4 })).toBe(5);
+    await after.close();
+    await pglite.close();
+  });
+
+  it('renderMigrationSql from 7 holds migration 8 only', () => {
+    const script = renderMigrationSql('entelix', { from: 7 });
+    expect(script).toContain('-- migration 8: erasure moves heads');
+    expect(script).not.toContain('-- migration 7');
   });
 });
 

@@ -21,13 +21,15 @@ const INDEX_PAGE = 1000;
 /**
  * Erase a tenant: walk its indexes (checkpoint threads, log threads, store namespaces,
  * threads whose lock was ever granted) and run one script per thread or namespace page,
- * each in its own slot. Session heads and fence counters stay (the counters moved past
- * their newest grant, every lease ended), so ordinals and fences never repeat.
+ * each in its own slot. Session heads and fence counters stay, each moved one past (no
+ * lease granted before passes fencing after, no append conditional on a head read
+ * before writes after), so ordinals and fences never repeat.
  *
  * Not one atomic step: the tenant's data spans many slots. A write that runs while the
  * purge walks may survive it (a checkpoint put on a thread the walk has passed, an item
  * put into a namespace it has emptied); running the purge again erases that too, and
- * a write fenced by a lease granted before the purge is refused either way.
+ * a write fenced by a lease granted before the purge, or an append conditional on a
+ * head read before it, is refused or erased either way.
  */
 export async function purgeTenant(context: RedisContext, tenantId: TenantId): Promise<PurgeCounts> {
   const index = context.keys.tenantThreads(tenantId);
@@ -52,11 +54,11 @@ export async function purgeTenant(context: RedisContext, tenantId: TenantId): Pr
     context,
     index.logThreads,
     async (key) => {
-      const eventsKey = context.keys.log(key).events;
+      const keys = context.keys.log(key);
       const result = await runWrite(
         context,
         LOG_DELETE_THREAD,
-        [eventsKey],
+        [keys.head, keys.events],
         { key: undefined, fence: '' },
         '',
         [],

@@ -139,12 +139,12 @@ export function createRedisSessionLog(context: RedisContext): SessionLogDriver {
     },
 
     async deleteThread(key, call) {
-      const events = context.keys.log(key).events;
-      const fence = fenceArguments(context, call.fence, events);
+      const keys = context.keys.log(key);
+      const fence = fenceArguments(context, call.fence, keys.events);
       const result = await runWrite(
         context,
         LOG_DELETE_THREAD,
-        [events],
+        [keys.head, keys.events],
         fence,
         '',
         [],

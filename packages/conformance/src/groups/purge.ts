@@ -71,11 +71,37 @@ export const purgeTests = defineGroup('purge', ({ test }) => [
       await populate(ctx, tenant);
       await a.purgeTenant(tenant);
       const one = ThreadKey.of(tenant, 'one');
-      expect(await a.sessionLog().append(one, ['again'])).toBe(4);
+      // The purge moved the head one past 3, as any deletion of a whole thread does.
+      expect(await a.sessionLog().append(one, ['again'])).toBe(5);
       await a.checkpointer().put(makeCheckpoint(one, { n: 9 }));
       expect((await a.checkpointer().getLatest(one))?.state).toEqual({ n: 9 });
       await a.store().put(Namespace.of(tenant, 'users', 'u1'), 'k1', 'new');
       expect((await a.store().get(Namespace.of(tenant, 'users', 'u1'), 'k1'))?.value).toBe('new');
+    },
+  ),
+
+  test(
+    'conditional-append-after',
+    'an append conditional on a head read before the purge is CONFLICT after it, and writes nothing',
+    async (ctx) => {
+      const { a, b } = ctx;
+      const tenant = freshId('tenant');
+      await populate(ctx, tenant);
+      const one = ThreadKey.of(tenant, 'one');
+      const read = await a.sessionLog().head(one);
+      await b.purgeTenant(tenant);
+      // What it would write was read before the purge: it must not bring erased data back.
+      await expectCode(a.sessionLog().append(one, ['kept'], { expectedHead: read }), 'CONFLICT');
+      await expectCode(
+        a.sessionLog().append(one, ['kept'], { expectedHead: read, truncateAfter: read - 1 }),
+        'CONFLICT',
+      );
+      expect(await a.sessionLog().loadSince(one, 0)).toEqual([]);
+      // A second purge moves the head again; a head read after it works.
+      await b.purgeTenant(tenant);
+      const now = await a.sessionLog().head(one);
+      expect(now).toBeGreaterThan(read);
+      expect(await a.sessionLog().append(one, ['new'], { expectedHead: now })).toBe(now + 1);
     },
   ),
 

@@ -83,8 +83,8 @@ export const sessionLogTests = defineGroup('session-log', ({ test }) => [
 
   test(
     'delete-thread',
-    'deleteThread deletes one thread, keeps its head, and counts',
-    async ({ a }) => {
+    'deleteThread deletes one thread, moves its head one past, and counts',
+    async ({ a, b }) => {
       const key = freshKey();
       const sibling = ThreadKey.of(key.tenantId, freshId('thread'));
       const otherTenant = ThreadKey.of(freshId('tenant'), key.threadId);
@@ -94,10 +94,21 @@ export const sessionLogTests = defineGroup('session-log', ({ test }) => [
       await log.append(otherTenant, [1, 2]);
       expect(await log.deleteThread(key)).toBe(3);
       expect(await log.loadSince(key, 0)).toEqual([]);
-      expect(await log.append(key, [4])).toBe(4);
+      // A writer that read head 3 before the deletion must not write as if nothing happened.
+      expect(await log.head(key)).toBe(4);
+      await expectCode(b.sessionLog().append(key, [9], { expectedHead: 3 }), 'CONFLICT');
+      expect(await log.loadSince(key, 0)).toEqual([]);
+      expect(await log.append(key, [5], { expectedHead: 4 })).toBe(5);
       expect(await log.head(sibling)).toBe(1);
       expect(await log.head(otherTenant)).toBe(2);
       expect(await log.loadSince(otherTenant, 0)).toHaveLength(2);
+      // A thread that never held an event gets no head from a deletion.
+      const untouched = ThreadKey.of(key.tenantId, freshId('thread'));
+      expect(await log.deleteThread(untouched)).toBe(0);
+      expect(await log.head(untouched)).toBe(0);
+      expect(await log.listThreads(key.tenantId, { limit: 10 })).toEqual(
+        byCodePoint([key.threadId, sibling.threadId]),
+      );
     },
   ),
 

@@ -188,6 +188,26 @@ export function sessionTests(lane: Lane): void {
     expect(await sessionOf(ids).getItems()).toEqual([]);
   });
 
+  it('a tenant purge or a log deletion that lands while a pop is between its read and its write wins: nothing comes back', async () => {
+    const erasures = [
+      (ids: { tenantId: string }) => opened.persistence.purgeTenant(ids.tenantId),
+      (ids: { tenantId: string; sessionId: string }) =>
+        opened.persistence.sessionLog().deleteThread(ThreadKey.of(ids.tenantId, ids.sessionId)),
+    ];
+    for (const erase of erasures) {
+      const ids = freshIds();
+      await sessionOf(ids).addItems([said('secret 1'), said('secret 2'), said('secret 3')]);
+      const gate = pauseConditionalAppends(await opened.storage.open());
+      const popped = createEntelixSession(gate.persistence, ids).popItem();
+      await gate.reached;
+      await erase(ids);
+      gate.release();
+      expect(await popped).toBeUndefined();
+      expect(await sessionOf(ids).getItems()).toEqual([]);
+      expect(await rawEvents(ids)).toEqual([]);
+    }
+  });
+
   it('two pops racing each remove an item of their own', async () => {
     const ids = freshIds();
     await sessionOf(ids).addItems([said('a'), said('b'), said('c')]);

@@ -95,12 +95,17 @@ return redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. string.format('%.0
 `,
 );
 
-/** KEYS: events, [fence]. ARGV: clock, fence. The head is kept: ordinals are never reused. */
+/**
+ * KEYS: head, events, [fence]. ARGV: clock, fence. Deletes every event and moves the
+ * head one past: ordinals are never reused, and an append conditional on a head read
+ * before the deletion is CONFLICT. A thread without a head (never held an event) gets none.
+ */
 export const LOG_DELETE_THREAD = luaScript(
   'log_delete_thread',
   `${LUA_CHECK_FENCE}
-local count = redis.call('ZCARD', KEYS[1])
-redis.call('DEL', KEYS[1])
+if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('INCR', KEYS[1]) end
+local count = redis.call('ZCARD', KEYS[2])
+redis.call('DEL', KEYS[2])
 return count
 `,
 );
