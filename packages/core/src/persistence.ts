@@ -51,11 +51,12 @@ export interface Persistence {
   /**
    * Erase everything the tenant has in every contract: checkpoints with their pending
    * writes, store items (expired ones included) and session events; returns the counts.
-   * Idempotent. Two kinds of counter stay, holding no payload: session heads, so
-   * ordinals are never handed out twice (`sessionLog.listThreads` still lists those
-   * threads), each moved one past as `sessionLog.deleteThread` moves it, so an append
-   * conditional on a head read before the purge is `CONFLICT` after it; and fence
-   * counters, each moved past its newest grant with every lease ended, so a lease
+   * Idempotent in what it erases: a second call finds nothing and returns zeros (the
+   * counters below move again). Two kinds of counter stay, holding no payload: session
+   * heads, so ordinals are never handed out twice (`sessionLog.listThreads` still lists
+   * those threads), each moved one past as `sessionLog.deleteThread` moves it, so an
+   * append conditional on a head read before the purge is `CONFLICT` after it; and
+   * fence counters, each moved past its newest grant with every lease ended, so a lease
    * granted before the purge never passes fencing after it.
    */
   purgeTenant(tenantId: string, options?: CallOptions): Promise<PurgeCounts>;

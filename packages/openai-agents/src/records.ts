@@ -84,7 +84,7 @@ export interface TailReplacement {
  * id is recognised until `clearSession`), so they move onto the first record appended.
  *
  * The append is never empty, even when nothing replaces the removed items (a `popItem`,
- * a suffix replaced by nothing): a deletion leaves the head where it is, so a writer
+ * a suffix replaced by nothing): a truncation leaves the head where it is, so a writer
  * that read the history before it could not tell, through `expectedHead`, that it
  * happened. Two pops would both remove the same item, or a suffix replacement
  * would be checked against an item that is gone. So the event before the tail is

@@ -1,4 +1,5 @@
 import { Checkpoint, Namespace, type Persistence, type SessionLog, ThreadKey } from '@entelix/core';
+import { lockKeyOf } from '@entelix/core/adapter';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { APP_ROLE } from '../../../test-support/postgres-roles.js';
@@ -395,6 +396,40 @@ describeWithService('DATABASE_URL', 'postgres (real server, application role)', 
         { checkpoints: 1, writes: 1, storeItems: 0, events: 0 },
       ],
     ];
+    it('purgeTenant waits for a fenced append that holds its lock row, in the order the append takes rows, and never deadlocks', async () => {
+      const key = ThreadKey.of(`t-${crypto.randomUUID()}`, 'fenced');
+      await writer.sessionLog().append(key, ['first']);
+      const lease = await writer.lock.tryAcquire(key, { ttlMs: 30_000 });
+      if (lease === undefined) throw new Error('no lease');
+      const fence = [lockKeyOf(key), lease.fence.toString()];
+      const s = `"${setup.schema}"`;
+      const appender = await appPool.connect();
+      let purge: Promise<unknown> = Promise.resolve();
+      try {
+        // A fenced write locks its lock row first (check_fence), then the head: the
+        // append is held between the two, where a purge taking the head first would
+        // wait for the lock row while the append waits for the head.
+        await appender.query('BEGIN');
+        await appender.query(`SELECT set_config('entelix.tenant_id', $1, true)`, [key.tenantId]);
+        await appender.query(`SELECT ${s}.check_fence($1, $2, $3)`, [key.tenantId, ...fence]);
+        purge = deleter.purgeTenant(key.tenantId);
+        await waitingForLock(setup.ownerPool, deleterName);
+        await appender.query(
+          `SELECT ${s}.log_append($1, $2, ARRAY['"second"'], NULL, NULL, $3, $4)`,
+          [key.tenantId, key.threadId, ...fence],
+        );
+        await appender.query('COMMIT');
+      } finally {
+        await appender.query('ROLLBACK').catch(() => {});
+        appender.release();
+      }
+      expect(await purge).toMatchObject({ events: 2 });
+      expect(await writer.sessionLog().head(key)).toBe(3);
+      await expect(
+        writer.sessionLog().append(key, ['late'], { fence: lease }),
+      ).rejects.toMatchObject({ code: 'FENCED' });
+    });
+
     for (const [operation, remove, removed] of removals) {
       it(`${operation} waits for a putWrites holding the checkpoint, then deletes its writes too`, async () => {
         const key = ThreadKey.of(`t-${crypto.randomUUID()}`, 'raced');

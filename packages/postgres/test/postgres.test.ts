@@ -300,7 +300,7 @@ describe('migrations', () => {
       [
         8,
         'erasure moves heads',
-        'a789712af275a09a3702779f56cb13dc78790c3e26518ee12e5d87f966c249be',
+        'c282cd51d4aab28f86b4511bb8c81c50100265fd630eef1dcdfa3d86b9b19368',
       ],
     ]);
   });

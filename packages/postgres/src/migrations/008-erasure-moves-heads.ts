@@ -4,9 +4,11 @@
  *
  * Both kept the head where it was, so an append conditional on a head read before the
  * erasure still matched it and wrote after it, bringing back what the writer had read
- * (an agent runtime's "remove the newest item" rewrites the item before it). Two
- * functions replaced with the same arguments and results: nothing to re-grant, and a
- * bundle of the previous release keeps working on this schema, with the new behaviour.
+ * (an agent runtime's "remove the newest item" rewrites the item before it). The purge
+ * now also ends the tenant's leases first, taking lock rows before anything else as a
+ * fenced write does, so the two can never wait on each other. Two functions replaced
+ * with the same arguments and results: nothing to re-grant, and a bundle of the
+ * previous release keeps working on this schema, with the new behaviour.
  */
 export function erasureMovesHeadsMigration(s: string): string {
   // As in migration 1: an assignment runs on PL/pgSQL's fast path, PERFORM does not.
@@ -36,13 +38,16 @@ BEGIN
 END $fn$;
 
 -- As in migration 3, with every session head of the tenant moved one past before its
--- events are deleted, as log_delete_thread moves one.
+-- events are deleted, as log_delete_thread moves one, and the lock rows first: a fenced
+-- write locks its lock row (check_fence) before the head or checkpoint it writes, so
+-- the purge takes them in the same order, or the two could wait on each other.
 CREATE OR REPLACE FUNCTION ${s}.tenant_purge(p_tenant text)
 RETURNS TABLE (purged_checkpoints bigint, purged_writes bigint, purged_store_items bigint,
                purged_events bigint)
 LANGUAGE plpgsql AS $fn$
 BEGIN
   ${setTenant}
+  UPDATE ${s}.locks SET fence = fence + 1, expires_at = NULL WHERE tenant_id = p_tenant;
   DELETE FROM ${s}.checkpoints WHERE tenant_id = p_tenant;
   GET DIAGNOSTICS purged_checkpoints = ROW_COUNT;
   DELETE FROM ${s}.checkpoint_writes w
@@ -57,7 +62,6 @@ BEGIN
   UPDATE ${s}.session_heads SET head = head + 1 WHERE tenant_id = p_tenant;
   DELETE FROM ${s}.session_events WHERE tenant_id = p_tenant;
   GET DIAGNOSTICS purged_events = ROW_COUNT;
-  UPDATE ${s}.locks SET fence = fence + 1, expires_at = NULL WHERE tenant_id = p_tenant;
   RETURN NEXT;
 END $fn$;
 `;
