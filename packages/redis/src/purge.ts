@@ -37,6 +37,18 @@ export async function purgeTenant(context: RedisContext, tenantId: TenantId): Pr
   let writes = 0;
   let events = 0;
 
+  // Leases end first: a write fenced by one of them either lands before its lease ends,
+  // and the walks below erase it, or is FENCED; never left behind.
+  await walkIndex(
+    context,
+    index.lockThreads,
+    async (key) => {
+      const keys = context.keys.lock(key);
+      await run(context, LOCK_END_ALL, 2, [keys.lease, keys.fence], 'purgeTenant');
+    },
+    tenantId,
+  );
+
   // A cursor walk, not a reread of the first page: an entry whose thread held a token
   // of a put that never finished stays (listed, empty) and must not be met again.
   await walkIndex(
@@ -70,16 +82,6 @@ export async function purgeTenant(context: RedisContext, tenantId: TenantId): Pr
   );
 
   const storeItems = await purgeStoreTenant(context, tenantId);
-
-  await walkIndex(
-    context,
-    index.lockThreads,
-    async (key) => {
-      const keys = context.keys.lock(key);
-      await run(context, LOCK_END_ALL, 2, [keys.lease, keys.fence], 'purgeTenant');
-    },
-    tenantId,
-  );
 
   return { checkpoints, writes, storeItems, events };
 }

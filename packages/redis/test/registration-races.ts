@@ -125,6 +125,36 @@ export function registrationRaceTests(open: () => RaceSetup): void {
     expect(await keys()).toEqual([]);
   });
 
+  it('a fenced append racing a purge is erased by it or FENCED, never left behind', async () => {
+    const { client, keyPrefix, persistence } = open();
+    const layout = new KeyLayout(keyPrefix);
+    const key = ThreadKey.of(randomId('tenant'), randomId('thread'));
+    const rival = persistence(client);
+    const lease = await rival.lock.tryAcquire(key, { ttlMs: 10_000 });
+    if (lease === undefined) throw new Error('lock not granted');
+    await rival.sessionLog().append(key, ['before'], { fence: lease });
+    // The purge is held after its thread walks, as it reads the tenant's namespaces.
+    const held = holdBack(client, (args) => args.includes(layout.namespaceIndex(key.tenantId)));
+    const purge = persistence(held.client).purgeTenant(key.tenantId);
+    await Promise.race([
+      held.arrived,
+      purge.then(() => {
+        throw new Error('the purge finished without reading the namespace index');
+      }),
+    ]);
+    const late = await rival
+      .sessionLog()
+      .append(key, ['during'], { fence: lease })
+      .then(
+        () => 'written',
+        (error: { code?: string }) => error.code,
+      );
+    held.open();
+    expect(await purge).toMatchObject({ events: 1 });
+    expect(late).toBe('FENCED');
+    expect(await rival.sessionLog().loadSince(key, 0)).toEqual([]);
+  });
+
   it('a first put fenced out between registering and writing leaves no index entry behind', async (context) => {
     const { client, keyPrefix, keys, persistence, fencedStoreWrites } = open();
     if (!fencedStoreWrites) context.skip();
