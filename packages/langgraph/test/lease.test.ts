@@ -1,6 +1,6 @@
 import { ThreadKey } from '@entelix/core';
 import { createMemoryDatabase, createMemoryPersistence } from '@entelix/memory';
-import { Command } from '@langchain/langgraph';
+import { Annotation, Command, END, START, StateGraph } from '@langchain/langgraph';
 import { describe, expect, it } from 'vitest';
 import { randomId } from '../../../test-support/lanes.js';
 import {
@@ -54,6 +54,55 @@ describe('fencing a run with a lease', () => {
     );
     expect(done.log).toEqual(['current', 'n0', 'n1', 'n2']);
     await current?.release();
+  });
+
+  /** first, then a node that purges the run's tenant, then last. */
+  function purgedMidRun() {
+    const persistence = createMemoryPersistence();
+    const saver = createEntelixSaver(persistence);
+    const config = threadConfig();
+    const State = Annotation.Root({
+      log: Annotation<string[]>({ reducer: (a, b) => a.concat(b), default: () => [] }),
+    });
+    const graph = new StateGraph(State)
+      .addNode('first', () => ({ log: ['first'] }))
+      .addNode('purging', async () => {
+        await persistence.purgeTenant(config.configurable.tenant_id);
+        return { log: ['read before the purge'] };
+      })
+      .addNode('last', () => ({ log: ['last'] }))
+      .addEdge(START, 'first')
+      .addEdge('first', 'purging')
+      .addEdge('purging', 'last')
+      .addEdge('last', END)
+      .compile({ checkpointer: saver });
+    const logsLeft = async () =>
+      (await collect(saver.list(config))).map(
+        (tuple) => (tuple.checkpoint.channel_values as { log?: string[] }).log,
+      );
+    return { persistence, graph, config, logsLeft };
+  }
+
+  it('a run whose lease a tenant purge ends mid-run is FENCED at its next write and leaves nothing', async () => {
+    const { persistence, graph, config, logsLeft } = purgedMidRun();
+    await expect(
+      withThreadLock(persistence.lock, config, (locked) => graph.invoke({ log: [] }, locked), {
+        ttlMs: 30_000,
+      }),
+    ).rejects.toMatchObject({ code: 'FENCED' });
+    expect(await logsLeft()).toEqual([]);
+  });
+
+  it('an unfenced run writes the state it held after a purge of its tenant, as the guide warns', async () => {
+    const atExit = purgedMidRun();
+    await atExit.graph.invoke({ log: [] }, { ...atExit.config, durability: 'exit' });
+    expect(await atExit.logsLeft()).toEqual([['first', 'read before the purge', 'last']]);
+
+    const inSync = purgedMidRun();
+    await expect(
+      inSync.graph.invoke({ log: [] }, { ...inSync.config, durability: 'sync' }),
+    ).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    expect(await inSync.logsLeft()).toEqual([['first', 'read before the purge']]);
   });
 
   it('a lease superseded during an interrupt fences the resume', async () => {
