@@ -391,12 +391,18 @@ async function pgliteAtVersion(version: number): Promise<PGlite> {
 /** The deploying guide's grants for the application role, re-run after a migration. */
 const APPLICATION_GRANTS = applicationGrants('entelix', APP_ROLE);
 
+/** {@link pgliteAtVersion} with the application role, granted what the deploying guide grants. */
+async function pgliteAtVersionWithApplicationRole(version: number): Promise<PGlite> {
+  const pglite = await pgliteAtVersion(version);
+  await pglite.exec(
+    `CREATE ROLE ${APP_ROLE} NOLOGIN NOSUPERUSER NOBYPASSRLS; ${APPLICATION_GRANTS}`,
+  );
+  return pglite;
+}
+
 describe('migration 4 on a database at version 3', () => {
   it("keeps the checkpoints, and the new function runs once the guide's grants are re-run", async () => {
-    const pglite = await pgliteAtVersion(3);
-    await pglite.exec(
-      `CREATE ROLE ${APP_ROLE} NOLOGIN NOSUPERUSER NOBYPASSRLS; ${APPLICATION_GRANTS}`,
-    );
+    const pglite = await pgliteAtVersionWithApplicationRole(3);
     const key = ThreadKey.of(randomId('tenant'), 'thread');
     await pglite.exec(`SET ROLE ${APP_ROLE}`);
     const before = await createPostgresPersistence({ pglite, migrate: 'off' });
@@ -444,10 +450,7 @@ describe('migration 5 on a database at version 4', () => {
   };
 
   it('store search keeps one plan, and the session keeps its own setting', async () => {
-    const pglite = await pgliteAtVersion(4);
-    await pglite.exec(
-      `CREATE ROLE ${APP_ROLE} NOLOGIN NOSUPERUSER NOBYPASSRLS; ${APPLICATION_GRANTS}`,
-    );
+    const pglite = await pgliteAtVersionWithApplicationRole(4);
     expect((await searchSettings(pglite))?.config).toBeNull();
     const tenant = randomId('tenant');
     await pglite.exec(`SET ROLE ${APP_ROLE}`);
@@ -513,10 +516,7 @@ describe('migration 6 on a database at version 5', () => {
   };
 
   it('filters items written before it as before, and marks what each put writes', async () => {
-    const pglite = await pgliteAtVersion(5);
-    await pglite.exec(
-      `CREATE ROLE ${APP_ROLE} NOLOGIN NOSUPERUSER NOBYPASSRLS; ${APPLICATION_GRANTS}`,
-    );
+    const pglite = await pgliteAtVersionWithApplicationRole(5);
     const tenant = randomId('tenant');
     await pglite.exec(`SET ROLE ${APP_ROLE}`);
     const before = await createPostgresPersistence({ pglite, migrate: 'off' });
@@ -609,10 +609,7 @@ describe('migration 7 on a database at version 6', () => {
     ).rows[0]?.config;
 
   it('$ne null skips a null field once migrated, with the items and plan setting kept and nothing re-granted', async () => {
-    const pglite = await pgliteAtVersion(6);
-    await pglite.exec(
-      `CREATE ROLE ${APP_ROLE} NOLOGIN NOSUPERUSER NOBYPASSRLS; ${APPLICATION_GRANTS}`,
-    );
+    const pglite = await pgliteAtVersionWithApplicationRole(6);
     const tenant = randomId('tenant');
     const notNull = async (persistence: Persistence) =>
       (
@@ -656,10 +653,7 @@ describe('migration 7 on a database at version 6', () => {
 
 describe('migration 8 on a database at version 7', () => {
   it('deleting a thread and purging a tenant move session heads once migrated, as the application role with nothing re-granted', async () => {
-    const pglite = await pgliteAtVersion(7);
-    await pglite.exec(
-      `CREATE ROLE ${APP_ROLE} NOLOGIN NOSUPERUSER NOBYPASSRLS; ${APPLICATION_GRANTS}`,
-    );
+    const pglite = await pgliteAtVersionWithApplicationRole(7);
     const tenant = randomId('tenant');
     const deleted = ThreadKey.of(tenant, 'deleted');
     const purged = ThreadKey.of(tenant, 'purged');
@@ -696,10 +690,7 @@ describe('migration 8 on a database at version 7', () => {
 
 describe('migration 3 on a database at version 2', () => {
   it('keeps every row: checkpoints in the root namespace with empty metadata, heads, items and fences', async () => {
-    const pglite = await pgliteAtVersion(2);
-    await pglite.exec(
-      `CREATE ROLE ${APP_ROLE} NOLOGIN NOSUPERUSER NOBYPASSRLS; ${APPLICATION_GRANTS}`,
-    );
+    const pglite = await pgliteAtVersionWithApplicationRole(2);
     const tenant = randomId('tenant');
     const key = ThreadKey.of(tenant, 'thread');
     const parent = crypto.randomUUID();
@@ -790,10 +781,7 @@ describe('migration 3 on a database at version 2', () => {
   });
 
   it('renames the lock and log functions with their grants, and drops the replaced ones', async () => {
-    const pglite = await pgliteAtVersion(2);
-    await pglite.exec(
-      `CREATE ROLE ${APP_ROLE} NOLOGIN NOSUPERUSER NOBYPASSRLS; ${APPLICATION_GRANTS}`,
-    );
+    const pglite = await pgliteAtVersionWithApplicationRole(2);
     await (await createPostgresPersistence({ pglite })).close();
     const { rows } = await pglite.query<{ name: string; app: boolean }>(
       `SELECT p.proname AS name, has_function_privilege($1, p.oid, 'EXECUTE') AS app
