@@ -133,6 +133,15 @@ describe('key encoding', () => {
       { numRuns: 500 },
     );
   });
+
+  it('encodes a string of any length as the hex of its UTF-8, on either side of the short-key path', () => {
+    for (const length of [0, 1, 31, 32, 33, 64, 1_000, 100_000]) {
+      for (const text of ['k'.repeat(length), `${'k'.repeat(length)}é`, `é${'k'.repeat(length)}`]) {
+        expect(encodeStoreKey(text)).toBe(Buffer.from(text, 'utf8').toString('hex'));
+        expect(decodeStoreKey(encodeStoreKey(text))).toBe(text);
+      }
+    }
+  });
 });
 
 describe('index members', () => {
