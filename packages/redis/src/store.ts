@@ -184,7 +184,12 @@ export function createRedisStore(context: RedisContext): StoreDriver {
           [field, tail, ttlMs ?? '', token],
           'put',
         );
-      let result = await write('');
+      // A large value is sent once: into a namespace not registered yet (the script would
+      // answer NEEDS_REGISTRATION only after receiving it), it goes after registering.
+      const unregistered =
+        tail.length > LARGE_ITEM &&
+        (await command(context, 'put', () => context.client.exists(keys.registration))) === 0;
+      let result = unregistered ? ScriptStatus.NEEDS_REGISTRATION : await write('');
       if (result === ScriptStatus.NEEDS_REGISTRATION) {
         const token = randomUUID();
         await register(ns, token);
@@ -565,6 +570,10 @@ const NAMESPACES_PER_PAGE = 100;
 
 // Items one purge script erases at most (each is a key in its KEYS).
 const PURGE_PER_CALL = 500;
+
+// A record this long (UTF-16 units) costs more to send twice than a round trip asking
+// whether its namespace is registered.
+const LARGE_ITEM = 1 << 20;
 
 /**
  * The field index of an item, kept in its record so a search filters in Lua without a

@@ -669,3 +669,39 @@ describe('fencing on a Cluster client', () => {
     expect(await persistence.store().get(namespace, 'k')).toBeUndefined();
   });
 });
+
+describe('a large store value', () => {
+  it('is sent once, also into a namespace not registered yet; a small one asks nothing first', async () => {
+    const client = mockClient();
+    const sent = { scripts: 0, registrationChecks: 0 };
+    const counting = new Proxy(client, {
+      get(target, property, receiver) {
+        const value = Reflect.get(target, property, receiver);
+        if (typeof value !== 'function') return value;
+        if (property === 'evalsha' || property === 'exists') {
+          return (...args: unknown[]) => {
+            if (property === 'exists') sent.registrationChecks++;
+            else if (args.flat().some((arg) => typeof arg === 'string' && arg.length > 1 << 20)) {
+              sent.scripts++;
+            }
+            return value.apply(target, args);
+          };
+        }
+        return value.bind(target);
+      },
+    });
+    const store = createRedisPersistence({ client: counting, keyPrefix: randomPrefix() }).store();
+    const tenant = randomId('tenant');
+    const large = { text: 'x'.repeat(2 << 20) };
+
+    await store.put(Namespace.of(tenant, 'new'), 'k', large);
+    expect(sent).toEqual({ scripts: 1, registrationChecks: 1 });
+    await store.put(Namespace.of(tenant, 'new'), 'k2', large);
+    expect(sent).toEqual({ scripts: 2, registrationChecks: 2 });
+    expect((await store.get(Namespace.of(tenant, 'new'), 'k'))?.value).toEqual(large);
+
+    await store.put(Namespace.of(tenant, 'small'), 'k', { text: 'x' });
+    expect(sent.registrationChecks).toBe(2);
+    expect(await store.listNamespaces(tenant)).toHaveLength(2);
+  });
+});
