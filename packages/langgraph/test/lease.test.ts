@@ -1,6 +1,6 @@
 import { ThreadKey } from '@entelix/core';
 import { createMemoryDatabase, createMemoryPersistence } from '@entelix/memory';
-import { Annotation, Command, END, START, StateGraph } from '@langchain/langgraph';
+import { Command, END, START, StateGraph } from '@langchain/langgraph';
 import { describe, expect, it } from 'vitest';
 import { randomId } from '../../../test-support/lanes.js';
 import {
@@ -10,7 +10,7 @@ import {
   LEASE_KEY,
   withThreadLock,
 } from '../src/index.js';
-import { collect, interruptGraph, lineGraph } from './graphs.js';
+import { collect, interruptGraph, LogState, lineGraph } from './graphs.js';
 
 /** A memory bundle whose storage clock the test moves, so leases expire on demand. */
 function withClock() {
@@ -61,10 +61,7 @@ describe('fencing a run with a lease', () => {
     const persistence = createMemoryPersistence();
     const saver = createEntelixSaver(persistence);
     const config = threadConfig();
-    const State = Annotation.Root({
-      log: Annotation<string[]>({ reducer: (a, b) => a.concat(b), default: () => [] }),
-    });
-    const graph = new StateGraph(State)
+    const graph = new StateGraph(LogState)
       .addNode('first', () => ({ log: ['first'] }))
       .addNode('purging', async () => {
         await persistence.purgeTenant(config.configurable.tenant_id);
