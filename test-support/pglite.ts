@@ -27,8 +27,8 @@ export const PGLITE_APP_ROLE = 'entelix_app';
  * `createPostgresPersistence`, from the package's source (its own tests) or its build
  * (every other suite): whichever the caller tests is the one that migrates.
  */
-export type MigratingFactory = (options: {
-  pglite: PGlite;
+export type MigratingFactory<P = PGlite> = (options: {
+  pglite: P;
   schema: string;
 }) => Promise<{ close(): Promise<void> }>;
 
@@ -41,7 +41,18 @@ export async function freshPGliteAsAppRole(
   createPostgresPersistence: MigratingFactory,
   schema: string,
 ): Promise<PGlite> {
-  const pglite = await freshPGlite();
+  return migrateAsAppRole(await freshPGlite(), createPostgresPersistence, schema);
+}
+
+/**
+ * {@link freshPGliteAsAppRole} on a PGlite of any supported release, new: its default
+ * role migrates, then the instance stays {@link PGLITE_APP_ROLE} for good.
+ */
+export async function migrateAsAppRole<P extends { exec(sql: string): Promise<unknown> }>(
+  pglite: P,
+  createPostgresPersistence: MigratingFactory<P>,
+  schema: string,
+): Promise<P> {
   await (await createPostgresPersistence({ pglite, schema })).close();
   await pglite.exec(`
     CREATE ROLE ${PGLITE_APP_ROLE} NOLOGIN NOSUPERUSER NOBYPASSRLS;

@@ -1,9 +1,8 @@
 import { runConformance } from '@entelix/conformance';
 import { PGlite as PGlite05 } from 'pglite05';
 import { expect, it } from 'vitest';
-import { applicationGrants } from '../../../test-support/postgres-roles.js';
+import { migrateAsAppRole } from '../../../test-support/pglite.js';
 import { createPostgresPersistence } from '../src/index.js';
-import { APP_ROLE } from './pglite-support.js';
 import { dumpSchema } from './snapshot.js';
 
 // The peer range takes PGlite 0.5 (PostgreSQL 18) and 0.6 (PostgreSQL 19); this lane
@@ -12,15 +11,9 @@ import { dumpSchema } from './snapshot.js';
 let pglite: Promise<PGlite05> | undefined;
 
 function pgliteAsAppRole(): Promise<PGlite05> {
-  pglite ??= (async () => {
-    const db = await PGlite05.create();
-    await (await createPostgresPersistence({ pglite: db })).close();
-    await db.exec(`
-      CREATE ROLE ${APP_ROLE} NOLOGIN NOSUPERUSER NOBYPASSRLS;
-      ${applicationGrants('entelix', APP_ROLE)}
-      SET ROLE ${APP_ROLE};`);
-    return db;
-  })();
+  pglite ??= PGlite05.create().then((db) =>
+    migrateAsAppRole(db, createPostgresPersistence, 'entelix'),
+  );
   return pglite;
 }
 
