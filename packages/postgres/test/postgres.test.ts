@@ -400,6 +400,13 @@ async function pgliteAtVersionWithApplicationRole(version: number): Promise<PGli
   return pglite;
 }
 
+/** Back to the owning role, migrated by a bundle to the latest version, checked. */
+async function upgradeAsOwner(pglite: PGlite): Promise<void> {
+  await pglite.exec('RESET ROLE');
+  await (await createPostgresPersistence({ pglite })).close();
+  expect(await versionOf(pglite)).toBe(LATEST_SCHEMA_VERSION);
+}
+
 describe('migration 4 on a database at version 3', () => {
   it("keeps the checkpoints, and the new function runs once the guide's grants are re-run", async () => {
     const pglite = await pgliteAtVersionWithApplicationRole(3);
@@ -410,9 +417,7 @@ describe('migration 4 on a database at version 3', () => {
     await before.checkpointer<number>().put(parent);
     await before.close();
 
-    await pglite.exec('RESET ROLE');
-    await (await createPostgresPersistence({ pglite })).close();
-    expect(await versionOf(pglite)).toBe(LATEST_SCHEMA_VERSION);
+    await upgradeAsOwner(pglite);
     await pglite.exec(`SET ROLE ${APP_ROLE}`);
     const after = await createPostgresPersistence({ pglite, migrate: 'verify' });
     const checkpointer = after.checkpointer<number, string>();
@@ -460,9 +465,7 @@ describe('migration 5 on a database at version 4', () => {
     }
     await before.close();
 
-    await pglite.exec('RESET ROLE');
-    await (await createPostgresPersistence({ pglite })).close();
-    expect(await versionOf(pglite)).toBe(LATEST_SCHEMA_VERSION);
+    await upgradeAsOwner(pglite);
     expect(await searchSettings(pglite)).toEqual({
       config: ['plan_cache_mode=force_generic_plan'],
       session: 'auto',
@@ -529,9 +532,7 @@ describe('migration 6 on a database at version 5', () => {
     expect(await filteredKeys(before, tenant)).toEqual(expected);
     await before.close();
 
-    await pglite.exec('RESET ROLE');
-    await (await createPostgresPersistence({ pglite })).close();
-    expect(await versionOf(pglite)).toBe(LATEST_SCHEMA_VERSION);
+    await upgradeAsOwner(pglite);
     expect(await marks(pglite)).toEqual(items.map(([key]) => [key, null]));
     // Nothing to re-grant: the same functions, with the same arguments and results.
     await pglite.exec(`SET ROLE ${APP_ROLE}`);
@@ -632,9 +633,7 @@ describe('migration 7 on a database at version 6', () => {
     expect(await notNull(before)).toEqual(['absent', 'null', 'number']);
     await before.close();
 
-    await pglite.exec('RESET ROLE');
-    await (await createPostgresPersistence({ pglite })).close();
-    expect(await versionOf(pglite)).toBe(LATEST_SCHEMA_VERSION);
+    await upgradeAsOwner(pglite);
     expect(await searchConfig(pglite)).toEqual(['plan_cache_mode=force_generic_plan']);
     await pglite.exec(`SET ROLE ${APP_ROLE}`);
     const after = await createPostgresPersistence({ pglite, migrate: 'verify' });
@@ -665,9 +664,7 @@ describe('migration 8 on a database at version 7', () => {
     expect(await before.sessionLog().head(deleted)).toBe(3);
     await before.close();
 
-    await pglite.exec('RESET ROLE');
-    await (await createPostgresPersistence({ pglite })).close();
-    expect(await versionOf(pglite)).toBe(LATEST_SCHEMA_VERSION);
+    await upgradeAsOwner(pglite);
     await pglite.exec(`SET ROLE ${APP_ROLE}`);
     const after = await createPostgresPersistence({ pglite, migrate: 'verify' });
     const log = after.sessionLog<number>();
@@ -732,9 +729,7 @@ describe('migration 3 on a database at version 2', () => {
     ).rows[0]?.fence;
     expect(fence).toBe(1);
 
-    await pglite.exec('RESET ROLE');
-    await (await createPostgresPersistence({ pglite })).close();
-    expect(await versionOf(pglite)).toBe(LATEST_SCHEMA_VERSION);
+    await upgradeAsOwner(pglite);
     await pglite.exec(`${APPLICATION_GRANTS} SET ROLE ${APP_ROLE}`);
     const persistence = await createPostgresPersistence({ pglite, migrate: 'verify' });
     const checkpointer = persistence.checkpointer<number>();
