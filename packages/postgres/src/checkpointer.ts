@@ -7,15 +7,11 @@ import {
   runRemoval,
   selectList,
 } from './context.js';
+import { gatherReads, rowsByOrdinal } from './gather.js';
 import { BACKEND, runQuery, toSafeInteger } from './queryable.js';
 
-/**
- * Checkpoints in `<schema>.checkpoints`, their pending writes in
- * `<schema>.checkpoint_writes`; one SQL function call per operation, every read
- * returning its checkpoints' writes in the same row.
- */
-export function createPostgresCheckpointer(context: PostgresContext): CheckpointerDriver {
-  const { db, schema: s, upkeep } = context;
+/** The statements of the checkpointer in the quoted schema `s`. */
+export function checkpointStatements(s: string) {
   const checkpoint = selectList(
     [
       'cp_tenant_id',
@@ -31,11 +27,18 @@ export function createPostgresCheckpointer(context: PostgresContext): Checkpoint
     ],
     ['cp_created_at'],
   );
-  const sql = {
+  return {
     put: `SELECT ${s}.checkpoint_put($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::bigint)`,
     putWithWrites: `SELECT ${s}.checkpoint_put_with_writes($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::text[], $12::text[], $13::bigint[], $14::text[], $15::text[], $16, $17::bigint)`,
     latest: `SELECT ${checkpoint} FROM ${s}.checkpoint_latest($1, $2, $3)`,
+    // Gathered reads (see gatherReads): the function once per read, `ord` naming the read.
+    latestOfEach: `SELECT wanted.ord, ${checkpoint}
+      FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS wanted(thread_id, ns, ord)
+      CROSS JOIN LATERAL ${s}.checkpoint_latest($1, wanted.thread_id, wanted.ns)`,
     get: `SELECT ${checkpoint} FROM ${s}.checkpoint_get($1, $2, $3, $4)`,
+    getEach: `SELECT wanted.ord, ${checkpoint}
+      FROM unnest($2::text[], $3::text[], $4::uuid[]) WITH ORDINALITY AS wanted(thread_id, ns, id, ord)
+      CROSS JOIN LATERAL ${s}.checkpoint_get($1, wanted.thread_id, wanted.ns, wanted.id)`,
     history: `SELECT ${checkpoint} FROM ${s}.checkpoint_history($1, $2, $3, $4, $5, $6)`,
     fork: `SELECT ${s}.checkpoint_update_state($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::bigint)`,
     deleteThread: `SELECT ${s}.checkpoint_delete_thread($1, $2, $3, $4::bigint) AS deleted`,
@@ -43,6 +46,48 @@ export function createPostgresCheckpointer(context: PostgresContext): Checkpoint
     prune: `SELECT ${s}.checkpoint_prune($1, $2, $3, $4, $5, $6::bigint) AS deleted`,
     threads: `SELECT * FROM ${s}.checkpoint_threads($1, $2, $3)`,
   };
+}
+
+/**
+ * Checkpoints in `<schema>.checkpoints`, their pending writes in
+ * `<schema>.checkpoint_writes`; one SQL function call per operation, every read
+ * returning its checkpoints' writes in the same row. Reads of one checkpoint issued
+ * together share statements (see `gatherReads`): the same functions, called once per
+ * read by a lateral join.
+ */
+export function createPostgresCheckpointer(context: PostgresContext): CheckpointerDriver {
+  const { db, schema, upkeep } = context;
+  const sql = checkpointStatements(schema);
+
+  const latest = gatherReads<{ threadId: string; ns: string }, Record<string, unknown>>({
+    async one(tenantId, { threadId, ns }, call) {
+      const params = [tenantId, threadId, ns];
+      const { rows } = await runQuery(db, 'checkpoint getLatest', sql.latest, params, call);
+      return rows[0];
+    },
+    async many(tenantId, reads) {
+      const params = [tenantId, reads.map((read) => read.threadId), reads.map((read) => read.ns)];
+      const { rows } = await runQuery(db, 'checkpoint getLatest', sql.latestOfEach, params);
+      return rowsByOrdinal(rows, reads.length);
+    },
+  });
+  const byId = gatherReads<{ threadId: string; ns: string; id: string }, Record<string, unknown>>({
+    async one(tenantId, { threadId, ns, id }, call) {
+      const params = [tenantId, threadId, ns, id];
+      const { rows } = await runQuery(db, 'checkpoint getById', sql.get, params, call);
+      return rows[0];
+    },
+    async many(tenantId, reads) {
+      const params = [
+        tenantId,
+        reads.map((read) => read.threadId),
+        reads.map((read) => read.ns),
+        reads.map((read) => read.id),
+      ];
+      const { rows } = await runQuery(db, 'checkpoint getById', sql.getEach, params);
+      return rowsByOrdinal(rows, reads.length);
+    },
+  });
 
   return {
     async put(record, call) {
@@ -88,25 +133,13 @@ export function createPostgresCheckpointer(context: PostgresContext): Checkpoint
     },
 
     async getLatest(key, ns, call) {
-      const { rows } = await runQuery(
-        db,
-        'checkpoint getLatest',
-        sql.latest,
-        [key.tenantId, key.threadId, ns],
-        call,
-      );
-      return rows.length === 0 ? undefined : toCheckpointRow(rows[0]);
+      const row = await latest(key.tenantId, { threadId: key.threadId, ns }, call);
+      return row === undefined ? undefined : toCheckpointRow(row);
     },
 
     async getById(key, ns, id, call) {
-      const { rows } = await runQuery(
-        db,
-        'checkpoint getById',
-        sql.get,
-        [key.tenantId, key.threadId, ns, id],
-        call,
-      );
-      return rows.length === 0 ? undefined : toCheckpointRow(rows[0]);
+      const row = await byId(key.tenantId, { threadId: key.threadId, ns, id }, call);
+      return row === undefined ? undefined : toCheckpointRow(row);
     },
 
     async listHistory(key, query, call) {

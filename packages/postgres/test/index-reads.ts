@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { checkpointStatements } from '../src/checkpointer.js';
 import { keyRange } from '../src/store.js';
 import type { RowReader } from './snapshot.js';
 
@@ -164,6 +165,9 @@ export function indexReadTests(open: () => Promise<IndexReadLane>): void {
     const input = JSON.stringify({ source: 'input' });
     // A structured value is compared by equality, not containment: another statement.
     const nested = JSON.stringify({ source: 'input', parents: { '': 'none' } });
+    const gathered = checkpointStatements('$s');
+    const eight = <T>(value: T) => Array<T>(8).fill(value);
+    const eightThreads = Array.from({ length: 8 }, (_, i) => `thread-${i * 11}`);
     await expectBounded([
       [checkpoints, 'SELECT * FROM $s.checkpoint_latest($1, $2, $3)', [TENANT, THREAD, ''], 6],
       [checkpoints, 'SELECT * FROM $s.checkpoint_latest($1, $2, $3)', [TENANT, THREAD, 'child'], 6],
@@ -172,6 +176,14 @@ export function indexReadTests(open: () => Promise<IndexReadLane>): void {
         'SELECT * FROM $s.checkpoint_get($1, $2, $3, $4)',
         [TENANT, THREAD, 'child', tenthCheckpoint],
         6,
+      ],
+      // Eight reads issued together: eight times one.
+      [checkpoints, gathered.latestOfEach, [TENANT, eightThreads, eight('')], 48],
+      [
+        checkpoints,
+        gathered.getEach,
+        [TENANT, eight(THREAD), eight('child'), eight(tenthCheckpoint)],
+        48,
       ],
       // 5 checkpoints and their 15 writes.
       [checkpoints, history, [TENANT, THREAD, null, null, null], 25],

@@ -9,8 +9,11 @@ import {
   checkPostgresDeployment,
   createPostgresPersistence,
   LATEST_SCHEMA_VERSION,
+  type PgPoolLike,
 } from '../src/index.js';
+import type { PgQueryConfig } from '../src/queryable.js';
 import { readBackLeadingByteOrderMarks } from './byte-order-mark.js';
+import { gatheredReadTests } from './gathered-reads.js';
 import { indexReadTests } from './index-reads.js';
 import {
   closeWriteGate,
@@ -487,6 +490,43 @@ describeWithService('DATABASE_URL', 'postgres (real server, application role)', 
         // The schema is dropped with the suite's.
       },
     }));
+  });
+
+  describe('checkpoint reads issued together (application role)', () => {
+    gatheredReadTests(async (intercept) => {
+      const textOf = (query: string | PgQueryConfig) =>
+        typeof query === 'string' ? query : query.text;
+      const send = (
+        target: Pick<pg.Pool, 'query'>,
+        query: string | PgQueryConfig,
+        values: unknown[] = [],
+      ) =>
+        intercept({ text: textOf(query), params: values }, () =>
+          target.query(query as string, values),
+        );
+      const pool: PgPoolLike = {
+        query: (query, values) => send(appPool, query, values),
+        async connect() {
+          const client = await appPool.connect();
+          return {
+            query: (query: string | PgQueryConfig, values?: unknown[]) =>
+              send(client, query, values),
+            release: (error?: Error | boolean) => client.release(error),
+          };
+        },
+        // The pool is the suite's, ended with it.
+        end: async () => {},
+      };
+      return {
+        persistence: await createPostgresPersistence({
+          pool,
+          schema: setup.schema,
+          migrate: 'verify',
+        }),
+        schema: `"${setup.schema}"`,
+        close: async () => {},
+      };
+    });
   });
 
   it('returns ids beginning with U+FEFF exactly, which PGlite cannot', async () => {

@@ -27,6 +27,7 @@ import { MIGRATIONS } from '../src/migrations/index.js';
 import { statementName } from '../src/queryable.js';
 import { keyRange, prefixEnd } from '../src/store.js';
 import { readBackLeadingByteOrderMarks } from './byte-order-mark.js';
+import { gatheredReadTests } from './gathered-reads.js';
 import { indexReadTests, READS_SQL } from './index-reads.js';
 import { APP_ROLE, createPGliteAsAppRole } from './pglite-support.js';
 import { dumpSchema } from './snapshot.js';
@@ -1496,6 +1497,24 @@ describe('lookups under row-level security (PGlite, application role)', () => {
           await tx.query('SET LOCAL ROLE postgres');
           await tx.exec(sql);
         }),
+      close: () => pglite.close(),
+    };
+  });
+});
+
+describe('checkpoint reads issued together (PGlite, application role)', () => {
+  gatheredReadTests(async (intercept) => {
+    const pglite = await createPGliteAsAppRole();
+    const intercepted = new Proxy(pglite, {
+      get(target, property, receiver) {
+        if (property !== 'query') return Reflect.get(target, property, receiver);
+        return (text: string, params: unknown[] = []) =>
+          intercept({ text, params }, () => target.query<Record<string, unknown>>(text, params));
+      },
+    });
+    return {
+      persistence: await createPostgresPersistence({ pglite: intercepted, migrate: 'verify' }),
+      schema: '"entelix"',
       close: () => pglite.close(),
     };
   });

@@ -116,6 +116,35 @@ export function saverTests(lane: Lane): void {
         for (const call of calls) expect(await onWire(call)).toHaveLength(1);
       },
     );
+
+    it.skipIf(lane.wire === undefined)(
+      `getTuple of 16 threads at once, as 16 getState callers make it: each its own thread's, at most one statement or command each${lane.wire === undefined ? ' (the lane has no wire to count)' : ''}`,
+      async () => {
+        const sent: string[] = [];
+        const saver = createEntelixSaver(
+          await opened.storage.open({ onQuery: (text) => sent.push(text) }),
+        );
+        const tenant = randomId('tenant');
+        const configs = Array.from({ length: 16 }, (_, i) => ({
+          configurable: { [TENANT_ID_KEY]: tenant, thread_id: `thread-${i}` },
+        }));
+        for (const [i, config] of configs.entries()) {
+          await saver.put(config, checkpointWith({ i }), metadata(-1), {});
+        }
+        // The first call of each kind may load its script (Redis answers NOSCRIPT once).
+        await saver.getTuple(configs[0] as RunnableConfig);
+        sent.length = 0;
+        const tuples = await Promise.all(configs.map((config) => saver.getTuple(config)));
+        expect(tuples.map((tuple) => tuple?.checkpoint.channel_values)).toEqual(
+          configs.map((_, i) => ({ i })),
+        );
+        expect(tuples.map((tuple) => tuple?.config.configurable?.thread_id)).toEqual(
+          configs.map((config) => config.configurable.thread_id),
+        );
+        // Postgres gathers reads issued in the same turn, 8 to a statement.
+        expect(sent).toHaveLength(lane.wire === 'postgres' ? 2 : 16);
+      },
+    );
   });
 
   describe('cost: each saver call is one Entelix contract call', () => {

@@ -1,0 +1,237 @@
+import {
+  Checkpoint,
+  type CheckpointId,
+  EntelixError,
+  type Persistence,
+  ThreadKey,
+} from '@entelix/core';
+import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
+import { checkpointStatements } from '../src/checkpointer.js';
+import { READS_PER_STATEMENT } from '../src/gather.js';
+
+/** A statement on its way to the driver, and the driver's answer. */
+export interface SentStatement {
+  readonly text: string;
+  readonly params: readonly unknown[];
+}
+
+/**
+ * Sits between the bundle and its driver: sees every statement and may answer for the
+ * driver (`run` sends it on).
+ */
+export type Interceptor = <Result extends { rows: Record<string, unknown>[] }>(
+  statement: SentStatement,
+  run: () => Promise<Result>,
+) => Promise<Result>;
+
+/** A bundle, as the application role, whose every statement goes through `intercept`. */
+export interface InterceptedBundle {
+  readonly persistence: Persistence;
+  /** The quoted schema name. */
+  readonly schema: string;
+  close(): Promise<void>;
+}
+
+const THREADS = Array.from({ length: 20 }, (_, i) => `t${i}`);
+
+/**
+ * Checkpoint reads issued in the same turn share statements: each read answered with
+ * its own row, as many statements as the tenants and the statement size need, a read
+ * with a signal alone, and a failure (of the statement, or of one row) reaching only
+ * the reads it concerns.
+ */
+export function gatheredReadTests(open: (intercept: Interceptor) => Promise<InterceptedBundle>) {
+  let bundle: InterceptedBundle;
+  let sql: ReturnType<typeof checkpointStatements>;
+  const sent: SentStatement[] = [];
+  let answer: Interceptor | undefined;
+  const tenant = `gather-${crypto.randomUUID()}`;
+  const otherTenant = `gather-other-${crypto.randomUUID()}`;
+  /** Each thread's first checkpoint, and another tenant's checkpoint on thread t0. */
+  const firstIds = new Map<string, CheckpointId>();
+  let otherId: CheckpointId;
+
+  beforeAll(async () => {
+    bundle = await open((statement, run) => {
+      sent.push(statement);
+      return answer === undefined ? run() : answer(statement, run);
+    });
+    sql = checkpointStatements(bundle.schema);
+    const checkpointer = bundle.persistence.checkpointer();
+    // Thread ti holds i % 3 + 1 checkpoints; the latest has state { thread: i, n: i % 3 }.
+    for (const [i, thread] of THREADS.entries()) {
+      const key = ThreadKey.of(tenant, thread);
+      let parent: Checkpoint<unknown> | undefined;
+      for (let n = 0; n <= i % 3; n++) {
+        const state = { thread: i, n };
+        const checkpoint: Checkpoint<unknown> =
+          parent === undefined
+            ? Checkpoint.create({ key, step: 0, state })
+            : Checkpoint.create({ key, step: n, state, parentId: parent.id });
+        await checkpointer.put(checkpoint);
+        if (parent === undefined) firstIds.set(thread, checkpoint.id);
+        parent = checkpoint;
+      }
+    }
+    await checkpointer.put(
+      Checkpoint.create({ key: ThreadKey.of(tenant, 't5'), ns: 'sub', step: 0, state: 'sub' }),
+    );
+    const other = Checkpoint.create({ key: ThreadKey.of(otherTenant, 't0'), step: 0, state: 'B' });
+    await checkpointer.put(other);
+    otherId = other.id;
+  });
+
+  afterAll(async () => {
+    await bundle?.close();
+  });
+
+  beforeEach(() => {
+    sent.length = 0;
+    answer = undefined;
+  });
+
+  /** What was sent: the gathered statement as [statement, its number of reads]. */
+  const statements = () =>
+    sent.map(({ text, params }) =>
+      text === sql.latestOfEach || text === sql.getEach
+        ? [text, (params[1] as unknown[]).length]
+        : [text, 1],
+    );
+
+  const codeOf = async (read: Promise<unknown>) => {
+    try {
+      await read;
+      return 'resolved';
+    } catch (error) {
+      if (EntelixError.isInstance(error)) return error.code;
+      throw error;
+    }
+  };
+
+  it(`getLatest calls issued together share statements of at most ${READS_PER_STATEMENT}, each answered for its own thread and tenant`, async () => {
+    const checkpointer = bundle.persistence.checkpointer();
+    const read = (tenantId: string, thread: string, ns?: string) =>
+      checkpointer.getLatest(ThreadKey.of(tenantId, thread), ns === undefined ? {} : { ns });
+    const found = await Promise.all([
+      ...THREADS.map((thread) => read(tenant, thread)),
+      read(tenant, 'missing'),
+      read(tenant, 't5', 'sub'),
+      read(otherTenant, 't0'),
+    ]);
+    expect(found.slice(0, 20).map((saved) => saved?.state)).toEqual(
+      THREADS.map((_, i) => ({ thread: i, n: i % 3 })),
+    );
+    expect(found.slice(0, 20).map((saved) => saved?.step)).toEqual(THREADS.map((_, i) => i % 3));
+    expect(found[20]).toBeUndefined();
+    expect(found[21]?.state).toBe('sub');
+    expect(found[21]?.ns).toBe('sub');
+    expect(found[22]?.state).toBe('B');
+    expect(found[22]?.key.tenantId).toBe(otherTenant);
+    // 22 reads of one tenant: 8 + 8 + 6; the other tenant's single read goes as before.
+    expect(statements()).toEqual([
+      [sql.latestOfEach, 8],
+      [sql.latestOfEach, 8],
+      [sql.latestOfEach, 6],
+      [sql.latest, 1],
+    ]);
+  });
+
+  it('getById calls issued together share statements; an id of another thread or tenant finds nothing', async () => {
+    const checkpointer = bundle.persistence.checkpointer();
+    const first = (thread: string) => firstIds.get(thread) as CheckpointId;
+    const found = await Promise.all([
+      ...THREADS.map((thread) => checkpointer.getById(ThreadKey.of(tenant, thread), first(thread))),
+      checkpointer.getById(ThreadKey.of(tenant, 't2'), first('t1')),
+      checkpointer.getById(ThreadKey.of(tenant, 't0'), otherId),
+      checkpointer.getById(ThreadKey.of(tenant, 't0'), first('t0'), { ns: 'sub' }),
+    ]);
+    expect(found.slice(0, 20).map((saved) => saved?.id)).toEqual(THREADS.map(first));
+    expect(found.slice(0, 20).map((saved) => saved?.state)).toEqual(
+      THREADS.map((_, i) => ({ thread: i, n: 0 })),
+    );
+    expect(found.slice(20)).toEqual([undefined, undefined, undefined]);
+    expect(statements()).toEqual([
+      [sql.getEach, 8],
+      [sql.getEach, 8],
+      [sql.getEach, 7],
+    ]);
+  });
+
+  it('a read alone, or one after another, is the single statement it always was', async () => {
+    const checkpointer = bundle.persistence.checkpointer();
+    const key = ThreadKey.of(tenant, 't4');
+    expect((await checkpointer.getLatest(key))?.state).toEqual({ thread: 4, n: 1 });
+    expect((await checkpointer.getById(key, firstIds.get('t4') as CheckpointId))?.step).toBe(0);
+    expect(statements()).toEqual([
+      [sql.latest, 1],
+      [sql.get, 1],
+    ]);
+  });
+
+  it('a read with a signal has a statement of its own, which its abort alone may cancel', async () => {
+    const checkpointer = bundle.persistence.checkpointer();
+    const read = (thread: string, signal?: AbortSignal) =>
+      checkpointer.getLatest(ThreadKey.of(tenant, thread), signal === undefined ? {} : { signal });
+    const found = await Promise.all([
+      read('t0'),
+      read('t1', new AbortController().signal),
+      read('t2'),
+    ]);
+    expect(found.map((saved) => saved?.state)).toEqual([
+      { thread: 0, n: 0 },
+      { thread: 1, n: 1 },
+      { thread: 2, n: 2 },
+    ]);
+    expect(statements()).toHaveLength(2);
+    expect(statements()).toEqual(
+      expect.arrayContaining([
+        [sql.latest, 1],
+        [sql.latestOfEach, 2],
+      ]),
+    );
+    expect(sent.find(({ text }) => text === sql.latestOfEach)?.params.slice(1)).toEqual([
+      ['t0', 't2'],
+      ['', ''],
+    ]);
+  });
+
+  it('a statement that fails fails every read it carried with a typed error, and no other read', async () => {
+    const checkpointer = bundle.persistence.checkpointer();
+    answer = (statement, run) =>
+      statement.text === sql.latestOfEach ? Promise.reject(new Error('connection lost')) : run();
+    const outcomes = await Promise.all([
+      ...['t0', 't1', 't2'].map((thread) =>
+        codeOf(checkpointer.getLatest(ThreadKey.of(tenant, thread))),
+      ),
+      codeOf(checkpointer.getLatest(ThreadKey.of(otherTenant, 't0'))),
+    ]);
+    expect(outcomes).toEqual(['BACKEND', 'BACKEND', 'BACKEND', 'resolved']);
+    answer = undefined;
+    const again = await Promise.all(
+      ['t0', 't1'].map((thread) => checkpointer.getLatest(ThreadKey.of(tenant, thread))),
+    );
+    expect(again.map((saved) => saved?.state)).toEqual([
+      { thread: 0, n: 0 },
+      { thread: 1, n: 1 },
+    ]);
+  });
+
+  it('a corrupt row fails its own read only', async () => {
+    const checkpointer = bundle.persistence.checkpointer();
+    answer = async (statement, run) => {
+      const result = await run();
+      if (statement.text !== sql.latestOfEach) return result;
+      const rows = result.rows.map((row) =>
+        row.cp_thread_id === 't3' ? { ...row, cp_step: 'three' } : row,
+      );
+      return { ...result, rows };
+    };
+    const outcomes = await Promise.all(
+      ['t2', 't3', 't4'].map((thread) =>
+        codeOf(checkpointer.getLatest(ThreadKey.of(tenant, thread))),
+      ),
+    );
+    expect(outcomes).toEqual(['resolved', 'CORRUPT_RECORD', 'resolved']);
+    expect(statements()).toEqual([[sql.latestOfEach, 3]]);
+  });
+}
