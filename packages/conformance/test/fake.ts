@@ -47,6 +47,7 @@ export type Flaw =
   | 'prune-per-thread'
   | 'threads-across-tenants'
   | 'threads-in-utf16-order'
+  | 'gathered-reads-by-position'
   // pending writes
   | 'writes-last-wins'
   | 'negative-writes-first-win'
@@ -317,6 +318,36 @@ function checkpointerDriver(
       storeWrite(key, at, write);
     }
   };
+  // The reads of one turn, answered together by the 'gathered-reads-by-position' flaw:
+  // the rows found, in write order, handed out by position, as a statement for several
+  // reads that returns its rows without the read each answers.
+  let gathered: {
+    find: () => CheckpointRecord | undefined;
+    resolve: (row?: CheckpointRow) => void;
+  }[] = [];
+  const answer = (findRow: () => CheckpointRecord | undefined) => {
+    if (!has('gathered-reads-by-position')) {
+      const row = findRow();
+      return Promise.resolve(row === undefined ? undefined : toRow(row));
+    }
+    return new Promise<CheckpointRow | undefined>((resolve) => {
+      if (gathered.length === 0) {
+        process.nextTick(() => {
+          const turn = gathered;
+          gathered = [];
+          const rows = turn
+            .map((read) => read.find())
+            .filter((row) => row !== undefined)
+            .sort((x, y) => x.seq - y.seq);
+          for (const [i, read] of turn.entries()) {
+            const row = rows[i];
+            read.resolve(row === undefined ? undefined : toRow(row));
+          }
+        });
+      }
+      gathered.push({ find: findRow, resolve });
+    });
+  };
   const metadataMatches = (row: CheckpointRecord, filter: JsonObject) => {
     const metadata = JSON.parse(row.metadataJson) as JsonObject;
     return has('filter-by-containment')
@@ -359,16 +390,16 @@ function checkpointerDriver(
     },
 
     async getLatest(key, ns) {
-      const rows = threadRows(key).filter((row) => row.ns === ns);
-      const latest = has('latest-by-step')
-        ? rows.sort((x, y) => y.step - x.step)[0]
-        : rows[rows.length - 1];
-      return latest === undefined ? undefined : toRow(latest);
+      return answer(() => {
+        const rows = threadRows(key).filter((row) => row.ns === ns);
+        return has('latest-by-step')
+          ? rows.sort((x, y) => y.step - x.step)[0]
+          : rows[rows.length - 1];
+      });
     },
 
     async getById(key, ns, id) {
-      const row = find(key, ns, id);
-      return row === undefined ? undefined : toRow(row);
+      return answer(() => find(key, ns, id));
     },
 
     async listHistory(key, query) {

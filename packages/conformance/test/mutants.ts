@@ -71,6 +71,10 @@ export const MUTANTS: { readonly [F in Flaw]: Mutant } = {
     bug: 'listThreads sorts by UTF-16 code unit, not by code point',
     mustFail: ['checkpoint-namespaces/list-threads'],
   },
+  'gathered-reads-by-position': {
+    bug: 'reads issued together are answered with the rows found, in write order, by position',
+    mustFail: ['concurrency/parallel-reads'],
+  },
   'writes-last-wins': {
     bug: 'a repeated pending write with idx >= 0 replaces the first',
     mustFail: ['pending-writes/first-wins', 'pending-writes/with-put'],

@@ -1,9 +1,11 @@
+import { ThreadKey } from '@entelix/core';
 import { expect } from 'vitest';
-import { defineGroup, freshKey, makeCheckpoint } from '../fixtures.js';
+import { defineGroup, freshId, freshKey, makeCheckpoint } from '../fixtures.js';
 
 /**
  * Races between bundles: ordinals, lock grants, immutable puts, first-wins pending
- * writes and conditional appends stay exact.
+ * writes and conditional appends stay exact; reads issued together (which a backend may
+ * answer together) each get their own answer.
  */
 export const concurrencyTests = defineGroup('concurrency', ({ test }) => [
   test(
@@ -176,6 +178,48 @@ export const concurrencyTests = defineGroup('concurrency', ({ test }) => [
       expect((await a.checkpointer().getLatest(key))?.pendingWrites.map((w) => w.value)).toEqual([
         observed[0],
       ]);
+    },
+    { timeoutMs: 30_000 },
+  ),
+
+  test(
+    'parallel-reads',
+    'checkpoint reads issued together are each answered for their own tenant, thread, namespace and id',
+    async ({ a }) => {
+      const tenantId = freshId('tenant');
+      const threads = Array.from({ length: 12 }, (_, i) => ThreadKey.of(tenantId, `thread-${i}`));
+      const roots = threads.map((key, i) => makeCheckpoint(key, `root-${i}`));
+      const checkpointer = a.checkpointer<string>();
+      for (const [i, key] of threads.entries()) {
+        await checkpointer.put(roots[i] as (typeof roots)[number]);
+        await checkpointer.put(makeCheckpoint(key, `latest-${i}`, { parentId: roots[i]?.id }));
+      }
+      const [first, second] = threads as [ThreadKey, ThreadKey];
+      await checkpointer.put(makeCheckpoint(first, 'child', { ns: 'child' }));
+      // The same thread id in another tenant, written last.
+      const foreign = ThreadKey.of(freshId('tenant'), first.threadId);
+      await checkpointer.put(makeCheckpoint(foreign, 'foreign'));
+      const reads = await Promise.all([
+        ...threads.map((key) => checkpointer.getLatest(key)),
+        ...threads.map((key, i) => checkpointer.getById(key, roots[i]?.id as string)),
+        checkpointer.getLatest(first, { ns: 'child' }),
+        checkpointer.getLatest(foreign),
+        checkpointer.getLatest(ThreadKey.of(tenantId, 'thread-missing')),
+        checkpointer.getById(second, roots[0]?.id as string),
+        checkpointer.getById(first, roots[0]?.id as string, { ns: 'child' }),
+      ]);
+      expect(reads.map((read) => read?.state)).toEqual([
+        ...threads.map((_, i) => `latest-${i}`),
+        ...threads.map((_, i) => `root-${i}`),
+        'child',
+        'foreign',
+        undefined,
+        undefined,
+        undefined,
+      ]);
+      expect(reads.slice(0, 24).map((read) => read?.key.threadId)).toEqual(
+        [...threads, ...threads].map((key) => key.threadId),
+      );
     },
     { timeoutMs: 30_000 },
   ),
