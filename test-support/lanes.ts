@@ -1,12 +1,12 @@
-import type { PGlite } from '@electric-sql/pglite';
 import type { Persistence } from '@entelix/core';
 import { createMemoryDatabase, createMemoryPersistence } from '@entelix/memory';
-import { createPostgresPersistence, type PgPoolLike } from '@entelix/postgres';
+import { createPostgresPersistence } from '@entelix/postgres';
 import { createRedisPersistence, type RedisClient } from '@entelix/redis';
 import { Cluster, Redis } from 'ioredis';
 import RedisMock from 'ioredis-mock';
 import pg from 'pg';
 import { afterAll, beforeAll, describe } from 'vitest';
+import { interceptPglite, interceptPool, reporting } from './intercept.js';
 import { freshPGliteAsAppRole } from './pglite.js';
 import { APP_ROLE, applicationGrants, ensureAppRole, urlForRole } from './postgres-roles.js';
 import { describeWithService, type ServiceVariable } from './services.js';
@@ -67,7 +67,7 @@ export const PGLITE_LANE: Lane = {
     const pglite = await freshPGliteAsAppRole(createPostgresPersistence, schema);
     const storage = storageOf(async ({ onQuery }) => ({
       persistence: await createPostgresPersistence({
-        pglite: onQuery === undefined ? pglite : countingPglite(pglite, onQuery),
+        pglite: onQuery === undefined ? pglite : interceptPglite(pglite, reporting(onQuery)),
         schema,
         migrate: 'verify',
       }),
@@ -278,7 +278,7 @@ async function postgresStorage(ownerUrl: string, appUrl = ownerUrl): Promise<Lan
     const pool = new pg.Pool({ connectionString: url, max: 4 });
     return {
       persistence: await createPostgresPersistence({
-        pool: onQuery === undefined ? pool : countingPool(pool, onQuery),
+        pool: onQuery === undefined ? pool : interceptPool(pool, reporting(onQuery)),
         schema,
         migrate: 'verify',
       }),
@@ -294,45 +294,6 @@ async function postgresStorage(ownerUrl: string, appUrl = ownerUrl): Promise<Lan
       await ownerPool.end();
     },
   };
-}
-
-/** A `pg.Pool` that reports every statement, on the pool and on checked-out clients. */
-function countingPool(pool: pg.Pool, onQuery: (text: string) => void): PgPoolLike {
-  const textOf = (query: unknown) =>
-    typeof query === 'string' ? query : String((query as { text?: unknown }).text);
-  return {
-    query: ((query: any, values?: unknown[]) => {
-      onQuery(textOf(query));
-      return pool.query(query, values);
-    }) as PgPoolLike['query'],
-    async connect() {
-      const client = await pool.connect();
-      return new Proxy(client, {
-        get(target, property, receiver) {
-          if (property !== 'query') return Reflect.get(target, property, receiver);
-          return (query: any, values?: unknown[]) => {
-            onQuery(textOf(query));
-            return target.query(query, values);
-          };
-        },
-      });
-    },
-    end: () => pool.end(),
-  };
-}
-
-/** A PGlite that reports every statement it runs (`query` and `exec`). */
-function countingPglite(pglite: PGlite, onQuery: (text: string) => void): PGlite {
-  return new Proxy(pglite, {
-    get(target, property, receiver) {
-      const value = Reflect.get(target, property, receiver);
-      if (property !== 'query' && property !== 'exec') return value;
-      return (text: string, ...rest: unknown[]) => {
-        onQuery(text);
-        return (value as (...args: unknown[]) => unknown).apply(target, [text, ...rest]);
-      };
-    },
-  });
 }
 
 /** The client methods the Redis backend sends commands with. */

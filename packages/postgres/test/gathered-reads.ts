@@ -6,23 +6,9 @@ import {
   ThreadKey,
 } from '@entelix/core';
 import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
+import type { Interceptor, SentStatement } from '../../../test-support/intercept.js';
 import { checkpointStatements } from '../src/checkpointer.js';
 import { READS_PER_STATEMENT } from '../src/gather.js';
-
-/** A statement on its way to the driver, and the driver's answer. */
-export interface SentStatement {
-  readonly text: string;
-  readonly params: readonly unknown[];
-}
-
-/**
- * Sits between the bundle and its driver: sees every statement and may answer for the
- * driver (`run` sends it on).
- */
-export type Interceptor = <Result extends { rows: Record<string, unknown>[] }>(
-  statement: SentStatement,
-  run: () => Promise<Result>,
-) => Promise<Result>;
 
 /** A bundle, as the application role, whose every statement goes through `intercept`. */
 export interface InterceptedBundle {
@@ -221,10 +207,11 @@ export function gatheredReadTests(open: (intercept: Interceptor) => Promise<Inte
     answer = async (statement, run) => {
       const result = await run();
       if (statement.text !== sql.latestOfEach) return result;
-      const rows = result.rows.map((row) =>
-        row.cp_thread_id === 't3' ? { ...row, cp_step: 'three' } : row,
-      );
-      return { ...result, rows };
+      const { rows } = result as { rows: Record<string, unknown>[] };
+      return {
+        ...result,
+        rows: rows.map((row) => (row.cp_thread_id === 't3' ? { ...row, cp_step: 'three' } : row)),
+      };
     };
     const outcomes = await Promise.all(
       ['t2', 't3', 't4'].map((thread) =>

@@ -2,6 +2,7 @@ import { Checkpoint, Namespace, type Persistence, type SessionLog, ThreadKey } f
 import { lockKeyOf } from '@entelix/core/adapter';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { interceptPool } from '../../../test-support/intercept.js';
 import { APP_ROLE } from '../../../test-support/postgres-roles.js';
 import { describeWithService } from '../../../test-support/services.js';
 import { runCli } from '../src/cli.js';
@@ -9,9 +10,7 @@ import {
   checkPostgresDeployment,
   createPostgresPersistence,
   LATEST_SCHEMA_VERSION,
-  type PgPoolLike,
 } from '../src/index.js';
-import type { PgQueryConfig } from '../src/queryable.js';
 import { readBackLeadingByteOrderMarks } from './byte-order-mark.js';
 import { gatheredReadTests } from './gathered-reads.js';
 import { indexReadTests } from './index-reads.js';
@@ -494,29 +493,8 @@ describeWithService('DATABASE_URL', 'postgres (real server, application role)', 
 
   describe('checkpoint reads issued together (application role)', () => {
     gatheredReadTests(async (intercept) => {
-      const textOf = (query: string | PgQueryConfig) =>
-        typeof query === 'string' ? query : query.text;
-      const send = (
-        target: Pick<pg.Pool, 'query'>,
-        query: string | PgQueryConfig,
-        values: unknown[] = [],
-      ) =>
-        intercept({ text: textOf(query), params: values }, () =>
-          target.query(query as string, values),
-        );
-      const pool: PgPoolLike = {
-        query: (query, values) => send(appPool, query, values),
-        async connect() {
-          const client = await appPool.connect();
-          return {
-            query: (query: string | PgQueryConfig, values?: unknown[]) =>
-              send(client, query, values),
-            release: (error?: Error | boolean) => client.release(error),
-          };
-        },
-        // The pool is the suite's, ended with it.
-        end: async () => {},
-      };
+      // The pool is the suite's, ended with it.
+      const pool = { ...interceptPool(appPool, intercept), end: async () => {} };
       return {
         persistence: await createPostgresPersistence({
           pool,

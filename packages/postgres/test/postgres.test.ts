@@ -14,6 +14,7 @@ import {
 } from '@entelix/core';
 import { lockKeyOf } from '@entelix/core/adapter';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { interceptPglite } from '../../../test-support/intercept.js';
 import { freshPGlite } from '../../../test-support/pglite.js';
 import { applicationGrants } from '../../../test-support/postgres-roles.js';
 import { runCli } from '../src/cli.js';
@@ -1505,15 +1506,11 @@ describe('lookups under row-level security (PGlite, application role)', () => {
 describe('checkpoint reads issued together (PGlite, application role)', () => {
   gatheredReadTests(async (intercept) => {
     const pglite = await createPGliteAsAppRole();
-    const intercepted = new Proxy(pglite, {
-      get(target, property, receiver) {
-        if (property !== 'query') return Reflect.get(target, property, receiver);
-        return (text: string, params: unknown[] = []) =>
-          intercept({ text, params }, () => target.query<Record<string, unknown>>(text, params));
-      },
-    });
     return {
-      persistence: await createPostgresPersistence({ pglite: intercepted, migrate: 'verify' }),
+      persistence: await createPostgresPersistence({
+        pglite: interceptPglite(pglite, intercept),
+        migrate: 'verify',
+      }),
       schema: '"entelix"',
       close: () => pglite.close(),
     };
