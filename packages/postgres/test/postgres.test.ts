@@ -304,6 +304,11 @@ describe('migrations', () => {
         'erasure moves heads',
         'c282cd51d4aab28f86b4511bb8c81c50100265fd630eef1dcdfa3d86b9b19368',
       ],
+      [
+        9,
+        'thread listing plan',
+        'bd50bff76fee2529ecf01f2df18744a03a5e8ff03e137535d97d909f4c1e2742',
+      ],
     ]);
   });
 
@@ -684,6 +689,64 @@ describe('migration 8 on a database at version 7', () => {
     const script = renderMigrationSql('entelix', { from: 7 });
     expect(script).toContain('-- migration 8: erasure moves heads');
     expect(script).not.toContain('-- migration 7');
+  });
+});
+
+describe('migration 9 on a database at version 8', () => {
+  /** The settings checkpoint_threads runs with, and the session's own plan_cache_mode. */
+  const listingSettings = async (pglite: PGlite) => {
+    const { rows } = await pglite.query<{ config: string[] | null; session: string }>(
+      `SELECT p.proconfig AS config, current_setting('plan_cache_mode') AS session
+         FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+        WHERE n.nspname = 'entelix' AND p.proname = 'checkpoint_threads'`,
+    );
+    return rows[0];
+  };
+
+  it('checkpoint thread listing keeps one plan, and the session keeps its own setting', async () => {
+    const pglite = await pgliteAtVersionWithApplicationRole(8);
+    expect((await listingSettings(pglite))?.config).toBeNull();
+    const tenant = randomId('tenant');
+    const other = randomId('tenant');
+    await pglite.exec(`SET ROLE ${APP_ROLE}`);
+    const before = await createPostgresPersistence({ pglite, migrate: 'off' });
+    for (const [owner, thread] of [
+      [tenant, 'c'],
+      [tenant, 'a'],
+      [other, 'b'],
+      [tenant, 'b'],
+    ] as const) {
+      await before
+        .checkpointer()
+        .put(Checkpoint.create({ key: ThreadKey.of(owner, thread), step: 0, state: 0 }));
+    }
+    await before.close();
+
+    await upgradeAsOwner(pglite);
+    expect(await listingSettings(pglite)).toEqual({
+      config: ['plan_cache_mode=force_generic_plan'],
+      session: 'auto',
+    });
+    // Nothing to re-grant: the function is the same one, with the same results.
+    await pglite.exec(`SET ROLE ${APP_ROLE}`);
+    const after = await createPostgresPersistence({ pglite, migrate: 'verify' });
+    // Past the five calls PL/pgSQL plans with their values before it may keep a plan, and
+    // with other tenants and bounds on the same plan.
+    for (let call = 0; call < 7; call++) {
+      const checkpointer = after.checkpointer();
+      expect(await checkpointer.listThreads(tenant, { limit: 2 })).toEqual(['a', 'b']);
+      expect(await checkpointer.listThreads(tenant, { after: 'a', limit: 5 })).toEqual(['b', 'c']);
+      expect(await checkpointer.listThreads(other, { limit: 5 })).toEqual(['b']);
+    }
+    expect((await listingSettings(pglite))?.session).toBe('auto');
+    await after.close();
+    await pglite.close();
+  });
+
+  it('renderMigrationSql from 8 holds migration 9 only', () => {
+    const script = renderMigrationSql('entelix', { from: 8 });
+    expect(script).toContain('-- migration 9: thread listing plan');
+    expect(script).not.toContain('-- migration 8');
   });
 });
 
