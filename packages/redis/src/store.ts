@@ -579,10 +579,10 @@ const LARGE_ITEM = 1 << 20;
  * The field index of an item, kept in its record so a search filters in Lua without a
  * JSON parser: for each top-level field of an object value, a carriage return,
  * JSON(field) and the value as kind and text: `n` and the number as JavaScript prints
- * it, `s` and the hex of a string's UTF-8 (byte order is code-point order), `j` and
- * the canonical JSON of anything else (equal texts are equal JSON). Empty for a value
- * that is not an object. A JSON string closes with its only unescaped quote, so
- * `CR JSON(field)` starts exactly one field's entry.
+ * it, `t` and the string as {@link orderedText}, `j` and the canonical JSON of anything
+ * else (equal texts are equal JSON). Empty for a value that is not an object. A JSON
+ * string closes with its only unescaped quote, so `CR JSON(field)` starts exactly one
+ * field's entry.
  */
 function fieldIndex(payload: string): string {
   const value = parseEnvelope(payload, BACKEND).state;
@@ -598,8 +598,28 @@ function fieldIndex(payload: string): string {
 /** A value as the field index holds it: kind and text (see {@link fieldIndex}). */
 function encodeFieldValue(value: JsonValue): string {
   if (typeof value === 'number') return `n${String(value)}`;
-  if (typeof value === 'string') return `s${encodeStoreKey(value)}`;
+  if (typeof value === 'string') return `t${orderedText(value)}`;
   return `j${canonicalJson(value)}`;
+}
+
+// Bytes 0x00-0x0F: the record's separators (tab, line feed, carriage return) among them.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: these are the characters to escape
+const LOW_CHARACTER = /[\u0000-\u000f]/g;
+
+/**
+ * A string as its UTF-8 bytes with each byte below 0x10 written as 0x0F and the byte
+ * plus 0x30, so no separator of the record is left. Redis compares the result byte by
+ * byte in the same order as the strings' code points: an escaped byte sorts before every
+ * byte it does not escape and among the escaped ones by its value. Each lone surrogate
+ * becomes U+FFFD, as UTF-8 on the way to Redis would make it (and ioredis-mock would not).
+ */
+function orderedText(value: string): string {
+  const text = value.isWellFormed() ? value : value.toWellFormed();
+  return text.replace(LOW_CHARACTER, escapeLowCharacter);
+}
+
+function escapeLowCharacter(character: string): string {
+  return `\u000f${String.fromCharCode(0x30 + character.charCodeAt(0))}`;
 }
 
 /**

@@ -16,5 +16,9 @@ describeWithService('REDIS_URL', 'filters evaluated in Lua (Redis, Lua 5.1)', (u
     await deletePrefix(client, keyPrefix);
     await client.quit();
   });
-  filterTests(() => createRedisPersistence({ client, keyPrefix }));
+  filterTests(() => ({
+    persistence: createRedisPersistence({ client, keyPrefix }),
+    client,
+    keyPrefix,
+  }));
 });

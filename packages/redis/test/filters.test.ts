@@ -1,7 +1,11 @@
 import { describe } from 'vitest';
 import { filterTests } from './filters.js';
-import { mockPersistence } from './support.js';
+import { mockClient, mockPersistence, randomPrefix } from './support.js';
 
 describe('filters evaluated in Lua (ioredis-mock, Lua 5.3)', () => {
-  filterTests(() => mockPersistence());
+  filterTests(() => {
+    const client = mockClient();
+    const keyPrefix = randomPrefix();
+    return { persistence: mockPersistence(client, keyPrefix), client, keyPrefix };
+  });
 });

@@ -7,8 +7,10 @@ import {
   ThreadKey,
 } from '@entelix/core';
 import { matchesMetadataFilter, matchesStoreFilter, readStoreFilter } from '@entelix/core/adapter';
+import type { RedisClient } from '@entelix/redis';
 import fc from 'fast-check';
 import { expect, it } from 'vitest';
+import { encodeStoreKey, KeyLayout } from '../src/keys.js';
 import { randomId } from './support.js';
 
 // Values where a Lua filter could go wrong: numbers JavaScript prints in exponent form,
@@ -26,6 +28,13 @@ const scalar = fc.oneof(
     '\uFFFF',
     'a\tb',
     'a\rb',
+    // Either side of the bytes the field index escapes (below 0x10), and its escape byte.
+    'a\u0000',
+    'a\u000f',
+    'a\u000fz',
+    'a\u0010',
+    '\u0001',
+    '0',
     '"',
     '10',
     '9',
@@ -57,8 +66,17 @@ const condition = fc.oneof(
 );
 const storeFilter = fc.dictionary(fieldName, condition, { minKeys: 1, maxKeys: 2 });
 
+/** What a filter test opens: a bundle, the client under it and its key prefix. */
+export interface FilterSetup {
+  readonly persistence: Persistence;
+  readonly client: RedisClient;
+  readonly keyPrefix: string;
+}
+
 /** Filters evaluated in Lua mean what core says they mean, on random values and filters. */
-export function filterTests(open: () => Persistence): void {
+export function filterTests(setup: () => FilterSetup): void {
+  const open = () => setup().persistence;
+
   it('store search keeps exactly the items matchesStoreFilter keeps', async () => {
     const persistence = open();
     const store = persistence.store<JsonValue>();
@@ -134,4 +152,121 @@ export function filterTests(open: () => Persistence): void {
     // Only the comparison sees U+FFFD: what is returned is what was stored.
     expect((await store.get(namespace, 'high'))?.value).toEqual(items[0]?.[1]);
   });
+  it('filters the items written by 0.1.0, whose field index holds strings as hex, beside newer ones', async () => {
+    const { persistence, client, keyPrefix } = setup();
+    const store = persistence.store<JsonValue>();
+    const layout = new KeyLayout(keyPrefix);
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.tuple(item, fc.boolean()), { minLength: 1, maxLength: 6 }),
+        storeFilter,
+        async (values, filter) => {
+          const namespace = Namespace.of(randomId('tenant'), 'items');
+          for (const [i, [each, released]] of values.entries()) {
+            await store.put(namespace, `k${i}`, each);
+            if (!released) continue;
+            const itemKey = layout.storeItem(namespace, encodeStoreKey(`k${i}`));
+            const record = await client.get(itemKey);
+            if (record === null) throw new Error(`no record at ${itemKey}`);
+            await client.set(itemKey, asReleasedRecord(record));
+          }
+          const found = await store.search(namespace.tenantId, { filter, limit: 100 });
+          const conditions = readStoreFilter(filter);
+          const expected = values
+            .map(([each], i) => [`k${i}`, each] as const)
+            .filter(([, each]) => matchesStoreFilter(each, conditions))
+            .map(([key]) => key);
+          expect(found.map((each) => each.key)).toEqual(expected);
+        },
+      ),
+      { numRuns: 150 },
+    );
+  }, 60_000);
+
+  it('compares every pair of strings by code point, across the escaped bytes, in items of either release', async () => {
+    const { persistence, client, keyPrefix } = setup();
+    const store = persistence.store<JsonValue>();
+    const layout = new KeyLayout(keyPrefix);
+    const strings = [
+      '',
+      '\u0001',
+      '0',
+      'a',
+      'a\u0000',
+      'a\u0000b',
+      'a\tb',
+      'a\u000f',
+      'a\u000fz',
+      'a\u0010',
+      'ab',
+      '\uE000',
+      '\uFFFF',
+      '\u{1F600}',
+      'x\ud800',
+    ];
+    const namespace = Namespace.of(randomId('tenant'), 'strings');
+    const keyOf = (i: number) => `k${String(i).padStart(2, '0')}`;
+    // Every string twice: once as this release writes it, once as 0.1.0 did.
+    const items = strings.flatMap((text) => [{ text }, { text }]);
+    for (const [i, each] of items.entries()) {
+      await store.put(namespace, keyOf(i), each);
+      if (i % 2 === 0) continue;
+      const itemKey = layout.storeItem(namespace, encodeStoreKey(keyOf(i)));
+      const record = await client.get(itemKey);
+      if (record === null) throw new Error(`no record at ${itemKey}`);
+      const released = asReleasedRecord(record);
+      expect(released).not.toBe(record);
+      await client.set(itemKey, released);
+    }
+    const filters = strings.flatMap((operand): JsonObject[] => [
+      ...['$eq', '$ne', '$gt', '$gte', '$lt', '$lte'].map((op) => ({ text: { [op]: operand } })),
+      { text: { $in: [operand, 'a', 1] } },
+      { text: { $nin: [operand, '0'] } },
+    ]);
+    for (const filter of filters) {
+      const conditions = readStoreFilter(filter);
+      const expected = items
+        .map((each, i) => [keyOf(i), each] as const)
+        .filter(([, each]) => matchesStoreFilter(each, conditions))
+        .map(([key]) => key);
+      const found = await store.search(namespace.tenantId, { filter, limit: 100 });
+      expect([filter, found.map((each) => each.key)]).toEqual([filter, expected]);
+    }
+  });
+
+  it('keeps a long string field once in the field index, beside the value', async () => {
+    const { persistence, client, keyPrefix } = setup();
+    const namespace = Namespace.of(randomId('tenant'), 'documents');
+    const text = 'x'.repeat(1_000_000);
+    await persistence.store().put(namespace, 'long', { text });
+    const itemKey = new KeyLayout(keyPrefix).storeItem(namespace, encodeStoreKey('long'));
+    const recordLength = (await client.get(itemKey))?.length ?? 0;
+    expect(recordLength).toBeGreaterThan(2 * text.length);
+    expect(recordLength).toBeLessThan(2 * text.length + 1_000);
+    const found = await persistence.store().search(namespace.tenantId, {
+      filter: { text: { $gte: text } },
+      limit: 1,
+    });
+    expect(found.map((each) => each.key)).toEqual(['long']);
+  });
+}
+
+// The field index's escape byte, 0x0F, and the byte it stands for plus 0x30.
+const ESCAPED_BYTE = new RegExp(`${String.fromCharCode(0x0f)}(.)`, 'gs');
+
+/**
+ * A record as 0.1.0 wrote it: each string field of the index as `s` and the hex of its
+ * UTF-8 (0.1.0 made lone surrogates U+FFFD by the same UTF-8 encoding).
+ */
+function asReleasedRecord(record: string): string {
+  const [header, index, ...payload] = record.split('\t');
+  const entries = (index ?? '').split('\r').map((entry) => {
+    const string = /^("(?:[^"\\]|\\.)*")t(.*)$/s.exec(entry);
+    if (string === null) return entry;
+    const text = (string[2] ?? '').replaceAll(ESCAPED_BYTE, (_, escaped: string) =>
+      String.fromCharCode(escaped.charCodeAt(0) - 0x30),
+    );
+    return `${string[1]}s${Buffer.from(text, 'utf8').toString('hex')}`;
+  });
+  return [header, entries.join('\r'), ...payload].join('\t');
 }

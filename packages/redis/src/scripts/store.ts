@@ -313,8 +313,10 @@ return 1
  *
  * The conditions have core's matchesStoreFilter semantics: an absent field (or a value
  * that is not an object) equals nothing, so it meets only $ne and $nin; $gt, $gte, $lt
- * and $lte compare numbers with numbers and strings with strings (hex of UTF-8,
- * compared byte by byte: code-point order, whatever the server's locale).
+ * and $lte compare numbers with numbers and strings with strings (UTF-8 with the bytes
+ * below 0x10 escaped, compared byte by byte: code-point order, whatever the server's
+ * locale). Records written by 0.1.0 hold a string field as `s` and the hex of its
+ * UTF-8; such a record is compared with the operands in that form, made once per call.
  */
 export const STORE_SEARCH = luaScript(
   'store_search',
@@ -353,7 +355,7 @@ local function holds(op, actual, operand)
   if kind == 'n' then
     local a, b = tonumber(string.sub(actual, 2)), tonumber(string.sub(operand, 2))
     if a < b then order = -1 elseif a > b then order = 1 else order = 0 end
-  elseif kind == 's' then
+  elseif kind == 't' or kind == 's' then
     order = compare_bytes(string.sub(actual, 2), string.sub(operand, 2))
   else
     return false
@@ -363,12 +365,35 @@ local function holds(op, actual, operand)
   if op == '$lt' then return order < 0 end
   return order <= 0
 end
+-- A string operand as a 0.1.0 record holds it: unescaped, then hex.
+local function as_legacy(operand)
+  if string.sub(operand, 1, 1) ~= 't' then return operand end
+  local text = string.gsub(string.sub(operand, 2), '\\15(.)', function(c)
+    return string.char(string.byte(c) - 48)
+  end)
+  return 's' .. (string.gsub(text, '.', function(c)
+    return string.format('%02x', string.byte(c))
+  end))
+end
+local legacy_operands = {}
+local function legacy_operand(i)
+  local operand = legacy_operands[i]
+  if not operand then
+    -- Each operand of an $in or $nin list (they hold no carriage return).
+    operand = string.gsub(ARGV[i + 2], '[^\\r]+', as_legacy)
+    legacy_operands[i] = operand
+  end
+  return operand
+end
 local function meets_filter(record)
   if #ARGV < 5 then return true end
   local index = string.match(record, '^[^\\t]*\\t([^\\t]*)\\t')
   if not index then return false end
   for i = 5, #ARGV, 3 do
-    if not holds(ARGV[i], field_value(index, ARGV[i + 1]), ARGV[i + 2]) then return false end
+    local actual = field_value(index, ARGV[i + 1])
+    local operand = ARGV[i + 2]
+    if actual and string.sub(actual, 1, 1) == 's' then operand = legacy_operand(i) end
+    if not holds(ARGV[i], actual, operand) then return false end
   end
   return true
 end
