@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { createRedisPersistence, type RedisClient } from '../src/index.js';
 import { KeyLayout } from '../src/keys.js';
 import { storeExpiryTests } from './store-expiry.js';
-import { mockClient, mockPersistence, randomId, randomPrefix } from './support.js';
+import { isolatedMockClient, mockPersistence, randomId, randomPrefix } from './support.js';
 
 function freshKey(): ThreadKey {
   return ThreadKey.of(randomId('tenant'), randomId('thread'));
@@ -34,14 +34,14 @@ async function snapshot(client: RedisClient, keyPrefix: string): Promise<Record<
 describe('createRedisPersistence options', () => {
   it.each([
     ['neither client nor url', {}],
-    ['both client and url', { client: mockClient(), url: 'redis://127.0.0.1:6379' }],
+    ['both client and url', { client: isolatedMockClient(), url: 'redis://127.0.0.1:6379' }],
     ['a client without evalsha', { client: {} }],
     ['a url of another scheme', { url: 'http://127.0.0.1:6379' }],
-    ['a keyPrefix with a colon', { client: mockClient(), keyPrefix: 'a:b' }],
-    ['a keyPrefix with a hash tag', { client: mockClient(), keyPrefix: '{a}' }],
-    ['an empty keyPrefix', { client: mockClient(), keyPrefix: '' }],
-    ['a long keyPrefix', { client: mockClient(), keyPrefix: 'x'.repeat(65) }],
-    ['an unknown clock', { client: mockClient(), clock: 'sundial' }],
+    ['a keyPrefix with a colon', { client: isolatedMockClient(), keyPrefix: 'a:b' }],
+    ['a keyPrefix with a hash tag', { client: isolatedMockClient(), keyPrefix: '{a}' }],
+    ['an empty keyPrefix', { client: isolatedMockClient(), keyPrefix: '' }],
+    ['a long keyPrefix', { client: isolatedMockClient(), keyPrefix: 'x'.repeat(65) }],
+    ['an unknown clock', { client: isolatedMockClient(), clock: 'sundial' }],
   ])('rejects %s with CONFIG', (_, options) => {
     expect(() => createRedisPersistence(options as never)).toThrow(
       expect.objectContaining({ code: 'CONFIG' }),
@@ -64,7 +64,7 @@ describe('createRedisPersistence options', () => {
   });
 
   it('never closes a client it was given', async () => {
-    const client = mockClient();
+    const client = isolatedMockClient();
     const persistence = mockPersistence(client);
     await persistence.close();
     await persistence.close();
@@ -74,7 +74,7 @@ describe('createRedisPersistence options', () => {
   });
 
   it('keeps two key prefixes apart on one server', async () => {
-    const client = mockClient();
+    const client = isolatedMockClient();
     const first = mockPersistence(client);
     const second = mockPersistence(client);
     const key = freshKey();
@@ -86,7 +86,7 @@ describe('createRedisPersistence options', () => {
 
 describe('records written behind our back', () => {
   const keyPrefix = randomPrefix();
-  const client = mockClient();
+  const client = isolatedMockClient();
   const persistence = createRedisPersistence({ client, keyPrefix, clock: 'client' });
   const layout = new KeyLayout(keyPrefix);
 
@@ -277,7 +277,7 @@ describe('batches of pending writes on ioredis-mock', () => {
   // ioredis-mock spreads a command's arguments on the stack several times over: about
   // 25,000 of them overflow it, which 8,000 writes of three arguments each once did.
   it('sends a batch as one script argument, whatever its size', async () => {
-    const client = mockClient();
+    const client = isolatedMockClient();
     const argumentCounts: number[] = [];
     const evalsha = client.evalsha.bind(client);
     client.evalsha = ((...args: Parameters<typeof evalsha>) => {
@@ -311,7 +311,7 @@ describe('batches of pending writes on ioredis-mock', () => {
   });
 
   it('does not call a failing ioredis-mock disconnected: it has no connection', async () => {
-    const client = mockClient();
+    const client = isolatedMockClient();
     client.evalsha = (() =>
       Promise.reject(new RangeError('Maximum call stack size exceeded'))) as never;
     const error = await createRedisPersistence({ client, clock: 'client' })
@@ -326,7 +326,7 @@ describe('batches of pending writes on ioredis-mock', () => {
 
 describe('bad input changes nothing', () => {
   const keyPrefix = randomPrefix();
-  const client = mockClient();
+  const client = isolatedMockClient();
   const persistence = createRedisPersistence({ client, keyPrefix, clock: 'client' });
 
   it('rejects every bad write before touching Redis', async () => {
@@ -523,7 +523,7 @@ describe('store search, one round trip for a namespace', () => {
    * which scripts were sent meanwhile.
    */
   function heldOrderClient() {
-    const client = mockClient();
+    const client = isolatedMockClient();
     const sentWhileHeld: string[] = [];
     let held = false;
     let release = () => {};
@@ -611,13 +611,13 @@ describe('store search, one round trip for a namespace', () => {
 
 describe('store records with a TTL (ioredis-mock)', () => {
   storeExpiryTests(() => {
-    const client = mockClient();
+    const client = isolatedMockClient();
     const keyPrefix = randomPrefix();
     return { persistence: mockPersistence(client, keyPrefix), client, keyPrefix };
   });
 
   it("with clock: 'client', get hides a record past its expiresAt even if Redis still holds it", async () => {
-    const client = mockClient();
+    const client = isolatedMockClient();
     const keyPrefix = randomPrefix();
     const store = mockPersistence(client, keyPrefix).store<string>();
     const namespace = Namespace.of(randomId('tenant'), 'ttl');
@@ -635,7 +635,7 @@ describe('store records with a TTL (ioredis-mock)', () => {
 
 describe('fencing on a Cluster client', () => {
   function clusterPersistence() {
-    const client = mockClient();
+    const client = isolatedMockClient();
     // ioredis marks Cluster clients with `isCluster`; the mock runs the same scripts.
     Object.defineProperty(client, 'isCluster', { value: true });
     return createRedisPersistence({ client, keyPrefix: randomPrefix(), clock: 'client' });
@@ -672,7 +672,7 @@ describe('fencing on a Cluster client', () => {
 
 describe('a large store value', () => {
   it('is sent once, also into a namespace not registered yet; a small one asks nothing first', async () => {
-    const client = mockClient();
+    const client = isolatedMockClient();
     const sent = { scripts: 0, registrationChecks: 0 };
     const counting = new Proxy(client, {
       get(target, property, receiver) {

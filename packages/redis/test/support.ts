@@ -20,6 +20,18 @@ export function mockClient(): RedisClient {
   return new RedisMock() as unknown as RedisClient;
 }
 
+// Ports of the mock servers of isolatedMockClient, one per client.
+let nextMockPort = 20_000;
+
+/**
+ * An ioredis-mock client on a mock server of its own. Every client of a server listens
+ * to its data set, and Node warns past ten listeners: a file that makes many clients,
+ * none sharing data with another, makes them this way.
+ */
+export function isolatedMockClient(): RedisClient {
+  return new RedisMock({ port: nextMockPort++ }) as unknown as RedisClient;
+}
+
 /**
  * A persistence bundle over ioredis-mock with default options, as an application
  * would create it (the mock gets this process's clock by default).
