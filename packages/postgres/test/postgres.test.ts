@@ -7,12 +7,13 @@ import {
   Checkpoint,
   EntelixError,
   type ErrorCode,
+  type JsonValue,
   Namespace,
   type Persistence,
   type StoreFilter,
   ThreadKey,
 } from '@entelix/core';
-import { lockKeyOf } from '@entelix/core/adapter';
+import { lockKeyOf, matchesStoreFilter, readStoreFilter } from '@entelix/core/adapter';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { interceptPglite } from '../../../test-support/intercept.js';
 import { freshPGlite } from '../../../test-support/pglite.js';
@@ -309,6 +310,7 @@ describe('migrations', () => {
         'thread listing plan',
         'bd50bff76fee2529ecf01f2df18744a03a5e8ff03e137535d97d909f4c1e2742',
       ],
+      [10, 'search tokens', 'c906e402845fe1e1326a87542412a5f12ab6f3c93953e886f40482558dcd615d'],
     ]);
   });
 
@@ -747,6 +749,135 @@ describe('migration 9 on a database at version 8', () => {
     const script = renderMigrationSql('entelix', { from: 8 });
     expect(script).toContain('-- migration 9: thread listing plan');
     expect(script).not.toContain('-- migration 8');
+  });
+});
+
+describe('migration 10 on a database at version 9', () => {
+  // Values as the bundle writes them: strings JSON writes with short escapes (quote,
+  // backslash, line feed), and ones it writes as they are.
+  const written: [string, JsonValue][] = [
+    ['note', { kind: 'note', n: 1 }],
+    ['notes', { kind: 'notes', n: 2 }],
+    ['task', { kind: 'task', n: 3, text: 'mentions "note" and note' }],
+    ['quote', { kind: 'say "hi"', n: 4 }],
+    ['backslash', { kind: 'back\\slash', n: 5 }],
+    ['newline', { kind: 'line\nbreak', n: 6 }],
+    ['accent', { kind: 'caf\u00e9', n: 7 }],
+    ['emoji', { kind: '\u{1F600}', n: 8 }],
+    ['nul', { kind: 'x\u0000', n: 9 }],
+    ['nested', { kind: { is: 'note' }, n: 10 }],
+  ];
+  // Values written behind the bundle's back, in JSON it never writes: an escaped slash
+  // (marked as holding no \u escape, which is true) and \u escapes of plain letters
+  // (marked as holding one, and unmarked, as an item of a build before version 6).
+  const foreign: [string, string, boolean | null, JsonValue][] = [
+    ['slash', '{"kind":"a\\/b","n":11}', false, { kind: 'a/b', n: 11 }],
+    ['spelled', '{"kind":"n\\u006fte","n":12}', true, { kind: 'note', n: 12 }],
+    ['unmarked', '{"kind":"n\\u006fte","n":13}', null, { kind: 'note', n: 13 }],
+  ];
+  const filters: StoreFilter[] = [
+    { kind: 'note' },
+    { kind: 'note', n: { $gt: 1 } },
+    { kind: 'a/b' },
+    { kind: 'say "hi"' },
+    { kind: 'back\\slash' },
+    { kind: 'line\nbreak' },
+    { kind: 'caf\u00e9' },
+    { kind: '\u{1F600}' },
+    { kind: 'x\u0000' },
+    { kind: { $in: ['note', 'task'] } },
+    { kind: 'nothing' },
+  ];
+  const expected = filters.map((filter) =>
+    [...written, ...foreign.map(([key, , , value]) => [key, value] as const)]
+      .filter(([, value]) => matchesStoreFilter(value, readStoreFilter(filter)))
+      .map(([key]) => key)
+      .sort(),
+  );
+  const searched = async (persistence: Persistence, tenant: string, prefix: string[]) =>
+    Promise.all(
+      filters.map(async (filter) =>
+        (await persistence.store().search(tenant, { namespacePrefix: prefix, filter, limit: 50 }))
+          .map((item) => item.key)
+          .sort(),
+      ),
+    );
+  /** Rows put straight into the table, as the owner (row-level security does not bind it). */
+  const writeBehindTheBundle = async (
+    pglite: PGlite,
+    tenant: string,
+    scope: string,
+    rows: readonly (readonly [string, string, boolean | null])[],
+  ) => {
+    await pglite.exec('RESET ROLE');
+    for (const [key, state, mark] of rows) {
+      await pglite.query(
+        `INSERT INTO entelix.store_items
+           (tenant_id, scope, key, value, value_has_escape, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, now(), now())`,
+        [tenant, [scope], key, `{"schema_version":1,"state":${state}}`, mark],
+      );
+    }
+    await pglite.exec(`SET ROLE ${APP_ROLE}`);
+  };
+
+  it('filters as before, also values in JSON the bundle never writes', async () => {
+    const pglite = await pgliteAtVersionWithApplicationRole(9);
+    const tenant = randomId('tenant');
+    await pglite.exec(`SET ROLE ${APP_ROLE}`);
+    const before = await createPostgresPersistence({ pglite, migrate: 'off' });
+    for (const [key, value] of written)
+      await before.store().put(Namespace.of(tenant, 'docs'), key, value);
+    await writeBehindTheBundle(
+      pglite,
+      tenant,
+      'docs',
+      foreign.map(([key, state, mark]) => [key, state, mark]),
+    );
+    expect(await searched(before, tenant, ['docs'])).toEqual(expected);
+    await before.close();
+
+    await upgradeAsOwner(pglite);
+    // Nothing to re-grant: the same function, with the same arguments and results.
+    await pglite.exec(`SET ROLE ${APP_ROLE}`);
+    const after = await createPostgresPersistence({ pglite, migrate: 'verify' });
+    expect(await searched(after, tenant, ['docs'])).toEqual(expected);
+    await after.close();
+    await pglite.close();
+  });
+
+  it('no longer parses a value known to lack the string an $eq filter requires', async () => {
+    const pglite = await pgliteAtVersionWithApplicationRole(9);
+    const tenant = randomId('tenant');
+    // A value that is not JSON: parsing it fails the whole search.
+    await writeBehindTheBundle(pglite, tenant, 'broken', [
+      ['fine', '{"kind":"note"}', false],
+      ['garbled', '{"kind":"task"', false],
+    ]);
+    const keysOf = async (persistence: Persistence, filter: StoreFilter) =>
+      (
+        await persistence.store().search(tenant, { namespacePrefix: ['broken'], filter, limit: 10 })
+      ).map((item) => item.key);
+    const before = await createPostgresPersistence({ pglite, migrate: 'off' });
+    expect(await codeOf(keysOf(before, { kind: 'note' }))).toBe('BACKEND');
+    await before.close();
+
+    await upgradeAsOwner(pglite);
+    await pglite.exec(`SET ROLE ${APP_ROLE}`);
+    const after = await createPostgresPersistence({ pglite, migrate: 'verify' });
+    expect(await keysOf(after, { kind: 'note' })).toEqual(['fine']);
+    // A value holding the string is parsed as before.
+    expect(await codeOf(keysOf(after, { kind: 'task' }))).toBe('BACKEND');
+    // So is every value for a filter whose strings JSON may write with an escape.
+    expect(await codeOf(keysOf(after, { kind: 'a/b' }))).toBe('BACKEND');
+    await after.close();
+    await pglite.close();
+  });
+
+  it('renderMigrationSql from 9 holds migration 10 only', () => {
+    const script = renderMigrationSql('entelix', { from: 9 });
+    expect(script).toContain('-- migration 10: search tokens');
+    expect(script).not.toContain('-- migration 9');
   });
 });
 

@@ -16,6 +16,7 @@ import { valueEscapesMigration } from './006-value-escapes.js';
 import { nullOperandsMigration } from './007-null-operands.js';
 import { erasureMovesHeadsMigration } from './008-erasure-moves-heads.js';
 import { threadListingPlanMigration } from './009-thread-listing-plan.js';
+import { searchTokensMigration } from './010-search-tokens.js';
 
 /** One numbered schema change. `sql` receives the quoted schema name. */
 export interface Migration {
@@ -29,7 +30,7 @@ export interface Migration {
  *
  * A released migration never changes: deployed databases ran its exact text, and a
  * test pins each one by digest. The next change is the next file,
- * `010-<what it does>.ts`, appended here as version 10 (with its digest added to the
+ * `011-<what it does>.ts`, appended here as version 11 (with its digest added to the
  * test); read the traps listed at the top of 003 and the revoke rule in 002 first.
  */
 export const MIGRATIONS: readonly Migration[] = [
@@ -42,6 +43,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 7, name: 'null operands', sql: nullOperandsMigration },
   { version: 8, name: 'erasure moves heads', sql: erasureMovesHeadsMigration },
   { version: 9, name: 'thread listing plan', sql: threadListingPlanMigration },
+  { version: 10, name: 'search tokens', sql: searchTokensMigration },
 ];
 
 /** The schema version this code needs. */
