@@ -416,6 +416,17 @@ async function upgradeAsOwner(pglite: PGlite): Promise<void> {
   expect(await versionOf(pglite)).toBe(LATEST_SCHEMA_VERSION);
 }
 
+/** The settings function `name` runs with, and the session's own plan_cache_mode. */
+async function functionSettings(pglite: PGlite, name: string) {
+  const { rows } = await pglite.query<{ config: string[] | null; session: string }>(
+    `SELECT p.proconfig AS config, current_setting('plan_cache_mode') AS session
+       FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+      WHERE n.nspname = 'entelix' AND p.proname = $1`,
+    [name],
+  );
+  return rows[0];
+}
+
 describe('migration 4 on a database at version 3', () => {
   it("keeps the checkpoints, and the new function runs once the guide's grants are re-run", async () => {
     const pglite = await pgliteAtVersionWithApplicationRole(3);
@@ -453,19 +464,9 @@ describe('migration 4 on a database at version 3', () => {
 });
 
 describe('migration 5 on a database at version 4', () => {
-  /** The settings store_search runs with, and the session's own plan_cache_mode. */
-  const searchSettings = async (pglite: PGlite) => {
-    const { rows } = await pglite.query<{ config: string[] | null; session: string }>(
-      `SELECT p.proconfig AS config, current_setting('plan_cache_mode') AS session
-         FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-        WHERE n.nspname = 'entelix' AND p.proname = 'store_search'`,
-    );
-    return rows[0];
-  };
-
   it('store search keeps one plan, and the session keeps its own setting', async () => {
     const pglite = await pgliteAtVersionWithApplicationRole(4);
-    expect((await searchSettings(pglite))?.config).toBeNull();
+    expect((await functionSettings(pglite, 'store_search'))?.config).toBeNull();
     const tenant = randomId('tenant');
     await pglite.exec(`SET ROLE ${APP_ROLE}`);
     const before = await createPostgresPersistence({ pglite, migrate: 'off' });
@@ -475,7 +476,7 @@ describe('migration 5 on a database at version 4', () => {
     await before.close();
 
     await upgradeAsOwner(pglite);
-    expect(await searchSettings(pglite)).toEqual({
+    expect(await functionSettings(pglite, 'store_search')).toEqual({
       config: ['plan_cache_mode=force_generic_plan'],
       session: 'auto',
     });
@@ -487,7 +488,7 @@ describe('migration 5 on a database at version 4', () => {
       const page = await after.store().search(tenant, { namespacePrefix: ['docs'], limit: 2 });
       expect(page.map((item) => item.key)).toEqual(['a', 'b']);
     }
-    expect((await searchSettings(pglite))?.session).toBe('auto');
+    expect((await functionSettings(pglite, 'store_search'))?.session).toBe('auto');
     await after.close();
     await pglite.close();
   });
@@ -609,15 +610,6 @@ describe('migration 6 on a database at version 5', () => {
 });
 
 describe('migration 7 on a database at version 6', () => {
-  const searchConfig = async (pglite: PGlite) =>
-    (
-      await pglite.query<{ config: string[] | null }>(
-        `SELECT p.proconfig AS config FROM pg_proc p
-           JOIN pg_namespace n ON n.oid = p.pronamespace
-          WHERE n.nspname = 'entelix' AND p.proname = 'store_search'`,
-      )
-    ).rows[0]?.config;
-
   it('$ne null skips a null field once migrated, with the items and plan setting kept and nothing re-granted', async () => {
     const pglite = await pgliteAtVersionWithApplicationRole(6);
     const tenant = randomId('tenant');
@@ -643,7 +635,9 @@ describe('migration 7 on a database at version 6', () => {
     await before.close();
 
     await upgradeAsOwner(pglite);
-    expect(await searchConfig(pglite)).toEqual(['plan_cache_mode=force_generic_plan']);
+    expect((await functionSettings(pglite, 'store_search'))?.config).toEqual([
+      'plan_cache_mode=force_generic_plan',
+    ]);
     await pglite.exec(`SET ROLE ${APP_ROLE}`);
     const after = await createPostgresPersistence({ pglite, migrate: 'verify' });
     expect(await notNull(after)).toEqual(['absent', 'number']);
@@ -695,19 +689,9 @@ describe('migration 8 on a database at version 7', () => {
 });
 
 describe('migration 9 on a database at version 8', () => {
-  /** The settings checkpoint_threads runs with, and the session's own plan_cache_mode. */
-  const listingSettings = async (pglite: PGlite) => {
-    const { rows } = await pglite.query<{ config: string[] | null; session: string }>(
-      `SELECT p.proconfig AS config, current_setting('plan_cache_mode') AS session
-         FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-        WHERE n.nspname = 'entelix' AND p.proname = 'checkpoint_threads'`,
-    );
-    return rows[0];
-  };
-
   it('checkpoint thread listing keeps one plan, and the session keeps its own setting', async () => {
     const pglite = await pgliteAtVersionWithApplicationRole(8);
-    expect((await listingSettings(pglite))?.config).toBeNull();
+    expect((await functionSettings(pglite, 'checkpoint_threads'))?.config).toBeNull();
     const tenant = randomId('tenant');
     const other = randomId('tenant');
     await pglite.exec(`SET ROLE ${APP_ROLE}`);
@@ -725,7 +709,7 @@ describe('migration 9 on a database at version 8', () => {
     await before.close();
 
     await upgradeAsOwner(pglite);
-    expect(await listingSettings(pglite)).toEqual({
+    expect(await functionSettings(pglite, 'checkpoint_threads')).toEqual({
       config: ['plan_cache_mode=force_generic_plan'],
       session: 'auto',
     });
@@ -740,7 +724,7 @@ describe('migration 9 on a database at version 8', () => {
       expect(await checkpointer.listThreads(tenant, { after: 'a', limit: 5 })).toEqual(['b', 'c']);
       expect(await checkpointer.listThreads(other, { limit: 5 })).toEqual(['b']);
     }
-    expect((await listingSettings(pglite))?.session).toBe('auto');
+    expect((await functionSettings(pglite, 'checkpoint_threads'))?.session).toBe('auto');
     await after.close();
     await pglite.close();
   });
@@ -838,6 +822,10 @@ describe('migration 10 on a database at version 9', () => {
     await before.close();
 
     await upgradeAsOwner(pglite);
+    // The plan setting of migration 5, which CREATE OR REPLACE drops unless given again.
+    expect((await functionSettings(pglite, 'store_search'))?.config).toEqual([
+      'plan_cache_mode=force_generic_plan',
+    ]);
     // Nothing to re-grant: the same function, with the same arguments and results.
     await pglite.exec(`SET ROLE ${APP_ROLE}`);
     const after = await createPostgresPersistence({ pglite, migrate: 'verify' });

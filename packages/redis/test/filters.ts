@@ -88,11 +88,10 @@ export function filterTests(setup: () => FilterSetup): void {
           const namespace = Namespace.of(randomId('tenant'), 'items');
           for (const [i, each] of values.entries()) await store.put(namespace, `k${i}`, each);
           const found = await store.search(namespace.tenantId, { filter, limit: 100 });
-          const conditions = readStoreFilter(filter);
-          const expected = values
-            .map((each, i) => [`k${i}`, each] as const)
-            .filter(([, each]) => matchesStoreFilter(each, conditions))
-            .map(([key]) => key);
+          const expected = keysMeeting(
+            values.map((each, i) => [`k${i}`, each]),
+            filter,
+          );
           expect(found.map((each) => each.key)).toEqual(expected);
         },
       ),
@@ -152,6 +151,7 @@ export function filterTests(setup: () => FilterSetup): void {
     // Only the comparison sees U+FFFD: what is returned is what was stored.
     expect((await store.get(namespace, 'high'))?.value).toEqual(items[0]?.[1]);
   });
+
   it('filters the items written by 0.1.0, whose field index holds strings as hex, beside newer ones', async () => {
     const { persistence, client, keyPrefix } = setup();
     const store = persistence.store<JsonValue>();
@@ -164,18 +164,13 @@ export function filterTests(setup: () => FilterSetup): void {
           const namespace = Namespace.of(randomId('tenant'), 'items');
           for (const [i, [each, released]] of values.entries()) {
             await store.put(namespace, `k${i}`, each);
-            if (!released) continue;
-            const itemKey = layout.storeItem(namespace, encodeStoreKey(`k${i}`));
-            const record = await client.get(itemKey);
-            if (record === null) throw new Error(`no record at ${itemKey}`);
-            await client.set(itemKey, asReleasedRecord(record));
+            if (released) await rewriteAsReleased(client, layout, namespace, `k${i}`);
           }
           const found = await store.search(namespace.tenantId, { filter, limit: 100 });
-          const conditions = readStoreFilter(filter);
-          const expected = values
-            .map(([each], i) => [`k${i}`, each] as const)
-            .filter(([, each]) => matchesStoreFilter(each, conditions))
-            .map(([key]) => key);
+          const expected = keysMeeting(
+            values.map(([each], i) => [`k${i}`, each]),
+            filter,
+          );
           expect(found.map((each) => each.key)).toEqual(expected);
         },
       ),
@@ -210,13 +205,8 @@ export function filterTests(setup: () => FilterSetup): void {
     const items = strings.flatMap((text) => [{ text }, { text }]);
     for (const [i, each] of items.entries()) {
       await store.put(namespace, keyOf(i), each);
-      if (i % 2 === 0) continue;
-      const itemKey = layout.storeItem(namespace, encodeStoreKey(keyOf(i)));
-      const record = await client.get(itemKey);
-      if (record === null) throw new Error(`no record at ${itemKey}`);
-      const released = asReleasedRecord(record);
-      expect(released).not.toBe(record);
-      await client.set(itemKey, released);
+      if (i % 2 === 1)
+        expect(await rewriteAsReleased(client, layout, namespace, keyOf(i))).toBe(true);
     }
     const filters = strings.flatMap((operand): JsonObject[] => [
       ...['$eq', '$ne', '$gt', '$gte', '$lt', '$lte'].map((op) => ({ text: { [op]: operand } })),
@@ -224,11 +214,10 @@ export function filterTests(setup: () => FilterSetup): void {
       { text: { $nin: [operand, '0'] } },
     ]);
     for (const filter of filters) {
-      const conditions = readStoreFilter(filter);
-      const expected = items
-        .map((each, i) => [keyOf(i), each] as const)
-        .filter(([, each]) => matchesStoreFilter(each, conditions))
-        .map(([key]) => key);
+      const expected = keysMeeting(
+        items.map((each, i) => [keyOf(i), each]),
+        filter,
+      );
       const found = await store.search(namespace.tenantId, { filter, limit: 100 });
       expect([filter, found.map((each) => each.key)]).toEqual([filter, expected]);
     }
@@ -269,4 +258,28 @@ function asReleasedRecord(record: string): string {
     return `${string[1]}s${Buffer.from(text, 'utf8').toString('hex')}`;
   });
   return [header, entries.join('\r'), ...payload].join('\t');
+}
+
+/** The keys of `items` whose value meets `filter`, in order: what a search returns. */
+function keysMeeting(items: readonly (readonly [string, JsonValue])[], filter: JsonObject) {
+  const conditions = readStoreFilter(filter);
+  return items.filter(([, value]) => matchesStoreFilter(value, conditions)).map(([key]) => key);
+}
+
+/**
+ * Rewrite the record of item `key` as 0.1.0 wrote it (see {@link asReleasedRecord}); true
+ * when that changed it, that is when the item has a string field.
+ */
+async function rewriteAsReleased(
+  client: RedisClient,
+  layout: KeyLayout,
+  namespace: Namespace,
+  key: string,
+): Promise<boolean> {
+  const itemKey = layout.storeItem(namespace, encodeStoreKey(key));
+  const record = await client.get(itemKey);
+  if (record === null) throw new Error(`no record at ${itemKey}`);
+  const released = asReleasedRecord(record);
+  await client.set(itemKey, released);
+  return released !== record;
 }
