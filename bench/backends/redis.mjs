@@ -88,6 +88,12 @@ if redis.call('HSETNX', KEYS[1], ARGV[2], ARGV[3]) == 0 then return -1 end
 redis.call('ZADD', KEYS[2], redis.call('HLEN', KEYS[1]), ARGV[2]) return 1`),
     append: await load(`local seq = redis.call('INCR', KEYS[1])
 redis.call('ZADD', KEYS[2], seq, seq .. ':' .. ARGV[1]) return seq`),
+    appendIfHead:
+      await load(`if tonumber(redis.call('GET', KEYS[1]) or '0') ~= tonumber(ARGV[1]) then
+  return -1
+end
+local seq = redis.call('INCR', KEYS[1])
+redis.call('ZADD', KEYS[2], seq, seq .. ':' .. ARGV[2]) return seq`),
     storePut: await load(`redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('ZADD', KEYS[2], 0, ARGV[1]) return 1`),
     search:
@@ -135,6 +141,8 @@ if #keys == 0 then return {} end return redis.call('HMGET', KEYS[2], unpack(keys
       raw('events', w),
       ...Array.from({ length: 20 }, (_, i) => [i + 1, `${i + 1}:${payload}`]).flat(),
     );
+    // The raw log's head, as the thread's 20 events left it: a stale expectedHead fails.
+    await client.set(raw('head', w), 20);
     await client.zadd(
       raw('keys', w),
       ...Array.from({ length: 100 }, (_, i) => [0, itemKey(i)]).flat(),
@@ -322,7 +330,14 @@ if #keys == 0 then return {} end return redis.call('HMGET', KEYS[2], unpack(keys
             () => undefined,
             () => undefined,
           ),
-        raw: (i) => client.get(raw('head', i)),
+        raw: (i) =>
+          client
+            .evalsha(rawScripts.appendIfHead, 2, raw('head', i), raw('log', i), 0, envelope())
+            .then((seq) => {
+              if (seq === -1) throw new Error('the head moved');
+            })
+            .catch(() => undefined),
+        floor: (i) => client.get(raw('head', i)),
       },
       {
         name: 'store put',
