@@ -48,6 +48,7 @@ export type Flaw =
   | 'threads-across-tenants'
   | 'threads-in-utf16-order'
   | 'gathered-reads-by-position'
+  | 'gathered-gets-by-position'
   // pending writes
   | 'writes-last-wins'
   | 'negative-writes-first-win'
@@ -318,35 +319,11 @@ function checkpointerDriver(
       storeWrite(key, at, write);
     }
   };
-  // The reads of one turn, answered together by the 'gathered-reads-by-position' flaw:
-  // the rows found, in write order, handed out by position, as a statement for several
-  // reads that returns its rows without the read each answers.
-  let gathered: {
-    find: () => CheckpointRecord | undefined;
-    resolve: (row?: CheckpointRow) => void;
-  }[] = [];
-  const answer = (findRow: () => CheckpointRecord | undefined) => {
-    if (!has('gathered-reads-by-position')) {
-      const row = findRow();
-      return Promise.resolve(row === undefined ? undefined : toRow(row));
-    }
-    return new Promise<CheckpointRow | undefined>((resolve) => {
-      if (gathered.length === 0) {
-        process.nextTick(() => {
-          const turn = gathered;
-          gathered = [];
-          const rows = turn
-            .map((read) => read.find())
-            .filter((row) => row !== undefined)
-            .sort((x, y) => x.seq - y.seq);
-          for (const [i, read] of turn.entries()) {
-            const row = rows[i];
-            read.resolve(row === undefined ? undefined : toRow(row));
-          }
-        });
-      }
-      gathered.push({ find: findRow, resolve });
-    });
+  // The reads of one turn, answered together by the 'gathered-reads-by-position' flaw.
+  const gathered = answeredByPosition((x: CheckpointRecord, y: CheckpointRecord) => x.seq - y.seq);
+  const answer = async (findRow: () => CheckpointRecord | undefined) => {
+    const row = has('gathered-reads-by-position') ? await gathered(findRow) : findRow();
+    return row === undefined ? undefined : toRow(row);
   };
   const metadataMatches = (row: CheckpointRecord, filter: JsonObject) => {
     const metadata = JSON.parse(row.metadataJson) as JsonObject;
@@ -512,6 +489,11 @@ function storeDriver(
     const item = storage.items.get(nameOf(ns, key));
     return item !== undefined && isLive(item) ? item : undefined;
   };
+  // The gets of one turn, answered together by the 'gathered-gets-by-position' flaw.
+  const gathered = answeredByPosition((x: ItemRecord, y: ItemRecord) => {
+    const order = [...storage.items.values()];
+    return order.indexOf(x) - order.indexOf(y);
+  });
   const toRow = (item: ItemRecord): StoreItemRow => ({
     tenantId: item.tenantId,
     payload: item.payload,
@@ -556,7 +538,9 @@ function storeDriver(
     },
 
     async get(ns, key) {
-      const item = live(ns, key);
+      const item = has('gathered-gets-by-position')
+        ? await gathered(() => live(ns, key))
+        : live(ns, key);
       return item === undefined ? undefined : toRow(item);
     },
 
@@ -921,4 +905,30 @@ function withCachedReads(persistence: Persistence): Persistence {
       };
     },
   };
+}
+
+/**
+ * Reads of one turn answered together as a flawed statement for several reads would:
+ * the records found, in `order`, handed out by position rather than to the read each
+ * answers.
+ */
+function answeredByPosition<R>(
+  order: (x: R, y: R) => number,
+): (find: () => R | undefined) => Promise<R | undefined> {
+  let turn: { find: () => R | undefined; resolve: (found: R | undefined) => void }[] = [];
+  return (find) =>
+    new Promise((resolve) => {
+      if (turn.length === 0) {
+        process.nextTick(() => {
+          const reads = turn;
+          turn = [];
+          const found = reads
+            .map((read) => read.find())
+            .filter((record) => record !== undefined)
+            .sort(order);
+          for (const [i, read] of reads.entries()) read.resolve(found[i]);
+        });
+      }
+      turn.push({ find, resolve });
+    });
 }

@@ -75,6 +75,10 @@ export const MUTANTS: { readonly [F in Flaw]: Mutant } = {
     bug: 'reads issued together are answered with the rows found, in write order, by position',
     mustFail: ['concurrency/parallel-reads'],
   },
+  'gathered-gets-by-position': {
+    bug: 'store gets issued together get the items found, in write order, by position',
+    mustFail: ['concurrency/parallel-reads'],
+  },
   'writes-last-wins': {
     bug: 'a repeated pending write with idx >= 0 replaces the first',
     mustFail: ['pending-writes/first-wins', 'pending-writes/with-put'],

@@ -1,6 +1,7 @@
 import {
   assertRowTenant,
   compareCodePoints,
+  type DriverCall,
   type StoreDriver,
   type StoreItemRow,
   type StoreSearchRow,
@@ -12,11 +13,17 @@ import {
   runRemoval,
   selectList,
 } from './context.js';
+import { gatherReads } from './gather.js';
 import { BACKEND, runQuery } from './queryable.js';
 
-/** A store over `<schema>.store_items`; one SQL function call per operation. */
-export function createPostgresStore(context: PostgresContext): StoreDriver {
-  const { db, schema: s, upkeep } = context;
+/** An item's place: its namespace's scope and its key. */
+interface ItemRef {
+  readonly scope: readonly string[];
+  readonly key: string;
+}
+
+/** The statements of the store in the quoted schema `s`. */
+export function storeStatements(s: string) {
   const timestamps = ['item_created_at', 'item_updated_at', 'item_expires_at'];
   const item = selectList(['item_tenant_id', 'item_value'], timestamps);
   // The scope as a JSON array: drivers read json with one JSON.parse, where a text[]
@@ -25,9 +32,10 @@ export function createPostgresStore(context: PostgresContext): StoreDriver {
     ['item_tenant_id', 'to_json(item_scope) AS item_scope', 'item_key', 'item_value'],
     timestamps,
   );
-  const sql = {
+  return {
     put: `SELECT ${s}.store_put($1, $2::text[], $3, $4, $5, $6, $7::bigint)`,
     get: `SELECT ${item} FROM ${s}.store_get($1, $2::text[], $3)`,
+    // Also the statement of gathered gets: a row per ref, in order.
     getMany: `SELECT ${item} FROM ${s}.store_get_many($1, $2::jsonb)`,
     delete: `SELECT ${s}.store_delete($1, $2::text[], $3, $4, $5::bigint) AS deleted`,
     list: `SELECT * FROM ${s}.store_list($1, $2::text[], $3, $4, $5)`,
@@ -36,6 +44,35 @@ export function createPostgresStore(context: PostgresContext): StoreDriver {
     evictTenant: `SELECT ${s}.store_evict_expired($1) AS deleted`,
     evictAll: `SELECT ${s}.store_evict_all_expired() AS deleted`,
   };
+}
+
+/**
+ * A store over `<schema>.store_items`; one SQL function call per operation. Gets of one
+ * tenant issued together share statements (see `gatherReads`), as a `getMany` would.
+ */
+export function createPostgresStore(context: PostgresContext): StoreDriver {
+  const { db, schema, upkeep } = context;
+  const sql = storeStatements(schema);
+
+  /** Items of one tenant in one statement: a row per ref, in order, none where it finds none. */
+  const readItems = async (
+    tenantId: string | undefined,
+    refs: readonly ItemRef[],
+    action: string,
+    call?: DriverCall,
+  ) => {
+    const wanted = JSON.stringify(refs.map((ref) => [ref.scope, ref.key]));
+    const { rows } = await runQuery(db, action, sql.getMany, [tenantId, wanted], call);
+    return rows.map((row) => (row.item_value === null ? undefined : row));
+  };
+  // Gets issued in the same turn share statements (see gatherReads), as getMany's.
+  const getItem = gatherReads<ItemRef, Record<string, unknown>>({
+    async one(tenantId, { scope, key }, call) {
+      const { rows } = await runQuery(db, 'store get', sql.get, [tenantId, scope, key], call);
+      return rows[0];
+    },
+    many: (tenantId, refs) => readItems(tenantId, refs, 'store get'),
+  });
 
   return {
     async put(ns, key, payload, ttlMs, call) {
@@ -49,16 +86,16 @@ export function createPostgresStore(context: PostgresContext): StoreDriver {
     },
 
     async get(ns, key, call) {
-      const { rows } = await runQuery(db, 'store get', sql.get, [ns.tenantId, ns.scope, key], call);
-      return rows.length === 0 ? undefined : toItemRow(rows[0]);
+      const row = await getItem(ns.tenantId, { scope: ns.scope, key }, call);
+      return row === undefined ? undefined : toItemRow(row);
     },
 
     async getMany(refs, call) {
       // The kit hands over refs of one tenant only.
       const tenantId = refs[0]?.namespace.tenantId;
-      const wanted = JSON.stringify(refs.map((ref) => [ref.namespace.scope, ref.key]));
-      const { rows } = await runQuery(db, 'store getMany', sql.getMany, [tenantId, wanted], call);
-      return rows.map((row) => (row.item_value === null ? undefined : toItemRow(row)));
+      const wanted = refs.map((ref) => ({ scope: ref.namespace.scope, key: ref.key }));
+      const rows = await readItems(tenantId, wanted, 'store getMany', call);
+      return rows.map((row) => (row === undefined ? undefined : toItemRow(row)));
     },
 
     async delete(ns, key, call) {

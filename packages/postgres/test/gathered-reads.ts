@@ -2,6 +2,7 @@ import {
   Checkpoint,
   type CheckpointId,
   EntelixError,
+  Namespace,
   type Persistence,
   ThreadKey,
 } from '@entelix/core';
@@ -9,6 +10,7 @@ import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
 import type { Interceptor, SentStatement } from '../../../test-support/intercept.js';
 import { checkpointStatements } from '../src/checkpointer.js';
 import { READS_PER_STATEMENT } from '../src/gather.js';
+import { storeStatements } from '../src/store.js';
 
 /** A bundle, as the application role, whose every statement goes through `intercept`. */
 export interface InterceptedBundle {
@@ -21,7 +23,7 @@ export interface InterceptedBundle {
 const THREADS = Array.from({ length: 20 }, (_, i) => `t${i}`);
 
 /**
- * Checkpoint reads issued in the same turn share statements: each read answered with
+ * Checkpoint reads and store gets issued in the same turn share statements: each read answered with
  * its own row, as many statements as the tenants and the statement size need, a read
  * with a signal alone, and a failure (of the statement, or of one row) reaching only
  * the reads it concerns.
@@ -29,6 +31,7 @@ const THREADS = Array.from({ length: 20 }, (_, i) => `t${i}`);
 export function gatheredReadTests(open: (intercept: Interceptor) => Promise<InterceptedBundle>) {
   let bundle: InterceptedBundle;
   let sql: ReturnType<typeof checkpointStatements>;
+  let storeSql: ReturnType<typeof storeStatements>;
   const sent: SentStatement[] = [];
   let answer: Interceptor | undefined;
   const tenant = `gather-${crypto.randomUUID()}`;
@@ -43,6 +46,7 @@ export function gatheredReadTests(open: (intercept: Interceptor) => Promise<Inte
       return answer === undefined ? run() : answer(statement, run);
     });
     sql = checkpointStatements(bundle.schema);
+    storeSql = storeStatements(bundle.schema);
     const checkpointer = bundle.persistence.checkpointer();
     // Thread ti holds i % 3 + 1 checkpoints; the latest has state { thread: i, n: i % 3 }.
     for (const [i, thread] of THREADS.entries()) {
@@ -65,6 +69,12 @@ export function gatheredReadTests(open: (intercept: Interceptor) => Promise<Inte
     const other = Checkpoint.create({ key: ThreadKey.of(otherTenant, 't0'), step: 0, state: 'B' });
     await checkpointer.put(other);
     otherId = other.id;
+    // Namespace (docs, ti) holds key k with value i; the other tenant's (docs, t0) holds 'B'.
+    const store = bundle.persistence.store();
+    for (const [i, thread] of THREADS.entries()) {
+      await store.put(Namespace.of(tenant, 'docs', thread), 'k', i);
+    }
+    await store.put(Namespace.of(otherTenant, 'docs', 't0'), 'k', 'B');
   });
 
   afterAll(async () => {
@@ -81,7 +91,9 @@ export function gatheredReadTests(open: (intercept: Interceptor) => Promise<Inte
     sent.map(({ text, params }) =>
       text === sql.latestOfEach || text === sql.getEach
         ? [text, (params[1] as unknown[]).length]
-        : [text, 1],
+        : text === storeSql.getMany
+          ? [text, JSON.parse(params[1] as string).length]
+          : [text, 1],
     );
 
   const codeOf = async (read: Promise<unknown>) => {
@@ -220,5 +232,76 @@ export function gatheredReadTests(open: (intercept: Interceptor) => Promise<Inte
     );
     expect(outcomes).toEqual(['resolved', 'CORRUPT_RECORD', 'resolved']);
     expect(statements()).toEqual([[sql.latestOfEach, 3]]);
+  });
+
+  it(`store gets issued together share statements of at most ${READS_PER_STATEMENT}, each answered for its own namespace, key and tenant`, async () => {
+    const store = bundle.persistence.store();
+    const get = (tenantId: string, part: string, key = 'k') =>
+      store.get(Namespace.of(tenantId, 'docs', part), key);
+    const found = await Promise.all([
+      ...THREADS.map((thread) => get(tenant, thread)),
+      get(tenant, 't1', 'missing'),
+      get(tenant, 'missing'),
+      // The same item twice in one statement: both answered.
+      get(tenant, 't7'),
+      get(otherTenant, 't0'),
+    ]);
+    expect(found.slice(0, 20).map((item) => item?.value)).toEqual(THREADS.map((_, i) => i));
+    expect(found.slice(0, 20).map((item) => item?.namespace.scope)).toEqual(
+      THREADS.map((thread) => ['docs', thread]),
+    );
+    expect(found.slice(20, 22)).toEqual([undefined, undefined]);
+    expect(found[22]?.value).toBe(7);
+    expect(found[23]?.value).toBe('B');
+    expect(found[23]?.namespace.tenantId).toBe(otherTenant);
+    // 23 gets of one tenant: 8 + 8 + 7; the other tenant's single get goes as before.
+    expect(statements()).toEqual([
+      [storeSql.getMany, 8],
+      [storeSql.getMany, 8],
+      [storeSql.getMany, 7],
+      [storeSql.get, 1],
+    ]);
+  });
+
+  it('a store get alone, or with a signal, is the single statement it always was', async () => {
+    const store = bundle.persistence.store();
+    const ns = Namespace.of(tenant, 'docs', 't4');
+    expect((await store.get(ns, 'k'))?.value).toBe(4);
+    const found = await Promise.all([
+      store.get(ns, 'k', { signal: new AbortController().signal }),
+      store.get(Namespace.of(tenant, 'docs', 't5'), 'k'),
+    ]);
+    expect(found.map((item) => item?.value)).toEqual([4, 5]);
+    expect(statements()).toEqual([
+      [storeSql.get, 1],
+      [storeSql.get, 1],
+      [storeSql.get, 1],
+    ]);
+  });
+
+  it('a failed or corrupt gathered store get fails its own reads only', async () => {
+    const store = bundle.persistence.store();
+    const get = (tenantId: string, part: string) =>
+      codeOf(store.get(Namespace.of(tenantId, 'docs', part), 'k'));
+    answer = (statement, run) =>
+      statement.text === storeSql.getMany ? Promise.reject(new Error('connection lost')) : run();
+    expect(
+      await Promise.all([get(tenant, 't0'), get(tenant, 't1'), get(otherTenant, 't0')]),
+    ).toEqual(['BACKEND', 'BACKEND', 'resolved']);
+    answer = async (statement, run) => {
+      const result = await run();
+      if (statement.text !== storeSql.getMany) return result;
+      const { rows } = result as { rows: Record<string, unknown>[] };
+      // The second read's row as another tenant's: the kit refuses that row alone.
+      return {
+        ...result,
+        rows: rows.map((row, i) => (i === 1 ? { ...row, item_tenant_id: otherTenant } : row)),
+      };
+    };
+    expect(await Promise.all([get(tenant, 't2'), get(tenant, 't3'), get(tenant, 't4')])).toEqual([
+      'resolved',
+      'CORRUPT_RECORD',
+      'resolved',
+    ]);
   });
 }

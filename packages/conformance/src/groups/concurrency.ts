@@ -1,4 +1,4 @@
-import { ThreadKey } from '@entelix/core';
+import { Namespace, ThreadKey } from '@entelix/core';
 import { expect } from 'vitest';
 import { defineGroup, freshId, freshKey, makeCheckpoint } from '../fixtures.js';
 
@@ -184,7 +184,7 @@ export const concurrencyTests = defineGroup('concurrency', ({ test }) => [
 
   test(
     'parallel-reads',
-    'checkpoint reads issued together are each answered for their own tenant, thread, namespace and id',
+    'checkpoint reads and store gets issued together are each answered for their own tenant, thread, namespace, id and key',
     async ({ a }) => {
       const tenantId = freshId('tenant');
       const threads = Array.from({ length: 12 }, (_, i) => ThreadKey.of(tenantId, `thread-${i}`));
@@ -219,6 +219,30 @@ export const concurrencyTests = defineGroup('concurrency', ({ test }) => [
       ]);
       expect(reads.slice(0, 24).map((read) => read?.key.threadId)).toEqual(
         [...threads, ...threads].map((key) => key.threadId),
+      );
+
+      // Store gets: namespace (notes, i) holds item k = i, the other tenant's (notes, 0) 'foreign'.
+      const store = a.store<string>();
+      const spaces = threads.map((_, i) => Namespace.of(tenantId, 'notes', `${i}`));
+      for (const [i, namespace] of spaces.entries()) await store.put(namespace, 'k', `item-${i}`);
+      const foreignSpace = Namespace.of(foreign.tenantId, 'notes', '0');
+      await store.put(foreignSpace, 'k', 'foreign');
+      const items = await Promise.all([
+        ...spaces.map((namespace) => store.get(namespace, 'k')),
+        store.get(foreignSpace, 'k'),
+        store.get(spaces[1] as Namespace, 'missing'),
+        store.get(Namespace.of(tenantId, 'notes', 'missing'), 'k'),
+        store.get(spaces[0] as Namespace, 'k'),
+      ]);
+      expect(items.map((item) => item?.value)).toEqual([
+        ...spaces.map((_, i) => `item-${i}`),
+        'foreign',
+        undefined,
+        undefined,
+        'item-0',
+      ]);
+      expect(items.slice(0, 12).map((item) => item?.namespace.scope)).toEqual(
+        spaces.map((namespace) => namespace.scope),
       );
     },
     { timeoutMs: 30_000 },
