@@ -49,6 +49,7 @@ export type Flaw =
   | 'threads-in-utf16-order'
   | 'gathered-reads-by-position'
   | 'gathered-gets-by-position'
+  | 'gathered-events-by-position'
   // pending writes
   | 'writes-last-wins'
   | 'negative-writes-first-win'
@@ -666,6 +667,12 @@ function sessionLogDriver(
     return before - storage.events.length;
   };
 
+  // The latest-event reads of one turn, answered together by the
+  // 'gathered-events-by-position' flaw: each read's events, in thread order.
+  const gatheredEvents = answeredByPosition((x: EventRecord[], y: EventRecord[]) =>
+    compareCodePoints(x[0]?.threadId ?? '', y[0]?.threadId ?? ''),
+  );
+
   return {
     async append(key, payloads, { expectedHead, truncateAfter }, call) {
       checkFence(call.fence);
@@ -701,8 +708,12 @@ function sessionLogDriver(
     },
 
     async loadLatest(key, limit) {
-      const newestFirst = eventsOf(key).reverse().slice(0, limit);
-      return toRows(has('latest-events-descending') ? newestFirst : newestFirst.reverse());
+      const newest = () => {
+        const newestFirst = eventsOf(key).reverse().slice(0, limit);
+        return has('latest-events-descending') ? newestFirst : newestFirst.reverse();
+      };
+      if (!has('gathered-events-by-position')) return toRows(newest());
+      return toRows((await gatheredEvents(() => newest())) ?? []);
     },
 
     async head(key) {

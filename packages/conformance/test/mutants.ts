@@ -79,6 +79,10 @@ export const MUTANTS: { readonly [F in Flaw]: Mutant } = {
     bug: 'store gets issued together get the items found, in write order, by position',
     mustFail: ['concurrency/parallel-reads'],
   },
+  'gathered-events-by-position': {
+    bug: 'event reads issued together get the events found, in thread order, by position',
+    mustFail: ['concurrency/parallel-reads'],
+  },
   'writes-last-wins': {
     bug: 'a repeated pending write with idx >= 0 replaces the first',
     mustFail: ['pending-writes/first-wins', 'pending-writes/with-put'],

@@ -92,3 +92,17 @@ export function rowsByOrdinal(
   for (const row of rows) found[Number(row.ord) - 1] = row;
   return found;
 }
+
+/**
+ * The rows of a gathered statement whose reads each return several rows, grouped by the
+ * ordinal of the read they answer (`ord`, 1-based), each group in the statement's order:
+ * `count` groups, empty where a read found nothing.
+ */
+export function rowGroupsByOrdinal(
+  rows: readonly Record<string, unknown>[],
+  count: number,
+): Record<string, unknown>[][] {
+  const groups: Record<string, unknown>[][] = Array.from({ length: count }, () => []);
+  for (const row of rows) groups[Number(row.ord) - 1]?.push(row);
+  return groups;
+}

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
 import type { Interceptor, SentStatement } from '../../../test-support/intercept.js';
 import { checkpointStatements } from '../src/checkpointer.js';
 import { READS_PER_STATEMENT } from '../src/gather.js';
+import { sessionLogStatements } from '../src/session-log.js';
 import { storeStatements } from '../src/store.js';
 
 /** A bundle, as the application role, whose every statement goes through `intercept`. */
@@ -23,8 +24,8 @@ export interface InterceptedBundle {
 const THREADS = Array.from({ length: 20 }, (_, i) => `t${i}`);
 
 /**
- * Checkpoint reads and store gets issued in the same turn share statements: each read answered with
- * its own row, as many statements as the tenants and the statement size need, a read
+ * Checkpoint reads, store gets and event reads issued in the same turn share statements:
+ * each read answered with its own rows, as many statements as the tenants and the statement size need, a read
  * with a signal alone, and a failure (of the statement, or of one row) reaching only
  * the reads it concerns.
  */
@@ -32,6 +33,7 @@ export function gatheredReadTests(open: (intercept: Interceptor) => Promise<Inte
   let bundle: InterceptedBundle;
   let sql: ReturnType<typeof checkpointStatements>;
   let storeSql: ReturnType<typeof storeStatements>;
+  let logSql: ReturnType<typeof sessionLogStatements>;
   const sent: SentStatement[] = [];
   let answer: Interceptor | undefined;
   const tenant = `gather-${crypto.randomUUID()}`;
@@ -47,6 +49,7 @@ export function gatheredReadTests(open: (intercept: Interceptor) => Promise<Inte
     });
     sql = checkpointStatements(bundle.schema);
     storeSql = storeStatements(bundle.schema);
+    logSql = sessionLogStatements(bundle.schema);
     const checkpointer = bundle.persistence.checkpointer();
     // Thread ti holds i % 3 + 1 checkpoints; the latest has state { thread: i, n: i % 3 }.
     for (const [i, thread] of THREADS.entries()) {
@@ -75,6 +78,13 @@ export function gatheredReadTests(open: (intercept: Interceptor) => Promise<Inte
       await store.put(Namespace.of(tenant, 'docs', thread), 'k', i);
     }
     await store.put(Namespace.of(otherTenant, 'docs', 't0'), 'k', 'B');
+    // Thread ti's log holds events 'ti:1' ... 'ti:(i % 4 + 2)'; the other tenant's t0 'B:1'.
+    const log = bundle.persistence.sessionLog();
+    for (const [i, thread] of THREADS.entries()) {
+      const events = Array.from({ length: (i % 4) + 2 }, (_, n) => `${thread}:${n + 1}`);
+      await log.append(ThreadKey.of(tenant, thread), events);
+    }
+    await log.append(ThreadKey.of(otherTenant, 't0'), ['B:1']);
   });
 
   afterAll(async () => {
@@ -93,7 +103,9 @@ export function gatheredReadTests(open: (intercept: Interceptor) => Promise<Inte
         ? [text, (params[1] as unknown[]).length]
         : text === storeSql.getMany
           ? [text, JSON.parse(params[1] as string).length]
-          : [text, 1],
+          : text === logSql.sinceOfEach || text === logSql.latestOfEach
+            ? [text, (params[1] as unknown[]).length]
+            : [text, 1],
     );
 
   const codeOf = async (read: Promise<unknown>) => {
@@ -299,6 +311,97 @@ export function gatheredReadTests(open: (intercept: Interceptor) => Promise<Inte
       };
     };
     expect(await Promise.all([get(tenant, 't2'), get(tenant, 't3'), get(tenant, 't4')])).toEqual([
+      'resolved',
+      'CORRUPT_RECORD',
+      'resolved',
+    ]);
+  });
+
+  it('event reads issued together share statements, each answered with its own thread and tenant, in order', async () => {
+    const log = bundle.persistence.sessionLog<string>();
+    const key = (thread: string, tenantId = tenant) => ThreadKey.of(tenantId, thread);
+    const eventsOf = (i: number, from = 1, to = (i % 4) + 2) =>
+      Array.from({ length: Math.max(0, to - from + 1) }, (_, n) => `t${i}:${from + n}`);
+    const [latest, since] = await Promise.all([
+      Promise.all([
+        ...THREADS.map((thread) => log.loadLatest(key(thread), { limit: 2 })),
+        log.loadLatest(key('missing'), { limit: 2 }),
+        log.loadLatest(key('t0', otherTenant), { limit: 5 }),
+      ]),
+      Promise.all([
+        log.loadSince(key('t3'), 1),
+        log.loadSince(key('t3'), 2, { limit: 1 }),
+        log.loadSince(key('t6'), 10),
+        log.loadSince(key('t0', otherTenant), 0),
+      ]),
+    ]);
+    expect(latest.slice(0, 20).map((events) => events.map((e) => e.event))).toEqual(
+      THREADS.map((_, i) => eventsOf(i, (i % 4) + 1)),
+    );
+    expect(latest[3]?.map((e) => e.seq)).toEqual([4, 5]);
+    expect(latest.slice(20).map((events) => events.map((e) => e.event))).toEqual([[], ['B:1']]);
+    expect(since.map((events) => events.map((e) => e.event))).toEqual([
+      eventsOf(3, 2),
+      ['t3:3'],
+      [],
+      ['B:1'],
+    ]);
+    // 21 latest reads of one tenant: 8 + 8 + 5; 3 since reads: one statement; the other
+    // tenant's reads alone, as before.
+    expect(statements()).toEqual(
+      expect.arrayContaining([
+        [logSql.latestOfEach, 8],
+        [logSql.latestOfEach, 8],
+        [logSql.latestOfEach, 5],
+        [logSql.latest, 1],
+        [logSql.sinceOfEach, 3],
+        [logSql.since, 1],
+      ]),
+    );
+    expect(statements()).toHaveLength(6);
+  });
+
+  it('an event read alone, or with a signal, is the single statement it always was', async () => {
+    const log = bundle.persistence.sessionLog<string>();
+    const key = ThreadKey.of(tenant, 't1');
+    expect((await log.loadLatest(key, { limit: 1 })).map((e) => e.event)).toEqual(['t1:3']);
+    const [withSignal, alone] = await Promise.all([
+      log.loadSince(key, 1, { signal: new AbortController().signal }),
+      log.loadSince(ThreadKey.of(tenant, 't2'), 3),
+    ]);
+    expect(withSignal.map((e) => e.event)).toEqual(['t1:2', 't1:3']);
+    expect(alone.map((e) => e.event)).toEqual(['t2:4']);
+    expect(statements()).toEqual([
+      [logSql.latest, 1],
+      [logSql.since, 1],
+      [logSql.since, 1],
+    ]);
+  });
+
+  it('a failed or corrupt gathered event read fails its own reads only', async () => {
+    const log = bundle.persistence.sessionLog<string>();
+    const read = (thread: string, tenantId = tenant) =>
+      codeOf(log.loadLatest(ThreadKey.of(tenantId, thread), { limit: 3 }));
+    answer = (statement, run) =>
+      statement.text === logSql.latestOfEach ? Promise.reject(new Error('connection lost')) : run();
+    expect(await Promise.all([read('t0'), read('t1'), read('t0', otherTenant)])).toEqual([
+      'BACKEND',
+      'BACKEND',
+      'resolved',
+    ]);
+    answer = async (statement, run) => {
+      const result = await run();
+      if (statement.text !== logSql.latestOfEach) return result;
+      const { rows } = result as { rows: Record<string, unknown>[] };
+      // An event of the second read as another tenant's: the kit refuses that read alone.
+      return {
+        ...result,
+        rows: rows.map((row) =>
+          Number(row.ord) === 2 ? { ...row, ev_tenant_id: otherTenant } : row,
+        ),
+      };
+    };
+    expect(await Promise.all([read('t2'), read('t3'), read('t4')])).toEqual([
       'resolved',
       'CORRUPT_RECORD',
       'resolved',

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { checkpointStatements } from '../src/checkpointer.js';
+import { sessionLogStatements } from '../src/session-log.js';
 import { keyRange } from '../src/store.js';
 import type { RowReader } from './snapshot.js';
 
@@ -254,9 +255,15 @@ export function indexReadTests(open: () => Promise<IndexReadLane>): void {
 
   it('session-log reads and conditional truncations touch only their thread', async () => {
     const events = ['session_events', 'session_heads'];
+    const gathered = sessionLogStatements('$s');
+    const eight = <T>(value: T) => Array<T>(8).fill(value);
+    const eightThreads = Array.from({ length: 8 }, (_, i) => `thread-${i * 11}`);
     await expectBounded([
       [events, 'SELECT * FROM $s.log_load_since($1, $2, 10, 5)', [TENANT, THREAD], 10],
       [events, 'SELECT * FROM $s.log_load_latest($1, $2, 5)', [TENANT, THREAD], 6],
+      // Eight reads issued together: eight times one.
+      [events, gathered.sinceOfEach, [TENANT, eightThreads, eight(10), eight(5)], 80],
+      [events, gathered.latestOfEach, [TENANT, eightThreads, eight(5)], 48],
       [events, 'SELECT $s.log_head($1, $2)', [TENANT, THREAD], 2],
       // Nothing after the head to delete: the head row and an empty range.
       [events, 'SELECT $s.log_truncate_after($1, $2, 20, 20, NULL, NULL)', [TENANT, THREAD], 3],

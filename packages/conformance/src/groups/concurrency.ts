@@ -184,7 +184,7 @@ export const concurrencyTests = defineGroup('concurrency', ({ test }) => [
 
   test(
     'parallel-reads',
-    'checkpoint reads and store gets issued together are each answered for their own tenant, thread, namespace, id and key',
+    'checkpoint reads, store gets and event reads issued together are each answered for their own tenant, thread, namespace, id and key',
     async ({ a }) => {
       const tenantId = freshId('tenant');
       const threads = Array.from({ length: 12 }, (_, i) => ThreadKey.of(tenantId, `thread-${i}`));
@@ -244,6 +244,31 @@ export const concurrencyTests = defineGroup('concurrency', ({ test }) => [
       expect(items.slice(0, 12).map((item) => item?.namespace.scope)).toEqual(
         spaces.map((namespace) => namespace.scope),
       );
+
+      // Event reads: thread i's log holds i + 1 events, the other tenant's thread 0 one.
+      const log = a.sessionLog<string>();
+      for (const [i, key] of threads.entries()) {
+        await log.append(
+          key,
+          Array.from({ length: i + 1 }, (_, n) => `${i}:${n + 1}`),
+        );
+      }
+      await log.append(foreign, ['foreign']);
+      const [latest, since] = await Promise.all([
+        Promise.all([
+          ...threads.map((key) => log.loadLatest(key, { limit: 2 })),
+          log.loadLatest(foreign, { limit: 2 }),
+          log.loadLatest(ThreadKey.of(tenantId, 'thread-missing'), { limit: 2 }),
+        ]),
+        Promise.all(threads.map((key, i) => log.loadSince(key, i, { limit: 3 }))),
+      ]);
+      const texts = (events: readonly { event: string }[]) => events.map((e) => e.event);
+      expect(latest.map(texts)).toEqual([
+        ...threads.map((_, i) => (i === 0 ? ['0:1'] : [`${i}:${i}`, `${i}:${i + 1}`])),
+        ['foreign'],
+        [],
+      ]);
+      expect(since.map(texts)).toEqual(threads.map((_, i) => [`${i}:${i + 1}`]));
     },
     { timeoutMs: 30_000 },
   ),
