@@ -3,6 +3,11 @@
  * byte order give), not by UTF-16 code unit as `<` does.
  */
 export function compareCodePoints(a: string, b: string): number {
+  if (a === b) return 0;
+  // The two orders differ only where the first differing units are both at or above
+  // U+D800 (a surrogate against U+E000-FFFF): a string without such a unit, as most ids
+  // are, compares by the engine's own `<`.
+  if (!HIGH_UNIT.test(a) || !HIGH_UNIT.test(b)) return a < b ? -1 : 1;
   const length = Math.min(a.length, b.length);
   for (let i = 0; i < length; i++) {
     const x = a.charCodeAt(i);
@@ -11,6 +16,8 @@ export function compareCodePoints(a: string, b: string): number {
   }
   return a.length - b.length;
 }
+
+const HIGH_UNIT = /[\uD800-\uFFFF]/;
 
 // Surrogates (U+D800-DFFF) encode code points above U+FFFF, so they must sort after
 // U+E000-FFFF; shift both ranges to restore code-point order.

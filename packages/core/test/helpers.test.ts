@@ -77,6 +77,18 @@ describe('compareCodePoints', () => {
         expect(Math.sign(compareCodePoints(a, b))).toBe(byteOrder(a, b));
       }),
     );
+    // Strings of the units around the surrogates, where the two orders part.
+    const around = fc
+      .array(fc.constantFrom('a', '\uD7FF', '\uE000', '\uFFFF', '\u{10000}', '\u{1F600}'), {
+        maxLength: 4,
+      })
+      .map((parts) => parts.join(''));
+    fc.assert(
+      fc.property(around, around, (a, b) => {
+        expect(Math.sign(compareCodePoints(a, b))).toBe(byteOrder(a, b));
+      }),
+      { numRuns: 2000 },
+    );
   });
 });
 
