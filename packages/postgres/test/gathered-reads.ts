@@ -25,9 +25,9 @@ const THREADS = Array.from({ length: 20 }, (_, i) => `t${i}`);
 
 /**
  * Checkpoint reads, store gets and event reads issued in the same turn share statements:
- * each read answered with its own rows, as many statements as the tenants and the statement size need, a read
- * with a signal alone, and a failure (of the statement, or of one row) reaching only
- * the reads it concerns.
+ * each read answered with its own rows, as many statements as the tenants and the
+ * statement size need, a read with a signal alone, and a failure (of the statement, or
+ * of one row) reaching only the reads it concerns.
  */
 export function gatheredReadTests(open: (intercept: Interceptor) => Promise<InterceptedBundle>) {
   let bundle: InterceptedBundle;
